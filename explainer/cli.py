@@ -1,0 +1,54 @@
+"""``python -m explainer <command>``: one sub-command per module.
+
+Each command module defines ``configure_parser(parser)`` and ``run(args) -> int``.
+Only the chosen command's module is imported, so ``corpus`` does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from explainer.errors import UserError
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "corpus": ("explainer.corpus", "write the synthetic demo corpus (AudioMNIST layout)"),
+    "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
+    "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
+    "bundle": ("explainer.bundle", "explain decisions and write (or --validate) a stimulus bundle"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m explainer", description=__doc__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_module, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser = _top_parser()
+        if argv and not argv[0].startswith("-"):
+            parser.print_usage(sys.stderr)
+            print(f"error: unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}", file=sys.stderr)
+            return 2
+        parser.parse_args(argv)  # handles --help
+        parser.print_help()
+        return 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    parser = argparse.ArgumentParser(prog=f"python -m explainer {argv[0]}", description=COMMANDS[argv[0]][1])
+    module.configure_parser(parser)
+    args = parser.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
