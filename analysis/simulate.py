@@ -1,0 +1,344 @@
+"""Synthetic exports with known effects, for tests, power analysis and benchmarks.
+
+The generative model (one row per main trial ``i`` of participant ``p`` on
+stimulus ``s`` in condition ``c``)::
+
+    forward:       P(answer == predicted) = logistic(intercept + effect[c]
+                                                    + wrong_shift * (1 - model_correct[s])
+                                                    + u[p] + v[s])
+    verification:  P(answer "yes") = Phi(+-dprime[c] / 2 - criterion[c])   (+ if model right)
+    log rt_ms     = log_rt_mean + log_rt_effect[c] + a[p] + b[s] + e
+    u ~ N(0, sd_participant^2), v ~ N(0, sd_stimulus^2)
+
+Condition is between participants (balanced, shuffled). Frames are written with
+exactly the columns of ``studyapp.export_format`` so a contract test that reads
+them back is meaningful.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.special import expit
+from scipy.stats import norm
+
+from analysis.io import write_export
+from studyapp import export_format as ef
+
+_START = pd.Timestamp("2026-01-05T09:00:00Z")
+_DIGITS = np.array([str(d) for d in range(10)])
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    """Parameters of a simulated study (log-odds and log-ms scales).
+
+    ``effects``, ``dprime``, ``criterion`` and ``log_rt_effects`` have one entry per
+    condition (the first condition is the reference). Rates are per participant.
+    """
+
+    n_participants: int = 40
+    n_trials: int = 40
+    n_stimuli: int = 80
+    conditions: tuple[str, ...] = ("visual", "audible")
+    intercept: float = 0.4
+    effects: tuple[float, ...] = (0.0, 0.4)
+    wrong_shift: float = 0.0
+    sd_participant: float = 0.8
+    sd_stimulus: float = 0.5
+    verification_fraction: float = 0.0
+    dprime: tuple[float, ...] = (1.0, 1.4)
+    criterion: tuple[float, ...] = (0.0, 0.0)
+    log_rt_mean: float = 7.8
+    log_rt_effects: tuple[float, ...] = (0.0, 0.1)
+    n_practice: int = 2
+    n_catch: int = 2
+    inattentive_rate: float = 0.0
+    screen_fail_rate: float = 0.0
+    incomplete_rate: float = 0.0
+    fast_rate: float = 0.0
+    pilot_fraction: float = 0.0
+    declined_rate: float = 0.0
+    with_events: bool = True
+    method: str = "lrp-epsilon-plus-flat"
+    study: str = "simulated"
+    seed: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        k = len(self.conditions)
+        for name in ("effects", "dprime", "criterion", "log_rt_effects"):
+            if len(getattr(self, name)) != k:
+                raise ValueError(f"SimulationSpec.{name} needs one value per condition ({k})")
+        if self.n_trials > self.n_stimuli:
+            raise ValueError("SimulationSpec: n_trials cannot exceed n_stimuli (no repeats)")
+        if self.n_participants < 1 or self.n_trials < 1:
+            raise ValueError("SimulationSpec: n_participants and n_trials must be positive")
+
+    def to_dict(self) -> dict[str, object]:
+        """The spec as plain JSON-able values (recorded in outputs)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SimulatedStudy:
+    """The three export frames of a simulated study plus its random effects."""
+
+    trials: pd.DataFrame
+    participants: pd.DataFrame
+    events: pd.DataFrame
+    spec: SimulationSpec
+
+
+def _modality(condition: str) -> str:
+    return condition if condition in ef.MODALITIES else "visual"
+
+
+def _stimuli(rng: np.random.Generator, spec: SimulationSpec) -> pd.DataFrame:
+    n = spec.n_stimuli
+    true = rng.integers(0, 10, n)
+    right = np.arange(n) % 2 == 0  # balanced: half the model's decisions are right
+    rng.shuffle(right)
+    wrong = (true + rng.integers(1, 10, n)) % 10
+    predicted = np.where(right, true, wrong)
+    speakers = rng.integers(1, 61, n)
+    ids = np.array([f"s{i:04d}" for i in range(n)])
+    return pd.DataFrame({
+        "stimulus": ids,
+        "source_recording": [f"{t}_{sp:02d}_{k}" for t, sp, k in zip(true, speakers, rng.integers(0, 50, n), strict=False)],
+        "speaker": [f"{sp:02d}" for sp in speakers],
+        "true_label": _DIGITS[true],
+        "predicted_label": _DIGITS[predicted],
+        "model_correct": right,
+        "v": rng.normal(0.0, spec.sd_stimulus, n),
+        "b_rt": rng.normal(0.0, 0.15, n),
+    })
+
+
+def _participants(rng: np.random.Generator, spec: SimulationSpec) -> pd.DataFrame:
+    n = spec.n_participants
+    cond = np.resize(np.arange(len(spec.conditions)), n)
+    rng.shuffle(cond)
+    flags = {name: rng.random(n) < getattr(spec, f"{name}_rate")
+             for name in ("inattentive", "screen_fail", "incomplete", "fast", "declined")}
+    return pd.DataFrame({
+        "participant": [f"p{i:06d}" for i in range(n)],
+        "cond_index": cond,
+        "u": rng.normal(0.0, spec.sd_participant, n),
+        "a_rt": rng.normal(0.0, 0.3, n),
+        "is_pilot": np.arange(n) < round(spec.pilot_fraction * n),
+        "seed": rng.integers(0, 2**31 - 1, n),
+        **flags,
+    })
+
+
+def _trial_layout(rng: np.random.Generator, spec: SimulationSpec, people: pd.DataFrame) -> pd.DataFrame:
+    """Which participant sees which stimulus, in which position and kind."""
+    n_seq = spec.n_practice + spec.n_trials + spec.n_catch
+    active = people.loc[~people["declined"]].reset_index(drop=True)
+    rows = len(active) * n_seq
+    pidx = np.repeat(active.index.to_numpy(), n_seq)
+    kinds = np.array(["practice"] * spec.n_practice + ["main"] * spec.n_trials)
+    order = np.empty((len(active), n_seq), dtype=object)
+    main_stim = np.argsort(rng.random((len(active), spec.n_stimuli)), axis=1)[:, : spec.n_trials]
+    position = np.tile(np.arange(1, n_seq + 1), len(active))
+    kind_grid = np.tile(np.concatenate([kinds, ["catch"] * spec.n_catch]), (len(active), 1))
+    # Catch trials are spread through the main block rather than all at the end.
+    for row in range(len(active)):
+        main_and_catch = kind_grid[row, spec.n_practice:]
+        rng.shuffle(main_and_catch)
+    order[:] = kind_grid
+    stim_index = np.full((len(active), n_seq), -1)
+    stim_index[order == "main"] = main_stim.ravel()
+    layout = pd.DataFrame({
+        "pidx": pidx,
+        "trial_position": position,
+        "trial_kind": order.ravel().astype(str),
+        "sidx": stim_index.ravel(),
+    })
+    # Incomplete sessions stop somewhere in the main block.
+    stops = np.where(active["incomplete"], rng.integers(spec.n_practice + 1, n_seq, len(active)), n_seq)
+    keep = layout["trial_position"].to_numpy() <= stops[layout["pidx"].to_numpy()]
+    layout = layout.loc[keep].reset_index(drop=True)
+    layout["pidx"] = active["participant"].to_numpy()[layout["pidx"]]
+    return layout.rename(columns={"pidx": "participant"}).assign(_rows=rows)
+
+
+def _answers(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFrame) -> pd.DataFrame:
+    """Draw task, answer and correctness for every trial (vectorised)."""
+    n = len(trials)
+    cidx = trials["cond_index"].to_numpy()
+    main = (trials["trial_kind"] == "main").to_numpy()
+    verification = main & (rng.random(n) < spec.verification_fraction)
+    logit = (spec.intercept + np.asarray(spec.effects)[cidx] + trials["u"].to_numpy()
+             + trials["v"].to_numpy() + spec.wrong_shift * ~trials["model_correct"].to_numpy())
+    forward_ok = rng.random(n) < expit(logit)
+    right = trials["model_correct"].to_numpy()
+    half_d = np.asarray(spec.dprime)[cidx] / 2.0
+    p_yes = norm.cdf(np.where(right, half_d, -half_d) - np.asarray(spec.criterion)[cidx])
+    says_yes = rng.random(n) < p_yes
+    catch_ok = rng.random(n) < np.where(trials["inattentive"].to_numpy(), 0.3, 0.97)
+    practice_ok = rng.random(n) < 0.7
+    correct = np.select([verification, main, trials["trial_kind"].eq("catch").to_numpy()],
+                        [says_yes == right, forward_ok, catch_ok], practice_ok)
+    predicted = trials["predicted_label"].to_numpy().astype(int)
+    other = (predicted + rng.integers(1, 10, n)) % 10
+    forward_answer = _DIGITS[np.where(correct, predicted, other)]
+    answer = np.where(verification, np.where(says_yes, "yes", "no"), forward_answer)
+    return trials.assign(task=np.where(verification, "verification", "forward"),
+                         answer=answer, answer_correct=correct.astype(bool))
+
+
+def _timing(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFrame) -> pd.DataFrame:
+    n = len(trials)
+    cidx = trials["cond_index"].to_numpy()
+    log_rt = (spec.log_rt_mean + np.asarray(spec.log_rt_effects)[cidx] + trials["a_rt"].to_numpy()
+              + trials["b_rt"].to_numpy() + rng.normal(0.0, 0.4, n))
+    rt = np.exp(log_rt)
+    fast = trials["fast"].to_numpy()
+    rt = np.where(fast, rng.uniform(120.0, 280.0, n), rt).round(1)
+    server_rt = (rt + rng.uniform(40.0, 400.0, n)).round(1)
+    modality = trials["modality"].to_numpy()
+    plays_orig = 1 + rng.poisson(0.3, n)
+    audible = np.isin(modality, ("audible", "both"))
+    plays_expl = np.where(audible, 1 + rng.poisson(0.4, n), 0)
+    # Confidence tracks accuracy, so calibration is informative but imperfect.
+    conf = np.clip(rng.normal(55 + 20 * trials["answer_correct"].to_numpy(), 18, n), 0, 100).round()
+    rating = np.clip(np.round(rng.normal(4 + 0.4 * cidx + 0.5 * trials["answer_correct"].to_numpy(), 1.3, n)), 1, 7)
+    rated = (trials["trial_kind"] == "main").to_numpy()
+    return trials.assign(rt_ms=rt, server_rt_ms=server_rt, plays_original=plays_orig,
+                         plays_explanation=plays_expl, confidence=np.where(rated, conf, np.nan),
+                         rating=np.where(rated, rating, np.nan), _cum_ms=server_rt + 1500.0)
+
+
+def simulate_study(spec: SimulationSpec) -> SimulatedStudy:
+    """Simulate every frame of an export (columns exactly as the contract).
+
+    Returns
+    -------
+    SimulatedStudy with ``trials`` (TRIAL_COLUMNS), ``participants``
+    (PARTICIPANT_COLUMNS) and ``events`` (EVENT_COLUMNS).
+    """
+    rng = np.random.default_rng(spec.seed)
+    stimuli = _stimuli(rng, spec)
+    people = _participants(rng, spec)
+    layout = _trial_layout(rng, spec, people)
+    trials = layout.merge(people, on="participant", how="left")
+    trials = _attach_stimuli(trials, stimuli, spec)
+    trials = _timing(rng, spec, _answers(rng, spec, trials))
+    trials = _stamp_times(trials, people)
+    participant_frame = _participant_rows(rng, spec, people, trials)
+    events = _events(trials, spec) if spec.with_events else _empty(ef.EVENT_COLUMNS)
+    return SimulatedStudy(trials[ef.column_names(ef.TRIALS_FILE)], participant_frame, events, spec)
+
+
+def _attach_stimuli(trials: pd.DataFrame, stimuli: pd.DataFrame, spec: SimulationSpec) -> pd.DataFrame:
+    sidx = trials["sidx"].to_numpy()
+    is_main = sidx >= 0
+    picked = stimuli.iloc[np.where(is_main, sidx, 0)].reset_index(drop=True)
+    n = len(trials)
+    kind = trials["trial_kind"].to_numpy().astype(str)
+    label = _DIGITS[(trials["trial_position"].to_numpy() * 7) % 10]
+    # Practice and catch trials use their own stimuli (not in the main pool).
+    own_id = np.char.add(np.char.add(kind.astype(str), "-"), label.astype(str))
+    fallback = {"stimulus": own_id, "source_recording": own_id, "speaker": np.full(n, ""),
+                "true_label": label, "predicted_label": label}
+    for column, other in fallback.items():
+        trials[column] = np.where(is_main, picked[column].to_numpy(), other)
+    trials["model_correct"] = np.where(is_main, picked["model_correct"].to_numpy(), True)
+    trials["v"] = np.where(is_main, picked["v"].to_numpy(), 0.0)
+    trials["b_rt"] = np.where(is_main, picked["b_rt"].to_numpy(), 0.0)
+    conditions = np.asarray(spec.conditions)
+    trials["condition"] = conditions[trials["cond_index"].to_numpy()]
+    trials["modality"] = [_modality(c) for c in trials["condition"]]
+    trials["method"] = spec.method
+    trials["study"] = spec.study
+    return trials
+
+
+def _stamp_times(trials: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
+    start = _START + pd.to_timedelta(np.arange(len(people)) * 37.0, unit="s")
+    start_of = pd.Series(start, index=people["participant"])
+    cum = trials.groupby("participant", sort=False)["_cum_ms"].cumsum().to_numpy()
+    base = pd.DatetimeIndex(start_of.reindex(trials["participant"]))
+    answered = base + pd.to_timedelta(60_000 + cum, unit="ms")
+    presented = answered - pd.to_timedelta(trials["server_rt_ms"].to_numpy(), unit="ms")
+    return trials.assign(answered_at=answered, presented_at=presented)
+
+
+def _participant_rows(rng: np.random.Generator, spec: SimulationSpec, people: pd.DataFrame,
+                      trials: pd.DataFrame) -> pd.DataFrame:
+    n = len(people)
+    answered = trials.loc[trials["trial_kind"] != "practice"]
+    counts = answered.groupby("participant").size().reindex(people["participant"], fill_value=0)
+    catch = answered.loc[answered["trial_kind"] == "catch"].groupby("participant")["answer_correct"]
+    catch_total = catch.size().reindex(people["participant"], fill_value=0)
+    catch_correct = catch.sum().reindex(people["participant"], fill_value=0)
+    last = trials.groupby("participant")["answered_at"].max().reindex(people["participant"])
+    started = _START + pd.to_timedelta(np.arange(n) * 37.0, unit="s")
+    declined = people["declined"].to_numpy()
+    incomplete = people["incomplete"].to_numpy()
+    status = np.select([declined, incomplete], ["declined", "abandoned"], "completed")
+    completed_at = pd.Series(last.to_numpy(), dtype="datetime64[ns, UTC]").where(status == "completed")
+    duration = (completed_at - pd.Series(started)).dt.total_seconds()
+    screen_score = np.where(people["screen_fail"], rng.integers(0, 4, n), rng.integers(5, 7, n))
+    return pd.DataFrame({
+        "study": spec.study,
+        "participant": people["participant"],
+        "is_pilot": people["is_pilot"],
+        "condition": np.where(declined, None, np.asarray(spec.conditions)[people["cond_index"]]),
+        "status": status,
+        "seed": people["seed"],
+        "consent_version": np.where(declined, None, "1.0"),
+        "started_at": started,
+        "completed_at": completed_at,
+        "duration_s": duration.round(1),
+        "age_range": np.where(declined, None, rng.choice(["18-24", "25-34", "35-44", "45-64", "65+"], n)),
+        "hearing_problems": np.where(declined, None, rng.choice(["no", "yes", "prefer not to say"], n, p=[0.85, 0.1, 0.05])),
+        "native_language": np.where(declined, None, rng.choice(["en", "de", "es", "fr"], n)),
+        "audio_device": np.where(declined, None, rng.choice(["headphones", "speakers"], n, p=[0.8, 0.2])),
+        "screening_passed": pd.Series(np.where(declined, None, screen_score >= 4), dtype="boolean"),
+        "screening_score": pd.Series(np.where(declined, np.nan, screen_score)),
+        "n_trials_answered": counts.to_numpy(),
+        "catch_total": catch_total.to_numpy(),
+        "catch_correct": catch_correct.to_numpy().astype(int),
+    })[ef.column_names(ef.PARTICIPANTS_FILE)]
+
+
+def _events(trials: pd.DataFrame, spec: SimulationSpec) -> pd.DataFrame:
+    """One play and one ended event per playback start, per player."""
+    frames = []
+    for media, column in (("original", "plays_original"), ("explanation", "plays_explanation")):
+        reps = trials[column].to_numpy()
+        picked = trials.loc[np.repeat(trials.index.to_numpy(), reps)]
+        k = np.concatenate([np.arange(r) for r in reps]) if len(reps) else np.array([], int)
+        base = 200.0 + 1500.0 * k
+        for event, offset, media_time in (("play", 0.0, 0.0), ("ended", 900.0, 0.9)):
+            frames.append(pd.DataFrame({
+                "study": spec.study,
+                "participant": picked["participant"].to_numpy(),
+                "trial_position": picked["trial_position"].to_numpy(),
+                "stimulus": picked["stimulus"].to_numpy(),
+                "media": media,
+                "event": np.where((k > 0) & (event == "play"), "replay", event),
+                "client_ms": base + offset,
+                "media_time_s": media_time,
+            }))
+    events = pd.concat(frames, ignore_index=True)
+    return events.sort_values(["participant", "trial_position", "client_ms"], kind="stable").reset_index(drop=True)
+
+
+def _empty(columns: tuple[ef.Column, ...]) -> pd.DataFrame:
+    return pd.DataFrame({c.name: pd.Series(dtype=object) for c in columns})
+
+
+def simulate_export(path: str | os.PathLike[str], spec: SimulationSpec, *, overwrite: bool = False) -> Path:
+    """Simulate a study and write it as an export v1 folder; returns the folder."""
+    study = simulate_study(spec)
+    return write_export(path, trials=study.trials, participants=study.participants,
+                        events=study.events, study=spec.study,
+                        title=f"Simulated study (seed {spec.seed})", overwrite=overwrite)
