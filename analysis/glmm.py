@@ -1,0 +1,503 @@
+"""Logistic regression with crossed random intercepts, fitted by Laplace-approximated ML.
+
+Model, for trial ``i`` of participant ``p(i)`` on stimulus ``s(i)``::
+
+    logit P(y_i = 1) = x_i' beta + sigma_p * u_p(i) + sigma_s * v_s(i),   u, v ~ N(0, 1)
+
+This is lme4's ``glmer(y ~ x + (1|participant) + (1|stimulus), family=binomial)``
+with its default Laplace approximation, and it is fitted the way lme4 fits it:
+
+1. For given ``theta = (sigma_p, sigma_s)`` the conditional mode of the spherical
+   random effects is found by Newton's method (penalised IRLS). The Hessian of the
+   penalised log-likelihood is ``[[D_p, B], [B', E]]`` where ``D_p`` (participants)
+   is *diagonal* because each trial has one participant, so the participant block
+   is eliminated exactly and only the Schur complement ``S = E - B' D_p^-1 B`` of
+   the stimulus (and fixed-effect) block is a dense matrix (size n_stimuli + p).
+   Its Cholesky factor also gives ``log det`` for the Laplace term. Memory is
+   O(n_trials + n_stimuli^2), time per Newton step O(n_participants * n_stimuli^2)
+   in chunked BLAS products.
+2. Stage 1 (lme4's ``nAGQ = 0``): beta joins the Newton step and the profiled
+   Laplace deviance is minimised over theta only.
+3. Stage 2 (lme4's ``nAGQ = 1``): the Laplace deviance is minimised over
+   (theta, beta) jointly, starting from stage 1.
+4. Standard errors: the inverse of the numerically differentiated Hessian of the
+   deviance in (theta, beta) (the observed information, lme4's
+   ``use.hessian = TRUE``), so they include uncertainty in the variance components.
+
+Validated against ``lme4::glmer`` in ``tests/analysis/test_glmm_lme4.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, optimize, stats
+from scipy.special import expit
+from threadpoolctl import threadpool_limits
+
+from analysis._checks import check_columns
+from analysis._errors import NotEnoughData
+
+_CHUNK_CELLS = 4_000_000  # doubles per dense chunk of B (32 MB)
+_SIGMA_MAX = 20.0
+
+
+@dataclass
+class _Problem:
+    """Data of one fit, sorted by participant so participant chunks are slices."""
+
+    y: np.ndarray  # (n,) 0/1 floats
+    X: np.ndarray  # (n, p) fixed-effect design
+    pid: np.ndarray  # (n,) participant index, non-decreasing
+    sid: np.ndarray  # (n,) stimulus index
+    n_p: int
+    n_s: int
+    starts: np.ndarray  # (n_p + 1,) first observation of each participant
+    cache: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def chunks(self, width: int) -> list[tuple[int, int]]:
+        """Participant ranges whose dense B block has at most _CHUNK_CELLS entries."""
+        step = max(1, _CHUNK_CELLS // max(width, 1))
+        return [(a, min(a + step, self.n_p)) for a in range(0, self.n_p, step)]
+
+
+@dataclass
+class _Mode:
+    beta: np.ndarray
+    up: np.ndarray
+    us: np.ndarray
+    deviance: float
+    cond_cov: np.ndarray  # cov(beta | theta) when beta was free, else empty
+    iterations: int
+
+
+def _make_problem(y: np.ndarray, X: np.ndarray, pid: np.ndarray, sid: np.ndarray) -> _Problem:
+    order = np.argsort(pid, kind="stable")
+    pid_sorted = pid[order]
+    n_p = int(pid.max()) + 1
+    starts = np.searchsorted(pid_sorted, np.arange(n_p + 1))
+    return _Problem(y[order].astype(float), np.ascontiguousarray(X[order], dtype=float),
+                    pid_sorted, sid[order], n_p, int(sid.max()) + 1, starts)
+
+
+def _dense_block(prob: _Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float,
+                 free_beta: bool) -> np.ndarray:
+    """Schur complement S = E - B' D_p^-1 B of the (beta?, stimulus) block."""
+    p = prob.X.shape[1] if free_beta else 0
+    m = p + prob.n_s
+    S = np.zeros((m, m))
+    S[p:, p:] += np.diag(ss * ss * np.bincount(prob.sid, w, prob.n_s) + 1.0)
+    if free_beta:
+        Xw = prob.X * w[:, None]
+        S[:p, :p] = prob.X.T @ Xw
+        cross = np.stack([np.bincount(prob.sid, Xw[:, j], prob.n_s) for j in range(p)]) * ss
+        S[:p, p:] = cross
+        S[p:, :p] = cross.T
+    for a, b in prob.chunks(m):
+        o0, o1 = prob.starts[a], prob.starts[b]
+        local = prob.pid[o0:o1] - a
+        size = b - a
+        block = np.zeros((size, m))
+        if free_beta:
+            for j in range(p):
+                block[:, j] = sp * _psum(prob, Xw[:, j], a, b)
+        cells = np.bincount(local * prob.n_s + prob.sid[o0:o1], w[o0:o1], size * prob.n_s)
+        block[:, p:] = (sp * ss) * cells.reshape(size, prob.n_s)
+        block *= (1.0 / np.sqrt(dp[a:b]))[:, None]
+        S -= block.T @ block  # numpy runs A'A as a symmetric rank-k update
+    return S
+
+
+def _psum(prob: _Problem, values: np.ndarray, a: int = 0, b: int | None = None) -> np.ndarray:
+    """Per-participant sums for participants a..b (trials are sorted by participant)."""
+    b = prob.n_p if b is None else b
+    o0 = prob.starts[a]
+    return np.add.reduceat(values[o0:prob.starts[b]], prob.starts[a:b] - o0)
+
+
+def _penalised(prob: _Problem, eta: np.ndarray, up: np.ndarray, us: np.ndarray) -> float:
+    """Conditional log-likelihood minus half the squared norm of the spherical effects."""
+    # softplus(eta) = max(eta, 0) + log1p(exp(-|eta|)), cheaper than logaddexp
+    softplus = np.maximum(eta, 0.0).sum() + np.log1p(np.exp(-np.abs(eta))).sum()
+    loglik = float(np.dot(prob.y, eta) - softplus)
+    return loglik - 0.5 * float(up @ up + us @ us)
+
+
+def _eta(prob: _Problem, beta: np.ndarray, up: np.ndarray, us: np.ndarray, sp: float, ss: float) -> np.ndarray:
+    return prob.X @ beta + sp * up[prob.pid] + ss * us[prob.sid]
+
+
+def _newton_step(prob: _Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarray, us: np.ndarray,
+                 sp: float, ss: float, free_beta: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+    """One Newton direction for (beta?, u_p, u_s) plus log det of the u block and S^-1."""
+    mu = expit(eta)
+    w = mu * (1.0 - mu)
+    r = prob.y - mu
+    gp = sp * _psum(prob, r) - up
+    gs = ss * np.bincount(prob.sid, r, prob.n_s) - us
+    gd = np.concatenate([prob.X.T @ r, gs]) if free_beta else gs
+    dp = sp * sp * _psum(prob, w) + 1.0
+    S = _dense_block(prob, w, dp, sp, ss, free_beta)
+    p = prob.X.shape[1] if free_beta else 0
+    t = w * (gp / dp)[prob.pid]  # B' D_p^-1 g_p, evaluated trial by trial
+    bt = np.concatenate([sp * (prob.X.T @ t), sp * ss * np.bincount(prob.sid, t, prob.n_s)]) if free_beta \
+        else sp * ss * np.bincount(prob.sid, t, prob.n_s)
+    chol = linalg.cho_factor(S, lower=True)
+    dd = linalg.cho_solve(chol, gd - bt)
+    db = dd[:p] if free_beta else np.zeros_like(beta)
+    ds = dd[p:]
+    q = w * ((prob.X @ db if free_beta else 0.0) + ss * ds[prob.sid])
+    dpart = (gp - sp * _psum(prob, q)) / dp
+    s_block = linalg.cholesky(S[p:, p:], lower=True) if free_beta else chol[0]
+    logdet = float(np.log(dp).sum() + 2.0 * np.log(np.diag(s_block)).sum())
+    s_inv = linalg.cho_solve(chol, np.eye(S.shape[0]))[:p, :p] if free_beta else np.empty((0, 0))
+    return db, dpart, ds, logdet, s_inv
+
+
+def _conditional_mode(prob: _Problem, theta: np.ndarray, beta: np.ndarray, up: np.ndarray,
+                      us: np.ndarray, free_beta: bool, tol: float = 1e-9, max_iter: int = 60) -> _Mode:
+    """Newton/PIRLS with step halving until the step is below ``tol``."""
+    sp, ss = float(theta[0]), float(theta[1])
+    eta = _eta(prob, beta, up, us, sp, ss)
+    value: float | None = None
+    for iteration in range(1, max_iter + 1):  # noqa: B007 (reported)
+        db, dpart, ds, logdet, s_inv = _newton_step(prob, eta, beta, up, us, sp, ss, free_beta)
+        size = max(np.abs(dpart).max(initial=0.0), np.abs(ds).max(initial=0.0), np.abs(db).max(initial=0.0))
+        if size < tol:
+            break
+        if size < 0.05:
+            # Quadratic regime: the full step cannot overshoot, skip the line search.
+            beta, up, us = beta + db, up + dpart, us + ds
+            eta, value = _eta(prob, beta, up, us, sp, ss), None
+            continue
+        value = _penalised(prob, eta, up, us) if value is None else value
+        step = 1.0
+        for _ in range(30):
+            nb, nu, nv = beta + step * db, up + step * dpart, us + step * ds
+            n_eta = _eta(prob, nb, nu, nv, sp, ss)
+            n_value = _penalised(prob, n_eta, nu, nv)
+            if n_value >= value - 1e-10 * abs(value):
+                break
+            step /= 2.0
+        beta, up, us, eta, value = nb, nu, nv, n_eta, n_value
+    value = _penalised(prob, eta, up, us) if value is None else value
+    return _Mode(beta, up, us, -2.0 * value + logdet, s_inv, iteration)
+
+
+class _Objective:
+    """Laplace deviance as a function of theta (stage 1) or (theta, beta) (stage 2), warm-started."""
+
+    def __init__(self, prob: _Problem, beta0: np.ndarray) -> None:
+        self.prob = prob
+        self.beta = beta0
+        self.up = np.zeros(prob.n_p)
+        self.us = np.zeros(prob.n_s)
+        self.evaluations = 0
+        self.last: _Mode | None = None
+
+    def stage1(self, theta: np.ndarray) -> float:
+        mode = _conditional_mode(self.prob, theta, self.beta, self.up, self.us, free_beta=True)
+        self._remember(mode)
+        return mode.deviance
+
+    def stage2(self, params: np.ndarray) -> float:
+        mode = _conditional_mode(self.prob, params[:2], params[2:], self.up, self.us, free_beta=False)
+        self._remember(mode, keep_beta=True)
+        return mode.deviance
+
+    def _remember(self, mode: _Mode, keep_beta: bool = False) -> None:
+        self.evaluations += 1
+        self.up, self.us, self.last = mode.up, mode.us, mode
+        if not keep_beta:
+            self.beta = mode.beta
+
+
+def _forward_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Forward differences (stage 1 only needs to get close; stage 2 refines)."""
+    f0 = fun(x)
+    grad = np.empty_like(x)
+    for i in range(len(x)):
+        e = np.zeros_like(x)
+        e[i] = h * max(1.0, abs(x[i]))
+        grad[i] = (fun(x + e) - f0) / e[i]
+    return grad
+
+
+def _hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray,
+             h: float = 1e-3) -> tuple[np.ndarray, np.ndarray, float]:
+    """Central-difference gradient and Hessian over the coordinates in ``free``.
+
+    Returns (gradient, Hessian, f(x)) restricted to the free coordinates.
+    """
+    idx = np.flatnonzero(free)
+    steps = h * np.maximum(1.0, np.abs(x))
+    f0 = fun(x)
+    k = len(idx)
+    H, g = np.zeros((k, k)), np.zeros(k)
+
+    def at(*moves: tuple[int, float]) -> float:
+        z = x.copy()
+        for j, sign in moves:
+            z[j] += sign * steps[j]
+        return float(fun(z))
+
+    for a, i in enumerate(idx):
+        up, down = at((i, 1)), at((i, -1))
+        g[a] = (up - down) / (2 * steps[i])
+        H[a, a] = (up - 2 * f0 + down) / steps[i] ** 2
+        for b in range(a):
+            j = idx[b]
+            H[a, b] = H[b, a] = (at((i, 1), (j, 1)) - at((i, 1), (j, -1)) - at((i, -1), (j, 1))
+                                 + at((i, -1), (j, -1))) / (4 * steps[i] * steps[j])
+    return g, H, f0
+
+
+@dataclass(frozen=True)
+class CrossedGLMMResult:
+    """A fitted crossed-random-intercept logistic regression.
+
+    Attributes
+    ----------
+    coefficients : one row per fixed effect with columns ``term``, ``estimate``
+        (log-odds), ``se`` (observed information, includes variance-component
+        uncertainty), ``se_conditional`` (given the variance components), ``z``,
+        ``p_value``, ``ci_low``, ``ci_high`` (95% Wald, log-odds), ``odds_ratio``,
+        ``or_ci_low``, ``or_ci_high``.
+    sd_participant, sd_stimulus : random-intercept standard deviations (log-odds).
+    loglik : Laplace-approximated log-likelihood (comparable to lme4's logLik).
+    levels : condition levels; the first is the reference of the ``condition[...]`` terms.
+    cov : (p, p) covariance matrix of the fixed effects, in ``coefficients`` order.
+    """
+
+    coefficients: pd.DataFrame
+    sd_participant: float
+    sd_stimulus: float
+    loglik: float
+    n_obs: int
+    n_participants: int
+    n_stimuli: int
+    levels: tuple[str, ...]
+    cov: np.ndarray
+    converged: bool
+    evaluations: int
+    warnings: tuple[str, ...] = ()
+
+    def term(self, name: str) -> pd.Series:
+        """The coefficient row of one term (e.g. ``"condition[audible]"``)."""
+        rows = self.coefficients.loc[self.coefficients["term"] == name]
+        if rows.empty:
+            raise KeyError(f"no term {name!r}; terms are {list(self.coefficients['term'])}")
+        return rows.iloc[0]
+
+
+def _design(data: pd.DataFrame, condition: str | None, covariates: Sequence[str],
+            levels: Sequence[str] | None) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
+    """Intercept + treatment-coded condition + numeric covariates."""
+    n = len(data)
+    columns, names = [np.ones(n)], ["Intercept"]
+    found: tuple[str, ...] = ()
+    if condition is not None:
+        values = data[condition].astype(str)
+        present = set(values.unique())
+        found = tuple(lv for lv in (levels or sorted(present)) if lv in present)
+        missing = present - set(found)
+        if missing:
+            raise ValueError(f"{condition}: levels {sorted(missing)} are not in the given level order")
+        for level in found[1:]:
+            columns.append((values == level).to_numpy(float))
+            names.append(f"{condition}[{level}]")
+    for name in covariates:
+        check_columns(data, {name: "numeric"} if data[name].dtype != bool else [name], where="glmm data")
+        columns.append(data[name].to_numpy(float))
+        names.append(name)
+    return np.column_stack(columns), names, found
+
+
+def _enough(y: np.ndarray, X: np.ndarray, pid: np.ndarray, sid: np.ndarray) -> None:
+    if len(y) < 10 or np.unique(pid).size < 3 or np.unique(sid).size < 2:
+        raise NotEnoughData("crossed GLMM needs at least 10 trials, 3 participants and 2 stimuli")
+    if y.min() == y.max():
+        raise NotEnoughData("crossed GLMM: every outcome is the same, nothing to model")
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise NotEnoughData("crossed GLMM: fixed effects are not estimable (a level has no trials?)")
+
+
+def fit_crossed_glmm(
+    data: pd.DataFrame,
+    *,
+    outcome: str = "answer_correct",
+    condition: str | None = "condition",
+    participant: str = "participant",
+    stimulus: str = "stimulus",
+    covariates: Sequence[str] = (),
+    levels: Sequence[str] | None = None,
+) -> CrossedGLMMResult:
+    """Fit ``outcome ~ condition + covariates + (1|participant) + (1|stimulus)`` (logit).
+
+    Parameters
+    ----------
+    data : one row per trial.
+    outcome : boolean or 0/1 column.
+    condition : categorical column, treatment-coded against ``levels[0]``
+        (default: sorted levels); None for an intercept-only model.
+    participant, stimulus : grouping columns of the two crossed random intercepts.
+    covariates : numeric or boolean columns entered as they are.
+    levels : order of the condition levels (first = reference).
+
+    Returns
+    -------
+    CrossedGLMMResult
+
+    Raises
+    ------
+    NotEnoughData if the data cannot identify the model.
+    """
+    needed = {outcome: "bool", participant: "any", stimulus: "any"}
+    if condition is not None:
+        needed[condition] = "any"
+    check_columns(data, needed, where="glmm data")
+    X, names, found = _design(data, condition, covariates, levels)
+    y = data[outcome].to_numpy(float)
+    pid = pd.factorize(data[participant])[0]
+    sid = pd.factorize(data[stimulus])[0]
+    _enough(y, X, pid, sid)
+    prob = _make_problem(y, X, pid, sid)
+    theta, beta, cov, cond_cov, objective, notes = _optimise(prob)
+    return _result(prob, names, found, theta, beta, cov, cond_cov, objective, notes)
+
+
+def _optimise(prob: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Objective, list[str]]:
+    p = prob.X.shape[1]
+    objective = _Objective(prob, np.zeros(p))
+    with threadpool_limits(limits=1, user_api="blas"):
+        # Many small dense solves: BLAS threads only add contention here.
+        first = optimize.minimize(objective.stage1, np.ones(2), method="L-BFGS-B",
+                                  jac=lambda t: _forward_gradient(objective.stage1, t),
+                                  bounds=[(0.0, _SIGMA_MAX)] * 2, options={"ftol": 1e-6})
+        x = np.concatenate([np.clip(first.x, 0.0, _SIGMA_MAX), objective.beta])
+        x, H, notes = _newton_refine(objective, x)
+        cov, cond_cov, more = _covariances(prob, objective, x, H)
+    return x[:2], x[2:], cov, cond_cov, objective, notes + more
+
+
+def _free(x: np.ndarray) -> np.ndarray:
+    """Coordinates that are not on the theta >= 0 boundary."""
+    return np.concatenate([x[:2] > 1e-4, np.ones(len(x) - 2, bool)])
+
+
+def _newton_refine(objective: _Objective, x: np.ndarray,
+                   max_iter: int = 6) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Stage 2: Newton steps on the Laplace deviance with finite-difference derivatives.
+
+    Stage 1 lands close to the optimum, so one or two steps suffice; the last
+    Hessian is the observed information used for the standard errors.
+    """
+    for _ in range(max_iter):
+        free = _free(x)
+        g, H, f0 = _hessian(objective.stage2, x, free)
+        try:
+            step = np.linalg.solve(H, g)
+            se = np.sqrt(np.abs(np.diag(np.linalg.inv(H))) * 2.0)
+        except np.linalg.LinAlgError:
+            break
+        x, improved = _damped_step(objective, x, free, step, f0)
+        if not improved:
+            break
+        # A step this small (relative to the standard errors) leaves an error of
+        # its square, and the Hessian barely moves: accept it without another round.
+        if np.all(np.abs(step) < 0.01 * se):
+            return x, H, []
+    g, H, _ = _hessian(objective.stage2, x, _free(x))
+    return x, H, [f"stage-2 Newton refinement did not converge; gradient {np.abs(g).max():.2g}"]
+
+
+def _damped_step(objective: _Objective, x: np.ndarray, free: np.ndarray, step: np.ndarray,
+                 f0: float) -> tuple[np.ndarray, bool]:
+    """Take the Newton step, halving it until the deviance does not increase."""
+    for _ in range(20):
+        trial = x.copy()
+        trial[free] -= step
+        trial[:2] = np.clip(trial[:2], 0.0, _SIGMA_MAX)
+        if objective.stage2(trial) <= f0 + 1e-9 * max(1.0, abs(f0)):
+            return trial, True
+        step = step / 2.0
+    return x, False
+
+
+def _covariances(prob: _Problem, objective: _Objective, best: np.ndarray,
+                 H: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Observed-information covariance of beta (deviance = -2 loglik, so 2 H^-1),
+    and the covariance given theta (lme4's ``use.hessian = FALSE``)."""
+    p = prob.X.shape[1]
+    objective.stage2(best)  # leave the warm start at the optimum
+    mode = _conditional_mode(prob, best[:2], best[2:], objective.up, objective.us, free_beta=True)
+    cond_cov = mode.cond_cov
+    try:
+        cov = (2.0 * np.linalg.inv(H))[-p:, -p:]
+        if np.any(np.diag(cov) <= 0) or not np.all(np.isfinite(cov)):
+            raise np.linalg.LinAlgError("not positive definite")
+        return cov, cond_cov, []
+    except np.linalg.LinAlgError:
+        return cond_cov, cond_cov, ["Hessian not positive definite: SEs are conditional on the variance components"]
+
+
+def _result(prob: _Problem, names: list[str], found: tuple[str, ...], theta: np.ndarray, beta: np.ndarray,
+            cov: np.ndarray, cond_cov: np.ndarray, objective: _Objective, notes: list[str]) -> CrossedGLMMResult:
+    se = np.sqrt(np.diag(cov))
+    z = beta / se
+    q = stats.norm.ppf(0.975)
+    table = pd.DataFrame({
+        "term": names, "estimate": beta, "se": se, "se_conditional": np.sqrt(np.diag(cond_cov)),
+        "z": z, "p_value": 2 * stats.norm.sf(np.abs(z)),
+        "ci_low": beta - q * se, "ci_high": beta + q * se,
+    })
+    table["odds_ratio"] = np.exp(table["estimate"])
+    table["or_ci_low"] = np.exp(table["ci_low"])
+    table["or_ci_high"] = np.exp(table["ci_high"])
+    if np.any(np.abs(beta[1:]) > 10):
+        notes.append("a fixed effect exceeds 10 on the log-odds scale: probable separation")
+    deviance = objective.stage2(np.concatenate([theta, beta]))
+    return CrossedGLMMResult(
+        coefficients=table, sd_participant=float(theta[0]), sd_stimulus=float(theta[1]),
+        loglik=-0.5 * deviance, n_obs=len(prob.y), n_participants=prob.n_p, n_stimuli=prob.n_s,
+        levels=found, cov=cov, converged=not notes, evaluations=objective.evaluations,
+        warnings=tuple(notes),
+    )
+
+
+def glmm_contrasts(result: CrossedGLMMResult, pairs: Sequence[tuple[str, str]] | None = None,
+                   *, condition: str = "condition") -> pd.DataFrame:
+    """Pairwise condition contrasts (log odds ratio of ``b`` over ``a``) from one fit.
+
+    Returns
+    -------
+    DataFrame with ``a``, ``b``, ``log_or``, ``se``, ``z``, ``p_value``, ``ci_low``,
+    ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``.
+    """
+    levels = result.levels
+    if pairs is None:
+        pairs = [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
+    terms = list(result.coefficients["term"])
+    beta = result.coefficients["estimate"].to_numpy()
+    rows = []
+    for a, b in pairs:
+        vec = np.zeros(len(terms))
+        for level, sign in ((b, 1.0), (a, -1.0)):
+            if level not in levels:
+                raise ValueError(f"unknown condition {level!r}; levels are {list(levels)}")
+            if level != levels[0]:
+                vec[terms.index(f"{condition}[{level}]")] += sign
+        est = float(vec @ beta)
+        se = float(np.sqrt(vec @ result.cov @ vec))
+        rows.append({"a": a, "b": b, "log_or": est, "se": se})
+    out = pd.DataFrame(rows, columns=["a", "b", "log_or", "se"])
+    q = stats.norm.ppf(0.975)
+    out["z"] = out["log_or"] / out["se"]
+    out["p_value"] = 2 * stats.norm.sf(np.abs(out["z"]))
+    out["ci_low"], out["ci_high"] = out["log_or"] - q * out["se"], out["log_or"] + q * out["se"]
+    for src, dst in (("log_or", "odds_ratio"), ("ci_low", "or_ci_low"), ("ci_high", "or_ci_high")):
+        out[dst] = np.exp(out[src])
+    return out
