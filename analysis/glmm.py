@@ -39,6 +39,7 @@ from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
+from analysis._contrasts import contrast_table
 from analysis._errors import NotEnoughData
 
 _CHUNK_CELLS = 4_000_000  # doubles per dense chunk of B (32 MB)
@@ -475,29 +476,8 @@ def glmm_contrasts(result: CrossedGLMMResult, pairs: Sequence[tuple[str, str]] |
     Returns
     -------
     DataFrame with ``a``, ``b``, ``log_or``, ``se``, ``z``, ``p_value``, ``ci_low``,
-    ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``.
+    ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high`` (conditional, i.e.
+    subject- and stimulus-specific, odds ratios).
     """
-    levels = result.levels
-    if pairs is None:
-        pairs = [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
-    terms = list(result.coefficients["term"])
-    beta = result.coefficients["estimate"].to_numpy()
-    rows = []
-    for a, b in pairs:
-        vec = np.zeros(len(terms))
-        for level, sign in ((b, 1.0), (a, -1.0)):
-            if level not in levels:
-                raise ValueError(f"unknown condition {level!r}; levels are {list(levels)}")
-            if level != levels[0]:
-                vec[terms.index(f"{condition}[{level}]")] += sign
-        est = float(vec @ beta)
-        se = float(np.sqrt(vec @ result.cov @ vec))
-        rows.append({"a": a, "b": b, "log_or": est, "se": se})
-    out = pd.DataFrame(rows, columns=["a", "b", "log_or", "se"])
-    q = stats.norm.ppf(0.975)
-    out["z"] = out["log_or"] / out["se"]
-    out["p_value"] = 2 * stats.norm.sf(np.abs(out["z"]))
-    out["ci_low"], out["ci_high"] = out["log_or"] - q * out["se"], out["log_or"] + q * out["se"]
-    for src, dst in (("log_or", "odds_ratio"), ("ci_low", "or_ci_low"), ("ci_high", "or_ci_high")):
-        out[dst] = np.exp(out[src])
-    return out
+    return contrast_table(result.coefficients["estimate"].to_numpy(), result.cov,
+                          result.coefficients["term"], result.levels, pairs, prefix=condition)

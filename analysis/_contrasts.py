@@ -1,0 +1,54 @@
+"""Pairwise contrasts between condition levels from a treatment-coded fit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from studyapp.export_format import MODALITIES
+
+
+def condition_levels(values: pd.Series) -> list[str]:
+    """Levels in a stable, meaningful order: modalities first (visual, audible, both,
+    none), then any other condition names alphabetically. The first is the reference."""
+    present = set(values.astype(str).unique())
+    known = [m for m in MODALITIES if m in present]
+    return known + sorted(present - set(known))
+
+
+def all_pairs(levels: Sequence[str]) -> list[tuple[str, str]]:
+    """Every (a, b) pair with a before b in ``levels``."""
+    return [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
+
+
+def contrast_table(beta: np.ndarray, cov: np.ndarray, terms: Sequence[str], levels: Sequence[str],
+                   pairs: Sequence[tuple[str, str]] | None, *, prefix: str = "condition") -> pd.DataFrame:
+    """Log odds ratio of ``b`` over ``a`` for each pair, Wald SE, z, p and 95% CI.
+
+    Returns
+    -------
+    DataFrame with ``a``, ``b``, ``log_or``, ``se``, ``z``, ``p_value``, ``ci_low``,
+    ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``.
+    """
+    pairs = all_pairs(levels) if pairs is None else pairs
+    terms = list(terms)
+    rows = []
+    for a, b in pairs:
+        vec = np.zeros(len(terms))
+        for level, sign in ((b, 1.0), (a, -1.0)):
+            if level not in levels:
+                raise ValueError(f"unknown condition {level!r}; levels are {list(levels)}")
+            if level != levels[0]:
+                vec[terms.index(f"{prefix}[{level}]")] += sign
+        rows.append({"a": a, "b": b, "log_or": float(vec @ beta), "se": float(np.sqrt(vec @ cov @ vec))})
+    out = pd.DataFrame(rows, columns=["a", "b", "log_or", "se"])
+    q = stats.norm.ppf(0.975)
+    out["z"] = out["log_or"] / out["se"]
+    out["p_value"] = 2 * stats.norm.sf(np.abs(out["z"]))
+    out["ci_low"], out["ci_high"] = out["log_or"] - q * out["se"], out["log_or"] + q * out["se"]
+    for src, dst in (("log_or", "odds_ratio"), ("ci_low", "or_ci_low"), ("ci_high", "or_ci_high")):
+        out[dst] = np.exp(out[src])
+    return out
