@@ -145,7 +145,7 @@ def _consistency_problems(manifest: dict[str, Any]) -> list[str]:
             problems.append(f"{where}: {len(stim['scores'])} scores for {len(classes)} classes")
         if stim["method"] not in methods:
             problems.append(f"{where}: method {stim['method']!r} is not declared in 'methods'")
-        for role, entry in stim["files"].items():
+        for _role, entry in stim["files"].items():
             if not is_safe_relative_path(entry["path"]):
                 problems.append(f"{where}: file {entry['path']!r} escapes the bundle folder")
     return problems

@@ -1,0 +1,1 @@
+"""Business logic (writes). Views, admin actions, commands and tasks call these."""

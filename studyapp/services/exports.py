@@ -1,0 +1,152 @@
+"""Writing export v1 (see ``studyapp/export_format.py`` and ``docs/export-format.md``).
+
+Rows are streamed from the database with ``iterator()`` and written as they come,
+so memory stays flat however large the study is. Files are written into a
+temporary folder that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Count, Q
+
+from studyapp import export_format as fmt
+from studyapp.models import AudioEvent, Participant, Response, Study
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    out_dir: Path
+    n_trials: int
+    n_participants: int
+    n_events: int
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else ""
+    return str(value)
+
+
+def _write_csv(path: Path, header: list[str], rows: Iterable[dict[str, Any]]) -> int:
+    count = 0
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([_cell(row.get(name)) for name in header])
+            count += 1
+    return count
+
+
+def _participants(study: Study, include_pilot: bool) -> Any:
+    qs = Participant.objects.filter(study=study)
+    return qs if include_pilot else qs.filter(is_pilot=False)
+
+
+def trial_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
+    responses = (
+        Response.objects.filter(trial__participant__in=_participants(study, include_pilot))
+        .select_related("trial__participant", "trial__condition", "trial__stimulus")
+        .order_by("trial__participant_id", "trial__position")
+    )
+    for r in responses.iterator(chunk_size=CHUNK):
+        t, p, s, c = r.trial, r.trial.participant, r.trial.stimulus, r.trial.condition
+        yield {
+            "study": study.slug, "participant": p.pseudonym, "is_pilot": p.is_pilot,
+            "condition": c.name, "modality": c.modality, "method": s.method, "trial_kind": t.kind,
+            "trial_position": t.position, "stimulus": s.stimulus_id, "source_recording": s.source_recording,
+            "speaker": s.speaker, "true_label": s.true_label, "predicted_label": s.predicted_label,
+            "model_correct": s.model_correct, "task": study.task, "answer": r.answer,
+            "answer_correct": r.answer_correct, "rating": r.rating, "confidence": r.confidence,
+            "rt_ms": r.rt_ms, "server_rt_ms": r.server_rt_ms, "plays_original": r.plays_original,
+            "plays_explanation": r.plays_explanation, "presented_at": t.presented_at, "answered_at": r.received_at,
+        }
+
+
+def participant_rows(study: Study, include_pilot: bool, with_ids: bool) -> Iterator[dict[str, Any]]:
+    answered = Q(trials__response__isnull=False) & ~Q(trials__kind="practice")
+    catch = Q(trials__response__isnull=False, trials__kind="catch")
+    qs = (
+        _participants(study, include_pilot).select_related("condition")
+        .annotate(
+            n_answered=Count("trials", filter=answered),
+            n_catch=Count("trials", filter=catch),
+            n_catch_ok=Count("trials", filter=catch & Q(trials__response__answer_correct=True)),
+        ).order_by("id")
+    )
+    for p in qs.iterator(chunk_size=CHUNK):
+        row = {
+            "study": study.slug, "participant": p.pseudonym, "is_pilot": p.is_pilot,
+            "condition": p.condition.name if p.condition else None, "status": p.status, "seed": p.seed,
+            "consent_version": p.consent_version or None, "started_at": p.started_at,
+            "completed_at": p.completed_at,
+            "duration_s": (p.completed_at - p.started_at).total_seconds() if p.completed_at else None,
+            "screening_passed": p.screening_passed, "screening_score": p.screening_score,
+            "n_trials_answered": p.n_answered, "catch_total": p.n_catch, "catch_correct": p.n_catch_ok,
+            **{k: p.demographics.get(k) for k in ("age_range", "hearing_problems", "native_language", "audio_device")},
+        }
+        if with_ids:
+            row.update(prolific_pid=p.prolific_pid, prolific_study_id=p.prolific_study_id,
+                       prolific_session_id=p.prolific_session_id, participant_label=p.participant_label)
+        yield row
+
+
+def event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
+    events = (
+        AudioEvent.objects.filter(trial__participant__in=_participants(study, include_pilot))
+        .select_related("trial__participant", "trial__stimulus")
+        .order_by("trial__participant_id", "trial__position", "client_ms", "id")
+    )
+    for e in events.iterator(chunk_size=CHUNK):
+        yield {
+            "study": study.slug, "participant": e.trial.participant.pseudonym,
+            "trial_position": e.trial.position, "stimulus": e.trial.stimulus.stimulus_id,
+            "media": e.media, "event": e.event, "client_ms": e.client_ms, "media_time_s": e.media_time_s,
+        }
+
+
+def export_write(
+    *, study: Study, out_dir: Path, include_pilot: bool = False, include_recruitment_ids: bool = False,
+) -> ExportSummary:
+    """Write the export of ``study`` into ``out_dir`` (created; must not exist or be empty)."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise FileExistsError(f"{out_dir}: folder exists and is not empty")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
+    try:
+        n_trials = _write_csv(tmp / fmt.TRIALS_FILE, fmt.column_names(fmt.TRIALS_FILE), trial_rows(study, include_pilot))
+        n_participants = _write_csv(
+            tmp / fmt.PARTICIPANTS_FILE,
+            fmt.column_names(fmt.PARTICIPANTS_FILE, with_recruitment_ids=include_recruitment_ids),
+            participant_rows(study, include_pilot, include_recruitment_ids),
+        )
+        n_events = _write_csv(tmp / fmt.EVENTS_FILE, fmt.column_names(fmt.EVENTS_FILE), event_rows(study, include_pilot))
+        codebook = fmt.codebook(study=study.slug, title=study.title, with_recruitment_ids=include_recruitment_ids)
+        codebook["include_pilot"] = include_pilot
+        (tmp / fmt.CODEBOOK_FILE).write_text(json.dumps(codebook, indent=2) + "\n", encoding="utf-8")
+        if out_dir.exists():
+            out_dir.rmdir()
+        tmp.replace(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return ExportSummary(out_dir, n_trials, n_participants, n_events)

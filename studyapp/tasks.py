@@ -1,0 +1,11 @@
+"""Celery tasks: thin wrappers that take ids and call services."""
+
+from celery import shared_task
+
+from studyapp.services.jobs import import_job_run
+
+
+@shared_task(acks_late=True)
+def run_import_job(job_id: int) -> str:
+    job = import_job_run(job_id=job_id)
+    return job.status if job else "already claimed"

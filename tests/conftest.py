@@ -1,0 +1,62 @@
+"""Suite-wide fixtures and the rule for optional services.
+
+PostgreSQL, Redis, Chromium and R are used when reachable. With
+HEARXAI_REQUIRE_SERVICES=1 (set by ``.ci/run``) a missing one fails the test
+instead of skipping it, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def services_required() -> bool:
+    return os.environ.get("HEARXAI_REQUIRE_SERVICES", "") == "1"
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def need(condition: bool, what: str) -> None:
+    """Skip (locally) or fail (in CI) when a service the test needs is missing."""
+    if condition:
+        return
+    if services_required():
+        pytest.fail(f"{what} is required (HEARXAI_REQUIRE_SERVICES=1) but not available")
+    pytest.skip(f"{what} not available")
+
+
+@pytest.fixture
+def require_redis() -> str:
+    url = os.environ.get("REDIS_URL_TEST", "redis://127.0.0.1:6379/15")
+    need(port_open("127.0.0.1", 6379), "Redis at 127.0.0.1:6379")
+    return url
+
+
+@pytest.fixture
+def require_chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    need(path is not None, "Chromium (Debian package chromium)")
+    return path or ""
+
+
+@pytest.fixture
+def media_root(tmp_path: Path, settings: object) -> Path:
+    """Isolated media storage per test."""
+    root = tmp_path / "media"
+    settings.MEDIA_ROOT = root  # type: ignore[attr-defined]
+    settings.EXPORT_ROOT = tmp_path / "exports"  # type: ignore[attr-defined]
+    settings.UPLOAD_ROOT = tmp_path / "uploads"  # type: ignore[attr-defined]
+    return root

@@ -1,0 +1,109 @@
+"""The package boundaries of HOUSE_STYLE.md, checked on every import statement.
+
+explainer never imports django; studyapp never imports torch or analysis and takes
+only the bundle contract from explainer; analysis never imports django or torch and
+takes only the export contract from studyapp.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+FORBIDDEN = {
+    "explainer": {"django", "studyapp", "analysis"},
+    "studyapp": {"torch", "torchvision", "zennit", "analysis", "explainer", "pandas", "statsmodels", "matplotlib"},
+    "analysis": {"django", "torch", "torchvision", "zennit", "explainer", "studyapp"},
+}
+ALLOWED_CROSSING = {"studyapp": {"explainer.bundle_format"}, "analysis": {"studyapp.export_format"}}
+CONTRACT_MODULES = [REPO / "explainer" / "bundle_format.py", REPO / "studyapp" / "export_format.py"]
+
+
+def imported_modules(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # "from X import a" is recorded as X.a: it may name a submodule of X.
+            names.extend(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def violations(package: str) -> list[str]:
+    found = []
+    for path in sorted((REPO / package).rglob("*.py")):
+        for name in imported_modules(path):
+            top = name.split(".")[0]
+            allowed = ALLOWED_CROSSING.get(package, set())
+            if any(name == a or name.startswith(a + ".") for a in allowed):
+                continue
+            if top in FORBIDDEN[package]:
+                found.append(f"{path.relative_to(REPO)} imports {name}")
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_each_package_imports_only_what_its_boundary_allows(package: str) -> None:
+    assert violations(package) == []
+
+
+def test_the_boundary_check_catches_a_forbidden_import(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text("import torch\nfrom django.db import models\nfrom studyapp.export_format import TRIALS_FILE\n")
+    names = imported_modules(bad)
+    assert "torch" in names and "django.db.models" in names
+    assert "studyapp.export_format.TRIALS_FILE" in names
+
+
+def test_the_boundary_check_flags_web_code_reaching_into_the_explainer(tmp_path: Path) -> None:
+    fake_repo = tmp_path
+    (fake_repo / "studyapp").mkdir()
+    (fake_repo / "studyapp" / "x.py").write_text(
+        "from explainer.bundle_format import read_manifest\nfrom explainer.models import AudioNet\n"
+    )
+    globals()["REPO"], saved = fake_repo, REPO
+    try:
+        assert violations("studyapp") == ["studyapp/x.py imports explainer.models.AudioNet"]
+    finally:
+        globals()["REPO"] = saved
+
+
+@pytest.mark.parametrize("path", CONTRACT_MODULES, ids=lambda p: p.name)
+def test_contract_modules_import_only_the_standard_library(path: Path) -> None:
+    import sys
+
+    third_party = {
+        name.split(".")[0] for name in imported_modules(path)
+        if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "__future__"
+    }
+    assert third_party <= {"jsonschema"}
+
+
+def test_the_web_side_runs_without_torch_installed() -> None:
+    """Import every studyapp module in a fresh interpreter that cannot import torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, importlib, pkgutil, os\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in {'torch', 'zennit', 'torchvision', 'analysis'}:\n"
+        "            raise ImportError('blocked: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "os.environ['DJANGO_SETTINGS_MODULE'] = 'studyapp.settings'\n"
+        "import django; django.setup()\n"
+        "import studyapp\n"
+        "for m in pkgutil.walk_packages(studyapp.__path__, 'studyapp.'):\n"
+        "    if '.migrations.' not in m.name: importlib.import_module(m.name)\n"
+        "print('ok')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
