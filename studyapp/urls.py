@@ -1,18 +1,8 @@
 from django.contrib import admin
-from django.urls import path
-
-from studyapp import views
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", views.home, name="home"),
-    path("healthz", views.healthz, name="healthz"),
-    path("s/<slug:slug>/", views.entry, name="entry"),
-    path("p/<str:token>/", views.resume, name="resume"),
-    path("p/<str:token>/consent/", views.consent, name="consent"),
-    path("p/<str:token>/instructions/", views.instructions, name="instructions"),
-    path("p/<str:token>/trial/<int:position>/", views.trial, name="trial"),
-    path("p/<str:token>/done/", views.done, name="done"),
-    path("p/<str:token>/declined/", views.declined, name="declined"),
-    path("m/<str:sha256>.<str:ext>", views.media, name="media"),
+    path("", include("studyapp.urls_participant")),
+    path("research/", include("studyapp.urls_researcher")),
 ]

@@ -1,0 +1,3 @@
+"""Staff-only pages beyond the admin (dashboards, export downloads)."""
+
+urlpatterns: list = []
