@@ -93,6 +93,10 @@ class Study(models.Model):
         BETWEEN = "between", "Between participants (each participant sees one condition)"
         WITHIN = "within", "Within participants (conditions counterbalanced across trials)"
 
+    class Sampling(models.TextChoices):
+        PER_PARTICIPANT = "per_participant", "Each participant gets their own balanced sample of the bundle"
+        FIXED = "fixed", "Every participant sees the same balanced set (chosen with the study seed)"
+
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
@@ -119,7 +123,25 @@ class Study(models.Model):
     allow_seeking = models.BooleanField(default=False)
     allow_back = models.BooleanField(default=False, help_text="Participants may change an answer they already gave.")
 
-    assignment = models.CharField(max_length=8, choices=Assignment.choices, default=Assignment.BETWEEN)
+    assignment = models.CharField(
+        max_length=8, choices=Assignment.choices, default=Assignment.BETWEEN,
+        help_text="How the explanation-modality factor is assigned.",
+    )
+    method_assignment = models.CharField(
+        max_length=8, choices=Assignment.choices, default=Assignment.BETWEEN,
+        help_text="How the explanation-method factor is assigned (matters only when the study crosses several methods).",
+    )
+    stimulus_sampling = models.CharField(
+        max_length=16, choices=Sampling.choices, default=Sampling.PER_PARTICIPANT,
+        help_text="Within-participant designs always use one fixed set (a Latin square needs it).",
+    )
+    practice_stimuli = models.ManyToManyField(
+        Stimulus, blank=True, related_name="+",
+        help_text="Practice stimuli chosen by the researcher; empty = those the bundle flags as practice.",
+    )
+    excluded_stimuli = models.ManyToManyField(
+        Stimulus, blank=True, related_name="+", help_text="Stimuli never shown in this study.",
+    )
     n_trials = models.PositiveSmallIntegerField(default=20)
     n_practice = models.PositiveSmallIntegerField(default=0)
     n_catch = models.PositiveSmallIntegerField(default=0)
@@ -139,6 +161,10 @@ class Study(models.Model):
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    live_since = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="When the study first went live; its design is frozen from then on.",
+    )
 
     class Meta:
         verbose_name_plural = "studies"
@@ -195,6 +221,11 @@ class Participant(models.Model):
     seed = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
     is_pilot = models.BooleanField(default=False)
+    arm = models.CharField(
+        max_length=200, blank=True, default="",
+        help_text="Group of conditions assigned (the condition's name in a between-participant design).",
+    )
+    rotation = models.PositiveSmallIntegerField(default=0, help_text="Latin-square list of a within-participant design.")
 
     recruitment_key = models.CharField(max_length=200, null=True, blank=True)
     prolific_pid = models.CharField(max_length=64, blank=True, default="")
@@ -321,6 +352,7 @@ class ImportJob(Job):
     source = models.CharField(max_length=500, help_text="Bundle folder or uploaded archive path.")
     study_slug = models.SlugField(max_length=64, blank=True, default="")
     bundle = models.ForeignKey(Bundle, on_delete=models.SET_NULL, null=True, blank=True)
+    original_name = models.CharField(max_length=255, blank=True, default="", help_text="Name of the uploaded file.")
 
     def __str__(self) -> str:
         return f"import #{self.pk} {self.status}"
@@ -333,6 +365,7 @@ class ExportJob(Job):
     archive_path = models.CharField(max_length=500, blank=True, default="")
     n_trials = models.PositiveIntegerField(default=0)
     n_participants = models.PositiveIntegerField(default=0)
+    archive_bytes = models.PositiveBigIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"export #{self.pk} of {self.study.slug} {self.status}"
