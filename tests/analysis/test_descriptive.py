@@ -1,0 +1,120 @@
+"""Descriptive statistics, each checked against an independent computation."""
+
+from __future__ import annotations
+
+from statistics import NormalDist
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.proportion import proportion_confint
+
+from analysis.descriptive import (
+    accuracy_by_condition,
+    calibration_summary,
+    confidence_calibration,
+    dprime,
+    rating_summary,
+    signal_detection,
+    stimulus_difficulty,
+    wilson_interval,
+)
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (57, 200), (1, 1000), (499, 500)])
+def test_wilson_interval_matches_statsmodels(k: int, n: int) -> None:
+    low, high = wilson_interval(k, n)
+    ref_low, ref_high = proportion_confint(k, n, alpha=0.05, method="wilson")
+    assert low == pytest.approx(ref_low, abs=1e-12)
+    assert high == pytest.approx(ref_high, abs=1e-12)
+
+
+def test_wilson_interval_matches_the_textbook_formula() -> None:
+    k, n, z = 7, 20, NormalDist().inv_cdf(0.975)
+    p = k / n
+    centre = (k + z * z / 2) / (n + z * z)
+    half = z * np.sqrt(n) / (n + z * z) * np.sqrt(p * (1 - p) + z * z / (4 * n))
+    assert wilson_interval(k, n) == pytest.approx((centre - half, centre + half))
+
+
+@pytest.mark.parametrize(("h", "f"), [(0.8, 0.2), (0.6, 0.4), (0.99, 0.01), (0.3, 0.5)])
+def test_dprime_and_criterion_match_the_stdlib_normal_quantile(h: float, f: float) -> None:
+    z = NormalDist().inv_cdf
+    d, c = dprime(h, f)
+    assert d == pytest.approx(z(h) - z(f), abs=1e-12)
+    assert c == pytest.approx(-(z(h) + z(f)) / 2, abs=1e-12)
+
+
+def _sdt_frame(hits: int, n_signal: int, fas: int, n_noise: int) -> pd.DataFrame:
+    answers = ["yes"] * hits + ["no"] * (n_signal - hits) + ["yes"] * fas + ["no"] * (n_noise - fas)
+    return pd.DataFrame({"condition": "visual", "answer": answers,
+                         "model_correct": [True] * n_signal + [False] * n_noise})
+
+
+def test_signal_detection_counts_hits_and_false_alarms() -> None:
+    table = signal_detection(_sdt_frame(30, 40, 10, 50)).iloc[0]
+    assert (table["hits"], table["false_alarms"]) == (30, 10)
+    assert table["hit_rate"] == pytest.approx(0.75)
+    assert table["false_alarm_rate"] == pytest.approx(0.2)
+    z = NormalDist().inv_cdf
+    assert table["dprime"] == pytest.approx(z(30.5 / 41) - z(10.5 / 51))
+    assert table["dprime_ci_low"] < table["dprime"] < table["dprime_ci_high"]
+
+
+def test_perfect_rates_stay_finite_thanks_to_the_log_linear_correction() -> None:
+    table = signal_detection(_sdt_frame(20, 20, 0, 20)).iloc[0]
+    assert np.isfinite(table["dprime"]) and table["dprime"] > 2
+
+
+def _trials() -> pd.DataFrame:
+    rng = np.random.default_rng(0)
+    n = 400
+    return pd.DataFrame({
+        "participant": rng.integers(0, 40, n).astype(str), "stimulus": rng.integers(0, 20, n).astype(str),
+        "condition": np.where(rng.random(n) < 0.5, "visual", "audible"),
+        "answer_correct": rng.random(n) < 0.6, "model_correct": rng.random(n) < 0.5,
+        "confidence": rng.integers(0, 101, n).astype(float), "rating": rng.integers(1, 8, n).astype(float)})
+
+
+def test_accuracy_by_condition_matches_a_plain_groupby() -> None:
+    trials = _trials()
+    table = accuracy_by_condition(trials).set_index(["condition", "model_correct"])
+    for cond, part in trials.groupby("condition"):
+        assert table.loc[(cond, "all"), "accuracy"] == pytest.approx(part["answer_correct"].mean())
+        right = part.loc[part["model_correct"], "answer_correct"]
+        assert table.loc[(cond, "right"), "n_trials"] == len(right)
+        assert table.loc[(cond, "right"), "accuracy"] == pytest.approx(right.mean())
+
+
+def test_accuracy_by_condition_names_a_missing_column() -> None:
+    with pytest.raises(ValueError, match="trials: missing column 'answer_correct'"):
+        accuracy_by_condition(_trials().drop(columns="answer_correct"))
+
+
+def test_calibration_bins_partition_the_trials() -> None:
+    trials = _trials()
+    table = confidence_calibration(trials)
+    assert table.groupby("condition")["n_trials"].sum().to_dict() == trials.groupby("condition").size().to_dict()
+    assert (table["mean_confidence"] >= table["bin_low"]).all()
+    assert (table["mean_confidence"] <= table["bin_high"]).all()
+    summary = calibration_summary(trials).set_index("condition")
+    brier = ((trials["confidence"] / 100 - trials["answer_correct"]) ** 2).groupby(trials["condition"]).mean()
+    assert summary["brier"].to_dict() == pytest.approx(brier.to_dict())
+
+
+def test_rating_summary_shares_sum_to_one() -> None:
+    table = rating_summary(_trials())
+    shares = table[[f"p_{i}" for i in range(1, 8)]].sum(axis=1)
+    assert shares.to_numpy() == pytest.approx(1.0)
+    assert (table["q1"] <= table["median"]).all() and (table["median"] <= table["q3"]).all()
+
+
+def test_stimulus_difficulty_flags_an_explanation_that_clearly_helped() -> None:
+    rows = [("s1", "visual", False)] * 30 + [("s1", "audible", True)] * 30 + \
+           [("s2", "visual", True)] * 15 + [("s2", "visual", False)] * 15 + \
+           [("s2", "audible", True)] * 15 + [("s2", "audible", False)] * 15
+    trials = pd.DataFrame(rows, columns=["stimulus", "condition", "answer_correct"])
+    table = stimulus_difficulty(trials, levels=["visual", "audible"]).set_index("stimulus")
+    assert table.loc["s1", "verdict"] == "helped"
+    assert table.loc["s1", "difference"] == pytest.approx(1.0)
+    assert table.loc["s2", "verdict"] == "no clear difference"
