@@ -307,6 +307,9 @@ def _design(data: pd.DataFrame, condition: str | None, covariates: Sequence[str]
         missing = present - set(found)
         if missing:
             raise ValueError(f"{condition}: levels {sorted(missing)} are not in the given level order")
+        absent = [lv for lv in (levels or ()) if lv not in present]
+        if absent:
+            raise NotEnoughData(f"{condition}: no trials in level(s) {absent}")
         for level in found[1:]:
             columns.append((values == level).to_numpy(float))
             names.append(f"{condition}[{level}]")

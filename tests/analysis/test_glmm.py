@@ -1,0 +1,82 @@
+"""The crossed GLMM without R: parameter recovery, boundaries, contrasts, limits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from analysis._errors import NotEnoughData
+from analysis.glmm import fit_crossed_glmm, glmm_contrasts
+from analysis.simulate import simulate_accuracy_trials
+
+
+def _data(seed: int, n: int = 300, effect: float = 0.5, sd_p: float = 0.8, sd_s: float = 0.5) -> pd.DataFrame:
+    return simulate_accuracy_trials(np.random.default_rng(seed), n_participants=n, n_trials=30, n_stimuli=60,
+                                    intercept=0.3, effect=effect, sd_participant=sd_p, sd_stimulus=sd_s)
+
+
+def test_it_recovers_the_simulated_effect_and_variance_components() -> None:
+    fit = fit_crossed_glmm(_data(1), levels=["visual", "audible"])
+    effect = fit.term("condition[audible]")
+    assert abs(effect["estimate"] - 0.5) < 2.5 * effect["se"]
+    assert fit.sd_participant == pytest.approx(0.8, abs=0.15)
+    assert fit.sd_stimulus == pytest.approx(0.5, abs=0.15)
+    assert effect["odds_ratio"] == pytest.approx(np.exp(effect["estimate"]))
+    assert fit.converged
+
+
+def test_without_random_variation_it_reduces_to_ordinary_logistic_regression() -> None:
+    data = _data(2, sd_p=0.0, sd_s=0.0)
+    fit = fit_crossed_glmm(data, levels=["visual", "audible"])
+    X = sm.add_constant((data["condition"] == "audible").astype(float).to_numpy())
+    glm = sm.Logit(data["answer_correct"].astype(float).to_numpy(), X).fit(disp=0)
+    assert fit.sd_participant < 0.15 and fit.sd_stimulus < 0.15
+    assert fit.coefficients["estimate"].to_numpy() == pytest.approx(glm.params, abs=0.02)
+    assert fit.coefficients["se"].to_numpy() == pytest.approx(glm.bse, rel=0.1)
+
+
+def test_row_order_does_not_change_the_fit() -> None:
+    data = _data(3, n=80)
+    a = fit_crossed_glmm(data, levels=["visual", "audible"])
+    b = fit_crossed_glmm(data.sample(frac=1.0, random_state=0), levels=["visual", "audible"])
+    assert a.coefficients["estimate"].to_numpy() == pytest.approx(b.coefficients["estimate"].to_numpy(), abs=1e-5)
+    assert a.loglik == pytest.approx(b.loglik, abs=1e-6)
+
+
+def test_contrasts_between_non_reference_levels_use_the_covariance() -> None:
+    data = _data(4, n=150)
+    third = data["participant"] % 3 == 0
+    data.loc[third, "condition"] = "both"
+    fit = fit_crossed_glmm(data, levels=["visual", "audible", "both"])
+    table = glmm_contrasts(fit).set_index(["a", "b"])
+    beta = fit.coefficients.set_index("term")["estimate"]
+    assert table.loc[("audible", "both"), "log_or"] == pytest.approx(beta["condition[both]"] - beta["condition[audible]"])
+    vec = np.array([0.0, -1.0, 1.0])
+    assert table.loc[("audible", "both"), "se"] == pytest.approx(np.sqrt(vec @ fit.cov @ vec))
+
+
+def test_an_intercept_only_model_fits() -> None:
+    fit = fit_crossed_glmm(_data(5, n=60), condition=None)
+    assert list(fit.coefficients["term"]) == ["Intercept"]
+
+
+@pytest.mark.parametrize("change", ["all_correct", "two_participants", "missing_level"])
+def test_data_that_cannot_identify_the_model_is_not_enough_data(change: str) -> None:
+    data = _data(6, n=20)
+    if change == "all_correct":
+        data["answer_correct"] = True
+    elif change == "two_participants":
+        data = data.loc[data["participant"] < 2]
+    else:
+        data["condition"] = "visual"
+        data.loc[0, "condition"] = "audible"
+        data = data.iloc[1:]
+    with pytest.raises(NotEnoughData):
+        fit_crossed_glmm(data, levels=["visual", "audible"])
+
+
+def test_it_names_a_missing_column() -> None:
+    with pytest.raises(ValueError, match="glmm data: missing column 'stimulus'"):
+        fit_crossed_glmm(_data(7, n=20).drop(columns="stimulus"))

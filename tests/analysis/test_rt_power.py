@@ -1,0 +1,57 @@
+"""Log-RT model and power simulation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.power import logodds_for_accuracies, power_curve, simulate_power
+from analysis.rt import fit_log_rt_model, rt_summary
+from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
+
+
+def test_log_rt_model_recovers_the_effect_and_matches_participant_means() -> None:
+    data = simulate_accuracy_trials(np.random.default_rng(1), n_participants=120, n_trials=30, n_stimuli=40,
+                                    intercept=0.0, effect=0.0, sd_participant=0.5, sd_stimulus=0.3,
+                                    log_rt_effect=0.2)
+    fit = fit_log_rt_model(data, levels=["visual", "audible"])
+    row = fit.coefficients.iloc[1]
+    assert row["ci_low"] < 0.2 < row["ci_high"]
+    # Balanced design: the REML fixed effect equals the difference of participant mean log RTs.
+    means = np.log(data["rt_ms"]).groupby([data["participant"], data["condition"]]).mean().reset_index()
+    by = means.groupby("condition")["rt_ms"].mean()
+    assert row["estimate"] == pytest.approx(by["audible"] - by["visual"], abs=1e-6)
+    assert row["ratio"] == pytest.approx(np.exp(row["estimate"]))
+
+
+def test_rt_summary_reports_medians() -> None:
+    data = pd.DataFrame({"condition": ["a", "a", "a", "b"], "rt_ms": [100.0, 200.0, 400.0, 50.0]})
+    table = rt_summary(data).set_index("condition")
+    assert table.loc["a", "median_ms"] == 200.0
+    assert table.loc["a", "geometric_mean_ms"] == pytest.approx(200.0)
+
+
+def test_the_solved_log_odds_give_the_requested_marginal_accuracies() -> None:
+    a, b = logodds_for_accuracies(0.6, 0.1, 0.8, 0.5)
+    sd = np.hypot(0.8, 0.5)
+    assert marginal_accuracy(a, sd) == pytest.approx(0.6, abs=1e-9)
+    assert marginal_accuracy(a + b, sd) == pytest.approx(0.7, abs=1e-9)
+    # Independent check by Monte Carlo over the random effects.
+    draws = np.random.default_rng(0).normal(0.0, sd, 400_000)
+    assert np.mean(1 / (1 + np.exp(-(a + draws)))) == pytest.approx(0.6, abs=0.003)
+
+
+def test_power_grows_with_participants_and_is_near_alpha_without_an_effect() -> None:
+    curve = power_curve([20, 120], n_trials=20, difference=0.12, n_sims=60, method="welch", progress=False, seed=3)
+    assert curve["power"].iloc[1] > curve["power"].iloc[0]
+    assert curve["power"].iloc[1] > 0.6
+    null = simulate_power(n_participants=40, n_trials=20, difference=0.0, n_sims=100, method="welch", seed=9)
+    assert null["power"] < 0.12
+    assert null["seed"] == 9
+
+
+def test_power_with_the_mixed_model_runs_and_records_its_inputs() -> None:
+    result = simulate_power(n_participants=30, n_trials=16, difference=0.15, n_sims=8, method="glmm", seed=1)
+    assert result["method"] == "glmm" and result["n_sims"] == 8 and result["n_failed"] == 0
+    assert 0.0 <= result["ci_low"] <= result["power"] <= result["ci_high"] <= 1.0
