@@ -324,10 +324,14 @@ def _markdown_table(table: pd.DataFrame) -> str:
     return "\n".join([header, rule, *rows])
 
 
-def _prepare_target(out: Path) -> Path:
+def _check_target(out: Path) -> None:
     """Refuse to replace a folder that is not empty and not a previous report."""
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / _REPORT_MARKER).exists())):
         raise ValueError(f"{out}: exists and is not a previous report; choose another --out")
+
+
+def _prepare_target(out: Path) -> Path:
+    _check_target(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     return Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
 
@@ -375,6 +379,7 @@ def build_report(export_dir: str | os.PathLike[str], out_dir: str | os.PathLike[
     if unknown or not formats:
         raise ValueError(f"unknown report format {unknown or formats}; choose from {list(FORMATS)}")
     out = Path(out_dir)
+    _check_target(out)
     bar = tqdm(total=len(_SECTIONS) + 2, desc="report", unit="step", disable=not progress)
     bar.set_postfix_str("reading export")
     export = load_export(export_dir)
