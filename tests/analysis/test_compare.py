@@ -9,7 +9,13 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 
 from analysis._errors import NotEnoughData
-from analysis.compare import compare_conditions, compare_ratings, fit_gee, holm, participant_accuracy
+from analysis.compare import (
+    compare_conditions,
+    compare_ratings,
+    fit_gee,
+    holm,
+    participant_accuracy,
+)
 from analysis.glmm import fit_crossed_glmm, glmm_contrasts
 from analysis.simulate import simulate_accuracy_trials
 
