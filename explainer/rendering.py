@@ -1,0 +1,183 @@
+"""Turning planned stimuli into files: relevance, heatmap PNGs and loudness-matched WAVs.
+
+Work is split into chunks fixed by the plan (:func:`explainer.bundle.plan_bundle`), so a
+chunk gives the same bytes whichever process, or machine, renders it: the batch a
+stimulus is explained in never depends on the number of workers. A chunk's result is
+plain JSON (records plus timings) and its files land, named by content hash, in the
+``files/`` folder of ``out_dir``; :func:`explainer.bundle.assemble_manifest` joins the
+results of all chunks into one manifest.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explainer import audible, audio_checks, heatmaps
+from explainer.bundle_format import FILES_DIR, ROLE_MEDIA_TYPES, content_file_name, sha256_bytes
+from explainer.errors import UserError
+
+SUFFIX = {"audio/wav": ".wav", "image/png": ".png"}
+_PLAIN_CACHE: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_PLAIN_CACHE_SIZE = 256
+
+
+class StimulusError(UserError):
+    """A stimulus whose files fail the checks; the message names the stimulus."""
+
+
+@lru_cache(maxsize=2)
+def load_run_cached(run_dir: str) -> Any:
+    """The trained run, loaded once per process."""
+    from explainer.training import load_run
+
+    return load_run(Path(run_dir))
+
+
+def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) -> dict[str, Any]:
+    """Explain and render the stimuli ``spec["stimuli"][i]`` for ``i`` in ``indices``.
+
+    Parameters
+    ----------
+    spec : dict
+        The bundle plan (JSON-serialisable), see :func:`explainer.bundle.plan_bundle`.
+    indices : sequence of int
+        Stimuli to render; they are explained together, one batch per method.
+    out_dir : pathlib.Path
+        Bundle folder (usually the temporary one); files go to ``out_dir/files/``.
+
+    Returns
+    -------
+    dict
+        ``records``: per stimulus ``{"index", "files", "audio_checks", "timeline"}``;
+        ``timings``: seconds spent on ``prepare`` (reading audio), ``relevance`` and
+        ``render`` (images, audio, encoding and writing).
+    """
+    import torch
+
+    from explainer.relevance import explain
+
+    run = load_run_cached(spec["run_dir"])
+    timings = {"prepare": 0.0, "relevance": 0.0, "render": 0.0}
+    records = []
+    by_method: dict[str, list[int]] = {}
+    for i in indices:
+        by_method.setdefault(spec["stimuli"][i]["method"], []).append(i)
+    for method, group in by_method.items():
+        start = time.perf_counter()
+        prepared = [_prepare(run, spec, spec["stimuli"][i]) for i in group]
+        batch = torch.from_numpy(np.stack([p[1] for p in prepared])).unsqueeze(1)
+        targets = torch.tensor([_target_index(spec, spec["stimuli"][i]) for i in group])
+        mid = time.perf_counter()
+        relevance = explain(run.model, batch, method, targets=targets, params=spec["methods"][method]).relevance
+        relevance = relevance.squeeze(1).double().numpy()
+        end = time.perf_counter()
+        for i, (window, model_input), rel in zip(group, prepared, relevance, strict=True):
+            records.append(render_stimulus(spec, i, window, model_input, rel, Path(out_dir)))
+        timings["prepare"] += mid - start
+        timings["relevance"] += end - mid
+        timings["render"] += time.perf_counter() - end
+    return {"records": sorted(records, key=lambda r: r["index"]), "timings": timings}
+
+
+def _prepare(run: Any, spec: dict[str, Any], stim: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The window and network input the plan saw (same placement, checked)."""
+    window, model_input, offset = run.prepare(Path(spec["data_root"]) / stim["recording"], stim["recording"])
+    if offset != stim["offset_samples"]:
+        raise UserError(f"{stim['recording']}: placed at {offset}, the plan said {stim['offset_samples']}")
+    return window, model_input.astype(np.float32)
+
+
+def _target_index(spec: dict[str, Any], stim: dict[str, Any]) -> int:
+    label = stim["predicted_label"] if spec["target"] == "predicted" else stim["true_label"]
+    return spec["classes"].index(label)
+
+
+def render_stimulus(
+    spec: dict[str, Any], index: int, window: np.ndarray, model_input: np.ndarray, relevance: np.ndarray, out_dir: Path
+) -> dict[str, Any]:
+    """Make and write one stimulus's four files; raise :class:`StimulusError` if a check fails.
+
+    Parameters
+    ----------
+    window : numpy.ndarray
+        ``(8000,)`` model window at 8 kHz (the clip inside silence).
+    model_input : numpy.ndarray
+        ``(8000,)`` normalised waveform or ``(227, 227)`` dB spectrogram.
+    relevance : numpy.ndarray
+        Relevance shaped like ``model_input``.
+    """
+    stim, render = spec["stimuli"][index], spec["render"]
+    representation = spec["representation"]
+    original, heard, record = _audio_pair(window, relevance, representation, render, stim["id"])
+    files = {
+        "original_audio": audio_checks.wav_bytes(original, render["playback_rate"]),
+        "audible_heatmap": audio_checks.wav_bytes(heard, render["playback_rate"]),
+        "visual_heatmap": _image(representation, window, model_input, relevance, render["colormap"]),
+        "plain_image": _plain_image(representation, stim["recording"], window, model_input),
+    }
+    entries = {role: write_content(out_dir, data, ROLE_MEDIA_TYPES[role]) for role, data in files.items()}
+    return {"index": index, "files": entries, "audio_checks": record, "timeline": heatmaps.timeline()}
+
+
+def _audio_pair(
+    window: np.ndarray, relevance: np.ndarray, representation: str, render: dict[str, Any], stim_id: str
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Original and audible heatmap at the playback rate, loudness-matched and checked."""
+    from explainer import preprocessing as pp
+
+    heard = audible.audible_heatmap(window, relevance, representation, envelope_ms=render["envelope_ms"])
+    rate = render["playback_rate"]
+    pair = [audible.resample(s, pp.SAMPLE_RATE, rate) for s in (window, heard)]
+    matched = audio_checks.match_loudness(
+        pair[0], pair[1], target_rms_dbfs=render["target_rms_dbfs"], peak_ceiling_dbfs=render["peak_ceiling_dbfs"]
+    )
+    length = int(round(pp.WINDOW * rate / pp.SAMPLE_RATE))
+    problems = []
+    for label, signal in (("original audio", matched.original), ("audible heatmap", matched.audible)):
+        problems += audio_checks.check_signal(signal, rate, expected_rate=rate, expected_length=length, label=label)
+    if problems:
+        raise StimulusError(f"stimulus {stim_id}: " + "; ".join(problems))
+    record = {"loudness": matched.record, "checks": ["finite", "sample_rate", "length", "no_clipping", "not_silent"],
+              "passed": True, "length_samples": length, "sample_rate": rate}
+    return matched.original, matched.audible, record
+
+
+def _image(representation: str, window: np.ndarray, model_input: np.ndarray, relevance: np.ndarray | None, colormap: str) -> bytes:
+    if representation == "waveform":
+        return heatmaps.render_waveform(window, relevance, colormap=colormap)
+    return heatmaps.render_spectrogram(model_input, relevance, colormap=colormap)
+
+
+def _plain_image(representation: str, recording: str, window: np.ndarray, model_input: np.ndarray) -> bytes:
+    """The unexplained rendering; every method's stimulus of a recording shares it."""
+    key = (representation, recording)
+    if key not in _PLAIN_CACHE:
+        _PLAIN_CACHE[key] = _image(representation, window, model_input, None, "red-blue")
+        if len(_PLAIN_CACHE) > _PLAIN_CACHE_SIZE:
+            _PLAIN_CACHE.popitem(last=False)
+    return _PLAIN_CACHE[key]
+
+
+def write_content(out_dir: Path, data: bytes, media_type: str) -> dict[str, str]:
+    """Write ``data`` under ``files/`` named by its SHA-256 (atomically; once per content)."""
+    sha = sha256_bytes(data)
+    rel = content_file_name(sha, SUFFIX[media_type])
+    target = Path(out_dir) / rel
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(data)
+        os.replace(tmp, target)
+    return {"path": rel, "sha256": sha, "media_type": media_type}
+
+
+def files_dir(out_dir: Path) -> Path:
+    return Path(out_dir) / FILES_DIR
