@@ -1,0 +1,48 @@
+"""Statistical calibration: 95% intervals cover, 5% tests reject about 5% of the time.
+
+The replication count here keeps the suite fast, so each observed rate carries
+Monte Carlo error (about +-3.5 points at 150 replications): a check passes when
+the rate's 95% Monte Carlo (Wilson) interval overlaps the goal band, which still
+fails any estimator that is off by more than that (e.g. intervals that cover 85%,
+or a test rejecting 12% of the time). The same study with 1,000 replications per
+arm is ``benchmarks/analysis_coverage.py`` (numbers in docs/analysis.md). Seeds
+are fixed, so the result is reproducible.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from analysis.calibration import coverage_study, interval_checks
+
+SEED = 20260101
+REPS = 150
+
+
+@pytest.fixture(scope="module")
+def study() -> dict[tuple[str, str], tuple[float, float]]:
+    table = coverage_study(REPS, seed=SEED)
+    return {(row.estimator, row.quantity): (row.rate_ci_low, row.rate_ci_high) for row in table.itertuples()}
+
+
+def _overlaps(interval: tuple[float, float], low: float, high: float) -> bool:
+    return interval[0] <= high and interval[1] >= low
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["glmm", "gee", "welch", "log_rt"])
+def test_every_reported_interval_covers_the_true_value_92_to_98_percent_of_the_time(
+        study: dict[tuple[str, str], tuple[float, float]], estimator: str) -> None:
+    assert _overlaps(study[(estimator, "coverage")], 0.92, 0.98), study[(estimator, "coverage")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("estimator", ["glmm", "gee", "welch", "mwu", "log_rt"])
+def test_without_an_effect_every_test_rejects_3_to_7_percent_of_the_time(
+        study: dict[tuple[str, str], tuple[float, float]], estimator: str) -> None:
+    assert _overlaps(study[(estimator, "false_positive_rate")], 0.03, 0.07), study[(estimator, "false_positive_rate")]
+
+
+def test_wilson_and_dprime_intervals_cover_under_their_assumptions() -> None:
+    table = interval_checks(2000, seed=SEED)
+    assert table["coverage"].between(0.92, 0.98).all(), table
