@@ -2,8 +2,14 @@
 
 A bot reads each page's HTML, finds its form, fills it in and submits it, following
 redirects exactly as a browser would, so it exercises URLs, views, forms, CSRF and
-services together. It never writes to the database. To answer with a chosen accuracy
-it may *read* which answer is correct (an oracle a real participant does not have).
+services together: consent, demographics, volume calibration, the headphone screen,
+instructions, practice trials with their feedback pages, main and catch trials. It
+never writes to the database. To answer with a chosen accuracy it may *read* which
+answer is correct (an oracle a real participant does not have).
+
+A bot cannot run the pages' JavaScript, so it sends the audio event log a browser
+would send for one complete play of each clip the page requires, timed by the clip
+durations the page states.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from html.parser import HTMLParser
 from typing import Protocol
 from urllib.parse import urlencode
 
+TERMINAL = {"/done/": "completed", "/declined/": "declined", "/screened-out/": "screened_out",
+            "/expired/": "expired", "/withdrawn/": "withdrawn"}
+
 
 class Transport(Protocol):
     def get(self, path: str) -> tuple[int, str, str]: ...  # (status, final path, html)
@@ -24,12 +33,16 @@ class Transport(Protocol):
 
 
 class DjangoClientTransport:
-    """In-process transport through Django's full request/response stack (CSRF enforced)."""
+    """In-process transport through Django's full request/response stack (CSRF enforced).
 
-    def __init__(self) -> None:
+    ``remote_addr`` sets the client address each request claims, so that many bots
+    look like many clients to the per-client rate limit, as real participants do.
+    """
+
+    def __init__(self, remote_addr: str = "127.0.0.1") -> None:
         from django.test import Client
 
-        self.client = Client(enforce_csrf_checks=True)
+        self.client = Client(enforce_csrf_checks=True, REMOTE_ADDR=remote_addr)
 
     def _result(self, response: object) -> tuple[int, str, str]:
         chain = getattr(response, "redirect_chain", [])
@@ -43,25 +56,57 @@ class DjangoClientTransport:
         return self._result(self.client.post(path, data, follow=True))
 
 
+@dataclass
+class FormInput:
+    name: str
+    kind: str  # input type, or "button"
+    value: str
+
+
 class _FormParser(HTMLParser):
-    """Collects the first form's action and inputs (name -> list of values)."""
+    """The first form's action, method and named controls; the page's audio players."""
 
     def __init__(self) -> None:
         super().__init__()
         self.action: str | None = None
-        self.inputs: dict[str, list[str]] = {}
+        self.method = "post"
+        self.controls: list[FormInput] = []
         self.in_form = False
+        self.audio: dict[str, float | None] = {}
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = {k: v or "" for k, v in attrs}
         if tag == "form" and self.action is None:
             self.in_form, self.action = True, a.get("action", "")
+            self.method = (a.get("method") or "get").lower()
         elif tag in {"input", "button"} and self.in_form and a.get("name"):
-            self.inputs.setdefault(a["name"], []).append(a.get("value", ""))
+            kind = "button" if tag == "button" else a.get("type", "text").lower()
+            self.controls.append(FormInput(a["name"], kind, a.get("value", "")))
+        elif tag == "audio" and a.get("data-media"):
+            duration = a.get("data-duration-s", "")
+            self.audio[a["data-media"]] = float(duration) if _is_float(duration) else None
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":
             self.in_form = False
+
+    def options(self, name: str) -> list[str]:
+        return [c.value for c in self.controls if c.name == name]
+
+    def kind(self, name: str) -> str | None:
+        return next((c.kind for c in self.controls if c.name == name), None)
+
+    def fixed_fields(self) -> dict[str, str]:
+        """Fields sent back as the page gave them (CSRF token, submission key, ...)."""
+        return {c.name: c.value for c in self.controls if c.kind == "hidden" and c.name not in {"events", "rt_ms"}}
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def parse_form(html: str) -> _FormParser:
@@ -75,56 +120,100 @@ class BotResult:
     label: str
     final_path: str
     completed: bool
+    outcome: str = "stopped"
     answers: int = 0
     correct: int = 0
+    screening_answers: int = 0
     pages: list[str] = field(default_factory=list)
 
 
-Oracle = Callable[[str, int], str | None]  # (token, position) -> correct answer
+Oracle = Callable[[str, int], str | None]  # (token, trial position) -> correct answer
+ScreenOracle = Callable[[str, int], int | None]  # (token, sound-check number) -> interval with the tone
 
 
 @dataclass
 class Bot:
+    """One simulated participant.
+
+    ``accuracy``: chance of answering a trial correctly (needs ``oracle``; otherwise at
+    random). ``screen_accuracy``: chance of picking the right interval in each sound
+    check (needs ``screen_oracle``; 1.0 passes, 1/3 is a loudspeaker listener guessing).
+    """
+
     transport: Transport
     slug: str
     label: str
     rng: random.Random
     accuracy: float | None = None
     oracle: Oracle | None = None
+    screen_accuracy: float | None = 1.0
+    screen_oracle: ScreenOracle | None = None
+    agree: bool = True
     max_pages: int = 500
 
     def run(self) -> BotResult:
         query = urlencode({"participant": self.label})
         status, path, html = self.transport.get(f"/s/{self.slug}/?{query}")
         result = BotResult(self.label, path, False)
-        form = parse_form(html)
-        if status != 200 or form.action is None:
-            return result
-        status, path, html = self.transport.post(form.action, self._fields(form))
         for _ in range(self.max_pages):
             result.pages.append(path)
             result.final_path = path
-            if status != 200 or "/done/" in path or "/declined/" in path:
-                result.completed = "/done/" in path
+            outcome = next((name for marker, name in TERMINAL.items() if marker in path), None)
+            if status != 200 or outcome:
+                result.outcome = outcome or f"http {status}"
+                result.completed = outcome == "completed"
                 return result
-            status, path, html = self._step(path, html, result)
+            form = parse_form(html)
+            if form.action is None:
+                result.outcome = "no form"
+                return result
+            status, path, html = self._step(path, form, result)
         return result
 
-    def _fields(self, form: _FormParser) -> dict[str, str]:
-        # Hidden fields (CSRF token, submission key) are sent back as the page gave them.
-        return {k: v[0] for k, v in form.inputs.items() if k not in {"answer", "rating", "decision"}}
-
-    def _step(self, path: str, html: str, result: BotResult) -> tuple[int, str, str]:
-        form = parse_form(html)
-        data = self._fields(form)
+    def _step(self, path: str, form: _FormParser, result: BotResult) -> tuple[int, str, str]:
+        target = form.action or path
+        if form.method == "get":
+            return self.transport.get(target)
+        data = form.fixed_fields()
         if "/consent/" in path:
-            data["decision"] = "agree"
+            data["decision"] = "agree" if self.agree else "decline"
+        elif "/about-you/" in path:
+            data.update(self._demographics(form))
+        elif "/volume/" in path:
+            data["plays"] = "1"
+        elif "/sound-check/" in path:
+            data.update(self._screening_answer(path, form, result))
         elif "/trial/" in path:
             data.update(self._answer(path, form, result))
-        return self.transport.post(form.action or path, data)
+        return self.transport.post(target, data)
+
+    def _demographics(self, form: _FormParser) -> dict[str, str]:
+        answers = {}
+        for name in dict.fromkeys(c.name for c in form.controls if c.kind in {"radio", "text"}):
+            options = form.options(name)
+            answers[name] = self.rng.choice(options) if form.kind(name) == "radio" else "English"
+        return answers
+
+    def _screening_answer(self, path: str, form: _FormParser, result: BotResult) -> dict[str, str]:
+        match = re.search(r"/p/([^/]+)/sound-check/(\d+)/", path)
+        right = self.screen_oracle(match.group(1), int(match.group(2))) if (self.screen_oracle and match) else None
+        options = [int(v) for v in form.options("answer")] or [1, 2, 3]
+        if right is not None and self.screen_accuracy is not None:
+            wrong = [o for o in options if o != right]
+            choice = right if self.rng.random() < self.screen_accuracy else self.rng.choice(wrong)
+        else:
+            choice = self.rng.choice(options)
+        result.screening_answers += 1
+        duration = form.audio.get("screening") or 4.0
+        events = [
+            {"media": "screening", "event": "play", "client_ms": 500.0, "media_time_s": 0.0},
+            {"media": "screening", "event": "ended", "client_ms": 505.0 + 1000 * duration, "media_time_s": duration},
+        ]
+        return {"answer": str(choice), "rt_ms": f"{self.rng.lognormvariate(7.0, 0.4):.1f}",
+                "events": json.dumps(events)}
 
     def _answer(self, path: str, form: _FormParser, result: BotResult) -> dict[str, str]:
-        options = form.inputs.get("answer", [])
+        options = form.options("answer")
         match = re.search(r"/p/([^/]+)/trial/(\d+)/", path)
         right = self.oracle(match.group(1), int(match.group(2))) if (self.oracle and match) else None
         if right is not None and self.accuracy is not None:
@@ -135,13 +224,22 @@ class Bot:
         result.answers += 1
         result.correct += int(choice == right)
         rt = self.rng.lognormvariate(7.6, 0.4)  # about 2 s, like a person
-        events = [
-            {"media": "original", "event": "play", "client_ms": 10.0, "media_time_s": 0.0},
-            {"media": "original", "event": "ended", "client_ms": 1010.0, "media_time_s": 1.0},
-        ]
-        answer = {"answer": choice, "rt_ms": f"{rt:.1f}", "events": json.dumps(events)}
-        if "rating" in form.inputs:
+        answer = {"answer": choice, "rt_ms": f"{rt:.1f}", "events": json.dumps(self._listen(form))}
+        if form.kind("rating"):
             answer["rating"] = str(self.rng.randint(1, 7))
-        if "confidence" in form.inputs:
+        if form.kind("confidence"):
             answer["confidence"] = str(self.rng.randint(0, 100))
         return answer
+
+    @staticmethod
+    def _listen(form: _FormParser) -> list[dict[str, object]]:
+        """One complete play of every player on the page, one after the other."""
+        events: list[dict[str, object]] = []
+        t = 10.0
+        for media, duration in form.audio.items():
+            seconds = duration or 1.0
+            events.append({"media": media, "event": "play", "client_ms": t, "media_time_s": 0.0})
+            t += 1000 * seconds + 5
+            events.append({"media": media, "event": "ended", "client_ms": t, "media_time_s": seconds})
+            t += 300
+        return events

@@ -1,17 +1,18 @@
-"""A participant's path through a study: enrol, consent, answer, complete."""
+"""A participant's path through a study: enrol, consent, answer, complete, withdraw."""
 
 from __future__ import annotations
 
-import random
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from studyapp.models import AudioEvent, Participant, Response, Study, Trial
-from studyapp.services.assignment import condition_choose, trial_plan
+from studyapp.services.assignment import assignment_make
+from studyapp.services.audio_rules import audio_rule_problems, play_count
 
 RECRUITMENT_FIELDS = {
     "PROLIFIC_PID": "prolific_pid",
@@ -19,6 +20,7 @@ RECRUITMENT_FIELDS = {
     "SESSION_ID": "prolific_session_id",
     "participant": "participant_label",
 }
+ACTIVE = (Participant.Status.STARTED, Participant.Status.IN_PROGRESS)
 
 
 class StudyUnavailable(Exception):
@@ -30,7 +32,11 @@ class StudyUnavailable(Exception):
 
 
 class AnswerRejected(ValueError):
-    """An answer the server will not store; ``code`` tells the view how to reply."""
+    """An answer the server will not store; ``code`` tells the view how to reply.
+
+    Codes: ``invalid`` (malformed), ``rules`` (audio rules broken), ``not_found``,
+    and the stale-page codes ``answered``, ``order`` and ``state``.
+    """
 
     def __init__(self, message: str, code: str = "invalid") -> None:
         self.code = code
@@ -46,15 +52,20 @@ def recruitment_key(recruitment: dict[str, str]) -> str | None:
     return None
 
 
+def participant_resumable(*, study: Study, recruitment: dict[str, str]) -> Participant | None:
+    """The session this recruitment id already has in ``study``, if any."""
+    key = recruitment_key(recruitment)
+    return Participant.objects.filter(study=study, recruitment_key=key).first() if key else None
+
+
 def participant_enroll(*, study: Study, recruitment: dict[str, str]) -> tuple[Participant, bool]:
     """Start (or resume) a session; returns (participant, created)."""
-    key = recruitment_key(recruitment)
-    if key:
-        existing = Participant.objects.filter(study=study, recruitment_key=key).first()
-        if existing:
-            return existing, False
+    existing = participant_resumable(study=study, recruitment=recruitment)
+    if existing:
+        return existing, False
     if not study.is_open:
         raise StudyUnavailable("closed")
+    key = recruitment_key(recruitment)
     try:
         return _enroll_new(study.pk, key, recruitment), True
     except IntegrityError:
@@ -67,18 +78,19 @@ def _enroll_new(study_id: int, key: str | None, recruitment: dict[str, str]) -> 
         # Locking the study row serialises assignment decisions across arrivals.
         study = Study.objects.select_for_update().get(pk=study_id)
         seed = secrets.randbits(48)
-        condition = condition_choose(study=study, rng=random.Random(seed))
-        if condition is None:
+        assignment = assignment_make(study=study, seed=seed)
+        if assignment is None:
             raise StudyUnavailable("full")
         participant = Participant.objects.create(
-            study=study, condition=condition, token=secrets.token_urlsafe(32),
+            study=study, condition=assignment.condition, arm=assignment.arm, rotation=assignment.rotation,
+            token=secrets.token_urlsafe(32),
             pseudonym=_new_pseudonym(study), seed=seed, is_pilot=study.status == Study.Status.PILOT,
             recruitment_key=key, **{k: v for k, v in recruitment.items() if k in RECRUITMENT_FIELDS.values()},
         )
         Trial.objects.bulk_create(
             Trial(participant=participant, position=i, kind=p.kind, stimulus=p.stimulus,
                   condition=p.condition, expected_answer=p.expected_answer)
-            for i, p in enumerate(trial_plan(study=study, condition=condition, seed=seed), start=1)
+            for i, p in enumerate(assignment.trials, start=1)
         )
     return participant
 
@@ -91,10 +103,31 @@ def _new_pseudonym(study: Study) -> str:
 
 
 def participant_touch(*, participant: Participant) -> None:
-    Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now())
+    now = timezone.now()
+    Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
+    participant.last_seen_at = now
+
+
+def participant_expire_if_idle(*, participant: Participant) -> bool:
+    """Mark an active session abandoned after ``time_limit_minutes`` without activity.
+
+    Its condition slot has already been released to new arrivals by then (see
+    ``services.assignment``), so letting it continue could overfill a condition.
+    """
+    limit = participant.study.time_limit_minutes
+    if participant.status not in ACTIVE or not limit:
+        return False
+    cutoff = timezone.now() - timedelta(minutes=limit)
+    expired = Participant.objects.filter(pk=participant.pk, status__in=ACTIVE, last_seen_at__lt=cutoff).update(
+        status=Participant.Status.ABANDONED
+    )
+    if expired:
+        participant.status = Participant.Status.ABANDONED
+    return bool(expired)
 
 
 def participant_consent(*, participant: Participant, agree: bool) -> Participant:
+    """Record the decision on the current consent text (its version is stored)."""
     if participant.status != Participant.Status.STARTED or participant.consented_at:
         return participant
     if agree:
@@ -107,10 +140,43 @@ def participant_consent(*, participant: Participant, agree: bool) -> Participant
     return participant
 
 
+def participant_demographics_save(*, participant: Participant, answers: dict[str, str | None]) -> Participant:
+    """Store the demographic answers once (the questions are the study's ``demographics``)."""
+    asked = list(participant.study.demographics or [])
+    unknown = set(answers) - set(asked)
+    if unknown:
+        raise ValueError(f"answers to questions the study does not ask: {sorted(unknown)}")
+    if participant.status == Participant.Status.IN_PROGRESS and not participant.demographics:
+        participant.demographics = {key: answers.get(key) for key in asked}
+        participant.save(update_fields=["demographics"])
+    return participant
+
+
 def participant_instructions_done(*, participant: Participant) -> None:
     if participant.instructions_seen_at is None:
         participant.instructions_seen_at = timezone.now()
         participant.save(update_fields=["instructions_seen_at"])
+
+
+def participant_withdraw(*, participant: Participant) -> int:
+    """Delete the session and everything recorded in it; returns the rows deleted.
+
+    Nothing is kept: not the recruitment id, not the answers, not the audio log.
+    (Exports made before the withdrawal are files the researcher already holds.)
+    """
+    with transaction.atomic():
+        deleted, _ = Participant.objects.filter(pk=participant.pk).delete()
+    return deleted
+
+
+def participant_finish_if_complete(*, participant: Participant) -> bool:
+    """Complete an active session that has no unanswered trial left (e.g. zero trials)."""
+    if participant.status != Participant.Status.IN_PROGRESS:
+        return participant.status == Participant.Status.COMPLETED
+    if Trial.objects.filter(participant=participant, response__isnull=True).exists():
+        return False
+    _complete(participant)
+    return True
 
 
 def trial_present(*, trial: Trial) -> Trial:
@@ -143,67 +209,91 @@ def allowed_answers(study: Study) -> list[str]:
     return ["yes", "no"] if study.task == Study.Task.VERIFICATION else [str(c) for c in study.bundle.classes]
 
 
+def _check_shape(study: Study, answer: Answer) -> None:
+    if answer.answer not in allowed_answers(study):
+        raise AnswerRejected(f"answer {answer.answer!r} is not one of the options")
+    if study.ask_rating and answer.rating is None:
+        raise AnswerRejected("a helpfulness rating (1-7) is required")
+    if study.ask_confidence and answer.confidence is None:
+        raise AnswerRejected("a confidence (0-100) is required")
+
+
 def response_record(*, participant: Participant, position: int, answer: Answer) -> tuple[Response, bool]:
     """Store the answer to trial ``position``; returns (response, created).
 
     The same submission arriving twice (double click, retry) returns the stored
-    response with ``created=False``; a different second answer is refused.
+    response with ``created=False``. A different second answer is refused, unless the
+    study allows going back, in which case it revises the stored answer.
     """
     study = participant.study
     if participant.status != Participant.Status.IN_PROGRESS:
         raise AnswerRejected("this session is not taking answers", code="state")
-    if answer.answer not in allowed_answers(study):
-        raise AnswerRejected(f"answer {answer.answer!r} is not one of the options", code="invalid")
-    trial = Trial.objects.select_related("stimulus", "participant__study").filter(
-        participant=participant, position=position
-    ).first()
+    _check_shape(study, answer)
+    trial = Trial.objects.select_related(
+        "stimulus__original_audio", "stimulus__audible_heatmap", "condition", "participant__study"
+    ).filter(participant=participant, position=position).first()
     if trial is None:
         raise AnswerRejected(f"no trial {position} in this session", code="not_found")
     existing = Response.objects.filter(trial=trial).first()
     if existing:
-        return _repeat(existing, answer, study)
+        return _repeat_or_revise(existing, trial, answer, study), False
     first_open = Trial.objects.filter(participant=participant, response__isnull=True).order_by("position").first()
     if first_open is None or first_open.position != position:
         raise AnswerRejected("trials must be answered in order", code="order")
+    problems = audio_rule_problems(study=study, trial=trial, events=answer.events)
+    if problems:
+        raise AnswerRejected("; ".join(problems), code="rules")
     try:
         with transaction.atomic():
             response = _create_response(trial, answer)
-            _maybe_complete(participant)
+            if not Trial.objects.filter(participant=participant, response__isnull=True).exists():
+                _complete(participant)
     except IntegrityError:
-        return _repeat(Response.objects.get(trial=trial), answer, study)
+        return _repeat_or_revise(Response.objects.get(trial=trial), trial, answer, study), False
     return response, True
 
 
-def _repeat(existing: Response, answer: Answer, study: Study) -> tuple[Response, bool]:
+def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: Study) -> Response:
     if answer.submission_key and existing.submission_key == answer.submission_key:
-        return existing, False
-    raise AnswerRejected("this trial has already been answered", code="answered")
+        return existing
+    if not study.allow_back or trial.kind == Trial.Kind.PRACTICE:
+        raise AnswerRejected("this trial has already been answered", code="answered")
+    with transaction.atomic():
+        response = Response.objects.select_for_update().get(pk=existing.pk)
+        response.answer, response.answer_correct = answer.answer, answer_is_correct(trial, answer.answer)
+        response.rating, response.confidence = answer.rating, answer.confidence
+        response.submission_key, response.revised_at = answer.submission_key, timezone.now()
+        response.save(update_fields=["answer", "answer_correct", "rating", "confidence", "submission_key", "revised_at"])
+        _store_events(trial, answer.events)
+    return response
 
 
 def _create_response(trial: Trial, answer: Answer) -> Response:
     now = timezone.now()
     server_rt = (now - trial.presented_at).total_seconds() * 1000 if trial.presented_at else None
-    events = [e for e in answer.events if e.get("media") in AudioEvent.Media.values]
     response = Response.objects.create(
         trial=trial, answer=answer.answer, answer_correct=answer_is_correct(trial, answer.answer),
         rating=answer.rating, confidence=answer.confidence, rt_ms=answer.rt_ms, server_rt_ms=server_rt,
-        plays_original=sum(1 for e in events if e["media"] == "original" and e["event"] == "play"),
-        plays_explanation=sum(1 for e in events if e["media"] == "explanation" and e["event"] == "play"),
+        plays_original=play_count(answer.events, "original"),
+        plays_explanation=play_count(answer.events, "explanation"),
         submission_key=answer.submission_key,
     )
-    AudioEvent.objects.bulk_create(
-        AudioEvent(trial=trial, media=e["media"], event=e["event"], client_ms=e["client_ms"],
-                   media_time_s=e.get("media_time_s"))
-        for e in events
-    )
+    _store_events(trial, answer.events)
     return response
 
 
-def _maybe_complete(participant: Participant) -> None:
-    if not Trial.objects.filter(participant=participant, response__isnull=True).exists():
-        now = timezone.now()
-        Participant.objects.filter(pk=participant.pk).update(
-            status=Participant.Status.COMPLETED, completed_at=now, last_seen_at=now
-        )
-        participant.status = Participant.Status.COMPLETED
-        participant.completed_at = now
+def _store_events(trial: Trial, events: tuple[dict[str, Any], ...]) -> None:
+    AudioEvent.objects.bulk_create(
+        AudioEvent(trial=trial, media=e["media"], event=e["event"], client_ms=e["client_ms"],
+                   media_time_s=e.get("media_time_s"))
+        for e in events if e.get("media") in AudioEvent.Media.values
+    )
+
+
+def _complete(participant: Participant) -> None:
+    now = timezone.now()
+    Participant.objects.filter(pk=participant.pk).update(
+        status=Participant.Status.COMPLETED, completed_at=now, last_seen_at=now
+    )
+    participant.status = Participant.Status.COMPLETED
+    participant.completed_at = now

@@ -19,6 +19,7 @@ from studyapp.services.participants import (
     participant_enroll,
     response_record,
 )
+from tests.studyapp.participant_helpers import listen_to
 
 pytestmark = pytest.mark.django_db
 
@@ -39,7 +40,7 @@ def test_a_bot_completes_the_study_through_the_real_pages(study: Study) -> None:
 
 def test_it_stores_a_repeated_submission_once_and_refuses_a_different_second_answer(study: Study) -> None:
     participant = _ready(study, "p1")
-    first = Answer(answer="3", rt_ms=1200.0, submission_key="key-00000001")
+    first = Answer(answer="3", rt_ms=1200.0, submission_key="key-00000001", events=listen_to(participant, 1))
     _, created = response_record(participant=participant, position=1, answer=first)
     _, created_again = response_record(participant=participant, position=1, answer=first)
     assert (created, created_again) == (True, False)
@@ -73,7 +74,8 @@ def test_forward_simulation_is_scored_against_the_models_prediction(study: Study
     participant = _ready(study, "p3")
     trial = Trial.objects.get(participant=participant, position=1)
     predicted = trial.stimulus.predicted_label
-    response, _ = response_record(participant=participant, position=1, answer=Answer(answer=predicted, submission_key="abcdefgh"))
+    answer = Answer(answer=predicted, submission_key="abcdefgh", events=listen_to(participant, 1))
+    response, _ = response_record(participant=participant, position=1, answer=answer)
     assert response.answer_correct is True
 
 

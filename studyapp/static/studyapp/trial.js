@@ -1,106 +1,245 @@
 // Trial page: audio rules, event log, response time, synchronised playhead.
-// Answering opens once the required clips have been heard to the end; the
-// response time counts from that moment (performance.now()).
+//
+// Answering opens once every required clip has been heard to the end (if the study
+// says so); the response time counts from that moment. Every play, pause, end and
+// replay is logged with its client time; the log goes to the server with the answer,
+// which checks it against the same rules. State is kept per tab, so a reload keeps
+// what was already heard and how many replays are left.
 (function () {
   "use strict";
-  const trial = document.getElementById("trial");
-  if (!trial) return;
-  const mustFinish = trial.dataset.mustFinish === "1";
-  const maxReplays = parseInt(trial.dataset.maxReplays || "0", 10);
-  const fieldset = document.getElementById("answer-fieldset");
+  const root = document.getElementById("trial");
+  if (!root || !window.HearXAI) return;
+  const H = window.HearXAI;
+  const mustFinish = root.dataset.mustFinish === "1";
+  const maxReplays = parseInt(root.dataset.maxReplays || "0", 10);
+  const allowSeeking = root.dataset.allowSeeking === "1";
+  const revising = root.dataset.revising === "1";
   const form = document.getElementById("answer-form");
-  const events = [];
-  const finished = new Set();
-  const required = ["original"];
-  if (trial.dataset.needsExplanation === "1") required.push("explanation");
-  let answerableAt = null;
+  const fieldset = document.getElementById("answer-fieldset");
+  const hint = document.getElementById("answer-hint");
+  const store = H.store(root.dataset.storageKey + (revising ? ":revise" : ""));
+  const state = store.state;
+  state.events = state.events || [];
+  state.starts = state.starts || {};
+  state.finished = state.finished || {};
+  if (revising) { state.events = []; state.starts = {}; state.finished = {}; }
+  const audios = Array.prototype.slice.call(root.querySelectorAll("audio[data-media]"));
+  const required = audios.map(function (a) { return a.dataset.media; });
+  const players = {};
 
   function log(media, name, audio) {
-    events.push({ media: media, event: name, client_ms: performance.now(),
-                  media_time_s: audio ? audio.currentTime : null });
+    state.events.push({ media: media, event: name, client_ms: Math.round(store.now() * 10) / 10,
+                        media_time_s: audio ? Math.round(audio.currentTime * 1000) / 1000 : null });
+    store.save();
   }
 
   function openAnswering() {
-    if (answerableAt !== null) return;
-    answerableAt = performance.now();
+    if (!fieldset.disabled && state.answerableAt != null) return;
+    if (state.answerableAt == null) { state.answerableAt = store.now(); store.save(); }
     fieldset.disabled = false;
-    const hint = document.getElementById("answer-hint");
     if (hint) hint.textContent = "";
-    const first = fieldset.querySelector("input[name=answer]");
+  }
+
+  function allHeard() {
+    return required.every(function (m) { return state.finished[m]; });
+  }
+
+  function nextFocus() {
+    // Keyboard users continue where the page needs them next.
+    const pending = required.filter(function (m) { return !state.finished[m]; });
+    if (pending.length) { players[pending[0]].button.focus(); return; }
+    const first = fieldset.querySelector("input[name=answer]:checked, input[name=answer]");
     if (first) first.focus();
   }
 
-  function wirePlayer(media) {
+  // --- one player ------------------------------------------------------------------
+  function Player(audio) {
+    const media = audio.dataset.media;
     const button = document.getElementById("play-" + media);
-    const audio = document.getElementById("audio-" + media);
     const status = document.getElementById("status-" + media);
-    if (!button || !audio) return;
-    let plays = 0;
-    button.addEventListener("click", function () {
-      if (!audio.paused) return;
-      if (plays > maxReplays) return;
-      audio.currentTime = 0;
-      audio.play().catch(function () { status.textContent = "Playback failed; press play again."; });
-    });
+    const noun = media === "original" ? "recording" : "explanation";
+    const self = { media: media, audio: audio, button: button };
+    let fromStart = false;   // the next "play" event starts from the beginning
+    let ourSeek = false;     // seeks the page itself makes are not logged as blocked
+    let blocked = false;     // a start beyond the replay limit, undone at once
+    let lastTime = 0;
+    let ended = !!state.finished[media];
+    players[media] = self;
+
+    function startsLeft() { return 1 + maxReplays - (state.starts[media] || 0); }
+
+    function render() {
+      const started = (state.starts[media] || 0) > 0;
+      if (!audio.paused && !audio.ended) {
+        button.innerHTML = "&#10074;&#10074; Pause";
+        status.textContent = "Playing";
+        button.disabled = false;
+        return;
+      }
+      if (started && !ended && audio.currentTime > 0) {
+        button.innerHTML = "&#9654; Resume";
+        status.textContent = "Paused";
+        button.disabled = false;
+        return;
+      }
+      const left = startsLeft();
+      if (!started) { button.innerHTML = "&#9654; Play " + noun; status.textContent = "Not played yet"; }
+      else {
+        button.innerHTML = "&#9654; Play " + noun + " again";
+        status.textContent = (ended ? "Heard to the end. " : "") +
+          (left > 0 ? left + " replay" + (left === 1 ? "" : "s") + " left" : "No replays left");
+      }
+      button.disabled = left <= 0;
+    }
+
+    self.stop = function () { if (!audio.paused) audio.pause(); };
+
+    self.toggle = function () {
+      if (!audio.paused && !audio.ended) { audio.pause(); return; }
+      Object.keys(players).forEach(function (m) { if (m !== media) players[m].stop(); });
+      const resuming = (state.starts[media] || 0) > 0 && !ended && audio.currentTime > 0;
+      if (!resuming) {
+        if (startsLeft() <= 0) return;
+        fromStart = true;
+        if (audio.currentTime !== 0) { ourSeek = true; audio.currentTime = 0; }
+      }
+      audio.play().catch(function () {
+        fromStart = false;
+        status.textContent = "The sound did not start. Please press the button again.";
+      });
+    };
+
+    button.addEventListener("click", self.toggle);
+
     audio.addEventListener("play", function () {
-      plays += 1;
-      log(media, plays > 1 ? "replay" : "play", audio);
-      if (plays > 1) log(media, "play", audio);
-      status.textContent = "Playing";
-      button.disabled = true;
-      startPlayhead(audio);
+      const starting = fromStart || (state.starts[media] || 0) === 0 || ended;
+      fromStart = false;
+      if (starting) {
+        if (startsLeft() <= 0) { blocked = true; audio.pause(); return; }
+        log(media, ended || (state.starts[media] || 0) > 0 ? "replay" : "play", audio);
+        state.starts[media] = (state.starts[media] || 0) + 1;
+        ended = false;
+        store.save();
+      } else {
+        log(media, "play", audio);  // resumed after a pause
+      }
+      render();
+      H.playhead.follow(audio);
     });
-    audio.addEventListener("pause", function () { if (!audio.ended) log(media, "pause", audio); });
-    audio.addEventListener("seeking", function () { if (audio.currentTime > 0.05 && !audio.ended) log(media, "seek_blocked", audio); });
+
+    audio.addEventListener("pause", function () {
+      if (blocked) { blocked = false; render(); return; }
+      if (!audio.ended) log(media, "pause", audio);
+      render();
+    });
+
     audio.addEventListener("ended", function () {
       log(media, "ended", audio);
-      finished.add(media);
-      const left = maxReplays + 1 - plays;
-      status.textContent = left > 0 ? "Played (" + left + " replay" + (left === 1 ? "" : "s") + " left)" : "Played";
-      button.disabled = left <= 0;
-      if (left > 0) button.textContent = "\u25B6 Play again";
-      if (required.every(function (m) { return finished.has(m); })) openAnswering();
+      ended = true;
+      state.finished[media] = true;
+      store.save();
+      render();
+      if (allHeard()) openAnswering();
+      nextFocus();
+    });
+
+    audio.addEventListener("timeupdate", function () { if (!audio.seeking) lastTime = audio.currentTime; });
+
+    audio.addEventListener("seeking", function () {
+      if (ourSeek) { ourSeek = false; return; }
+      if (allowSeeking) return;
+      // Seeks from the browser's or the system's media controls are undone and logged.
+      log(media, "seek_blocked", audio);
+      ourSeek = true;
+      audio.currentTime = lastTime;
+    });
+
+    audio.addEventListener("error", function () {
+      status.textContent = "The sound could not be loaded. Please check your connection and reload the page.";
+    });
+
+    render();
+    return self;
+  }
+
+  // --- playhead over the picture ----------------------------------------------------
+  // The bundle records which pixel columns of the image span the clip (x0..x1 of width)
+  // and which seconds they show (t0..t1); the line follows whichever clip is playing.
+  H.playhead = (function () {
+    const figure = document.getElementById("heatmap");
+    const line = document.getElementById("playhead");
+    let current = null;
+    function place(audio) {
+      const d = figure.dataset;
+      const x0 = parseFloat(d.x0), x1 = parseFloat(d.x1), width = parseFloat(d.width);
+      const t0 = parseFloat(d.t0 || "0");
+      const t1 = parseFloat(d.t1) || audio.duration || 1;
+      const t = Math.min(Math.max(audio.currentTime, t0), t1);
+      const fraction = (t - t0) / ((t1 - t0) || 1);
+      const haveTimeline = isFinite(x0) && isFinite(x1) && isFinite(width) && width > 0;
+      const left = haveTimeline ? (x0 + fraction * (x1 - x0)) / width : fraction;
+      line.style.left = (100 * left).toFixed(3) + "%";
+    }
+    function frame() {
+      if (!current) return;
+      place(current);
+      if (!current.paused && !current.ended) window.requestAnimationFrame(frame);
+      else { line.classList.remove("visible"); current = null; }
+    }
+    return {
+      follow: function (audio) {
+        if (!figure || !line) return;
+        current = audio;
+        line.classList.add("visible");
+        window.requestAnimationFrame(frame);
+      },
+    };
+  })();
+
+  audios.forEach(Player);
+
+  // Media keys and the system's media controls go through the same rules.
+  if (navigator.mediaSession && !allowSeeking) {
+    ["seekbackward", "seekforward", "seekto"].forEach(function (action) {
+      try { navigator.mediaSession.setActionHandler(action, function () { /* no seeking in this study */ }); } catch (e) { /* unsupported */ }
     });
   }
 
-  // Playhead over the heatmap: the bundle records which pixel columns span the clip.
-  const figure = document.getElementById("heatmap");
-  const playhead = document.getElementById("playhead");
-  function startPlayhead(audio) {
-    if (!figure || !playhead) return;
-    const x0 = parseFloat(figure.dataset.x0), x1 = parseFloat(figure.dataset.x1);
-    const width = parseFloat(figure.dataset.width);
-    const t0 = parseFloat(figure.dataset.t0 || "0");
-    const t1 = parseFloat(figure.dataset.t1) || audio.duration;
-    const haveTimeline = isFinite(x0) && isFinite(x1) && isFinite(width) && width > 0;
-    playhead.classList.add("visible");
-    function frame() {
-      const t = Math.min(Math.max(audio.currentTime, t0), t1);
-      const fraction = (t - t0) / ((t1 - t0) || 1);
-      const left = haveTimeline ? (x0 + fraction * (x1 - x0)) / width : fraction;
-      playhead.style.left = (100 * left).toFixed(3) + "%";
-      if (!audio.paused && !audio.ended) requestAnimationFrame(frame);
-      else playhead.classList.remove("visible");
-    }
-    requestAnimationFrame(frame);
+  if (!mustFinish || revising || allHeard()) openAnswering();
+
+  // --- confidence slider: "not set" until the participant moves it -------------------
+  const slider = document.getElementById("confidence-slider");
+  const confidence = document.getElementById("confidence");
+  const shown = document.getElementById("confidence-value");
+  if (slider && confidence) {
+    const update = function () {
+      confidence.value = slider.value;
+      slider.classList.remove("unset");
+      slider.setAttribute("aria-valuetext", slider.value + " percent");
+      shown.textContent = slider.value + "%";
+    };
+    slider.addEventListener("input", update);
+    slider.addEventListener("change", update);
+    if (confidence.value === "") slider.setAttribute("aria-valuetext", "not set");
   }
 
-  wirePlayer("original");
-  wirePlayer("explanation");
-  if (!mustFinish) openAnswering();
-
-  const confidence = document.getElementById("confidence");
-  if (confidence) confidence.addEventListener("input", function () {
-    document.getElementById("confidence-value").textContent = confidence.value;
+  H.submitForm(form, {
+    beforeSend: function () {
+      if (fieldset.disabled || state.answerableAt == null) return false;
+      if (confidence && confidence.value === "") {
+        const status = document.getElementById("send-status");
+        status.textContent = "Please set how confident you are with the slider.";
+        status.classList.add("error");
+        slider.focus();
+        return false;
+      }
+      form.elements.rt_ms.value = Math.max(0, store.now() - state.answerableAt).toFixed(1);
+      form.elements.events.value = JSON.stringify(state.events);
+      return true;
+    },
+    onStored: function () { store.clear(); },
   });
 
-  form.addEventListener("submit", function (e) {
-    if (answerableAt === null) { e.preventDefault(); return; }
-    document.getElementById("rt_ms").value = (performance.now() - answerableAt).toFixed(1);
-    document.getElementById("events").value = JSON.stringify(events);
-    // A second click must not send a second request; the server would store it once anyway.
-    if (form.dataset.sent === "1") { e.preventDefault(); return; }
-    form.dataset.sent = "1";
-    setTimeout(function () { document.getElementById("submit-answer").disabled = true; }, 0);
-  });
+  // Focus the first control the participant needs (the play button has autofocus).
+  if (allHeard() && !revising) nextFocus();
 })();

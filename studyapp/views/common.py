@@ -1,0 +1,130 @@
+"""Helpers every participant view shares: finding the session, where it is, how to reply."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+
+from studyapp.models import Participant, Study
+from studyapp.selectors import participant_by_token, participant_step
+from studyapp.services.participants import participant_expire_if_idle, participant_touch
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+# URL name of each step (see selectors.STEPS); steps with a number take it as an argument.
+STEP_URL_NAMES = {
+    "consent": "consent", "demographics": "demographics", "calibration": "calibration",
+    "screening": "screening", "instructions": "instructions", "trial": "trial", "done": "done",
+    "declined": "declined", "screened_out": "screened_out", "expired": "expired",
+}
+
+
+def participant_or_404(token: str) -> Participant:
+    """The session behind ``token``; expires it if idle too long, and notes the visit."""
+    participant = participant_by_token(token=token) if _TOKEN.match(token) else None
+    if participant is None:
+        raise Http404("This link does not belong to a session (it may have been withdrawn).")
+    if not participant_expire_if_idle(participant=participant):
+        participant_touch(participant=participant)
+    return participant
+
+
+def step_url(participant: Participant) -> str:
+    step, number = participant_step(participant=participant)
+    args: list[Any] = [participant.token] + ([number] if number is not None else [])
+    return reverse(STEP_URL_NAMES[step], args=args)
+
+
+def at_step(participant: Participant, step: str, number: int | None = None) -> bool:
+    return participant_step(participant=participant) == (step, number)
+
+
+# Words for the ends of each colour map the explainer can draw (``explainer.heatmaps``).
+COLOUR_WORDS = {"red-blue": ("red", "blue"), "purple-orange": ("orange", "purple")}
+
+
+def heatmap_colours(study: Study) -> dict[str, str]:
+    """The colours that mean "for" and "against" the model's decision in this bundle's images."""
+    visual = (study.bundle.manifest.get("rendering") or {}).get("visual") or {}
+    positive, negative = COLOUR_WORDS.get(visual.get("colormap", "red-blue"), COLOUR_WORDS["red-blue"])
+    return {"for": positive, "against": negative}
+
+
+def page_context(participant: Participant, **extra: Any) -> dict[str, Any]:
+    """What every page of a session needs (the withdraw link among it; unsaved previews have none)."""
+    context: dict[str, Any] = {
+        "participant": participant, "study": participant.study, "colours": heatmap_colours(participant.study),
+    }
+    if participant.pk:
+        context["withdraw_url"] = reverse("withdraw", args=[participant.token])
+    context.update(extra)
+    return context
+
+
+def wants_json(request: HttpRequest) -> bool:
+    """True for the page scripts' fetch() submissions (forms without JavaScript get redirects)."""
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def next_page(request: HttpRequest, url: str) -> HttpResponse:
+    """Send the participant on after a stored (or already stored) answer."""
+    return JsonResponse({"ok": True, "next": url}) if wants_json(request) else redirect(url)
+
+
+def stale_page(request: HttpRequest, message: str, url: str) -> HttpResponse:
+    """The page was out of date (answered in another tab, replayed request): go where they belong."""
+    return JsonResponse({"ok": False, "error": message, "next": url}, status=409) if wants_json(request) else redirect(url)
+
+
+def problem(request: HttpRequest, message: str, *, status: int = 400, continue_url: str = "",
+            participant: Participant | None = None) -> HttpResponse:
+    """A friendly page (or JSON for page scripts) naming what was wrong with a request."""
+    if wants_json(request):
+        return JsonResponse({"ok": False, "error": message}, status=status)
+    context = page_context(participant) if participant else {}
+    context.update({"message": message, "continue_url": continue_url})
+    return render(request, "studyapp/problem.html", context, status=status)
+
+
+def rate_limited(setting: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Limit POSTs per client per minute to ``settings.<setting>`` (0 turns it off).
+
+    The client is identified by a keyed hash of its address, kept in the cache for a
+    minute at most; addresses themselves are never stored.
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            limit = int(getattr(settings, setting, 0) or 0)
+            if request.method == "POST" and limit and _over_limit(request, view.__name__, limit):
+                return problem(request, "Too many requests in a short time. Please wait a minute and try again.",
+                               status=429)
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
+
+
+def _over_limit(request: HttpRequest, scope: str, limit: int) -> bool:
+    address = request.META.get("REMOTE_ADDR", "")
+    client = hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:20]
+    key = f"rl:{scope}:{client}:{int(time.time() // 60)}"
+    cache.add(key, 0, timeout=61)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=61)
+        count = 1
+    return count > limit

@@ -1,0 +1,165 @@
+"""Trial pages: the clip, the explanation, the question; practice feedback; media files."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
+
+from studyapp.forms import AnswerForm
+from studyapp.models import MediaFile, Participant, Study, Trial
+from studyapp.selectors import (
+    participant_progress,
+    participant_step,
+    previous_revisable_position,
+    trial_for_page,
+)
+from studyapp.services.media import media_absolute_path
+from studyapp.services.participants import (
+    Answer,
+    AnswerRejected,
+    allowed_answers,
+    answer_is_correct,
+    response_record,
+    trial_present,
+)
+from studyapp.views.common import (
+    next_page,
+    page_context,
+    participant_or_404,
+    problem,
+    rate_limited,
+    stale_page,
+    step_url,
+)
+
+STALE_CODES = {"answered", "order", "state"}
+
+
+def answer_form(study: Study, data: Any = None) -> AnswerForm:
+    return AnswerForm(data, choices=allowed_answers(study), ask_rating=study.ask_rating,
+                      ask_confidence=study.ask_confidence)
+
+
+def trial_page_context(*, participant: Participant, trial: Trial, answered: int, total: int, **extra: Any) -> dict[str, Any]:
+    """What the trial template needs; the preview builds the same from unsaved objects."""
+    stim = trial.stimulus
+    modality = trial.condition.modality
+    previous = getattr(trial, "response", None) if trial.pk else None
+    context = {
+        "trial": trial, "stimulus": stim, "modality": modality,
+        "show_image": modality in {"visual", "both"}, "show_plain_image": modality in {"none", "audible"},
+        "play_explanation": modality in {"audible", "both"},
+        "answers": allowed_answers(participant.study), "submission_key": secrets.token_urlsafe(16),
+        "answered": answered, "total": total, "percent": round(100 * answered / max(total, 1)),
+        "timeline": stim.timeline or {}, "previous": previous,
+        "confidence_value": previous.confidence if previous is not None else None, "is_last": trial.position == total,
+        "storage_key": f"hearxai:{participant.pseudonym}:{trial.position}",
+        "form_action": "", "back_url": "",
+    }
+    context.update(extra)
+    return page_context(participant, **context)
+
+
+@require_http_methods(["GET", "POST"])
+@rate_limited("RATE_LIMIT_ANSWER_PER_MIN")
+def trial(request: HttpRequest, token: str, position: int) -> HttpResponse:
+    participant = participant_or_404(token)
+    if request.method == "POST":
+        return _trial_post(request, participant, position)
+    step, current = participant_step(participant=participant)
+    revising = _may_revise(participant, step, current, position)
+    if not revising and (step != "trial" or current != position):
+        return redirect(step_url(participant))
+    trial_obj = trial_for_page(participant=participant, position=position)
+    if trial_obj is None:
+        return redirect(step_url(participant))
+    if not revising:
+        trial_present(trial=trial_obj)
+    answered, total = participant_progress(participant=participant)
+    back = previous_revisable_position(participant=participant, position=position)
+    context = trial_page_context(
+        participant=participant, trial=trial_obj, answered=answered, total=total, revising=revising,
+        back_url=reverse("trial", args=[participant.token, back]) if back else "",
+    )
+    return render(request, "studyapp/trial.html", context)
+
+
+def _may_revise(participant: Participant, step: str, current: int | None, position: int) -> bool:
+    """Going back is allowed to an answered, non-practice trial before the current one."""
+    if not participant.study.allow_back or step != "trial" or current is None or not 1 <= position < current:
+        return False
+    found = Trial.objects.filter(participant=participant, position=position, response__isnull=False).first()
+    return found is not None and found.kind != Trial.Kind.PRACTICE
+
+
+def _trial_post(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
+    form = answer_form(participant.study, request.POST)
+    if not form.is_valid():
+        return problem(request, f"The answer could not be stored: {_first_error(form)}",
+                       continue_url=step_url(participant), participant=participant)
+    data = form.cleaned_data
+    answer = Answer(answer=data["answer"], rating=data.get("rating"), confidence=data.get("confidence"),
+                    rt_ms=data.get("rt_ms"), submission_key=data["submission_key"], events=tuple(data["events"]))
+    try:
+        response, _ = response_record(participant=participant, position=position, answer=answer)
+    except AnswerRejected as exc:
+        if exc.code in STALE_CODES:
+            return stale_page(request, str(exc), step_url(participant))
+        status = 404 if exc.code == "not_found" else 400
+        return problem(request, f"The answer could not be stored: {exc}", status=status,
+                       continue_url=step_url(participant), participant=participant)
+    if response.trial.kind == Trial.Kind.PRACTICE:
+        return next_page(request, reverse("feedback", args=[participant.token, position]))
+    return next_page(request, step_url(participant))
+
+
+def _first_error(form: AnswerForm) -> str:
+    field, errors = next(iter(form.errors.items()))
+    return f"{field}: {errors[0]}" if field != "__all__" else str(errors[0])
+
+
+@require_GET
+def feedback(request: HttpRequest, token: str, position: int) -> HttpResponse:
+    """After a practice trial: what the right answer was, and why."""
+    participant = participant_or_404(token)
+    trial_obj = trial_for_page(participant=participant, position=position)
+    if (participant.status != Participant.Status.IN_PROGRESS or trial_obj is None
+            or trial_obj.kind != Trial.Kind.PRACTICE or not hasattr(trial_obj, "response")):
+        return redirect(step_url(participant))
+    return render(request, "studyapp/feedback.html",
+                  feedback_context(participant, trial_obj, trial_obj.response.answer, step_url(participant)))
+
+
+def feedback_context(participant: Participant, trial_obj: Trial, answer: str, continue_url: str) -> dict[str, Any]:
+    next_trial = participant.trials.filter(position=trial_obj.position + 1).first() if participant.pk else None
+    context = {
+        "trial": trial_obj, "stimulus": trial_obj.stimulus, "answer": answer,
+        "answer_correct": answer_is_correct(trial_obj, answer), "continue_url": continue_url,
+        "last_practice": next_trial is None or next_trial.kind != Trial.Kind.PRACTICE,
+    }
+    return page_context(participant, **context)
+
+
+@require_GET
+def media(request: HttpRequest, sha256: str, ext: str) -> FileResponse:
+    """Serve a stored media file by content hash (names reveal nothing about labels)."""
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256) or ext not in {"wav", "png"}:
+        raise Http404("no such file")
+    item = get_object_or_404(MediaFile, sha256=sha256)
+    path = media_absolute_path(item)
+    if not path.is_file():
+        raise Http404("file missing from storage")
+    response = FileResponse(open(path, "rb"), content_type=item.media_type)
+    response["Cache-Control"] = "private, max-age=86400, immutable"
+    response["Accept-Ranges"] = "none"
+    return response
+
+
+def media_url(item: MediaFile) -> str:
+    return reverse("media", args=[item.sha256, item.path.rsplit(".", 1)[-1]])
