@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from studyapp.env import database_from_url, env_bool, env_int, env_list, env_str
+from studyapp.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("HEARXAI_DATA_DIR", str(BASE_DIR / "var")))
@@ -89,7 +90,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# collectstatic writes here; the web image bakes it in at build time (docker/web.Dockerfile).
+STATIC_ROOT = Path(env_str("HEARXAI_STATIC_ROOT", str(DATA_DIR / "static")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -119,6 +121,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "web"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (stdout, JSON in production) like the web does.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # Participant rate limits (requests per minute per client); generous enough that a
 # human never meets them, tight enough to stop a script hammering an entry link.
@@ -137,7 +141,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the trial page reads it to send JSON events
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
+    # Behind a TLS-terminating proxy (docs/deploying.md). Set 0 only for a local plain-HTTP
+    # trial or when the proxy itself redirects; the health check stays reachable over HTTP
+    # so container probes work without the proxy.
     SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31_536_000)
@@ -145,9 +153,9 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "WARNING")},
-}
+# Logs go to stdout: one JSON object per line in production, plain text in development;
+# participant tokens in URLs are masked either way (studyapp/log_format.py).
+LOGGING = logging_config(
+    fmt=env_str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json"),
+    level=env_str("DJANGO_LOG_LEVEL", "WARNING"),
+)
