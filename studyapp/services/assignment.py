@@ -1,20 +1,267 @@
-"""Randomisation: which condition a participant gets and which trials, in which order.
+"""Randomisation: which conditions a participant gets, and which trials in which order.
 
-Everything here is a pure function of the study, the stored participant seed and the
-counts read inside the enrolment transaction, so an assignment can be re-derived.
+Terms used here (and in ``docs/researcher-guide.md``):
+
+condition
+    One cell of the design: an explanation modality crossed with a method.
+arm
+    The conditions one participant sees. Between-participant factors split
+    participants into arms; within-participant factors put several conditions into
+    one arm. In a fully between-participant design an arm is one condition and its
+    label is the condition's name.
+rotation
+    The Latin-square list inside an arm. With ``c`` conditions in an arm there are
+    ``c`` rotations; rotation ``r`` shows the item of rank ``j`` in condition
+    ``(j + r) mod c``, so across the ``c`` rotations every item appears in every
+    condition exactly once.
+unit
+    ``(arm, rotation)``: what is balanced across arrivals.
+
+The pure core (``arms_from_cells``, ``unit_choose``, ``plan_rows``) works on plain
+dataclasses so property tests can run thousands of cases without a database; the
+Django adapters below read the study and map the result back to model rows. Every
+decision is a function of the study, the participant's stored seed and the counts
+read inside the enrolment transaction, so an assignment can be re-derived.
 """
 
 from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
-from studyapp.models import Condition, Participant, Stimulus, Study, Trial
+from studyapp.models import Condition, Participant, Stimulus, Study
+
+Unit = tuple[str, int]
+
+
+# --------------------------------------------------------------------------- pure core
+
+
+@dataclass(frozen=True)
+class Cell:
+    """A condition as the planner sees it (``method`` empty = any method)."""
+
+    key: int
+    name: str
+    modality: str
+    method: str
+
+
+@dataclass(frozen=True)
+class ArmSpec:
+    label: str
+    cells: tuple[Cell, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    """A stimulus as the planner sees it."""
+
+    key: int
+    stimulus_id: str
+    recording: str
+    label: str
+    correct: bool
+    method: str
+    practice: bool
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """The design fields of a study that shape a trial plan."""
+
+    n_trials: int
+    n_practice: int
+    n_catch: int
+    share_incorrect: float
+    fixed_set: bool
+    study_seed: int
+    task: str
+    classes: tuple[str, ...]
+    # Methods of every condition in the study: the pools are built against all of them,
+    # so every arm draws from the same recordings and the arms stay comparable.
+    methods: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    kind: str
+    item: Item
+    cell: Cell
+    expected_answer: str = ""
+
+
+@dataclass(frozen=True)
+class Recording:
+    """All renderings (one per method) of one source recording: the unit a person hears."""
+
+    name: str
+    label: str
+    correct: bool
+    by_method: tuple[tuple[str, Item], ...]
+
+    def item_for(self, cell: Cell) -> Item:
+        methods = dict(self.by_method)
+        return methods[cell.method] if cell.method else self.by_method[0][1]
+
+
+def arms_from_cells(cells: Sequence[Cell], *, modality_within: bool, method_within: bool) -> list[ArmSpec]:
+    """Group conditions into arms: conditions that differ only in within-factors share an arm."""
+    groups: dict[tuple[str, ...], list[Cell]] = defaultdict(list)
+    for cell in cells:
+        key = (() if modality_within else (cell.modality,)) + (() if method_within else (cell.method,))
+        groups[key].append(cell)
+    arms = []
+    for key, members in groups.items():
+        label = members[0].name if len(members) == 1 else "-".join(v for v in key if v) or "all"
+        arms.append(ArmSpec(label, tuple(members)))
+    return sorted(arms, key=lambda arm: arm.label)
+
+
+def unit_choose(
+    counts: Mapping[Unit, int], arms: Sequence[ArmSpec], *, target: int, rng: random.Random
+) -> tuple[ArmSpec, int] | None:
+    """The least-filled arm, then its least-filled rotation (ties at random); None if all full.
+
+    Parameters
+    ----------
+    counts : sessions holding a slot, per (arm label, rotation); missing = 0.
+    arms : the study's arms.
+    target : participants wanted per arm; 0 means no limit.
+    rng : seeded generator that breaks ties.
+    """
+    totals = {arm.label: sum(counts.get((arm.label, r), 0) for r in range(len(arm.cells))) for arm in arms}
+    open_arms = [arm for arm in arms if not target or totals[arm.label] < target]
+    if not open_arms:
+        return None
+    fewest = min(totals[arm.label] for arm in open_arms)
+    arm = rng.choice([a for a in open_arms if totals[a.label] == fewest])
+    per_rotation = [counts.get((arm.label, r), 0) for r in range(len(arm.cells))]
+    least = min(per_rotation)
+    rotation = rng.choice([r for r, n in enumerate(per_rotation) if n == least])
+    return arm, rotation
+
+
+def recordings_group(items: Iterable[Item], methods: set[str]) -> list[Recording]:
+    """Group stimuli by source recording, keeping recordings rendered with every needed method."""
+    grouped: dict[str, dict[str, Item]] = defaultdict(dict)
+    for item in sorted(items, key=lambda i: i.stimulus_id):
+        grouped[item.recording].setdefault(item.method, item)
+    needed = {m for m in methods if m}
+    recordings = []
+    for name, by_method in sorted(grouped.items()):
+        if needed <= set(by_method):
+            first = next(iter(by_method.values()))
+            recordings.append(Recording(name, first.label, first.correct, tuple(sorted(by_method.items()))))
+    return recordings
+
+
+def balanced_sample(pool: Sequence[Recording], n: int, share_incorrect: float, rng: random.Random) -> list[Recording]:
+    """``n`` recordings: the wanted share of wrong model decisions, round-robin over classes."""
+    wrong = [r for r in pool if not r.correct]
+    right = [r for r in pool if r.correct]
+    n_wrong = min(len(wrong), round(n * share_incorrect))
+    n_right = min(len(right), n - n_wrong)
+    n_wrong = min(len(wrong), n - n_right)  # top up with wrong ones when right ones run out
+    return _round_robin(wrong, n_wrong, rng) + _round_robin(right, n_right, rng)
+
+
+def _round_robin(pool: Sequence[Recording], n: int, rng: random.Random) -> list[Recording]:
+    by_class: dict[str, list[Recording]] = defaultdict(list)
+    for rec in pool:
+        by_class[rec.label].append(rec)
+    for members in by_class.values():
+        rng.shuffle(members)
+    labels = sorted(by_class)
+    rng.shuffle(labels)
+    picked: list[Recording] = []
+    n = min(n, len(pool))
+    while len(picked) < n:
+        for label in labels:
+            if by_class[label] and len(picked) < n:
+                picked.append(by_class[label].pop())
+    return picked
+
+
+def latin_square(recordings: Sequence[Recording], cells: Sequence[Cell], rotation: int) -> list[tuple[Recording, Cell]]:
+    """Pair each recording with a condition: rank ``j`` gets condition ``(j + rotation) mod c``.
+
+    Ranking by (model correct, class) first spreads correct and wrong decisions and the
+    classes evenly over the conditions inside one participant, too.
+    """
+    ranked = sorted(recordings, key=lambda r: (r.correct, r.label, r.name))
+    return [(rec, cells[(j + rotation) % len(cells)]) for j, rec in enumerate(ranked)]
+
+
+def plan_rows(
+    design: DesignSpec, arm: ArmSpec, rotation: int, seed: int, items: Sequence[Item]
+) -> list[PlanRow]:
+    """The trials of one participant, in presentation order.
+
+    Parameters
+    ----------
+    design : the study's design fields.
+    arm, rotation : the participant's assignment.
+    seed : the participant's stored seed (trial order, per-participant samples, catch trials).
+    items : every stimulus the study may show (``practice`` marks practice stimuli).
+
+    Each participant hears each source recording at most once: practice, main and
+    catch trials all draw from disjoint sets of recordings.
+    """
+    rng = random.Random(seed)
+    methods = set(design.methods) | {cell.method for cell in arm.cells}
+    practice_pool = recordings_group([i for i in items if i.practice], methods)
+    used = {r.name for r in practice_pool}
+    main_pool = [r for r in recordings_group([i for i in items if not i.practice], methods) if r.name not in used]
+    main = _main_recordings(design, arm, main_pool, rng)
+    chosen = {r.name for r in main}
+    leftover = [r for r in main_pool if r.name not in chosen]
+    if not practice_pool:
+        practice_pool = leftover  # nothing flagged: practise on recordings the main part does not use
+    practice = rng.sample(practice_pool, min(design.n_practice, len(practice_pool)))
+    chosen |= {r.name for r in practice}
+    leftover = [r for r in leftover if r.name not in chosen]
+    rows = [PlanRow("practice", rec.item_for(cell), cell)
+            for rec, cell in zip(practice, _cycle(arm.cells, len(practice), rotation), strict=True)]
+    main_rows = [PlanRow("main", rec.item_for(cell), cell) for rec, cell in latin_square(main, arm.cells, rotation)]
+    rng.shuffle(main_rows)
+    return rows + _with_catch_trials(main_rows, design, arm, leftover, rng)
+
+
+def _main_recordings(design: DesignSpec, arm: ArmSpec, pool: list[Recording], rng: random.Random) -> list[Recording]:
+    # A Latin square needs every participant to see the same items, so within-arms
+    # (and fixed designs) draw the set from the study seed instead of the participant's.
+    fixed = design.fixed_set or len(arm.cells) > 1
+    picker = random.Random(design.study_seed) if fixed else rng
+    return balanced_sample(pool, design.n_trials, design.share_incorrect, picker)
+
+
+def _cycle(cells: Sequence[Cell], n: int, start: int) -> list[Cell]:
+    return [cells[(start + k) % len(cells)] for k in range(n)]
+
+
+def _with_catch_trials(
+    main: list[PlanRow], design: DesignSpec, arm: ArmSpec, spare: list[Recording], rng: random.Random
+) -> list[PlanRow]:
+    """Insert instructed-response trials, each on a recording the participant hears only there."""
+    rows = list(main)
+    spare = list(spare)
+    rng.shuffle(spare)
+    for _ in range(min(design.n_catch, len(spare))):
+        # The page tells the participant which answer to give; the stimulus is a distractor.
+        expected = rng.choice(["yes", "no"]) if design.task == Study.Task.VERIFICATION else rng.choice(design.classes)
+        cell = rng.choice(arm.cells)
+        rows.insert(rng.randint(0, len(rows)), PlanRow("catch", spare.pop().item_for(cell), cell, expected))
+    return rows
+
+
+# --------------------------------------------------------------------------- Django adapters
 
 
 @dataclass(frozen=True)
@@ -25,8 +272,29 @@ class PlannedTrial:
     expected_answer: str = ""
 
 
+@dataclass(frozen=True)
+class Assignment:
+    """What enrolment stores: the arm, the Latin-square rotation and the trials."""
+
+    arm: str
+    rotation: int
+    condition: Condition | None
+    trials: list[PlannedTrial]
+
+
+def holding_slot(study: Study) -> Q:
+    """Sessions that hold a slot: completed, or active within the time limit.
+
+    Declined and screened-out sessions never hold one; a session silent for longer
+    than the time limit is abandoned and its slot goes to the next arrival.
+    """
+    cutoff = timezone.now() - timedelta(minutes=study.time_limit_minutes)
+    active = [Participant.Status.STARTED, Participant.Status.IN_PROGRESS]
+    return Q(status=Participant.Status.COMPLETED) | Q(status__in=active, last_seen_at__gte=cutoff)
+
+
 def active_or_completed(study: Study) -> Q:
-    """Sessions that hold a slot: completed, or active within the time limit."""
+    """:func:`holding_slot` seen from a Condition queryset (``participants__``)."""
     cutoff = timezone.now() - timedelta(minutes=study.time_limit_minutes)
     holding = [Participant.Status.STARTED, Participant.Status.IN_PROGRESS]
     return Q(participants__status=Participant.Status.COMPLETED) | Q(
@@ -34,85 +302,133 @@ def active_or_completed(study: Study) -> Q:
     )
 
 
+def study_cells(study: Study) -> dict[int, Condition]:
+    return {c.pk: c for c in study.conditions.all()}
+
+
+def study_arms(study: Study, cells: Sequence[Cell] | None = None) -> list[ArmSpec]:
+    """The study's arms; ``cells`` replaces its stored conditions (to check a design before saving)."""
+    if cells is None:
+        cells = [Cell(c.pk, c.name, c.modality, c.method) for c in study.conditions.all()]
+    return arms_from_cells(
+        cells, modality_within=study.assignment == Study.Assignment.WITHIN,
+        method_within=study.method_assignment == Study.Assignment.WITHIN,
+    )
+
+
+def unit_counts(study: Study) -> dict[Unit, int]:
+    """Sessions holding a slot per (arm, rotation), in the study's current phase.
+
+    Pilot sessions do not take slots of the live study (and the other way round).
+    """
+    pilot = study.status == Study.Status.PILOT
+    rows = (
+        Participant.objects.filter(study=study, is_pilot=pilot).filter(holding_slot(study))
+        .values_list("arm", "rotation", "condition__name")
+    )
+    counts: dict[Unit, int] = defaultdict(int)
+    for arm, rotation, condition_name in rows:
+        # Sessions enrolled before arms existed carry only their condition.
+        counts[(arm or condition_name or "", rotation)] += 1
+    return dict(counts)
+
+
+def study_design_spec(study: Study) -> DesignSpec:
+    return DesignSpec(
+        n_trials=study.n_trials, n_practice=study.n_practice, n_catch=study.n_catch,
+        share_incorrect=study.share_incorrect, fixed_set=study.stimulus_sampling == Study.Sampling.FIXED,
+        study_seed=study.seed, task=study.task, classes=tuple(str(c) for c in study.bundle.classes),
+        methods=tuple(sorted({c.method for c in study.conditions.all()})),
+    )
+
+
+def study_items(study: Study, practice: set[int] | None = None, excluded: set[int] | None = None) -> list[Item]:
+    """The stimuli the study may show, with the researcher's practice choice applied.
+
+    ``practice`` and ``excluded`` (stimulus pks) replace the stored choices when given.
+    """
+    if practice is None:
+        practice = set(study.practice_stimuli.values_list("pk", flat=True)) if study.pk else set()
+    if excluded is None:
+        excluded = set(study.excluded_stimuli.values_list("pk", flat=True)) if study.pk else set()
+    chosen_practice = practice
+    rows = Stimulus.objects.filter(bundle_id=study.bundle_id).exclude(pk__in=excluded).values_list(
+        "pk", "stimulus_id", "source_recording", "true_label", "model_correct", "method", "practice"
+    )
+    return [
+        Item(pk, sid, rec, label, correct, method, (pk in chosen_practice) if chosen_practice else practice)
+        for pk, sid, rec, label, correct, method, practice in rows
+    ]
+
+
+def assignment_choose(*, study: Study, seed: int) -> tuple[ArmSpec, int] | None:
+    """The arm and rotation for the next arrival; None if every arm is full.
+
+    Call inside a transaction that has locked the study row
+    (``select_for_update``), so concurrent arrivals are decided one at a time.
+    """
+    return unit_choose(unit_counts(study), study_arms(study), target=study.target_per_condition,
+                       rng=random.Random(seed))
+
+
+def assignment_plan(*, study: Study, arm: str, rotation: int, seed: int) -> list[PlannedTrial]:
+    """The trials of a participant in ``arm``/``rotation`` with ``seed``, in order (deterministic)."""
+    arms = {a.label: a for a in study_arms(study)}
+    if arm not in arms:
+        raise ValueError(f"study {study.slug!r} has no arm {arm!r} (arms: {sorted(arms)})")
+    rows = plan_rows(study_design_spec(study), arms[arm], rotation, seed, study_items(study))
+    return _to_planned(rows, study)
+
+
+def _to_planned(rows: list[PlanRow], study: Study) -> list[PlannedTrial]:
+    conditions = study_cells(study)
+    stimuli = Stimulus.objects.in_bulk([row.item.key for row in rows])
+    return [PlannedTrial(row.kind, stimuli[row.item.key], conditions[row.cell.key], row.expected_answer) for row in rows]
+
+
+def assignment_make(*, study: Study, seed: int) -> Assignment | None:
+    """Choose an arm and rotation for a new participant and plan their trials.
+
+    Call inside the enrolment transaction, with the study row locked. Returns None
+    when every arm has reached ``target_per_condition``.
+    """
+    chosen = assignment_choose(study=study, seed=seed)
+    if chosen is None:
+        return None
+    arm, rotation = chosen
+    rows = plan_rows(study_design_spec(study), arm, rotation, seed, study_items(study))
+    condition = study_cells(study)[arm.cells[0].key] if len(arm.cells) == 1 else None
+    return Assignment(arm.label, rotation, condition, _to_planned(rows, study))
+
+
+def assignment_replay(*, participant: Participant) -> list[PlannedTrial]:
+    """Re-derive a participant's trials from their stored arm, rotation and seed."""
+    arm = participant.arm or (participant.condition.name if participant.condition else "")
+    return assignment_plan(study=participant.study, arm=arm, rotation=participant.rotation, seed=participant.seed)
+
+
+# --------------------------------------------------------------------------- earlier interface
+
+
 def condition_counts(study: Study) -> dict[int, int]:
-    rows = study.conditions.annotate(n=Count("participants", filter=active_or_completed(study)))
-    return {row.pk: row.n for row in rows}
+    """Slot-holding sessions per condition of a between-participant study."""
+    counts = unit_counts(study)
+    return {c.pk: counts.get((c.name, 0), 0) for c in study.conditions.all()}
 
 
 def condition_choose(*, study: Study, rng: random.Random) -> Condition | None:
-    """The least-filled condition (ties broken at random); None if every one is full.
+    """The least-filled condition of a fully between-participant study (walking-skeleton API).
 
-    Call inside a transaction that has locked the study row, so concurrent arrivals
-    are decided one at a time.
+    Prefer :func:`assignment_make`, which also handles within-participant factors.
     """
-    counts = condition_counts(study)
-    conditions = list(study.conditions.all())
-    if study.target_per_condition:
-        conditions = [c for c in conditions if counts[c.pk] < study.target_per_condition]
-    if not conditions:
-        return None
-    fewest = min(counts[c.pk] for c in conditions)
-    return rng.choice([c for c in conditions if counts[c.pk] == fewest])
-
-
-def _balanced_sample(pool: list[Stimulus], n: int, share_incorrect: float, rng: random.Random) -> list[Stimulus]:
-    """Pick ``n`` stimuli, round-robin over classes within correct and incorrect decisions."""
-    wrong = [s for s in pool if not s.model_correct]
-    right = [s for s in pool if s.model_correct]
-    n_wrong = min(len(wrong), round(n * share_incorrect))
-    n_right = min(len(right), n - n_wrong)
-    n_wrong = min(len(wrong), n - n_right)
-    return _round_robin(wrong, n_wrong, rng) + _round_robin(right, n_right, rng)
-
-
-def _round_robin(pool: list[Stimulus], n: int, rng: random.Random) -> list[Stimulus]:
-    by_class: dict[str, list[Stimulus]] = defaultdict(list)
-    for stim in sorted(pool, key=lambda s: s.stimulus_id):
-        by_class[stim.true_label].append(stim)
-    for items in by_class.values():
-        rng.shuffle(items)
-    labels = sorted(by_class)
-    rng.shuffle(labels)
-    picked: list[Stimulus] = []
-    seen_recordings: set[str] = set()
-    while len(picked) < n and any(by_class.values()):
-        for label in labels:
-            while by_class[label] and len(picked) < n:
-                stim = by_class[label].pop()
-                # Each participant hears each source recording at most once.
-                if stim.source_recording not in seen_recordings:
-                    seen_recordings.add(stim.source_recording)
-                    picked.append(stim)
-                    break
-    return picked
+    arms = study_arms(study)
+    if any(len(arm.cells) > 1 for arm in arms):
+        raise ValueError(f"study {study.slug!r} has within-participant factors; use assignment_make")
+    chosen = unit_choose(unit_counts(study), arms, target=study.target_per_condition, rng=rng)
+    return None if chosen is None else study_cells(study)[chosen[0].cells[0].key]
 
 
 def trial_plan(*, study: Study, condition: Condition, seed: int) -> list[PlannedTrial]:
-    """The trials of a between-participant session, in presentation order."""
-    rng = random.Random(seed)
-    stimuli = list(study.bundle.stimuli.all())
-    method_ok = [s for s in stimuli if not condition.method or s.method == condition.method]
-    main_pool = [s for s in method_ok if not s.practice]
-    main = _balanced_sample(main_pool, study.n_trials, study.share_incorrect, rng)
-    rng.shuffle(main)
-    practice_pool = [s for s in method_ok if s.practice] or main_pool
-    practice = rng.sample(practice_pool, min(study.n_practice, len(practice_pool)))
-    plan = [PlannedTrial(Trial.Kind.PRACTICE, s, condition) for s in practice]
-    plan += [PlannedTrial(Trial.Kind.MAIN, s, condition) for s in main]
-    return _insert_catch_trials(plan, study, condition, rng, len(practice))
+    """The trials of a between-participant session in ``condition`` (walking-skeleton API)."""
+    return assignment_plan(study=study, arm=condition.name, rotation=0, seed=seed)
 
-
-def _insert_catch_trials(
-    plan: list[PlannedTrial], study: Study, condition: Condition, rng: random.Random, n_practice: int
-) -> list[PlannedTrial]:
-    main_positions = range(n_practice + 1, len(plan) + 1)
-    if not study.n_catch or not main_positions:
-        return plan
-    classes = list(study.bundle.classes)
-    stimuli = [p.stimulus for p in plan[n_practice:]]
-    for _ in range(study.n_catch):
-        # An instructed-response item: the page tells the participant which answer to give.
-        expected = rng.choice(["yes", "no"]) if study.task == Study.Task.VERIFICATION else rng.choice(classes)
-        at = rng.randint(n_practice + 1, len(plan))
-        plan.insert(at, PlannedTrial(Trial.Kind.CATCH, rng.choice(stimuli), condition, expected))
-    return plan

@@ -91,6 +91,8 @@ def media_problems(bundle_dir: Path, manifest: dict[str, Any]) -> tuple[list[str
             if rel in infos or rel in rms:
                 continue
             path = Path(bundle_dir) / rel
+            if not path.is_file() or path.is_symlink():
+                continue  # already reported by the file checks; decoding it would only repeat that
             if entry["media_type"] == "audio/wav":
                 found, rms[rel] = audio_problems(path, rel, rate, max_seconds)
                 infos[rel] = {"sample_rate": rate} if not found else {}

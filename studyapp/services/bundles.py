@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
 from explainer.bundle_format import BundleError, check_bundle_files, read_manifest, sha256_bytes
 from studyapp.models import Bundle, MediaFile, Stimulus
+from studyapp.services.archives import ArchiveError, ArchiveLimits, archive_extract
 from studyapp.services.bundle_checks import media_problems
 from studyapp.services.media import media_relative_path, media_store
 
@@ -20,12 +25,11 @@ def bundle_validate(*, bundle_dir: Path) -> tuple[dict[str, Any], dict[str, dict
     if not bundle_dir.is_dir():
         raise BundleError([f"{bundle_dir}: not a folder"])
     manifest = read_manifest(bundle_dir)
-    problems = check_bundle_files(bundle_dir, manifest)
-    if problems:
-        raise BundleError(problems)
-    problems, infos = media_problems(bundle_dir, manifest)
-    if problems:
-        raise BundleError(problems)
+    file_problems = check_bundle_files(bundle_dir, manifest)
+    # Decode whatever is readable too, so one run reports every problem at once.
+    media, infos = media_problems(bundle_dir, manifest)
+    if file_problems or media:
+        raise BundleError(file_problems + media)
     return manifest, infos
 
 
@@ -82,3 +86,38 @@ def _store(bundle_dir: Path, entry: dict[str, Any], info: dict[str, Any], added:
     if not target.exists():
         added.append(target)
     return media_store(source=bundle_dir / entry["path"], media_type=entry["media_type"], sha256=entry["sha256"], info=info)
+
+
+def bundle_import_archive(*, archive: Path, name: str = "") -> Bundle:
+    """Import a zipped bundle: check the archive, extract it to a scratch folder, import, clean up.
+
+    Raises :class:`ArchiveError` (a :class:`BundleError`) for an unsafe archive before
+    anything is written, and :class:`BundleError` for a bad bundle inside it.
+    """
+    scratch_root = Path(settings.UPLOAD_ROOT)
+    scratch_root.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=".extract-", dir=scratch_root))
+    try:
+        bundle_dir = archive_extract(archive=Path(archive), dest=scratch / "bundle")
+        return bundle_import(bundle_dir=bundle_dir, name=name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def bundle_upload_store(*, upload: UploadedFile) -> Path:
+    """Save an uploaded archive under ``UPLOAD_ROOT`` in chunks; refuse one that is too large.
+
+    The stored name is random: the uploader's file name never becomes a path.
+    """
+    limit = ArchiveLimits.from_settings().max_total_bytes
+    if upload.size is not None and upload.size > limit:
+        raise ArchiveError([f"{upload.name}: {upload.size} bytes, more than the {limit} allowed"])
+    root = Path(settings.UPLOAD_ROOT)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / f"upload-{secrets.token_hex(16)}.zip"
+    tmp = target.with_suffix(".part")
+    with open(tmp, "xb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    tmp.replace(target)
+    return target

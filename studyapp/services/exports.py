@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import Count, Q
+from tqdm import tqdm
 
 from studyapp import export_format as fmt
 from studyapp.models import AudioEvent, Participant, Response, Study
@@ -45,8 +46,10 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _write_csv(path: Path, header: list[str], rows: Iterable[dict[str, Any]]) -> int:
+def _write_csv(path: Path, header: list[str], rows: Iterable[dict[str, Any]], total: int | None = None,
+               progress: bool = False) -> int:
     count = 0
+    rows = tqdm(rows, desc=path.name, total=total, unit="row", disable=not progress or None, leave=False)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
@@ -123,23 +126,46 @@ def event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
         }
 
 
+def _sizes(study: Study, include_pilot: bool) -> dict[str, int]:
+    """Row counts for the progress bars (three COUNT queries)."""
+    participants = _participants(study, include_pilot)
+    return {
+        "trials": Response.objects.filter(trial__participant__in=participants).count(),
+        "participants": participants.count(),
+        "events": AudioEvent.objects.filter(trial__participant__in=participants).count(),
+    }
+
+
 def export_write(
     *, study: Study, out_dir: Path, include_pilot: bool = False, include_recruitment_ids: bool = False,
+    progress: bool = False,
 ) -> ExportSummary:
-    """Write the export of ``study`` into ``out_dir`` (created; must not exist or be empty)."""
+    """Write the export of ``study`` into ``out_dir`` (created; must not exist or be empty).
+
+    Parameters
+    ----------
+    study : the study to export.
+    out_dir : new folder for trials.csv, participants.csv, events.csv, dataset_description.json.
+    include_pilot : also export sessions collected while the study was in pilot mode.
+    include_recruitment_ids : add the recruiter's ids (e.g. Prolific ids) to participants.csv.
+    progress : show a progress bar per file on stderr.
+    """
+    sizes = _sizes(study, include_pilot) if progress else {}
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: folder exists and is not empty")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
     try:
-        n_trials = _write_csv(tmp / fmt.TRIALS_FILE, fmt.column_names(fmt.TRIALS_FILE), trial_rows(study, include_pilot))
+        n_trials = _write_csv(tmp / fmt.TRIALS_FILE, fmt.column_names(fmt.TRIALS_FILE), trial_rows(study, include_pilot),
+                              sizes.get("trials"), progress)
         n_participants = _write_csv(
             tmp / fmt.PARTICIPANTS_FILE,
             fmt.column_names(fmt.PARTICIPANTS_FILE, with_recruitment_ids=include_recruitment_ids),
-            participant_rows(study, include_pilot, include_recruitment_ids),
+            participant_rows(study, include_pilot, include_recruitment_ids), sizes.get("participants"), progress,
         )
-        n_events = _write_csv(tmp / fmt.EVENTS_FILE, fmt.column_names(fmt.EVENTS_FILE), event_rows(study, include_pilot))
+        n_events = _write_csv(tmp / fmt.EVENTS_FILE, fmt.column_names(fmt.EVENTS_FILE), event_rows(study, include_pilot),
+                              sizes.get("events"), progress)
         codebook = fmt.codebook(study=study.slug, title=study.title, with_recruitment_ids=include_recruitment_ids)
         codebook["include_pilot"] = include_pilot
         (tmp / fmt.CODEBOOK_FILE).write_text(json.dumps(codebook, indent=2) + "\n", encoding="utf-8")

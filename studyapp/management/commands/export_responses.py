@@ -25,7 +25,7 @@ class Command(BaseCommand):
             raise CommandError(f"no study with slug {opts['study']!r}")
         try:
             summary = export_write(study=study, out_dir=opts["out"], include_pilot=opts["include_pilot"],
-                                   include_recruitment_ids=opts["include_recruitment_ids"])
+                                   include_recruitment_ids=opts["include_recruitment_ids"], progress=True)
         except FileExistsError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(

@@ -12,22 +12,24 @@ from studyapp.services.studies import study_create
 
 
 class Command(BaseCommand):
-    help = "Import a stimulus bundle folder (as a background job) and optionally create a study on it."
+    help = "Import a stimulus bundle (folder or zip, as a background job) and optionally create a study on it."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("bundle_dir", type=Path)
+        parser.add_argument("bundle_dir", type=Path, help="bundle folder, or a zip archive of one")
         parser.add_argument("--study", help="slug of a study to create on this bundle (skipped if it exists)")
         parser.add_argument("--title", default="", help="study title (default: from the slug)")
         parser.add_argument("--modalities", default="visual,audible",
                             help="comma-separated conditions to create: visual, audible, both, none")
+        parser.add_argument("--methods", default="",
+                            help="comma-separated explanation methods to cross with the modalities (default: any)")
         parser.add_argument("--status", default=Study.Status.LIVE, choices=Study.Status.values)
         parser.add_argument("--trials", type=int, default=20, help="main trials per participant")
         parser.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the import job")
 
     def handle(self, *args: Any, **opts: Any) -> None:
         bundle_dir: Path = opts["bundle_dir"]
-        if not bundle_dir.is_dir():
-            raise CommandError(f"{bundle_dir}: bundle folder does not exist")
+        if not bundle_dir.is_dir() and not (bundle_dir.is_file() and bundle_dir.suffix.lower() == ".zip"):
+            raise CommandError(f"{bundle_dir}: neither a bundle folder nor a .zip archive")
         modalities = [m.strip() for m in opts["modalities"].split(",") if m.strip()]
         bad = [m for m in modalities if m not in Condition.Modality.values]
         if bad or not modalities:
@@ -47,14 +49,16 @@ class Command(BaseCommand):
             self.stdout.write(f"study {slug!r} exists; left unchanged")
             return
         try:
+            methods = [m.strip() for m in opts["methods"].split(",") if m.strip()]
             study = study_create(
                 slug=slug, title=opts["title"] or slug.replace("-", " ").title(), bundle=job.bundle,
-                conditions=[(m, m, "") for m in modalities], status=opts["status"], n_trials=opts["trials"],
+                modalities=modalities, methods=methods, status=opts["status"], n_trials=opts["trials"],
                 consent_text=DEFAULT_CONSENT, completion_code=f"C{job.bundle.manifest_sha256[:6].upper()}",
             )
         except (ValueError, ValidationError) as exc:
             raise CommandError(f"cannot create study {slug!r}: {exc}") from exc
-        self.stdout.write(f"created study {study.slug!r} with conditions {', '.join(modalities)}")
+        names = ", ".join(c.name for c in study.conditions.all())
+        self.stdout.write(f"created study {study.slug!r} with conditions {names}")
 
 
 DEFAULT_CONSENT = (
