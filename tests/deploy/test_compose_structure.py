@@ -13,7 +13,9 @@ import ast
 import json
 import re
 import shlex
+import sys
 import tomllib
+from importlib.metadata import packages_distributions
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +213,42 @@ def test_the_explain_image_installs_cpu_torch_and_the_explainer_extra(services: 
     assert "django" not in resolved_extra("explainer")
 
 
+def third_party_imports(paths: list[Path]) -> set[str]:
+    """Top-level names of the non-standard-library modules the files import."""
+    names = set()
+    for path in paths:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"__future__", "studyapp", "explainer", "analysis"}
+
+
+def distributions_missing_from(extra: str, modules: set[str]) -> dict[str, list[str]]:
+    """Imported modules whose distribution the extra does not install (image would fail at run time)."""
+    provided = {name.replace("_", "-") for name in resolved_extra(extra)}
+    by_module = packages_distributions()
+    missing = {}
+    for module in sorted(modules):
+        dists = [d.lower().replace("_", "-") for d in by_module.get(module, [module])]
+        if not provided & set(dists):
+            missing[module] = dists
+    return missing
+
+
+def test_the_web_extra_installs_everything_the_web_side_imports() -> None:
+    files = sorted((REPO / "studyapp").rglob("*.py")) + [REPO / "explainer" / "bundle_format.py"]
+    assert distributions_missing_from("web", third_party_imports(files)) == {}
+    # Named in settings strings and commands rather than imported.
+    assert {"gunicorn", "whitenoise", "psycopg", "redis", "celery"} <= resolved_extra("web")
+
+
+def test_the_explainer_extra_installs_everything_the_explainer_imports() -> None:
+    files = sorted((REPO / "explainer").rglob("*.py"))
+    assert distributions_missing_from("explainer", third_party_imports(files)) == {}
+
+
 @pytest.mark.parametrize("path", [WEB_DOCKERFILE, EXPLAIN_DOCKERFILE])
 def test_images_are_multi_stage_and_run_as_a_non_root_user(path: str) -> None:
     instructions = dockerfile_instructions((REPO / path).read_text())
@@ -375,3 +413,7 @@ def test_the_module_checker_reports_a_command_that_names_nothing() -> None:
     assert command_problems(["gunicorn", "studyapp.wsgi:nothing_here"])
     assert command_problems(["python", "-m", "studyapp.no_such_module"])
     assert command_problems(["celery", "-A", "studyapp", "worker"]) == []
+
+
+def test_the_extra_checker_reports_a_module_the_extra_does_not_install() -> None:
+    assert set(distributions_missing_from("web", {"torch", "pandas", "django"})) == {"torch", "pandas"}
