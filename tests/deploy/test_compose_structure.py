@@ -417,3 +417,17 @@ def test_the_module_checker_reports_a_command_that_names_nothing() -> None:
 
 def test_the_extra_checker_reports_a_module_the_extra_does_not_install() -> None:
     assert set(distributions_missing_from("web", {"torch", "pandas", "django"})) == {"torch", "pandas"}
+
+
+def test_the_build_context_holds_what_the_images_copy_and_nothing_else() -> None:
+    rules = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    assert rules[0] in {"*", "**"}  # start from nothing: no .venv, .env, var/ or .git in the context
+    included = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
+    copied = set()
+    for path in (REPO / "docker").glob("*.Dockerfile"):
+        for word, args in dockerfile_instructions(path.read_text()):
+            if word == "COPY" and not args.startswith("--from="):
+                copied |= {source.rstrip("/") for source in args.split()[:-1]}
+    assert copied and copied <= included
+    assert all((REPO / source).exists() for source in copied)
