@@ -38,6 +38,7 @@ from studyapp.models import (
 )
 from studyapp.services.bundles import bundle_upload_store
 from studyapp.services.jobs import export_job_create, import_job_create
+from studyapp.services.participants import participant_withdraw
 from studyapp.services.studies import (
     FROZEN_FIELDS,
     conditions_crossed,
@@ -276,7 +277,7 @@ class StudyAdmin(admin.ModelAdmin):
         study = get_object_or_404(Study, pk=study_id)
         if not self.has_view_permission(request, study):
             raise PermissionDenied
-        form = ExportForm(request.POST or None)
+        form = ExportForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             job = export_job_create(study=study, **form.cleaned_data)
             messages.info(request, f"Export job #{job.pk} queued; this page shows its status and the download.")
@@ -359,7 +360,7 @@ class ImportJobAdmin(JobAdmin):
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("studyapp.add_bundle"):
             raise PermissionDenied
-        form = BundleUploadForm(request.POST or None, request.FILES or None)
+        form = BundleUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["archive"]
             try:
@@ -446,6 +447,19 @@ class ParticipantAdmin(ReadOnlyAdmin):
     list_filter = ("study", "status", "is_pilot", "arm")
     search_fields = ("pseudonym",)
     exclude = ("token", "recruitment_key")
+    actions = ["withdraw"]
+
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # withdrawal is the one way to delete a session
+        return actions
+
+    @admin.action(description="Withdraw selected participants (delete all their data)", permissions=["delete"])
+    def withdraw(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
+        names = [p.pseudonym for p in queryset]
+        for participant in queryset:
+            participant_withdraw(participant=participant)
+        messages.success(request, f"Withdrew {len(names)} participant(s) and deleted their data: {', '.join(names)}.")
 
 
 @admin.register(Response)
