@@ -167,6 +167,14 @@ def test_services_use_only_known_compose_keys(services: dict[str, dict[str, Any]
     assert {name: keys for name, keys in unknown.items() if keys} == {}
 
 
+def test_environment_values_and_restart_policies_are_strings(services: dict[str, dict[str, Any]]) -> None:
+    # An unquoted `no`, `on` or `1` becomes a YAML boolean or number, which compose rejects
+    # (restart) or passes on in a different spelling than settings expect.
+    for name, spec in services.items():
+        assert all(isinstance(v, str) for v in (spec.get("environment") or {}).values()), name
+        assert spec.get("restart") in {"no", "unless-stopped", "always", "on-failure"}, name
+
+
 def test_postgres_and_redis_keep_their_data_on_named_volumes(compose: dict[str, Any]) -> None:
     named = set(compose["volumes"])
     mounts = {name: compose["services"][name]["volumes"] for name in ("postgres", "redis")}
