@@ -118,16 +118,11 @@ def archive_inspect(*, archive: Path, limits: ArchiveLimits | None = None) -> Ar
     archive = Path(archive)
     if not zipfile.is_zipfile(archive):
         raise ArchiveError([f"{archive.name}: not a zip archive"])
-    with zipfile.ZipFile(archive) as zf:
-        infos = [i for i in zf.infolist() if not _ignored(i.filename)]
-        problems = _header_problems(infos, limits)
-        files = [i for i in infos if not i.is_dir()]
-        root, root_problems = _bundle_root([i.filename for i in files])
-        problems += root_problems
-        if problems:
-            raise ArchiveError(problems)
-        # Headers can lie about sizes: decompress everything once, counting, before writing.
-        problems = [p for i in files if (p := _content_problem(zf, i, limits))]
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            files, root, problems = _all_problems(zf, limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise ArchiveError([f"{archive.name}: damaged zip archive ({exc})"]) from None
     if problems:
         raise ArchiveError(problems)
     prefix = f"{root}/" if root else ""
@@ -135,18 +130,26 @@ def archive_inspect(*, archive: Path, limits: ArchiveLimits | None = None) -> Ar
     return ArchivePlan(root, entries, sum(i.file_size for i in files))
 
 
-def _header_problems(infos: list[zipfile.ZipInfo], limits: ArchiveLimits) -> list[str]:
-    problems: list[str] = []
+def _all_problems(zf: zipfile.ZipFile, limits: ArchiveLimits) -> tuple[list[zipfile.ZipInfo], str, list[str]]:
+    """(files to extract, bundle root inside the archive, every problem found)."""
+    infos = [i for i in zf.infolist() if not _ignored(i.filename)]
     files = [i for i in infos if not i.is_dir()]
+    overall = _archive_problems(files, limits)
+    per_entry = {i.filename: _entry_problems(i, limits) for i in infos}
+    root, root_problems = _bundle_root([i.filename for i in files])
+    problems = overall + _duplicates(infos) + [p for found in per_entry.values() for p in found] + root_problems
+    if not overall:
+        # Headers can lie about sizes: decompress every entry whose header passed, counting
+        # bytes (never beyond the limits) and keeping nothing, before a single byte is written.
+        problems += [p for i in files if not per_entry[i.filename] and (p := _content_problem(zf, i, limits))]
+    return files, root, problems
+
+
+def _archive_problems(files: list[zipfile.ZipInfo], limits: ArchiveLimits) -> list[str]:
+    """Problems of the archive as a whole: file count, total size, overall compression ratio."""
+    problems: list[str] = []
     if len(files) > limits.max_files:
         problems.append(f"{len(files)} files, more than the {limits.max_files} allowed")
-    seen: set[str] = set()
-    for info in infos:
-        problems += _entry_problems(info, limits)
-        key = info.filename.rstrip("/").lower()
-        if key in seen:
-            problems.append(f"{info.filename}: appears twice in the archive")
-        seen.add(key)
     total = sum(i.file_size for i in files)
     packed = sum(i.compress_size for i in files)
     if total > limits.max_total_bytes:
@@ -154,6 +157,18 @@ def _header_problems(infos: list[zipfile.ZipInfo], limits: ArchiveLimits) -> lis
     elif total > RATIO_FLOOR_BYTES and total / max(packed, 1) > limits.max_ratio:
         problems.append(f"archive compression ratio {total / max(packed, 1):.0f}:1 exceeds "
                         f"{limits.max_ratio:.0f}:1 (zip bomb?)")
+    return problems
+
+
+def _duplicates(infos: list[zipfile.ZipInfo]) -> list[str]:
+    # Case-insensitively: two names that differ only in case collide on many file systems.
+    seen: set[str] = set()
+    problems = []
+    for info in infos:
+        key = info.filename.rstrip("/").lower()
+        if key in seen:
+            problems.append(f"{info.filename}: appears twice in the archive")
+        seen.add(key)
     return problems
 
 
