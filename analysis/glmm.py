@@ -30,7 +30,7 @@ Validated against ``lme4::glmer`` in ``tests/analysis/test_glmm_lme4.py``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -57,7 +57,6 @@ class _Problem:
     n_p: int
     n_s: int
     starts: np.ndarray  # (n_p + 1,) first observation of each participant
-    cache: dict[str, np.ndarray] = field(default_factory=dict)
 
     def chunks(self, width: int) -> list[tuple[int, int]]:
         """Participant ranges whose dense B block has at most _CHUNK_CELLS entries."""

@@ -18,7 +18,7 @@ them back is meaningful.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -67,7 +67,6 @@ class SimulationSpec:
     method: str = "lrp-epsilon-plus-flat"
     study: str = "simulated"
     seed: int = 0
-    extra: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         k = len(self.conditions)
@@ -140,17 +139,17 @@ def _trial_layout(rng: np.random.Generator, spec: SimulationSpec, people: pd.Dat
     """Which participant sees which stimulus, in which position and kind."""
     n_seq = spec.n_practice + spec.n_trials + spec.n_catch
     active = people.loc[~people["declined"]].reset_index(drop=True)
-    rows = len(active) * n_seq
     pidx = np.repeat(active.index.to_numpy(), n_seq)
     kinds = np.array(["practice"] * spec.n_practice + ["main"] * spec.n_trials)
     order = np.empty((len(active), n_seq), dtype=object)
     main_stim = np.argsort(rng.random((len(active), spec.n_stimuli)), axis=1)[:, : spec.n_trials]
     position = np.tile(np.arange(1, n_seq + 1), len(active))
     kind_grid = np.tile(np.concatenate([kinds, ["catch"] * spec.n_catch]), (len(active), 1))
-    # Catch trials are spread through the main block rather than all at the end.
-    for row in range(len(active)):
-        main_and_catch = kind_grid[row, spec.n_practice:]
-        rng.shuffle(main_and_catch)
+    # Catch trials are spread through the main block rather than all at the end:
+    # an independent random permutation of that block for every participant.
+    block = kind_grid[:, spec.n_practice:]
+    perm = np.argsort(rng.random(block.shape), axis=1)
+    kind_grid[:, spec.n_practice:] = np.take_along_axis(block, perm, axis=1)
     order[:] = kind_grid
     stim_index = np.full((len(active), n_seq), -1)
     stim_index[order == "main"] = main_stim.ravel()
@@ -165,7 +164,7 @@ def _trial_layout(rng: np.random.Generator, spec: SimulationSpec, people: pd.Dat
     keep = layout["trial_position"].to_numpy() <= stops[layout["pidx"].to_numpy()]
     layout = layout.loc[keep].reset_index(drop=True)
     layout["pidx"] = active["participant"].to_numpy()[layout["pidx"]]
-    return layout.rename(columns={"pidx": "participant"}).assign(_rows=rows)
+    return layout.rename(columns={"pidx": "participant"})
 
 
 def _answers(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFrame) -> pd.DataFrame:
