@@ -28,14 +28,13 @@ gradients), in-place operations on a hooked layer's output, ``zero_params``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 from zennit.core import Hook, RemovableHandle, RemovableHandleList, Stabilizer, expand
 
 from explainer.relevance import layers
-
-Branch = tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]  # (w for x+, bias, w for x-)
 
 
 class _LayerRelevance(torch.autograd.Function):
@@ -95,10 +94,43 @@ def _stabilizer(value: Any) -> Any:
     return Stabilizer.ensure(value)
 
 
+def divide_stabilized_(numerator: torch.Tensor, denominator: torch.Tensor, stabilizer: Any) -> torch.Tensor:
+    """``numerator / stabilize(denominator)``, written into ``denominator`` (which it owns).
+
+    For a float stabilizer this is zennit's ``z + eps * sign(z)`` (sign of 0 taken as +1)
+    in three passes without temporaries: ``copysign(|z| + eps, z)``. (The two differ only
+    for ``z = -0.0``, which a sum gives only when every contribution is zero, so the
+    relevance it scales is zero either way.)
+    """
+    if isinstance(stabilizer, int | float):
+        magnitude = denominator.abs()
+        magnitude.add_(float(stabilizer))
+        torch.copysign(magnitude, denominator, out=denominator)
+    else:
+        denominator.copy_(Stabilizer.ensure(stabilizer)(denominator))
+    return torch.div(numerator, denominator, out=denominator)
+
+
+def input_signs(x: torch.Tensor) -> str:
+    """``"nonneg"``, ``"nonpos"`` or ``"mixed"``: which halves of ``x`` can be non-zero."""
+    low, high = torch.aminmax(x)
+    if low >= 0:
+        return "nonneg"
+    if high <= 0:
+        return "nonpos"
+    return "mixed"
 
 
 def _clamp(t: torch.Tensor | None, **bounds: float) -> torch.Tensor | None:
     return None if t is None else t.clamp(**bounds)
+
+
+def _groups(module: torch.nn.Module) -> int:
+    return getattr(module, "groups", 1)
+
+
+def _stack(weights: list[torch.Tensor], groups: int) -> torch.Tensor:
+    return weights[0] if len(weights) == 1 else layers.stack_out(weights, groups)
 
 
 def _stack_bias(biases: list[torch.Tensor | None], weights: list[torch.Tensor], groups: int) -> torch.Tensor | None:
@@ -108,68 +140,80 @@ def _stack_bias(biases: list[torch.Tensor | None], weights: list[torch.Tensor], 
     return filled[0] if len(filled) == 1 else layers.stack_bias(filled, groups)
 
 
-def _stack(weights: list[torch.Tensor], groups: int) -> torch.Tensor:
-    return weights[0] if len(weights) == 1 else layers.stack_out(weights, groups)
+def per_branch(t: torch.Tensor, n_branches: int, groups: int) -> torch.Tensor:
+    """View of a stacked output ``(B, n*C, ...)`` as ``(B, groups, n, C/groups, ...)`` (no copy).
+
+    A per-branch tensor ``(B, C, ...)`` viewed with ``n_branches=1`` broadcasts against it.
+    """
+    channels = t.shape[1] // n_branches
+    return t.view(t.shape[0], groups, n_branches, channels // groups, *t.shape[2:])
 
 
-def _groups(module: torch.nn.Module) -> int:
-    return getattr(module, "groups", 1)
+@dataclass(frozen=True)
+class Branch:
+    """One branch of a two-sided rule: ``w_pos @ x+ + w_neg @ x- + bias``, scaled by ``scale``
+    on the way back (alpha and -beta for alpha-beta, 1 elsewhere)."""
+
+    w_pos: torch.Tensor
+    bias: torch.Tensor | None
+    w_neg: torch.Tensor
+    scale: float = 1.0
 
 
-def input_signs(x: torch.Tensor) -> str:
-    """``"nonneg"``, ``"nonpos"`` or ``"mixed"``: which halves of ``x`` can be non-zero."""
-    if not bool((x < 0).any()):
-        return "nonneg"
-    if not bool((x > 0).any()):
-        return "nonpos"
-    return "mixed"
+def branch_outputs(module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], signs: str) -> torch.Tensor:
+    """Outputs of all branches in one call, stacked along channels as :func:`layers.stack_out`.
 
-
-def _both_halves(module: torch.nn.Module) -> bool:
-    """Whether ``x+`` and ``x-`` can be stacked along input channels into one call."""
-    return _groups(module) == 1
-
-
-def branch_outputs(module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], signs: str) -> list[torch.Tensor]:
-    """Output of each branch ``w+ x+ + w- x- + b``, all branches in one call.
-
-    Branches are stacked along output channels; for inputs of mixed sign ``x+`` and ``x-``
-    are stacked along input channels (``[w+, w-]`` weights), so the sum over both halves
-    happens inside the one call and no output-sized tensor is added afterwards.
+    For inputs of mixed sign, ``x+`` and ``x-`` are stacked along input channels (with
+    ``[w_pos, w_neg]`` weights), so the sum over both halves happens inside the call.
     """
     groups = _groups(module)
-    bias = _stack_bias([b[1] for b in branches], [b[0] for b in branches], groups)
+    bias = _stack_bias([b.bias for b in branches], [b.w_pos for b in branches], groups)
     if signs != "mixed":
-        half = 0 if signs == "nonneg" else 2
-        out = layers.forward(module, x, _stack([b[half] for b in branches], groups), bias)
-    elif _both_halves(module):
+        weight = _stack([b.w_pos if signs == "nonneg" else b.w_neg for b in branches], groups)
+        return layers.forward(module, x, weight, bias)
+    if groups == 1:
         both = torch.cat([x.clamp(min=0), x.clamp(max=0)], dim=1)
-        weight = _stack([torch.cat([b[0], b[2]], dim=1) for b in branches], groups)
-        out = layers.forward(module, both, weight, bias)
-    else:
-        out = layers.forward(module, x.clamp(min=0), _stack([b[0] for b in branches], groups), bias)
-        out = out + layers.forward(module, x.clamp(max=0), _stack([b[2] for b in branches], groups), None)
-    return [out] if len(branches) == 1 else layers.split_out(out, len(branches), groups)
+        return layers.forward(module, both, _stack([torch.cat([b.w_pos, b.w_neg], 1) for b in branches], 1), bias)
+    out = layers.forward(module, x.clamp(min=0), _stack([b.w_pos for b in branches], groups), bias)
+    return out.add_(layers.forward(module, x.clamp(max=0), _stack([b.w_neg for b in branches], groups), None))
 
 
-def branch_relevance(
-    module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], grads: list[torch.Tensor], signs: str
-) -> torch.Tensor:
-    """``x+ sum_k T(w+_k, g_k) + x- sum_k T(w-_k, g_k)``, in one transposed call."""
+def branch_relevance(module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], grad: torch.Tensor, signs: str) -> torch.Tensor:
+    """``x+ sum_k scale_k T(w_pos_k, g_k) + x- sum_k scale_k T(w_neg_k, g_k)`` in one transposed call.
+
+    ``grad`` holds every branch's ``g_k`` stacked as :func:`branch_outputs` stacks outputs;
+    the scales are folded into the (small) weights rather than the (large) gradients.
+    """
     groups = _groups(module)
-    grad = grads[0] if len(grads) == 1 else layers.join_out(grads, groups)
+    pos = [b.w_pos * b.scale if b.scale != 1 else b.w_pos for b in branches]
+    neg = [b.w_neg * b.scale if b.scale != 1 else b.w_neg for b in branches]
     if signs != "mixed":
-        half = 0 if signs == "nonneg" else 2
-        return x * layers.transpose(module, x, _stack([b[half] for b in branches], groups), grad)
+        return x * layers.transpose(module, x, _stack(pos if signs == "nonneg" else neg, groups), grad)
     x_pos, x_neg = x.clamp(min=0), x.clamp(max=0)
-    if _both_halves(module):
-        weight = _stack([torch.cat([b[0], b[2]], dim=1) for b in branches], groups)
-        both = layers.transpose(module, torch.cat([x_pos, x_neg], dim=1), weight, grad)
-        g_pos, g_neg = both.split(x.shape[1], dim=1)
+    if groups == 1:
+        weight = _stack([torch.cat([p, n], dim=1) for p, n in zip(pos, neg, strict=True)], 1)
+        g_pos, g_neg = layers.transpose(module, torch.cat([x_pos, x_neg], 1), weight, grad).split(x.shape[1], dim=1)
     else:
-        g_pos = layers.transpose(module, x, _stack([b[0] for b in branches], groups), grad)
-        g_neg = layers.transpose(module, x, _stack([b[2] for b in branches], groups), grad)
-    return x_pos * g_pos + x_neg * g_neg
+        g_pos = layers.transpose(module, x, _stack(pos, groups), grad)
+        g_neg = layers.transpose(module, x, _stack(neg, groups), grad)
+    return x_pos.mul_(g_pos).add_(x_neg.mul_(g_neg))
+
+
+def two_sided_relevance(
+    module: torch.nn.Module, x: torch.Tensor, r: torch.Tensor, branches: list[Branch], stabilizer: Any,
+    masks: list[torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Relevance of a rule made of ``branches``, each normalised by its own output.
+
+    ``g_k = r * mask_k / stabilize(z_k)``, computed in place on the stacked outputs.
+    """
+    signs, groups, n = input_signs(x), _groups(module), len(branches)
+    out = branch_outputs(module, x, branches, signs)
+    grads = per_branch(out, n, groups)
+    divide_stabilized_(per_branch(r, 1, groups), grads, stabilizer)
+    for k, mask in enumerate(masks or []):
+        grads[:, :, k].mul_(per_branch(mask, 1, groups)[:, :, 0])
+    return branch_relevance(module, x, branches, out, signs)
 
 
 class Epsilon(FastRule):
@@ -177,11 +221,11 @@ class Epsilon(FastRule):
 
     def __init__(self, epsilon: float = 1e-6) -> None:
         super().__init__(epsilon=epsilon)
-        self.stabilize = _stabilizer(epsilon)
 
     def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        # z is the layer's own output, kept from the forward pass.
-        return x * layers.transpose(module, x, module.weight, r / self.stabilize(z))
+        # z is the layer's own output, kept from the forward pass (and no longer needed).
+        grad = divide_stabilized_(r, z.clone(), self.params["epsilon"])
+        return x * layers.transpose(module, x, module.weight, grad)
 
 
 class ZPlus(FastRule):
@@ -189,13 +233,11 @@ class ZPlus(FastRule):
 
     def __init__(self, stabilizer: float = 1e-6) -> None:
         super().__init__(stabilizer=stabilizer)
-        self.stabilize = _stabilizer(stabilizer)
 
     def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        w, signs = module.weight, input_signs(x)
-        branches = [(w.clamp(min=0), _clamp(module.bias, min=0), w.clamp(max=0))]
-        (z_plus,) = branch_outputs(module, x, branches, signs)
-        return branch_relevance(module, x, branches, [r / self.stabilize(z_plus)], signs)
+        w = module.weight
+        branches = [Branch(w.clamp(min=0), _clamp(module.bias, min=0), w.clamp(max=0))]
+        return two_sided_relevance(module, x, r, branches, self.params["stabilizer"])
 
 
 class AlphaBeta(FastRule):
@@ -205,18 +247,15 @@ class AlphaBeta(FastRule):
         if alpha < 0 or beta < 0 or alpha - beta != 1.0:
             raise ValueError("alpha and beta must be non-negative with alpha - beta = 1")
         super().__init__(alpha=alpha, beta=beta, stabilizer=stabilizer)
-        self.stabilize = _stabilizer(stabilizer)
 
     def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        w, b, signs = module.weight, module.bias, input_signs(x)
+        w, b = module.weight, module.bias
         w_pos, w_neg = w.clamp(min=0), w.clamp(max=0)
-        branches = [(w_pos, _clamp(b, min=0), w_neg), (w_neg, _clamp(b, max=0), w_pos)]
-        z_alpha, z_beta = branch_outputs(module, x, branches, signs)
-        grads = [
-            r * (self.params["alpha"] / self.stabilize(z_alpha)),
-            r * (-self.params["beta"] / self.stabilize(z_beta)),
+        branches = [
+            Branch(w_pos, _clamp(b, min=0), w_neg, self.params["alpha"]),
+            Branch(w_neg, _clamp(b, max=0), w_pos, -self.params["beta"]),
         ]
-        return branch_relevance(module, x, branches, grads, signs)
+        return two_sided_relevance(module, x, r, branches, self.params["stabilizer"])
 
 
 class Gamma(FastRule):
@@ -224,21 +263,17 @@ class Gamma(FastRule):
 
     def __init__(self, gamma: float = 0.25, stabilizer: float = 1e-6) -> None:
         super().__init__(gamma=gamma, stabilizer=stabilizer)
-        self.stabilize = _stabilizer(stabilizer)
 
     def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
-        gamma, w, b, signs = self.params["gamma"], module.weight, module.bias, input_signs(x)
+        gamma, w, b = self.params["gamma"], module.weight, module.bias
         w_up, w_down = w + gamma * w.clamp(min=0), w + gamma * w.clamp(max=0)
-        b_up = None if b is None else b + gamma * b.clamp(min=0)
-        b_down = None if b is None else b + gamma * b.clamp(max=0)
-        # Relevance reaching outputs of each sign (the sign of z, kept from the forward
-        # pass); a side that receives none is skipped, as after a ReLU.
-        sides = [((w_up, b_up, w_down), r * (z > 0)), ((w_down, b_down, w_up), r * (z < 0))]
-        sides = [(branch, upper) for branch, upper in sides if bool(upper.any())] or sides[:1]
-        branches = [branch for branch, _ in sides]
-        outputs = branch_outputs(module, x, branches, signs)
-        grads = [upper / self.stabilize(out) for (_, upper), out in zip(sides, outputs, strict=True)]
-        return branch_relevance(module, x, branches, grads, signs)
+        up = Branch(w_up, None if b is None else b + gamma * b.clamp(min=0), w_down)
+        down = Branch(w_down, None if b is None else b + gamma * b.clamp(max=0), w_up)
+        # Each side takes the relevance of outputs of its sign (z, kept from the forward
+        # pass). A side that receives none, as the negative side after a ReLU, is skipped.
+        sides = [(up, z > 0), (down, z < 0)]
+        sides = [(branch, mask) for branch, mask in sides if bool((r * mask).any())] or sides[:1]
+        return two_sided_relevance(module, x, r, [s[0] for s in sides], self.params["stabilizer"], [s[1] for s in sides])
 
 
 class Flat(FastRule):
@@ -267,7 +302,7 @@ class Flat(FastRule):
         # Every output channel has the same all-ones weight and denominator, so sum first.
         per_group = r.reshape(r.shape[0], groups, -1, *r.shape[2:]).sum(dim=2)
         weight = module.weight.new_ones((groups, *module.weight.shape[1:]))
-        return layers.transpose(module, x, weight, per_group / self._denominator(module, x))
+        return layers.transpose(module, x, weight, per_group.div_(self._denominator(module, x)))
 
 
 class ZBox(FastRule):
@@ -279,7 +314,6 @@ class ZBox(FastRule):
 
     def __init__(self, low: Any, high: Any, stabilizer: float = 1e-6) -> None:
         super().__init__(low=low, high=high, stabilizer=stabilizer)
-        self.stabilize = _stabilizer(stabilizer)
 
     def _bounds(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         low = expand(self.params["low"], x.shape, cut_batch_dim=True).to(x)
@@ -290,14 +324,17 @@ class ZBox(FastRule):
         w, b = module.weight, module.bias
         w_pos, w_neg = w.clamp(min=0), w.clamp(max=0)
         low, high = self._bounds(x)
-        z_low = layers.forward(module, low, w_pos, _clamp(b, min=0))
-        z_high = layers.forward(module, high, w_neg, _clamp(b, max=0))
-        s = r / self.stabilize(z - (z_low + z_high))
-        if _groups(module) == 1 and not isinstance(module, torch.nn.Linear):
-            # One transposed call for all three weights, stacked along input channels.
+        stacked = _groups(module) == 1 and not isinstance(module, torch.nn.Linear)
+        if stacked:
+            # Both bound terms in one call, stacked along input channels (b+ + b- = b).
+            bounds = layers.forward(module, torch.cat([low, high], 1), torch.cat([w_pos, w_neg], 1), b)
+        else:
+            bounds = layers.forward(module, low, w_pos, _clamp(b, min=0))
+            bounds.add_(layers.forward(module, high, w_neg, _clamp(b, max=0)))
+        s = divide_stabilized_(r, torch.sub(z, bounds, out=bounds), self.params["stabilizer"])
+        if stacked:
             grads = layers.transpose(module, torch.cat([x, low, high], 1), torch.cat([w, w_pos, w_neg], 1), s)
             g_x, g_low, g_high = grads.split(x.shape[1], dim=1)
         else:
             g_x, g_low, g_high = (layers.transpose(module, x, weight, s) for weight in (w, w_pos, w_neg))
         return x * g_x - (low * g_low + high * g_high)
-
