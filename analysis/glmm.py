@@ -40,28 +40,10 @@ from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
 from analysis._contrasts import contrast_table
+from analysis._crossed import Problem, dense_block, make_problem, psum
 from analysis._errors import NotEnoughData
 
-_CHUNK_CELLS = 4_000_000  # doubles per dense chunk of B (32 MB)
 _SIGMA_MAX = 20.0
-
-
-@dataclass
-class _Problem:
-    """Data of one fit, sorted by participant so participant chunks are slices."""
-
-    y: np.ndarray  # (n,) 0/1 floats
-    X: np.ndarray  # (n, p) fixed-effect design
-    pid: np.ndarray  # (n,) participant index, non-decreasing
-    sid: np.ndarray  # (n,) stimulus index
-    n_p: int
-    n_s: int
-    starts: np.ndarray  # (n_p + 1,) first observation of each participant
-
-    def chunks(self, width: int) -> list[tuple[int, int]]:
-        """Participant ranges whose dense B block has at most _CHUNK_CELLS entries."""
-        step = max(1, _CHUNK_CELLS // max(width, 1))
-        return [(a, min(a + step, self.n_p)) for a in range(0, self.n_p, step)]
 
 
 @dataclass
@@ -74,51 +56,7 @@ class _Mode:
     iterations: int
 
 
-def _make_problem(y: np.ndarray, X: np.ndarray, pid: np.ndarray, sid: np.ndarray) -> _Problem:
-    order = np.argsort(pid, kind="stable")
-    pid_sorted = pid[order]
-    n_p = int(pid.max()) + 1
-    starts = np.searchsorted(pid_sorted, np.arange(n_p + 1))
-    return _Problem(y[order].astype(float), np.ascontiguousarray(X[order], dtype=float),
-                    pid_sorted, sid[order], n_p, int(sid.max()) + 1, starts)
-
-
-def _dense_block(prob: _Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float,
-                 free_beta: bool) -> np.ndarray:
-    """Schur complement S = E - B' D_p^-1 B of the (beta?, stimulus) block."""
-    p = prob.X.shape[1] if free_beta else 0
-    m = p + prob.n_s
-    S = np.zeros((m, m))
-    S[p:, p:] += np.diag(ss * ss * np.bincount(prob.sid, w, prob.n_s) + 1.0)
-    if free_beta:
-        Xw = prob.X * w[:, None]
-        S[:p, :p] = prob.X.T @ Xw
-        cross = np.stack([np.bincount(prob.sid, Xw[:, j], prob.n_s) for j in range(p)]) * ss
-        S[:p, p:] = cross
-        S[p:, :p] = cross.T
-    for a, b in prob.chunks(m):
-        o0, o1 = prob.starts[a], prob.starts[b]
-        local = prob.pid[o0:o1] - a
-        size = b - a
-        block = np.zeros((size, m))
-        if free_beta:
-            for j in range(p):
-                block[:, j] = sp * _psum(prob, Xw[:, j], a, b)
-        cells = np.bincount(local * prob.n_s + prob.sid[o0:o1], w[o0:o1], size * prob.n_s)
-        block[:, p:] = (sp * ss) * cells.reshape(size, prob.n_s)
-        block *= (1.0 / np.sqrt(dp[a:b]))[:, None]
-        S -= block.T @ block  # numpy runs A'A as a symmetric rank-k update
-    return S
-
-
-def _psum(prob: _Problem, values: np.ndarray, a: int = 0, b: int | None = None) -> np.ndarray:
-    """Per-participant sums for participants a..b (trials are sorted by participant)."""
-    b = prob.n_p if b is None else b
-    o0 = prob.starts[a]
-    return np.add.reduceat(values[o0:prob.starts[b]], prob.starts[a:b] - o0)
-
-
-def _penalised(prob: _Problem, eta: np.ndarray, up: np.ndarray, us: np.ndarray) -> float:
+def _penalised(prob: Problem, eta: np.ndarray, up: np.ndarray, us: np.ndarray) -> float:
     """Conditional log-likelihood minus half the squared norm of the spherical effects."""
     # softplus(eta) = max(eta, 0) + log1p(exp(-|eta|)), cheaper than logaddexp
     softplus = np.maximum(eta, 0.0).sum() + np.log1p(np.exp(-np.abs(eta))).sum()
@@ -126,21 +64,21 @@ def _penalised(prob: _Problem, eta: np.ndarray, up: np.ndarray, us: np.ndarray) 
     return loglik - 0.5 * float(up @ up + us @ us)
 
 
-def _eta(prob: _Problem, beta: np.ndarray, up: np.ndarray, us: np.ndarray, sp: float, ss: float) -> np.ndarray:
+def _eta(prob: Problem, beta: np.ndarray, up: np.ndarray, us: np.ndarray, sp: float, ss: float) -> np.ndarray:
     return prob.X @ beta + sp * up[prob.pid] + ss * us[prob.sid]
 
 
-def _newton_step(prob: _Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarray, us: np.ndarray,
+def _newton_step(prob: Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarray, us: np.ndarray,
                  sp: float, ss: float, free_beta: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
     """One Newton direction for (beta?, u_p, u_s) plus log det of the u block and S^-1."""
     mu = expit(eta)
     w = mu * (1.0 - mu)
     r = prob.y - mu
-    gp = sp * _psum(prob, r) - up
+    gp = sp * psum(prob, r) - up
     gs = ss * np.bincount(prob.sid, r, prob.n_s) - us
     gd = np.concatenate([prob.X.T @ r, gs]) if free_beta else gs
-    dp = sp * sp * _psum(prob, w) + 1.0
-    S = _dense_block(prob, w, dp, sp, ss, free_beta)
+    dp = sp * sp * psum(prob, w) + 1.0
+    S = dense_block(prob, w, dp, sp, ss, free_beta)
     p = prob.X.shape[1] if free_beta else 0
     t = w * (gp / dp)[prob.pid]  # B' D_p^-1 g_p, evaluated trial by trial
     bt = np.concatenate([sp * (prob.X.T @ t), sp * ss * np.bincount(prob.sid, t, prob.n_s)]) if free_beta \
@@ -150,14 +88,14 @@ def _newton_step(prob: _Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarr
     db = dd[:p] if free_beta else np.zeros_like(beta)
     ds = dd[p:]
     q = w * ((prob.X @ db if free_beta else 0.0) + ss * ds[prob.sid])
-    dpart = (gp - sp * _psum(prob, q)) / dp
+    dpart = (gp - sp * psum(prob, q)) / dp
     s_block = linalg.cholesky(S[p:, p:], lower=True) if free_beta else chol[0]
     logdet = float(np.log(dp).sum() + 2.0 * np.log(np.diag(s_block)).sum())
     s_inv = linalg.cho_solve(chol, np.eye(S.shape[0]))[:p, :p] if free_beta else np.empty((0, 0))
     return db, dpart, ds, logdet, s_inv
 
 
-def _conditional_mode(prob: _Problem, theta: np.ndarray, beta: np.ndarray, up: np.ndarray,
+def _conditional_mode(prob: Problem, theta: np.ndarray, beta: np.ndarray, up: np.ndarray,
                       us: np.ndarray, free_beta: bool, tol: float = 1e-9, max_iter: int = 60) -> _Mode:
     """Newton/PIRLS with step halving until the step is below ``tol``."""
     sp, ss = float(theta[0]), float(theta[1])
@@ -190,7 +128,7 @@ def _conditional_mode(prob: _Problem, theta: np.ndarray, beta: np.ndarray, up: n
 class _Objective:
     """Laplace deviance as a function of theta (stage 1) or (theta, beta) (stage 2), warm-started."""
 
-    def __init__(self, prob: _Problem, beta0: np.ndarray) -> None:
+    def __init__(self, prob: Problem, beta0: np.ndarray) -> None:
         self.prob = prob
         self.beta = beta0
         self.up = np.zeros(prob.n_p)
@@ -367,12 +305,12 @@ def fit_crossed_glmm(
     pid = pd.factorize(data[participant])[0]
     sid = pd.factorize(data[stimulus])[0]
     _enough(y, X, pid, sid)
-    prob = _make_problem(y, X, pid, sid)
+    prob = make_problem(y, X, pid, sid)
     theta, beta, cov, cond_cov, objective, notes = _optimise(prob)
     return _result(prob, names, found, theta, beta, cov, cond_cov, objective, notes)
 
 
-def _optimise(prob: _Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Objective, list[str]]:
+def _optimise(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Objective, list[str]]:
     p = prob.X.shape[1]
     objective = _Objective(prob, np.zeros(p))
     with threadpool_limits(limits=1, user_api="blas"):
@@ -430,7 +368,7 @@ def _damped_step(objective: _Objective, x: np.ndarray, free: np.ndarray, step: n
     return x, False
 
 
-def _covariances(prob: _Problem, objective: _Objective, best: np.ndarray,
+def _covariances(prob: Problem, objective: _Objective, best: np.ndarray,
                  H: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Observed-information covariance of beta (deviance = -2 loglik, so 2 H^-1),
     and the covariance given theta (lme4's ``use.hessian = FALSE``)."""
@@ -447,7 +385,7 @@ def _covariances(prob: _Problem, objective: _Objective, best: np.ndarray,
         return cond_cov, cond_cov, ["Hessian not positive definite: SEs are conditional on the variance components"]
 
 
-def _result(prob: _Problem, names: list[str], found: tuple[str, ...], theta: np.ndarray, beta: np.ndarray,
+def _result(prob: Problem, names: list[str], found: tuple[str, ...], theta: np.ndarray, beta: np.ndarray,
             cov: np.ndarray, cond_cov: np.ndarray, objective: _Objective, notes: list[str]) -> CrossedGLMMResult:
     se = np.sqrt(np.diag(cov))
     z = beta / se

@@ -166,7 +166,7 @@ def _sdt_section(ctx: _Context) -> Section:
 def _rt_section(ctx: _Context) -> Section:
     sec = Section("response_times", "Response times",
                   "Browser-measured response times of main trials. Model: log(rt) ~ condition + "
-                  "(1 | participant), REML (statsmodels MixedLM); ratios are geometric-mean RT ratios.")
+                  "(1 | participant) + (1 | stimulus), REML; ratios are geometric-mean RT ratios.")
     main = ctx.kept.trials
     if main["rt_ms"].notna().sum() == 0:
         sec.notes.append("no response times recorded")
@@ -176,8 +176,9 @@ def _rt_section(ctx: _Context) -> Section:
     fit = _attempt(sec, "log-RT mixed model", lambda: fit_log_rt_model(main, levels=ctx.levels))
     if fit is not None:
         sec.tables["log_rt_model"] = fit.coefficients
-        sec.notes.append(f"log-RT model: SD(participant) = {fit.sd_participant:.3f}, residual SD = "
-                         f"{fit.sd_residual:.3f} (log ms){'' if fit.converged else '; did not converge cleanly'}.")
+        sec.notes.append(f"log-RT model: SD(participant) = {fit.sd_participant:.3f}, SD(stimulus) = "
+                         f"{fit.sd_stimulus:.3f}, residual SD = {fit.sd_residual:.3f} (log ms)"
+                         f"{'' if fit.converged else '; the optimiser did not report convergence'}.")
     return sec
 
 
@@ -263,8 +264,8 @@ def methods_paragraph(ctx: _Context, versions: dict[str, str]) -> str:
         "with lme4::glmer to within 5% on estimates and standard errors), giving conditional odds ratios with "
         "Wald 95% intervals from the observed information. Verification trials were summarised by hit and "
         "false-alarm rates, d' and criterion c (log-linear correction; Gourevitch-Galanter intervals). "
-        "Response times were modelled as log(rt) ~ condition + (1 | participant) by REML (statsmodels "
-        "MixedLM). Helpfulness ratings (1-7) are summarised by median and interquartile range and compared "
+        "Response times were modelled as log(rt) ~ condition + (1 | participant) + (1 | stimulus) by REML "
+        "(hearxai's implementation, which reproduces lme4::lmer), with Wald 95% intervals. Helpfulness ratings (1-7) are summarised by median and interquartile range and compared "
         "with rank tests on per-participant mean ratings. Confidence calibration is reported as accuracy per "
         "20-point confidence bin, expected calibration error and Brier score. Software: Python "
         f"{v['python']}, hearxai {v['hearxai']}, NumPy {v['numpy']}, SciPy {v['scipy']}, pandas {v['pandas']}, "

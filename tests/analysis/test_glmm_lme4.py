@@ -1,4 +1,4 @@
-"""The crossed GLMM agrees with R's lme4::glmer (Laplace) on simulated data."""
+"""The crossed models agree with R's lme4 (glmer with the Laplace approximation, lmer by REML)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from analysis.glmm import fit_crossed_glmm
 from analysis.io import main_trials
-from analysis.simulate import SimulationSpec, simulate_study
+from analysis.rt import fit_log_rt_model
+from analysis.simulate import SimulationSpec, simulate_accuracy_trials, simulate_study
 
 pytestmark = pytest.mark.r
 
@@ -81,3 +83,39 @@ def test_estimates_and_standard_errors_match_lme4_within_five_percent(
     assert ours.sd_stimulus == pytest.approx(theirs["sd_stimulus"], rel=0.05)
     assert ours.loglik == pytest.approx(theirs["loglik"], abs=0.05)
     assert ours.converged
+
+
+_LMER_SCRIPT = r"""
+suppressMessages(library(lme4))
+args <- commandArgs(trailingOnly = TRUE)
+d <- read.csv(args[1], stringsAsFactors = FALSE)
+d$condition <- factor(d$condition, levels = c("visual", "audible"))
+m <- lmer(log(rt_ms) ~ condition + (1 | participant) + (1 | stimulus), data = d, REML = TRUE)
+se <- sqrt(diag(vcov(m)))
+vc <- as.data.frame(VarCorr(m))
+for (i in seq_along(fixef(m))) cat(sprintf("beta %d %.10f %.10f\n", i, fixef(m)[i], se[i]))
+for (g in c("participant", "stimulus", "Residual")) cat(sprintf("sd %s %.10f\n", g, vc$sdcor[vc$grp == g]))
+cat(sprintf("reml %.6f\n", REMLcrit(m)))
+"""
+
+
+def test_the_log_rt_model_matches_lmer(tmp_path: Path) -> None:
+    rng = np.random.default_rng(303)
+    data = simulate_accuracy_trials(rng, n_participants=80, n_trials=25, n_stimuli=40, intercept=0.0,
+                                    effect=0.0, sd_participant=0.5, sd_stimulus=0.3, log_rt_effect=0.15)
+    fit = fit_log_rt_model(data, levels=["visual", "audible"])
+    csv_file, script = tmp_path / "rt.csv", tmp_path / "lmer.R"
+    data[["rt_ms", "condition", "participant", "stimulus"]].to_csv(csv_file, index=False)
+    script.write_text(_LMER_SCRIPT)
+    out = subprocess.run([_rscript(), str(script), str(csv_file)], capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    rows = [line.split() for line in out.splitlines()]
+    betas = [(float(r[2]), float(r[3])) for r in rows if r[0] == "beta"]
+    sds = {r[1]: float(r[2]) for r in rows if r[0] == "sd"}
+    table = fit.coefficients
+    for i, (beta_r, se_r) in enumerate(betas):
+        assert table["estimate"].iloc[i] == pytest.approx(beta_r, abs=1e-4)
+        assert table["se"].iloc[i] == pytest.approx(se_r, rel=1e-3)
+    assert fit.sd_participant == pytest.approx(sds["participant"], rel=1e-3)
+    assert fit.sd_stimulus == pytest.approx(sds["stimulus"], rel=1e-3)
+    assert fit.sd_residual == pytest.approx(sds["Residual"], rel=1e-3)

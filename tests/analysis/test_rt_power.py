@@ -5,24 +5,42 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 
+from analysis.lmm import fit_crossed_lmm
 from analysis.power import logodds_for_accuracies, power_curve, simulate_power
 from analysis.rt import fit_log_rt_model, rt_summary
 from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
 
 
-def test_log_rt_model_recovers_the_effect_and_matches_participant_means() -> None:
+def test_log_rt_model_recovers_the_simulated_effect() -> None:
     data = simulate_accuracy_trials(np.random.default_rng(1), n_participants=120, n_trials=30, n_stimuli=40,
                                     intercept=0.0, effect=0.0, sd_participant=0.5, sd_stimulus=0.3,
                                     log_rt_effect=0.2)
     fit = fit_log_rt_model(data, levels=["visual", "audible"])
     row = fit.coefficients.iloc[1]
     assert row["ci_low"] < 0.2 < row["ci_high"]
-    # Balanced design: the REML fixed effect equals the difference of participant mean log RTs.
-    means = np.log(data["rt_ms"]).groupby([data["participant"], data["condition"]]).mean().reset_index()
-    by = means.groupby("condition")["rt_ms"].mean()
-    assert row["estimate"] == pytest.approx(by["audible"] - by["visual"], abs=1e-6)
     assert row["ratio"] == pytest.approx(np.exp(row["estimate"]))
+    assert fit.sd_participant == pytest.approx(0.3, abs=0.06)  # simulator: participant SD 0.3
+    assert fit.sd_stimulus == pytest.approx(0.15, abs=0.06)  # stimulus SD 0.15
+    assert fit.sd_residual == pytest.approx(0.4, abs=0.02)
+
+
+def test_the_crossed_lmm_matches_statsmodels_variance_components() -> None:
+    data = simulate_accuracy_trials(np.random.default_rng(2), n_participants=24, n_trials=12, n_stimuli=16,
+                                    intercept=0.0, effect=0.0, sd_participant=0.5, sd_stimulus=0.3,
+                                    log_rt_effect=0.1)
+    data["log_rt"] = np.log(data["rt_ms"])
+    ours = fit_crossed_lmm(data, outcome="log_rt", levels=["visual", "audible"])
+    # statsmodels fits crossed effects as variance components within one all-covering group.
+    exog = sm.add_constant((data["condition"] == "audible").astype(float).to_numpy())
+    vc = {"participant": "0 + C(participant)", "stimulus": "0 + C(stimulus)"}
+    ref = sm.MixedLM.from_formula("log_rt ~ C(condition, Treatment('visual'))", data.assign(g=1), groups="g",
+                                  vc_formula=vc, re_formula="0").fit(reml=True)
+    assert exog.shape[1] == 2
+    assert ours.coefficients["estimate"].to_numpy() == pytest.approx(ref.fe_params.to_numpy(), abs=1e-4)
+    assert ours.coefficients["se"].to_numpy() == pytest.approx(ref.bse_fe.to_numpy(), rel=1e-3)
+    assert ours.sd_residual == pytest.approx(np.sqrt(ref.scale), rel=1e-3)
 
 
 def test_rt_summary_reports_medians() -> None:
