@@ -12,7 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
+# Above this many stimuli the O(n_p * n_s^2) dense update loses to a sparse product.
+SPARSE_ABOVE = 400
 _CHUNK_CELLS = 4_000_000  # doubles per dense chunk of B (32 MB)
 
 
@@ -65,6 +68,9 @@ def dense_block(prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: flo
         cross = np.stack([np.bincount(prob.sid, Xw[:, j], prob.n_s) for j in range(p)]) * ss
         S[:p, p:] = cross
         S[p:, :p] = cross.T
+    if prob.n_s > SPARSE_ABOVE:
+        _subtract_sparse(S, prob, w, dp, sp, ss, p)
+        return S
     for a, b in prob.chunks(m):
         o0, o1 = prob.starts[a], prob.starts[b]
         local = prob.pid[o0:o1] - a
@@ -78,6 +84,26 @@ def dense_block(prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: flo
         block *= (1.0 / np.sqrt(dp[a:b]))[:, None]
         S -= block.T @ block  # numpy runs A'A as a symmetric rank-k update
     return S
+
+
+def _subtract_sparse(S: np.ndarray, prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float,
+                     p: int) -> None:
+    """S -= B' D_p^-1 B with B sparse: O(n_participants * trials^2), whatever n_stimuli.
+
+    CSR rows are participants and trials are already sorted by participant, so
+    the matrix is built without sorting; repeated (participant, stimulus) cells
+    are summed by the product.
+    """
+    scale = 1.0 / np.sqrt(dp)
+    C = sparse.csr_matrix(((sp * ss) * w * scale[prob.pid], prob.sid, prob.starts), shape=(prob.n_p, prob.n_s))
+    S[p:, p:] -= (C.T @ C).toarray()
+    if p:
+        Xw = prob.X * w[:, None]
+        bx = np.column_stack([sp * psum(prob, Xw[:, j]) for j in range(p)]) * scale[:, None]
+        cross = np.asarray(C.T @ bx).T
+        S[:p, :p] -= bx.T @ bx
+        S[:p, p:] -= cross
+        S[p:, :p] -= cross.T
 
 
 def psum(prob: Problem, values: np.ndarray, a: int = 0, b: int | None = None) -> np.ndarray:

@@ -89,9 +89,14 @@ def _newton_step(prob: Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarra
     ds = dd[p:]
     q = w * ((prob.X @ db if free_beta else 0.0) + ss * ds[prob.sid])
     dpart = (gp - sp * psum(prob, q)) / dp
-    s_block = linalg.cholesky(S[p:, p:], lower=True) if free_beta else chol[0]
-    logdet = float(np.log(dp).sum() + 2.0 * np.log(np.diag(s_block)).sum())
-    s_inv = linalg.cho_solve(chol, np.eye(S.shape[0]))[:p, :p] if free_beta else np.empty((0, 0))
+    logdet_s = 2.0 * np.log(np.diag(chol[0])).sum()
+    s_inv = np.empty((0, 0))
+    if free_beta:
+        # log det of the stimulus block alone: det(S) = det(S_ss) det(Schur_beta) and
+        # Schur_beta^-1 is the beta block of S^-1, so no second factorisation is needed.
+        s_inv = linalg.cho_solve(chol, np.eye(S.shape[0])[:, :p])[:p]
+        logdet_s += np.linalg.slogdet(s_inv)[1]
+    logdet = float(np.log(dp).sum() + logdet_s)
     return db, dpart, ds, logdet, s_inv
 
 

@@ -80,3 +80,28 @@ def test_data_that_cannot_identify_the_model_is_not_enough_data(change: str) -> 
 def test_it_names_a_missing_column() -> None:
     with pytest.raises(ValueError, match="glmm data: missing column 'stimulus'"):
         fit_crossed_glmm(_data(7, n=20).drop(columns="stimulus"))
+
+
+def test_the_sparse_and_dense_schur_updates_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis import _crossed
+
+    rng = np.random.default_rng(9)
+    pid = np.repeat(np.arange(200), 15)
+    sid = rng.integers(0, 50, len(pid))  # repeats of a stimulus within a participant included
+    X = np.column_stack([np.ones(len(pid)), rng.random(len(pid))])
+    prob = _crossed.make_problem(rng.random(len(pid)), X, pid, sid)
+    w = rng.random(len(pid))
+    dp = _crossed.psum(prob, w) + 1.0
+    blocks = []
+    for threshold in (10**9, 0):
+        monkeypatch.setattr(_crossed, "SPARSE_ABOVE", threshold)
+        blocks.append(_crossed.dense_block(prob, w, dp, 0.7, 0.4, True))
+    assert blocks[0] == pytest.approx(blocks[1], abs=1e-10)
+
+
+def test_a_large_stimulus_pool_takes_the_sparse_path_and_still_fits() -> None:
+    data = simulate_accuracy_trials(np.random.default_rng(10), n_participants=120, n_trials=20, n_stimuli=450,
+                                    intercept=0.3, effect=0.5, sd_participant=0.8, sd_stimulus=0.5)
+    fit = fit_crossed_glmm(data, levels=["visual", "audible"])
+    assert fit.n_stimuli > 400 and fit.converged
+    assert abs(fit.term("condition[audible]")["estimate"] - 0.5) < 3 * fit.term("condition[audible]")["se"]
