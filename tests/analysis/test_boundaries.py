@@ -25,3 +25,10 @@ def test_importing_every_analysis_module_pulls_in_neither_django_nor_torch() -> 
 def test_importing_the_package_is_light() -> None:
     loaded = _modules_after("import analysis")
     assert "pandas" not in loaded and "statsmodels" not in loaded
+
+
+def test_every_public_name_resolves() -> None:
+    import analysis
+
+    missing = [name for name in analysis.__all__ if getattr(analysis, name, None) is None]
+    assert not missing
