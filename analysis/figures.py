@@ -120,9 +120,9 @@ def exclusion_figure(flow: pd.DataFrame, path: Path) -> Path:
     y = np.arange(len(flow))[::-1]
     ax.barh(y, flow["participants_remaining"], color="tab:blue", alpha=0.7)
     for yi, (_, row) in zip(y, flow.iterrows(), strict=True):
-        note = f"{row['participants_remaining']} left"
-        if row["participants_removed"] or row["trials_removed"]:
-            note += f"  (-{row['participants_removed']} participants, -{row['trials_removed']} trials)"
+        removed = [f"-{row[key]} {what}" for key, what in (("participants_removed", "participants"),
+                                                            ("trials_removed", "trials")) if row[key]]
+        note = f"{row['participants_remaining']} left" + (f"  ({', '.join(removed)})" if removed else "")
         ax.text(0.01 * max(flow["participants_remaining"].max(), 1), yi, note, va="center", fontsize=7)
     ax.set_yticks(y, flow["rule"], fontsize=7)
     ax.set_xlabel("participants remaining")
