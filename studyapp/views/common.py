@@ -65,6 +65,8 @@ def page_context(participant: Participant, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "participant": participant, "study": participant.study, "colours": heatmap_colours(participant.study),
     }
+    # Seconds the end pages wait before sending the participant back to the recruiter.
+    context["redirect_seconds"] = int(getattr(settings, "HEARXAI_REDIRECT_SECONDS", 5))
     if participant.pk:
         context["withdraw_url"] = reverse("withdraw", args=[participant.token])
     context.update(extra)

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import CalibrationForm, ConsentForm, DemographicsForm
 from studyapp.models import Condition, Participant, Study, Trial
-from studyapp.services.assignment import trial_plan
+from studyapp.services.assignment import assignment_plan, study_arms
 from studyapp.services.screening import screening_plan, screening_sound_path
 from studyapp.views.common import next_page, problem, wants_json
 from studyapp.views.participant import instructions_context
@@ -35,14 +35,13 @@ def _participant(study: Study, condition: Condition) -> Participant:
 
 
 def _trials(study: Study, condition: Condition, participant: Participant) -> list[Trial]:
-    try:
-        plan = trial_plan(study=study, condition=condition, seed=study.seed)
-    except ValueError:  # within-participant arm: show the condition on the study's stimuli
-        plan = []
-    if not plan:
-        stimuli = [s for s in study.bundle.stimuli.all() if not condition.method or s.method == condition.method]
-        return [Trial(participant=participant, position=i, kind=Trial.Kind.MAIN, stimulus=s, condition=condition)
-                for i, s in enumerate(stimuli[: study.n_trials], start=1)]
+    """The trials of the arm that holds ``condition`` (first rotation, study seed), all shown in it.
+
+    In a within-participant arm a real participant meets several conditions; the
+    preview of one condition shows that condition on every trial of the arm's plan.
+    """
+    arm = next(a for a in study_arms(study) if any(cell.key == condition.pk for cell in a.cells))
+    plan = assignment_plan(study=study, arm=arm.label, rotation=0, seed=study.seed)
     return [Trial(participant=participant, position=i, kind=p.kind, stimulus=p.stimulus, condition=condition,
                   expected_answer=p.expected_answer) for i, p in enumerate(plan, start=1)]
 

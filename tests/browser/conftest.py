@@ -68,6 +68,7 @@ def site(live_server: Any, transactional_db: None, media_root: Path, settings: A
     from studyapp.services.bundles import bundle_import
 
     settings.HEARXAI_SCREENING = FAST_SCREENING
+    settings.HEARXAI_REDIRECT_SECONDS = 1
     live_server.bundle = bundle_import(bundle_dir=browser_bundle_dir)
     return live_server
 
