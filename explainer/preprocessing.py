@@ -1,0 +1,197 @@
+"""The paper's preprocessing: 8 kHz clips placed in one second, then each network's input.
+
+A clip (at most 8,000 samples) is placed at a random offset inside an 8,000-sample zero
+vector (the *window*). AudioNet reads the window divided by its 95th percentile plus
+0.001; AlexNet reads a 227 x 227 magnitude STFT of the window in dB relative to its
+maximum. Window position ``j`` holds clip sample ``j - offset`` throughout this package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+
+SAMPLE_RATE = 8000  # Hz
+WINDOW = 8000  # samples (one second)
+NPERSEG = 455  # STFT segment length, samples
+NOVERLAP = 420  # STFT overlap, samples
+HOP = NPERSEG - NOVERLAP
+N_FREQ = 227  # frequency bins kept: 0 .. 226
+FRAME_SLICE = slice(2, -1)  # frames kept: 2 .. second to last, giving 227
+# As librosa.amplitude_to_db(ref=np.max), which the original code used.
+AMIN = 1e-5
+TOP_DB = 80.0
+NORM_PERCENTILE = 95.0
+NORM_EPSILON = 0.001
+REPRESENTATIONS = ("waveform", "spectrogram")
+
+
+class ClipTooLongError(ValueError):
+    """A clip longer than the one-second window, when cropping was not asked for."""
+
+
+def place_in_window(
+    audio: np.ndarray,
+    *,
+    offset: int | None = None,
+    rng: np.random.Generator | None = None,
+    crop: bool = False,
+) -> tuple[np.ndarray, int]:
+    """Place a clip inside an 8,000-sample zero vector.
+
+    Parameters
+    ----------
+    audio
+        Shape ``(n_samples,)`` at 8 kHz.
+    offset
+        Window position of the clip's first sample. If None, drawn uniformly from
+        ``0 .. 8000 - n_samples`` with ``rng`` (required then).
+    rng
+        Source of the random offset.
+    crop
+        For clips longer than the window: keep the centre 8,000 samples instead of raising
+        :class:`ClipTooLongError`. The returned offset is then ``-start`` of the kept part.
+
+    Returns
+    -------
+    window : numpy.ndarray
+        Shape ``(8000,)`` float32.
+    offset : int
+        Window position ``j`` holds clip sample ``j - offset``.
+    """
+    audio = np.asarray(audio, dtype=np.float32).reshape(-1)
+    n = audio.shape[0]
+    if n > WINDOW:
+        if not crop:
+            raise ClipTooLongError(f"clip has {n} samples ({n / SAMPLE_RATE:.3f} s); the window holds {WINDOW} (1 s)")
+        start = (n - WINDOW) // 2
+        return audio[start : start + WINDOW].copy(), -start
+    if offset is None:
+        if rng is None:
+            raise ValueError("give either an offset or an rng to draw one")
+        offset = int(rng.integers(0, WINDOW - n + 1))
+    if not 0 <= offset <= WINDOW - n:
+        raise ValueError(f"offset {offset} does not fit a clip of {n} samples in {WINDOW}")
+    window = np.zeros(WINDOW, dtype=np.float32)
+    window[offset : offset + n] = audio
+    return window, int(offset)
+
+
+def audionet_input(window: np.ndarray) -> np.ndarray:
+    """AudioNet's input: the window divided by (its 95th percentile + 0.001).
+
+    Parameters
+    ----------
+    window
+        Shape ``(8000,)``, as returned by :func:`place_in_window`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(8000,)`` float32, dimensionless.
+    """
+    window = np.asarray(window, dtype=np.float64)
+    _check_window(window)
+    scale = np.percentile(window, NORM_PERCENTILE) + NORM_EPSILON
+    return (window / scale).astype(np.float32)
+
+
+def stft_magnitude(window: np.ndarray) -> np.ndarray:
+    """Magnitude STFT as ``scipy.signal.stft`` computes it with the paper's parameters.
+
+    Periodic Hann window, zero padding of ``NPERSEG // 2`` at both ends, then zeros up to
+    a whole number of hops, each segment scaled by 1 / sum(window). Shape ``(228, 230)``
+    for an 8,000-sample window: (frequency bins, frames).
+    """
+    x = np.asarray(window, dtype=np.float64)
+    pad = NPERSEG // 2
+    x = np.concatenate([np.zeros(pad), x, np.zeros(pad)])
+    extra = (-(x.shape[0] - NPERSEG)) % HOP
+    x = np.concatenate([x, np.zeros(extra)])
+    frames = np.lib.stride_tricks.sliding_window_view(x, NPERSEG)[::HOP]
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(NPERSEG) / NPERSEG)
+    spectrum = np.fft.rfft(frames * hann, axis=1) / hann.sum()
+    return np.abs(spectrum).T
+
+
+def spectrogram_input(window: np.ndarray) -> np.ndarray:
+    """AlexNet's input: 227 x 227 magnitude STFT in dB relative to its maximum.
+
+    Parameters
+    ----------
+    window
+        Shape ``(8000,)``, as returned by :func:`place_in_window`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(227, 227)`` float32 in dB (maximum 0, floor -80): rows are frequency bins
+        0..226 (0 to about 3,982 Hz, 17.6 Hz apart), columns are STFT frames 2..228
+        (hop 35 samples = 4.375 ms).
+    """
+    _check_window(np.asarray(window))
+    magnitude = stft_magnitude(window)[:N_FREQ, FRAME_SLICE]
+    return amplitude_to_db(magnitude).astype(np.float32)
+
+
+def amplitude_to_db(magnitude: np.ndarray) -> np.ndarray:
+    """20 log10(magnitude / max), floored at ``AMIN`` and at ``TOP_DB`` below the maximum."""
+    db = 20.0 * np.log10(np.maximum(AMIN, magnitude))
+    db -= 20.0 * np.log10(max(AMIN, float(np.max(magnitude))))
+    return np.maximum(db, db.max() - TOP_DB)
+
+
+def stft_params() -> dict[str, Any]:
+    """The STFT and dB parameters, for metadata and for recomputing the spectrogram."""
+    return {
+        "fs": SAMPLE_RATE,
+        "window": "hann",
+        "nperseg": NPERSEG,
+        "noverlap": NOVERLAP,
+        "freq_bins": [0, N_FREQ - 1],
+        "frames": [2, -1],
+        "db_reference": "max",
+        "amin": AMIN,
+        "top_db": TOP_DB,
+    }
+
+
+def model_input(window: np.ndarray, representation: str) -> np.ndarray:
+    """The input of the network reading ``representation`` ("waveform" or "spectrogram")."""
+    if representation == "waveform":
+        return audionet_input(window)
+    if representation == "spectrogram":
+        return spectrogram_input(window)
+    raise ValueError(f"unknown representation {representation!r}; choose one of {REPRESENTATIONS}")
+
+
+def input_shape(representation: str) -> tuple[int, ...]:
+    """Shape of one preprocessed input, without the channel axis."""
+    return (WINDOW,) if representation == "waveform" else (N_FREQ, N_FREQ)
+
+
+def preprocessing_params(*, seed: int, crop: bool) -> dict[str, Any]:
+    """Everything that determines a preprocessed input besides the audio itself."""
+    return {
+        "sample_rate": SAMPLE_RATE,
+        "window": WINDOW,
+        "placement": "uniform random offset per clip",
+        "placement_seed": seed,
+        "crop_long_clips": crop,
+        "audionet_normalisation": {"percentile": NORM_PERCENTILE, "epsilon": NORM_EPSILON},
+        "stft": stft_params(),
+    }
+
+
+def clip_offset_rng(seed: int, relpath: str, placement: int = 0) -> np.random.Generator:
+    """The generator that places one clip, so an offset does not depend on which other
+    clips are processed or in what order."""
+    name_key = int.from_bytes(hashlib.sha256(relpath.encode()).digest()[:8], "little")
+    return np.random.default_rng([seed, name_key, placement])
+
+
+def _check_window(window: np.ndarray) -> None:
+    if window.shape != (WINDOW,):
+        raise ValueError(f"expected a window of shape ({WINDOW},), got {window.shape}")

@@ -1,0 +1,120 @@
+"""Shared fixtures for the explainer tests.
+
+``demo_corpus`` is the committed synthetic corpus; ``trained_run`` and
+``trained_alexnet_run`` are real (small, quickly trained) runs on a subset of it, built
+once per test session; ``make_corpus`` writes AudioMNIST-layout trees with chosen defects.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_CORPUS = REPO / "fixtures" / "demo_corpus"
+# A small, fast configuration: 2 takes per digit of every demo speaker, eighth-width nets.
+FIXTURE_TRAIN_ARGS = ["--subset", "2", "--width", "0.125", "--epochs", "3", "--placements", "2", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def demo_corpus() -> Path:
+    """The committed demo corpus (AudioMNIST layout, 8 kHz)."""
+    assert DEMO_CORPUS.is_dir(), "fixtures/demo_corpus is missing; run python -m explainer corpus --out fixtures/demo_corpus"
+    return DEMO_CORPUS
+
+
+@pytest.fixture(scope="session")
+def demo_table(demo_corpus: Path) -> Any:
+    from explainer.data import load_recordings
+
+    return load_recordings(demo_corpus, progress=False)
+
+
+def train_fixture_run(root: Path, model: str, extra: Iterable[str] = ()) -> Path:
+    """Train a small run on the demo corpus through the command line; return its folder."""
+    from explainer.cli import main
+
+    out = root / f"{model}-run"
+    args = ["train", "--data", str(DEMO_CORPUS), "--model", model, "--task", "digit", "--out", str(out),
+            "--cache-dir", str(root / "cache"), "--workers", "1", *FIXTURE_TRAIN_ARGS, *extra]
+    assert main(args) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished AudioNet run folder (digit task) trained in seconds on a demo subset."""
+    return train_fixture_run(tmp_path_factory.mktemp("trained-audionet"), "audionet")
+
+
+@pytest.fixture(scope="session")
+def trained_alexnet_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished AlexNet run folder (digit task) trained in seconds on a demo subset."""
+    return train_fixture_run(tmp_path_factory.mktemp("trained-alexnet"), "alexnet", ["--epochs", "2"])
+
+
+def tone(digit: int, speaker: int, take: int, *, rate: int, seconds: float) -> np.ndarray:
+    """A distinct, deterministic test clip: a tone whose pitch encodes the digit and speaker."""
+    t = np.arange(int(rate * seconds)) / rate
+    freq = 200.0 + 60.0 * digit + 3.0 * speaker + 0.5 * take
+    envelope = np.hanning(t.size)
+    return (0.3 * envelope * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, audio, rate, subtype="PCM_16")
+    return path
+
+
+def speaker_meta(sex: str, age: Any = 30, room: str = "VR-Room") -> dict[str, Any]:
+    """A metadata entry with the real file's fields."""
+    return {
+        "accent": "German", "age": age, "gender": sex, "native speaker": "no",
+        "origin": "Europe, Germany, Berlin", "recordingdate": "17-06-22-11-04-28", "recordingroom": room,
+    }
+
+
+@pytest.fixture(scope="session")
+def tools() -> SimpleNamespace:
+    """Helpers for writing test audio: ``tone``, ``write_wav``, ``speaker_meta``."""
+    return SimpleNamespace(tone=tone, write_wav=write_wav, speaker_meta=speaker_meta)
+
+
+@pytest.fixture
+def make_corpus(tmp_path: Path) -> Callable[..., Path]:
+    """Build an AudioMNIST-layout tree: ``make_corpus(speakers, meta=None, digits=..., takes=...)``.
+
+    ``speakers`` maps a two-digit id to its metadata entry (or None: a folder with no
+    metadata entry); ``meta`` adds metadata entries for speakers without recordings.
+    """
+
+    def build(
+        speakers: dict[str, dict[str, Any] | None],
+        *,
+        meta: dict[str, dict[str, Any]] | None = None,
+        digits: Iterable[int] = (0, 1),
+        takes: Iterable[int] = (0, 1),
+        rate: int = 48000,
+        seconds: float = 0.4,
+        name: str = "data",
+    ) -> Path:
+        root = tmp_path / name
+        root.mkdir(parents=True, exist_ok=True)
+        entries = {sid: entry for sid, entry in speakers.items() if entry is not None} | (meta or {})
+        (root / "audioMNIST_meta.txt").write_text(json.dumps(entries, indent=4), encoding="utf-8")
+        for sid in speakers:
+            for d in digits:
+                for k in takes:
+                    audio = tone(d, int(sid), k, rate=rate, seconds=seconds)
+                    write_wav(root / sid / f"{d}_{sid}_{k}.wav", audio, rate)
+        return root
+
+    return build

@@ -1,0 +1,101 @@
+"""The preprocessing cache: reuse, invalidation, parallel equality, nothing half-written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from explainer import preprocessing as pp
+from explainer.cache import preprocess
+from explainer.data import DataError, load_recordings, read_audio
+
+
+@pytest.fixture
+def corpus(make_corpus, tools) -> Path:
+    return make_corpus({"01": tools.speaker_meta("male"), "02": tools.speaker_meta("female")}, digits=(0, 1, 2))
+
+
+def _entries(cache: Path) -> list[Path]:
+    return sorted(p for p in cache.iterdir() if not p.name.startswith("."))
+
+
+def test_a_second_call_reads_the_cache_instead_of_recomputing(corpus: Path, tmp_path: Path) -> None:
+    table = load_recordings(corpus, progress=False)
+    first = preprocess(list(table), "waveform", seed=1, cache_dir=tmp_path / "c", progress=False)
+    second = preprocess(list(table), "waveform", seed=1, cache_dir=tmp_path / "c", progress=False)
+    assert first.built and not second.built and first.key == second.key
+    assert isinstance(second.inputs, np.memmap) and not second.inputs.flags.writeable
+    np.testing.assert_array_equal(first.inputs, second.inputs)
+    assert len(_entries(tmp_path / "c")) == 1
+
+
+def test_cached_inputs_are_the_preprocessing_of_each_clip(corpus: Path, tmp_path: Path) -> None:
+    table = load_recordings(corpus, progress=False)
+    result = preprocess(list(table), "spectrogram", seed=4, placements=2, cache_dir=tmp_path / "c", progress=False)
+    assert result.inputs.shape == (len(table), 2, 227, 227)
+    recording = table[3]
+    for placement in range(2):
+        window, offset = pp.place_in_window(
+            read_audio(recording.path), rng=pp.clip_offset_rng(4, recording.relpath, placement)
+        )
+        assert result.offsets[3, placement] == offset
+        np.testing.assert_array_equal(result.inputs[3, placement], pp.spectrogram_input(window))
+
+
+def test_changing_a_source_file_invalidates_the_entry(corpus: Path, tmp_path: Path, tools) -> None:
+    before = preprocess(list(load_recordings(corpus, progress=False)), "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    tools.write_wav(corpus / "02" / "1_02_0.wav", tools.tone(7, 7, 7, rate=48000, seconds=0.3), 48000)
+    table = load_recordings(corpus, progress=False)
+    after = preprocess(list(table), "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    assert after.built and after.key != before.key
+    changed = [r.relpath for r in table].index("02/1_02_0.wav")
+    assert not np.array_equal(after.inputs[changed], before.inputs[changed])
+
+
+@pytest.mark.parametrize(
+    "change", [{"seed": 1}, {"representation": "spectrogram"}, {"placements": 2}, {"crop": True}]
+)
+def test_changing_a_parameter_invalidates_the_entry(corpus: Path, tmp_path: Path, change: dict) -> None:
+    recordings = list(load_recordings(corpus, progress=False))
+    base = {"representation": "waveform", "seed": 0, "placements": 1, "crop": False}
+    first = preprocess(recordings, cache_dir=tmp_path / "c", progress=False, **base)
+    second = preprocess(recordings, cache_dir=tmp_path / "c", progress=False, **(base | change))
+    assert second.built and second.key != first.key
+
+
+def test_a_different_selection_of_recordings_is_a_different_entry(corpus: Path, tmp_path: Path) -> None:
+    recordings = list(load_recordings(corpus, progress=False))
+    first = preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    second = preprocess(recordings[:-1], "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    assert second.built and second.key != first.key
+    np.testing.assert_array_equal(second.inputs, first.inputs[:-1])
+
+
+def test_two_processes_compute_the_same_arrays_as_one(corpus: Path, tmp_path: Path) -> None:
+    recordings = list(load_recordings(corpus, progress=False)) * 3  # more than one chunk
+    serial = preprocess(recordings, "waveform", seed=2, cache_dir=None, progress=False)
+    parallel = preprocess(recordings, "waveform", seed=2, cache_dir=tmp_path / "c", workers=2, progress=False)
+    assert serial.key == parallel.key
+    np.testing.assert_array_equal(serial.inputs, parallel.inputs)
+    np.testing.assert_array_equal(serial.offsets, parallel.offsets)
+
+
+def test_a_failed_build_leaves_no_entry_behind(make_corpus, tools, tmp_path: Path) -> None:
+    root = make_corpus({"01": tools.speaker_meta("male")}, seconds=1.2)
+    recordings = list(load_recordings(root, progress=False))
+    with pytest.raises(DataError, match=r"0_01_0\.wav.*--crop-long-clips"):
+        preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", workers=2, progress=False)
+    assert list((tmp_path / "c").iterdir()) == []
+    cropped = preprocess(recordings, "waveform", seed=0, crop=True, cache_dir=tmp_path / "c", progress=False)
+    assert cropped.inputs.shape == (4, 1, 8000) and (cropped.offsets < 0).all()
+
+
+def test_an_incomplete_entry_is_rebuilt(corpus: Path, tmp_path: Path) -> None:
+    recordings = list(load_recordings(corpus, progress=False))
+    first = preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    (first.path / "index.json").unlink()
+    again = preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    assert again.built
+    np.testing.assert_array_equal(first.inputs, again.inputs)

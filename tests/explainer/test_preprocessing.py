@@ -1,0 +1,108 @@
+"""The paper's preprocessing, checked against independent computations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import signal
+
+from explainer import preprocessing as pp
+
+
+def _speech_like_window(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(4800) / 8000
+    clip = np.sin(2 * np.pi * (150 + 400 * t) * t) * np.hanning(t.size) + 0.01 * rng.standard_normal(t.size)
+    window, _ = pp.place_in_window(clip.astype(np.float32), rng=rng)
+    return window
+
+
+def _independent_spectrogram(window: np.ndarray) -> np.ndarray:
+    """scipy's STFT with the paper's parameters, then librosa's amplitude_to_db(ref=max) by hand."""
+    _, _, zxx = signal.stft(window.astype(np.float64), fs=8000, window="hann", nperseg=455, noverlap=420)
+    magnitude = np.abs(zxx[0:227, 2:-1])
+    power_db = 10 * np.log10(np.maximum(1e-10, magnitude**2)) - 10 * np.log10(max(1e-10, magnitude.max() ** 2))
+    return np.maximum(power_db, power_db.max() - 80.0)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_spectrogram_matches_scipys_stft_to_1e_5(seed: int) -> None:
+    window = _speech_like_window(seed)
+    ours = pp.spectrogram_input(window)
+    assert ours.shape == (227, 227) and ours.dtype == np.float32
+    np.testing.assert_allclose(ours, _independent_spectrogram(window), atol=1e-5, rtol=0)
+
+
+def test_the_spectrogram_is_in_db_below_its_maximum_with_an_80_db_floor() -> None:
+    spec = pp.spectrogram_input(_speech_like_window())
+    assert spec.max() == 0.0 and spec.min() >= -80.0
+    # Silence in the window reaches the floor: the clip does not fill the second.
+    assert spec.min() == pytest.approx(-80.0)
+
+
+def test_the_spectrogram_puts_a_tone_in_its_frequency_row() -> None:
+    t = np.arange(8000) / 8000
+    spec = pp.spectrogram_input((0.5 * np.sin(2 * np.pi * 1000.0 * t)).astype(np.float32))
+    # Bin spacing is 8000 / 455 Hz.
+    assert int(np.median(spec.argmax(axis=0))) == round(1000 / (8000 / 455))
+
+
+def test_the_audionet_input_divides_by_the_95th_percentile_plus_0_001() -> None:
+    # 8,000 samples 0, 1/7999, ..., 1: the 95th percentile is 0.95 exactly.
+    window = np.linspace(0.0, 1.0, 8000, dtype=np.float32)
+    out = pp.audionet_input(window)
+    assert out.shape == (8000,) and out.dtype == np.float32
+    np.testing.assert_allclose(out, window / (0.95 + 0.001), rtol=1e-6)
+
+
+def test_a_clip_is_placed_intact_at_the_returned_offset() -> None:
+    clip = np.arange(1, 3001, dtype=np.float32)
+    window, offset = pp.place_in_window(clip, rng=np.random.default_rng(5))
+    assert window.shape == (8000,) and 0 <= offset <= 5000
+    np.testing.assert_array_equal(window[offset : offset + 3000], clip)
+    assert np.count_nonzero(window) == 3000
+
+
+def test_placement_is_uniform_over_every_possible_offset() -> None:
+    rng = np.random.default_rng(0)
+    clip = np.ones(7995, dtype=np.float32)
+    offsets = [pp.place_in_window(clip, rng=rng)[1] for _ in range(1200)]
+    counts = np.bincount(offsets, minlength=6)
+    assert counts.size == 6 and counts.min() > 150  # expected 200 each, offsets 0..5
+
+
+def test_placement_with_a_given_offset_ignores_the_generator() -> None:
+    window, offset = pp.place_in_window(np.ones(10, np.float32), offset=7990)
+    assert offset == 7990 and window[7990:].sum() == 10
+    with pytest.raises(ValueError, match="does not fit"):
+        pp.place_in_window(np.ones(10, np.float32), offset=7991)
+
+
+def test_a_clip_longer_than_a_second_is_an_error_unless_cropped() -> None:
+    clip = np.arange(9000, dtype=np.float32)
+    with pytest.raises(pp.ClipTooLongError, match="9000 samples"):
+        pp.place_in_window(clip, rng=np.random.default_rng(0))
+    window, offset = pp.place_in_window(clip, crop=True)
+    assert offset == -500
+    np.testing.assert_array_equal(window, clip[500:8500])
+
+
+def test_each_clips_offset_depends_only_on_seed_name_and_placement() -> None:
+    first = pp.clip_offset_rng(3, "01/0_01_0.wav").integers(0, 1000, 5)
+    assert np.array_equal(first, pp.clip_offset_rng(3, "01/0_01_0.wav").integers(0, 1000, 5))
+    assert not np.array_equal(first, pp.clip_offset_rng(4, "01/0_01_0.wav").integers(0, 1000, 5))
+    assert not np.array_equal(first, pp.clip_offset_rng(3, "01/0_01_1.wav").integers(0, 1000, 5))
+    assert not np.array_equal(first, pp.clip_offset_rng(3, "01/0_01_0.wav", 1).integers(0, 1000, 5))
+
+
+def test_stft_params_describe_the_papers_transform() -> None:
+    params = pp.stft_params()
+    assert (params["fs"], params["window"], params["nperseg"], params["noverlap"]) == (8000, "hann", 455, 420)
+    assert pp.input_shape("spectrogram") == (227, 227) and pp.input_shape("waveform") == (8000,)
+
+
+def test_it_rejects_a_window_of_the_wrong_length() -> None:
+    with pytest.raises(ValueError, match="shape"):
+        pp.spectrogram_input(np.zeros(7999, np.float32))
+    with pytest.raises(ValueError, match="unknown representation"):
+        pp.model_input(np.zeros(8000, np.float32), "mfcc")
