@@ -102,7 +102,7 @@ def test_pilot_sessions_do_not_take_live_slots(crossed_bundle: Bundle) -> None:
     assert sorted(p.arm for p in live) == ["audible", "visual"] and not any(p.is_pilot for p in live)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(pattern=st.lists(st.sampled_from(["arrive", "arrive", "arrive", "abandon", "screen_out", "complete"]),
                         min_size=4, max_size=18))
 def test_balance_holds_in_the_database_for_any_arrival_and_dropout_pattern(

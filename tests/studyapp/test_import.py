@@ -20,7 +20,7 @@ from studyapp.services import bundles as bundles_service
 from studyapp.services.bundle_checks import LOUDNESS_TOLERANCE_DB
 from studyapp.services.bundles import bundle_import, bundle_import_archive
 from studyapp.services.jobs import import_job_run
-from tests.studyapp.research_helpers import bundle_folder, zip_folder
+from tests.studyapp.research_helpers import METHODS, bundle_folder, zip_folder
 
 pytestmark = pytest.mark.django_db
 
@@ -140,9 +140,9 @@ def test_a_zipped_bundle_imports_like_its_folder_and_leaves_no_scratch_files(
 def test_the_import_command_accepts_a_zip_and_creates_a_crossed_study(
     media_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    archive = zip_folder(bundle_folder(n=24, methods=("lrp-epsilon-plus-flat", "gradient-x-input")), tmp_path / "b.zip")
+    archive = zip_folder(bundle_folder(n=30, methods=METHODS), tmp_path / "b.zip")
     call_command("import_bundle", str(archive), study="cmd", modalities="visual,audible",
-                 methods="lrp-epsilon-plus-flat,gradient-x-input", status="draft", trials=8)
+                 methods=",".join(METHODS), status="draft", trials=8)
     study = Study.objects.get(slug="cmd")
     assert study.conditions.count() == 4 and study.status == "draft"
     assert "visual-lrp-epsilon-plus-flat" in capsys.readouterr().out

@@ -61,9 +61,10 @@ def _worker(redis_url: str, queue: str, log: Path) -> Iterator[subprocess.Popen[
 def _reset_routing() -> None:
     # Celery caches the producer pool, queues and router; drop them so the new settings apply.
     app._pool = None
-    for name in ("queues", "router", "producer_pool"):
+    for name in ("queues", "router", "default_queue"):
         app.amqp.__dict__.pop(name, None)
     app.amqp._rtable = None
+    app.amqp._producer_pool = None
 
 
 @contextmanager
