@@ -66,7 +66,7 @@ class DemographicsForm(forms.Form):
                 )
             else:
                 field = forms.RegexField(
-                    label=question.label, required=False, max_length=64, help_text=question.help_text,
+                    label=question.label, required=False, max_length=64, help_text=question.help_text, strip=True,
                     regex=r"^[^\W\d_](?:[^\W\d_]|[ ,.'()\-]){0,63}$",
                     error_messages={"invalid": "Please use letters only (for example: English)."},
                 )
@@ -88,7 +88,7 @@ class EventLogField(forms.CharField):
         raw = super().clean(value) or "[]"
         try:
             events = json.loads(raw)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # deep nesting exhausts the parser's stack
             raise forms.ValidationError("events is not valid JSON") from None
         if not isinstance(events, list) or len(events) > MAX_EVENTS:
             raise forms.ValidationError(f"events must be a list of at most {MAX_EVENTS} items")

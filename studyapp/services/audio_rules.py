@@ -81,7 +81,7 @@ def audio_rule_problems(*, study: Study, trial: Trial, events: Sequence[dict[str
     problems = []
     required = required_media(trial)
     for media in {e["media"] for e in events} - set(required):
-        problems.append(f"events for a {MEDIA_LABELS[media]} player this trial does not have")
+        problems.append(f"events for the {MEDIA_LABELS[media]} player, which this trial does not have")
     for media in required:
         label = MEDIA_LABELS[media]
         replays = sum(1 for e in events if e["media"] == media and e["event"] == "replay")

@@ -85,7 +85,7 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
     participant = participant_or_404(token)
     if not at_step(participant, "consent"):
         return redirect(step_url(participant))
-    form = ConsentForm(request.POST or None)
+    form = ConsentForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         participant_consent(participant=participant, agree=form.cleaned_data["decision"] == "agree")
         return redirect(step_url(participant))
@@ -98,7 +98,7 @@ def demographics(request: HttpRequest, token: str) -> HttpResponse:
     participant = participant_or_404(token)
     if not at_step(participant, "demographics"):
         return redirect(step_url(participant))
-    form = DemographicsForm(request.POST or None, questions=list(participant.study.demographics))
+    form = DemographicsForm(request.POST if request.method == "POST" else None, questions=list(participant.study.demographics))
     if request.method == "POST" and form.is_valid():
         participant_demographics_save(participant=participant, answers=form.answers())
         return redirect(step_url(participant))

@@ -65,8 +65,11 @@ def browser_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def site(live_server: Any, transactional_db: None, media_root: Path, settings: Any, browser_bundle_dir: Path) -> Any:
     """The live site with the synthetic bundle imported and fast sound checks."""
+    from django.core.cache import cache
+
     from studyapp.services.bundles import bundle_import
 
+    cache.clear()  # per-client rate-limit counters: every browser test comes from 127.0.0.1
     settings.HEARXAI_SCREENING = FAST_SCREENING
     settings.HEARXAI_REDIRECT_SECONDS = 1
     live_server.bundle = bundle_import(bundle_dir=browser_bundle_dir)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
+
+import pytest
+from django.core.cache import cache
 
 from studyapp.models import Participant, Study, Trial
 from studyapp.services.audio_rules import required_media
@@ -32,3 +36,11 @@ def consented(study: Study, label: str) -> Participant:
     participant, _ = participant_enroll(study=study, recruitment={"participant_label": label})
     participant_consent(participant=participant, agree=True)
     return participant
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits() -> Iterator[None]:
+    """Each test starts with empty per-client rate-limit counters (they live in the cache)."""
+    cache.clear()
+    yield
+    cache.clear()
