@@ -217,11 +217,24 @@ def resolve_methods(names: Iterable[str], overrides: dict[str, dict[str, Any]]) 
 
 def predict_candidates(run: Any, table: Any) -> list[Candidate]:
     """The model's decision on every recording of ``table``, batched, with softmax scores."""
+    import torch
+
+    from explainer.rendering import RENDER_THREADS
+
+    recordings = list(table)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(RENDER_THREADS)  # as for rendering: results must not depend on the machine
+    try:
+        return _predict(run, recordings)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _predict(run: Any, recordings: list[Any]) -> list[Candidate]:
     import numpy as np
     import torch
     from tqdm import tqdm
 
-    recordings = list(table)
     candidates: list[Candidate] = []
     with tqdm(total=len(recordings), desc="predicting candidates", unit="rec", file=sys.stderr, disable=None) as bar:
         for start in range(0, len(recordings), PREDICT_BATCH):
@@ -369,17 +382,10 @@ def _chunk_results(spec: dict[str, Any], chunks: list[list[int]], out_dir: Path,
     # forkserver: workers start from a clean process (no inherited thread pools).
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["torch", "explainer.rendering", "explainer.relevance"])
-    threads = max(1, (os.cpu_count() or 1) // workers)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
         futures = {pool.submit(render_chunk, spec, chunk, out_dir): index for index, chunk in enumerate(chunks)}
         for future in as_completed(futures):
             yield futures[future], future.result()
-
-
-def _init_worker(threads: int) -> None:
-    import torch
-
-    torch.set_num_threads(threads)
 
 
 # --- step 3: the manifest -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from explainer.errors import UserError
 SUFFIX = {"audio/wav": ".wav", "image/png": ".png"}
 _PLAIN_CACHE: OrderedDict[tuple[str, str], bytes] = OrderedDict()
 _PLAIN_CACHE_SIZE = 256
+RENDER_THREADS = 1
 
 
 class StimulusError(UserError):
@@ -62,9 +63,23 @@ def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) ->
     """
     import torch
 
+    run = load_run_cached(spec["run_dir"])
+    # One thread, always: torch's results depend (in the last bits) on its thread count,
+    # and bundles must not depend on the machine or on --workers. Parallelism comes from
+    # worker processes instead.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(RENDER_THREADS)
+    try:
+        return _render_chunk(spec, indices, Path(out_dir), run)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path, run: Any) -> dict[str, Any]:
+    import torch
+
     from explainer.relevance import explain
 
-    run = load_run_cached(spec["run_dir"])
     timings = {"prepare": 0.0, "relevance": 0.0, "render": 0.0}
     records = []
     by_method: dict[str, list[int]] = {}
