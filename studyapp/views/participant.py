@@ -55,6 +55,13 @@ def _recruitment_params(params: Any) -> list[tuple[str, str]]:
             if p in params and _RECRUITMENT_VALUE.match(params[p].strip())]
 
 
+def estimated_minutes(study: Study) -> int:
+    """A rough duration for the entry page: about 20 s per trial plus the pages around them."""
+    trials = study.n_trials + study.n_practice + study.n_catch
+    extra = 2 + (2 if study.headphone_screen else 0) + (1 if study.demographics else 0)
+    return max(5, round(trials * 20 / 60 + extra))
+
+
 @require_http_methods(["GET", "POST"])
 @rate_limited("RATE_LIMIT_ENTRY_PER_MIN")
 def entry(request: HttpRequest, slug: str) -> HttpResponse:
@@ -67,7 +74,8 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
             return redirect("resume", token=existing.token)
         if not study.is_open:
             return render(request, "studyapp/unavailable.html", {"study": study, "reason": "closed"})
-        return render(request, "studyapp/entry.html", {"study": study, "carry": _recruitment_params(request.GET)})
+        return render(request, "studyapp/entry.html", {"study": study, "carry": _recruitment_params(request.GET),
+                                                       "minutes": estimated_minutes(study)})
     try:
         participant, _ = participant_enroll(study=study, recruitment=recruitment_from(request.POST))
     except StudyUnavailable as exc:

@@ -20,7 +20,7 @@ from studyapp.models import Condition, Participant, Study, Trial
 from studyapp.services.assignment import assignment_plan, study_arms
 from studyapp.services.screening import screening_plan, screening_sound_path
 from studyapp.views.common import next_page, problem, wants_json
-from studyapp.views.participant import instructions_context
+from studyapp.views.participant import estimated_minutes, instructions_context
 from studyapp.views.screening import calibration_context, screening_context, wav_response
 from studyapp.views.trials import answer_form, feedback_context, trial_page_context
 
@@ -138,7 +138,7 @@ def _page(request: HttpRequest, study: Study, cond: Condition, participant: Part
     url = preview_url(study, cond, page, number)
     continue_url = _next(study, cond, sequence, page, number)
     simple = {
-        "entry": ("studyapp/entry.html", {"form_action": url, "carry": []}),
+        "entry": ("studyapp/entry.html", {"form_action": url, "carry": [], "minutes": estimated_minutes(study)}),
         "consent": ("studyapp/consent.html", {"form": ConsentForm()}),
         "demographics": ("studyapp/demographics.html", {"form": DemographicsForm(questions=list(study.demographics))}),
         "done": ("studyapp/done.html", {"redirect_url": ""}),

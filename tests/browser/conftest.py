@@ -57,9 +57,9 @@ def browser(chromium_path: str) -> Iterator[Any]:
 
 @pytest.fixture(scope="session")
 def browser_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.synthetic_bundle import write_synthetic_bundle
+    from tests.browser.realistic_bundle import write_realistic_bundle
 
-    return write_synthetic_bundle(tmp_path_factory.mktemp("browser-bundle") / "b")
+    return write_realistic_bundle(tmp_path_factory.mktemp("browser-bundle") / "b")
 
 
 @pytest.fixture

@@ -186,6 +186,15 @@
       if (!current.paused && !current.ended) window.requestAnimationFrame(frame);
       else { line.classList.remove("visible"); current = null; }
     }
+    // Where the bundle says the plot area's rows are, the line spans only the plot.
+    if (figure && line) {
+      const y0 = parseFloat(figure.dataset.y0), y1 = parseFloat(figure.dataset.y1);
+      const height = parseFloat(figure.dataset.height);
+      if (isFinite(y0) && isFinite(y1) && isFinite(height) && height > 0 && y1 > y0) {
+        line.style.top = (100 * y0 / height).toFixed(3) + "%";
+        line.style.bottom = (100 * (1 - y1 / height)).toFixed(3) + "%";
+      }
+    }
     return {
       follow: function (audio) {
         if (!figure || !line) return;
