@@ -143,3 +143,12 @@ def test_withdrawing_a_participant_in_the_admin_deletes_their_data(
                                  {"action": "withdraw", "_selected_action": [gone.pk]}, follow=True)
     assert "Withdrew 1 participant" in response.content.decode()
     assert list(Participant.objects.values_list("pk", flat=True)) == [keep.pk]
+
+
+def test_a_job_page_refreshes_itself_until_the_job_is_finished(admin_client: Client, db: None) -> None:
+    job = ImportJob.objects.create(source="/nowhere", original_name="pending.zip")
+    running = admin_client.get(reverse("admin:studyapp_importjob_change", args=[job.pk])).content.decode()
+    assert 'http-equiv="refresh"' in running and "queued" in running
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED)
+    done = admin_client.get(reverse("admin:studyapp_importjob_change", args=[job.pk])).content.decode()
+    assert 'http-equiv="refresh"' not in done

@@ -56,6 +56,9 @@ def _change_form(client: Client, study: Study) -> dict[str, Any]:
 def test_a_researcher_creates_a_study_whose_factors_are_crossed_into_conditions(
     admin_client: Client, two_method_bundle: Bundle
 ) -> None:
+    page = admin_client.get(reverse("admin:studyapp_study_add") + f"?bundle={two_method_bundle.pk}")
+    assert page.context["adminform"].form.initial["bundle"] == str(two_method_bundle.pk)
+    assert all(f'value="{m}"' in page.content.decode() for m in METHODS)
     response = admin_client.post(reverse("admin:studyapp_study_add"), _add_form(two_method_bundle))
     assert response.status_code == 302, response.context["adminform"].form.errors
     study = Study.objects.get(slug="crossed")

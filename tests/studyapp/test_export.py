@@ -235,3 +235,10 @@ def test_export_memory_stays_flat_however_many_rows(bundle: Bundle, tmp_path: Pa
     # Holding every row would need about five times the memory of the small export;
     # streaming holds one chunk of rows at a time whatever the size.
     assert grew_large < 1.5 * grew_small + 4 * 2**20, (grew_small, grew_large)
+
+
+def test_the_export_documentation_describes_every_contract_column() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "export-format.md").read_text(encoding="utf-8")
+    for columns in (*fmt.FILE_COLUMNS.values(), fmt.RECRUITMENT_COLUMNS):
+        for column in columns:
+            assert f"| `{column.name}` | {column.dtype} |" in doc, f"{column.name} is not documented"
