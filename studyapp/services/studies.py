@@ -267,13 +267,21 @@ def study_design_report(
     main = [r for r in recordings_group([i for i in items if not i.practice], methods) if r.name not in used]
     _pool_problems(study, report, n_main=len(main), n_practice=len(practice),
                    n_wrong=sum(not r.correct for r in main))
-    widest = max(len(arm.cells) for arm in arms)
+    _advice(study, report, widest=max(len(arm.cells) for arm in arms), methods=methods)
+    return report
+
+
+def _advice(study: Study, report: DesignReport, *, widest: int, methods: set[str]) -> None:
+    if methods == {""} and len(study.bundle.methods) > 1:
+        report.warnings.append(
+            f"the bundle offers {len(study.bundle.methods)} explanation methods but the study names none: "
+            f"every trial shows {sorted(study.bundle.methods)[0]}; tick the methods to compare them"
+        )
     if widest > 1 and study.n_trials % widest:
         report.warnings.append(
             f"{study.n_trials} main trials do not divide evenly over the {widest} conditions each participant "
             "sees: within a participant, conditions will differ by one trial"
         )
-    return report
 
 
 def _pool_problems(study: Study, report: DesignReport, *, n_main: int, n_practice: int, n_wrong: int) -> None:

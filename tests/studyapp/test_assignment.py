@@ -143,3 +143,12 @@ def test_the_design_report_names_what_the_bundle_cannot_supply(crossed_bundle: B
     assert any("divide evenly" in w for w in report.warnings), report
     fine = study_design_report(study=study, conditions=[("visual", "visual", "")])
     assert not any("divide evenly" in w for w in fine.warnings)
+
+
+def test_the_design_report_warns_when_a_multi_method_bundle_is_used_without_naming_a_method(
+    crossed_bundle: Bundle,
+) -> None:
+    study = study_on(crossed_bundle, slug="nomethod", status=Study.Status.DRAFT)
+    assert any("names none" in w for w in study_design_report(study=study).warnings)
+    named = study_design_report(study=study, conditions=[("visual", "visual", METHODS[0])])
+    assert not any("names none" in w for w in named.warnings)
