@@ -116,6 +116,7 @@ def _child(*args: str) -> tuple[dict[str, float], float]:
 
 
 def main() -> None:
+    """Fill, export each size in a fresh process, print one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 participants only (< 1 min)")
     parser.add_argument("--database-url", default="", help="database to fill (default: a temporary SQLite file)")

@@ -47,6 +47,7 @@ class GroupStatus:
 
     @property
     def median_minutes(self) -> float | None:
+        """Median minutes from start to completion of this group's completed sessions."""
         return statistics.median(self.minutes) if self.minutes else None
 
 
@@ -62,6 +63,7 @@ class ConditionAccuracy:
 
     @property
     def accuracy(self) -> float:
+        """Share of correct answers (nan without answers)."""
         return self.correct / self.n if self.n else float("nan")
 
 
@@ -111,6 +113,7 @@ def dashboard_accuracy(*, study: Study, pilot: bool) -> list[ConditionAccuracy]:
 
 
 def median_minutes(groups: list[GroupStatus]) -> float | None:
+    """Median completion time in minutes over all groups (None before anyone completed)."""
     minutes = [m for g in groups for m in g.minutes]
     return statistics.median(minutes) if minutes else None
 

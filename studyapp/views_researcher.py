@@ -37,6 +37,7 @@ def _accuracy_visible(request: HttpRequest, pilot: bool) -> bool:
 @staff_member_required
 @require_GET
 def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
+    """Sessions per group, completion time and (pilot, or on request) accuracy per condition."""
     study = get_object_or_404(Study.objects.select_related("bundle"), slug=slug)
     pilot = _phase(request, study)
     groups = dashboard_status(study=study, pilot=pilot)

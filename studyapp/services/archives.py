@@ -43,6 +43,7 @@ class ArchiveLimits:
 
     @classmethod
     def from_settings(cls) -> ArchiveLimits:
+        """Limits from the ``BUNDLE_MAX_*`` settings (environment ``HEARXAI_BUNDLE_MAX_*``)."""
         return cls(
             max_files=settings.BUNDLE_MAX_FILES, max_file_bytes=settings.BUNDLE_MAX_FILE_BYTES,
             max_total_bytes=settings.BUNDLE_MAX_TOTAL_BYTES,

@@ -107,6 +107,7 @@ class Recording:
     by_method: tuple[tuple[str, Item], ...]
 
     def item_for(self, cell: Cell) -> Item:
+        """The rendering this condition shows (the first method's when it names none)."""
         methods = dict(self.by_method)
         return methods[cell.method] if cell.method else self.by_method[0][1]
 
@@ -303,6 +304,7 @@ def active_or_completed(study: Study) -> Q:
 
 
 def study_cells(study: Study) -> dict[int, Condition]:
+    """The study's conditions by primary key."""
     return {c.pk: c for c in study.conditions.all()}
 
 
@@ -334,6 +336,7 @@ def unit_counts(study: Study) -> dict[Unit, int]:
 
 
 def study_design_spec(study: Study) -> DesignSpec:
+    """The design fields of ``study`` as the planner reads them."""
     return DesignSpec(
         n_trials=study.n_trials, n_practice=study.n_practice, n_catch=study.n_catch,
         share_incorrect=study.share_incorrect, fixed_set=study.stimulus_sampling == Study.Sampling.FIXED,

@@ -50,6 +50,7 @@ def audio_problems(path: Path, rel: str, expected_rate: int, max_seconds: float)
 
 
 def image_problems(path: Path, rel: str) -> tuple[list[str], dict[str, int]]:
+    """Problems with one image (decodable PNG, size in pixels) and its width and height."""
     try:
         with Image.open(path) as img:
             img.verify()
@@ -67,6 +68,7 @@ def image_problems(path: Path, rel: str) -> tuple[list[str], dict[str, int]]:
 
 
 def loudness_problem(stimulus_id: str, original_rms: float | None, audible_rms: float | None) -> str | None:
+    """A message if the audible heatmap's RMS level differs from the original's by more than the tolerance (dB)."""
     if not original_rms or not audible_rms:
         return None
     diff_db = 20 * math.log10(audible_rms / original_rms)

@@ -37,6 +37,7 @@ def job_claim(model: type[Job], job_id: int) -> Job | None:
 
 
 def job_finish(job: Job, *, ok: bool, message: str = "", problems: list[str] | None = None) -> None:
+    """Record a job's outcome (and every problem found) on its status row."""
     job.status = Job.Status.SUCCEEDED if ok else Job.Status.FAILED
     job.finished_at = timezone.now()
     job.message = message

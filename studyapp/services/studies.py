@@ -156,10 +156,12 @@ def study_create(
 
 
 def study_is_frozen(study: Study) -> bool:
+    """True once the study has gone live (its design can no longer change)."""
     return study.live_since is not None
 
 
 def study_frozen_reason(study: Study) -> str:
+    """The sentence the admin shows above a frozen design (empty if not frozen)."""
     return FROZEN_REASON.format(date=study.live_since.date()) if study.live_since else ""
 
 
