@@ -105,3 +105,16 @@ def test_a_large_stimulus_pool_takes_the_sparse_path_and_still_fits() -> None:
     fit = fit_crossed_glmm(data, levels=["visual", "audible"])
     assert fit.n_stimuli > 400 and fit.converged
     assert abs(fit.term("condition[audible]")["estimate"] - 0.5) < 3 * fit.term("condition[audible]")["se"]
+
+
+def test_starting_from_a_subsample_reaches_the_same_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis import glmm
+
+    data = _data(11, n=200)
+    direct = fit_crossed_glmm(data, levels=["visual", "audible"])
+    monkeypatch.setattr(glmm, "SUBSAMPLE_ABOVE", 100)
+    via_subsample = fit_crossed_glmm(data, levels=["visual", "audible"])
+    assert via_subsample.coefficients["estimate"].to_numpy() == pytest.approx(
+        direct.coefficients["estimate"].to_numpy(), abs=1e-4)
+    assert via_subsample.coefficients["se"].to_numpy() == pytest.approx(direct.coefficients["se"].to_numpy(), rel=1e-3)
+    assert via_subsample.sd_stimulus == pytest.approx(direct.sd_stimulus, abs=1e-3)
