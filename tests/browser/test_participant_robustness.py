@@ -4,8 +4,10 @@ double clicks, retries, lost connections, a failed sound check, a declined conse
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
+from django.utils import timezone
 from playwright.sync_api import Page, Route, expect
 
 from studyapp.models import AudioEvent, Participant, Response, Study
@@ -174,3 +176,9 @@ def test_a_closed_or_full_study_shows_a_friendly_page(site: Any, new_page: Any) 
     expect(other.get_by_text("Enough people have already taken part")).to_be_visible()
     screenshot(other, "unavailable-full")
     assert not Participant.objects.filter(prolific_pid__in=["late", "second"]).exists()
+    # Left alone past the study's time limit, the session ends with a friendly page.
+    Participant.objects.filter(prolific_pid="first").update(last_seen_at=timezone.now() - timedelta(hours=2))
+    page.reload()
+    expect(page.get_by_role("heading", name="This session has ended")).to_be_visible()
+    screenshot(page, "expired")
+    assert Participant.objects.get(prolific_pid="first").status == Participant.Status.ABANDONED

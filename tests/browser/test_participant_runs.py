@@ -63,7 +63,8 @@ def test_a_participant_completes_the_visual_condition_with_every_page(site: Any,
 
 @pytest.mark.parametrize("modality", ["audible", "none"])
 def test_a_participant_completes_the_condition(site: Any, new_page: Any, modality: str) -> None:
-    study = driver.make_study(site.bundle, f"{modality}-run", modality, task="verification" if modality == "none" else "forward")
+    study = driver.make_study(site.bundle, f"{modality}-run", modality, n_trials=1,
+                              task="verification" if modality == "none" else "forward")
     page, watch = new_page()
     driver.start(page, site, study.slug, f"pid-{modality}")
     driver.agree(page)
@@ -73,7 +74,7 @@ def test_a_participant_completes_the_condition(site: Any, new_page: Any, modalit
 
     participant = Participant.objects.get(prolific_pid=f"pid-{modality}")
     responses = list(Response.objects.filter(trial__participant=participant))
-    assert participant.status == Participant.Status.COMPLETED and len(responses) == 4
+    assert participant.status == Participant.Status.COMPLETED and len(responses) == 3
     assert all(r.answer_correct for r in responses)
     assert all(r.plays_explanation == (1 if modality == "audible" else 0) for r in responses)
     assert_real_playback(participant, "original")
@@ -91,7 +92,7 @@ def _tab_to(page: Page, selector: str) -> None:
 
 
 def test_a_participant_completes_the_both_condition_with_the_keyboard_only(site: Any, new_page: Any) -> None:
-    study = driver.make_study(site.bundle, "both-run", "both", ask_rating=True)
+    study = driver.make_study(site.bundle, "both-run", "both", n_trials=1, ask_rating=True)
     page, watch = new_page()
     page.goto(f"{site.url}/s/{study.slug}/?PROLIFIC_PID=pid-both")
     page.keyboard.press("Enter")  # Start has focus
@@ -127,7 +128,7 @@ def test_a_participant_completes_the_both_condition_with_the_keyboard_only(site:
     expect(page.locator("#completion-code")).to_have_text("C0MPL3TE")
     participant = Participant.objects.get(prolific_pid="pid-both")
     responses = list(Response.objects.filter(trial__participant=participant))
-    assert len(responses) == 4 and all(r.answer_correct and r.rating == 2 for r in responses)
+    assert len(responses) == 3 and all(r.answer_correct and r.rating == 2 for r in responses)
     assert all(r.plays_original == 1 and r.plays_explanation == 1 for r in responses)
     assert_real_playback(participant, "explanation")
     assert watch.problems == []
