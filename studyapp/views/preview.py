@@ -133,11 +133,9 @@ def _preview_post(request: HttpRequest, study: Study, cond: Condition, trials: l
     return next_page(request, target) if wants_json(request) else redirect(target)
 
 
-def _page(request: HttpRequest, study: Study, cond: Condition, participant: Participant, trials: list[Trial],
-          sequence: list[tuple[str, int | None]], page: str, number: int | None) -> tuple[str, dict[str, Any]]:
-    url = preview_url(study, cond, page, number)
-    continue_url = _next(study, cond, sequence, page, number)
-    simple = {
+def _fixed_pages(study: Study, cond: Condition, url: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Pages that need no trial: (template, extra context) by page name."""
+    return {
         "entry": ("studyapp/entry.html", {"form_action": url, "carry": [], "minutes": estimated_minutes(study)}),
         "consent": ("studyapp/consent.html", {"form": ConsentForm()}),
         "demographics": ("studyapp/demographics.html", {"form": DemographicsForm(questions=list(study.demographics))}),
@@ -149,8 +147,14 @@ def _page(request: HttpRequest, study: Study, cond: Condition, participant: Part
         "withdrawn": ("studyapp/withdrawn.html", {}),
         "unavailable": ("studyapp/unavailable.html", {"reason": "full"}),
     }
-    if page in simple:
-        return simple[page]
+
+
+def _page(request: HttpRequest, study: Study, cond: Condition, participant: Participant, trials: list[Trial],
+          sequence: list[tuple[str, int | None]], page: str, number: int | None) -> tuple[str, dict[str, Any]]:
+    url = preview_url(study, cond, page, number)
+    fixed = _fixed_pages(study, cond, url)
+    if page in fixed:
+        return fixed[page]
     if page == "instructions":
         context = instructions_context(participant)
         context["n_practice"] = sum(1 for t in trials if t.kind == Trial.Kind.PRACTICE)
@@ -164,7 +168,7 @@ def _page(request: HttpRequest, study: Study, cond: Condition, participant: Part
     trial = trials[(number or 1) - 1]
     if page == "feedback":
         answer = request.GET.get("answer", "")[:64] or trial.stimulus.predicted_label
-        context = feedback_context(participant, trial, answer, continue_url)
+        context = feedback_context(participant, trial, answer, _next(study, cond, sequence, page, number))
         later = trials[trial.position:]
         context["last_practice"] = not later or later[0].kind != Trial.Kind.PRACTICE
         return "studyapp/feedback.html", context
