@@ -120,6 +120,7 @@ def report(models: dict[str, dict[str, object]], args: argparse.Namespace) -> di
         "machine": {
             "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),
+            "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         },
     }
 

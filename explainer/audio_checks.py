@@ -144,17 +144,24 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
 
 def check_wav_file(path: Path, *, expected_rate: int, max_duration_s: float | None, label: str) -> list[str]:
     """Every problem with a WAV file in a bundle: undecodable, not mono, rate, length, NaN, clipping, silence."""
+    return read_checked_wav(path, expected_rate=expected_rate, max_duration_s=max_duration_s, label=label)[0]
+
+
+def read_checked_wav(
+    path: Path, *, expected_rate: int, max_duration_s: float | None, label: str
+) -> tuple[list[str], np.ndarray | None]:
+    """:func:`check_wav_file`'s problems and the decoded ``(n,)`` samples (None if undecodable)."""
     import soundfile as sf
 
     try:
         samples, rate = sf.read(path, dtype="float64", always_2d=True)
     except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
-        return [f"{label}: cannot decode as audio ({exc})"]
+        return [f"{label}: cannot decode as audio ({exc})"], None
     if samples.shape[1] != 1:
-        return [f"{label}: {samples.shape[1]} channels, expected mono"]
+        return [f"{label}: {samples.shape[1]} channels, expected mono"], None
     signal = samples[:, 0]
     problems = []
     if max_duration_s is not None and signal.shape[0] > round(max_duration_s * rate):
         problems.append(f"{label}: {signal.shape[0] / rate:.3f} s long, longer than {max_duration_s} s")
     problems += check_signal(signal, rate, expected_rate=expected_rate, expected_length=signal.shape[0], label=label)
-    return problems
+    return problems, signal

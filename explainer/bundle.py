@@ -26,8 +26,9 @@ import platform
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -91,9 +92,13 @@ def run(args: argparse.Namespace) -> int:
         target=args.target, shortfall=args.shortfall,
     )
     options = RenderOptions.from_args(args)
-    spec = plan_bundle(args.run, args.data, design, seed=args.seed, render=options.as_dict(),
-                       method_params=parse_params(args.param))
-    result = write_bundle(spec, args.out, workers=args.workers, overwrite=args.overwrite)
+    params = parse_params(args.param)
+    # Workers start (and warm up) while this process plans.
+    with worker_pool(args.workers, args.run, colormap=args.colormap) as pool:
+        spec = plan_bundle(args.run, args.data, design, seed=args.seed, render=options.as_dict(), method_params=params)
+        for line in spec["selection"]["shortfall"]:
+            print(f"warning: too few candidates, filled from the same class: {line}", file=sys.stderr)
+        result = write_bundle(spec, args.out, overwrite=args.overwrite, pool=pool)
     print(f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files)", file=sys.stderr)
     return 0
 
@@ -134,7 +139,7 @@ class RenderOptions:
 
         if colormap not in heatmaps.COLORMAPS:
             raise UserError(f"unknown colour map {colormap!r}; choose one of {', '.join(heatmaps.COLORMAPS)}")
-        if envelope_ms < 0 or not 0 < envelope_ms <= 1000:
+        if not 0 < envelope_ms <= 1000:
             raise UserError(f"--envelope-ms must be within (0, 1000], got {envelope_ms}")
         if not 8000 <= playback_rate <= 96000:
             raise UserError(f"--playback-rate must be within 8000..96000 Hz, got {playback_rate}")
@@ -309,40 +314,64 @@ def _selection_record(selection: Selection, design: Design, seed: int, n_candida
 # --- step 2: render, in parallel, into a temporary folder ----------------------------------------
 
 
-def write_bundle(spec: dict[str, Any], out: Path, *, workers: int = 1, overwrite: bool = False) -> dict[str, Any]:
+def write_bundle(
+    spec: dict[str, Any], out: Path, *, workers: int = 1, overwrite: bool = False, pool: Executor | None = None
+) -> dict[str, Any]:
     """Render every chunk of ``spec``, assemble and validate the manifest, then move into ``out``.
+
+    Parameters
+    ----------
+    workers : int
+        Processes to render in (ignored when ``pool`` is given; 1 renders here).
+    pool : concurrent.futures.Executor, optional
+        A running :func:`worker_pool`, e.g. started before planning so it is warm.
 
     Returns
     -------
     dict
-        ``manifest``, ``n_files`` and ``timings`` (seconds per stage, summed over chunks,
-        plus ``wall`` for the whole call).
+        ``manifest``, ``n_files`` and ``timings``: seconds per stage summed over chunks
+        (``prepare``, ``relevance``, ``render``, and ``cpu`` seconds of the chunks), then
+        ``manifest`` (assembling, writing and validating), ``wall``, and
+        ``cpu_by_process``.
     """
     out = Path(out)
     if out.exists() and not overwrite:
         raise UserError(f"{out}: already exists (pass --overwrite to replace it)")
     if out.exists() and not (out / bf.MANIFEST_NAME).is_file():
         raise UserError(f"{out}: exists and is not a bundle; refusing to replace it")
+    if pool is None and workers > 1:
+        with worker_pool(workers, spec["run_dir"], colormap=spec["render"]["colormap"]) as own_pool:
+            return write_bundle(spec, out, overwrite=overwrite, pool=own_pool)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / bf.FILES_DIR).mkdir(parents=True)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     try:
-        results = render_all(spec, tmp, workers=workers)
-        manifest = assemble_manifest(spec, [r for res in results for r in res["records"]])
+        results = render_all(spec, tmp, pool=pool)
         finish = time.perf_counter()
-        bf.write_manifest(tmp, manifest)
-        problems = validate_bundle(tmp)
+        manifest = assemble_manifest(spec, [r for res in results for r in res["records"]])
+        bf.write_manifest(tmp, manifest)  # checks the schema
+        problems = validate_files(tmp, manifest, pool=pool)
+        if json.loads((tmp / bf.MANIFEST_NAME).read_text(encoding="utf-8")) != manifest:
+            problems.append("manifest.json does not read back as written")
         if problems:
             raise UserError(f"the new bundle failed its own validation: {'; '.join(problems[:5])}"
                             + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
         _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    timings = {key: sum(res["timings"][key] for res in results) for key in ("prepare", "relevance", "render")}
+    timings: dict[str, Any] = {key: sum(r["timings"][key] for r in results) for key in ("prepare", "relevance", "render", "cpu")}
     timings["manifest"] = time.perf_counter() - finish
     timings["wall"] = time.perf_counter() - start
+    # CPU seconds per process (this one included), to tell parallel overhead from a busy machine.
+    by_process: dict[str, float] = {}
+    for res in results:
+        pid = str(res["timings"]["pid"])
+        by_process[pid] = by_process.get(pid, 0.0) + res["timings"]["cpu"]
+    main_pid = str(os.getpid())
+    by_process[main_pid] = time.process_time() - cpu_start  # includes in-process chunks
+    timings["cpu_by_process"] = by_process
     n_files = len({e["path"] for s in manifest["stimuli"] for e in s["files"].values()})
     return {"manifest": manifest, "n_files": n_files, "timings": timings}
 
@@ -356,36 +385,60 @@ def _move_into_place(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def render_all(spec: dict[str, Any], out_dir: Path, *, workers: int = 1) -> list[dict[str, Any]]:
-    """Render every chunk of ``spec`` into ``out_dir``, in this process or ``workers`` processes."""
+@contextmanager
+def worker_pool(
+    workers: int, run_dir: Path | str | None = None, *, colormap: str = "red-blue", wait: bool = False
+) -> Iterator[Executor | None]:
+    """Worker processes for rendering, started (and, given ``run_dir``, warmed) at once.
+
+    Yields None for one worker (render in this process). Workers start from a fork
+    server that has imported torch and the rendering modules (no thread pools inherited
+    from this process); warming loads the run, draws the image frames and runs one
+    batch, so the first chunks do not pay for it. Start it before planning and the
+    start-up overlaps the planning; ``wait`` returns only once every warm-up is done.
+    """
+    if workers <= 1:
+        yield None
+        return
+    import multiprocessing
+
+    from explainer.rendering import warm_up
+
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([
+        "torch", "zennit", "scipy.signal", "soundfile", "matplotlib.figure", "matplotlib.backends.backend_agg",
+        "explainer.rendering", "explainer.relevance", "explainer.training",
+    ])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        warming = [] if run_dir is None else [
+            pool.submit(warm_up, str(Path(run_dir).resolve()), colormap, CHUNK_SIZE) for _ in range(workers)
+        ]
+        if wait:
+            for future in warming:
+                future.exception()  # a failed warm-up shows again, with its message, when rendering
+        yield pool
+
+
+def render_all(spec: dict[str, Any], out_dir: Path, *, pool: Executor | None = None) -> list[dict[str, Any]]:
+    """Render every chunk of ``spec`` into ``out_dir``, here or in ``pool``; results in chunk order."""
     from tqdm import tqdm
+
+    from explainer.rendering import render_chunk
 
     chunks = spec["chunks"]
     results: list[dict[str, Any] | None] = [None] * len(chunks)
     bar = tqdm(total=len(spec["stimuli"]), desc="rendering stimuli", unit="stim", file=sys.stderr, disable=None)
     with bar:
-        for index, result in _chunk_results(spec, chunks, out_dir, workers):
-            results[index] = result
-            bar.update(len(chunks[index]))
+        if pool is None:
+            for index, chunk in enumerate(chunks):
+                results[index] = render_chunk(spec, chunk, out_dir)
+                bar.update(len(chunk))
+        else:
+            futures = {pool.submit(render_chunk, spec, chunk, out_dir): i for i, chunk in enumerate(chunks)}
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                bar.update(len(chunks[futures[future]]))
     return [r for r in results if r is not None]
-
-
-def _chunk_results(spec: dict[str, Any], chunks: list[list[int]], out_dir: Path, workers: int) -> Iterable[tuple[int, dict[str, Any]]]:
-    from explainer.rendering import render_chunk
-
-    if workers == 1:
-        for index, chunk in enumerate(chunks):
-            yield index, render_chunk(spec, chunk, out_dir)
-        return
-    import multiprocessing
-
-    # forkserver: workers start from a clean process (no inherited thread pools).
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "explainer.rendering", "explainer.relevance"])
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {pool.submit(render_chunk, spec, chunk, out_dir): index for index, chunk in enumerate(chunks)}
-        for future in as_completed(futures):
-            yield futures[future], future.result()
 
 
 # --- step 3: the manifest -------------------------------------------------------------------------
@@ -497,31 +550,42 @@ LOUDNESS_TOLERANCE_DB = 0.5
 def validate_bundle(bundle_dir: Path) -> list[str]:
     """Every problem with a bundle: schema, checksums, audio and images (empty if none).
 
-    Checks the manifest against the v1 schema and its own consistency; that every file
-    exists, is no link, stays inside the folder and has its checksum; that every WAV
-    decodes, is mono at the manifest's rate, no longer than ``max_duration_s``, finite,
-    not clipped and not silent; that every PNG decodes (and, where a stimulus gives a
-    ``timeline``, has its size); that loudness-matched pairs really match; and that no
-    file in ``files/`` is left unreferenced.
+    Checks the manifest against the v1 schema and its own consistency, then
+    :func:`validate_files`.
     """
     bundle_dir = Path(bundle_dir)
     try:
         manifest = bf.read_manifest(bundle_dir)
     except bf.BundleError as exc:
         return list(exc.problems)
+    return validate_files(bundle_dir, manifest)
+
+
+def validate_files(bundle_dir: Path, manifest: dict[str, Any], *, pool: Executor | None = None) -> list[str]:
+    """Every problem with the files of a schema-valid manifest (empty if none).
+
+    Every file exists, is no link, stays inside the folder and has its checksum; every
+    WAV decodes, is mono at the manifest's rate, no longer than ``max_duration_s``,
+    finite, not clipped and not silent; every PNG decodes (and, where a stimulus gives a
+    ``timeline``, has its size); loudness-matched pairs really match; timelines are
+    spans inside their images; no file in ``files/`` is left unreferenced. Files are
+    decoded in ``pool`` when one is given.
+    """
+    bundle_dir = Path(bundle_dir)
     problems = bf.check_bundle_files(bundle_dir, manifest)
-    decoded: dict[str, tuple[list[str], Any]] = {}
+    jobs: dict[str, tuple[Any, ...]] = {}
+    for stim in manifest["stimuli"]:
+        for entry in stim["files"].values():
+            if entry["path"] not in jobs and _decodable(bundle_dir, entry["path"]):
+                jobs[entry["path"]] = (str(bundle_dir), entry["path"], entry["media_type"], manifest["audio"], stim.get("timeline"))
+    columns = list(zip(*jobs.values(), strict=True)) or [()] * 5
+    mapped = pool.map(_check_file, *columns, chunksize=32) if pool is not None else map(_check_file, *columns)
+    decoded = dict(zip(jobs, mapped, strict=True))
     for stim in manifest["stimuli"]:
         for role, entry in sorted(stim["files"].items()):
-            path = entry["path"]
-            if not _decodable(bundle_dir, path):
-                continue  # check_bundle_files has reported it
-            if path not in decoded:
-                decoded[path] = _check_file(bundle_dir, entry, manifest, stim.get("timeline"))
-            problems += [f"stimulus {stim['id']} {role}: {p}" for p in decoded[path][0]]
+            problems += [f"stimulus {stim['id']} {role}: {p}" for p in decoded.get(entry["path"], ([], None))[0]]
         problems += _stimulus_problems(stim, manifest, decoded)
-    problems += _unreferenced(bundle_dir, manifest)
-    return problems
+    return problems + _unreferenced(bundle_dir, manifest)
 
 
 def _decodable(bundle_dir: Path, rel: str) -> bool:
@@ -529,26 +593,16 @@ def _decodable(bundle_dir: Path, rel: str) -> bool:
     return bf.is_safe_relative_path(rel) and not path.is_symlink() and path.is_file()
 
 
-def _check_file(bundle_dir: Path, entry: dict[str, str], manifest: dict[str, Any], timeline: dict[str, Any] | None) -> tuple[list[str], Any]:
-    """Problems with one file, and its RMS (audio) for the loudness check."""
+def _check_file(root: str, rel: str, media_type: str, audio: dict[str, Any], timeline: dict[str, Any] | None) -> tuple[list[str], Any]:
+    """Problems with one file, and its RMS in dBFS (audio) for the loudness check."""
     from explainer import audio_checks
 
-    path, label = bundle_dir / entry["path"], entry["path"]
-    if entry["media_type"] == "audio/wav":
-        audio = manifest["audio"]
-        problems = audio_checks.check_wav_file(path, expected_rate=audio["sample_rate"],
-                                               max_duration_s=audio.get("max_duration_s"), label=label)
-        return problems, (_file_rms_db(path) if not problems else None)
-    return _check_png(path, label, timeline), None
-
-
-def _file_rms_db(path: Path) -> float:
-    import soundfile as sf
-
-    from explainer import audio_checks
-
-    samples, _ = sf.read(path, dtype="float64")
-    return audio_checks.dbfs(audio_checks.rms(samples))
+    path = Path(root) / rel
+    if media_type == "audio/wav":
+        problems, samples = audio_checks.read_checked_wav(
+            path, expected_rate=audio["sample_rate"], max_duration_s=audio.get("max_duration_s"), label=rel)
+        return problems, (audio_checks.dbfs(audio_checks.rms(samples)) if not problems else None)
+    return _check_png(path, rel, timeline), None
 
 
 def _check_png(path: Path, label: str, timeline: dict[str, Any] | None) -> list[str]:

@@ -16,7 +16,8 @@ distinguishable for protan-, deutan- and tritanopia and in greyscale).
 
 from __future__ import annotations
 
-import io
+import struct
+import zlib
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -34,7 +35,7 @@ COLORMAPS: dict[str, tuple[str, ...]] = {
 }
 COLOR_BLIND_SAFE = "purple-orange"
 PLAIN_WAVE_RGB = (80, 80, 80)
-PNG_COMPRESS_LEVEL = 3  # zlib level: files about as small as level 6, encoded several times faster
+PNG_COMPRESS_LEVEL = 1  # zlib level: with the "up" filter, files about as small as Pillow's
 SPECTROGRAM_FLOOR_DB = -80.0
 
 
@@ -166,13 +167,15 @@ def render_waveform(
     cols = waveform_columns(window, relevance, layout)
     h = layout.plot_height
     row_of = lambda v: np.clip(np.round((1 - v) / 2 * (h - 1)), 0, h - 1).astype(np.intp)  # noqa: E731
-    rows = np.arange(h)[:, None]
-    inside = (rows >= row_of(cols["high"])[None, :]) & (rows <= row_of(cols["low"])[None, :])
+    tops, bottoms = row_of(cols["high"]), row_of(cols["low"]) + 1
     if relevance is None:
         colours = np.broadcast_to(np.array(PLAIN_WAVE_RGB, np.uint8), (layout.plot_width, 3))
     else:
         colours = colormap_lut(colormap)[_to_index(scale_relevance(cols["relevance"])[0])]
-    area = np.where(inside[..., None], colours[None, :, :], _waveform_background(layout))
+    area = _waveform_background(layout).copy()
+    # One slice per column: several times faster than a masked select over the area.
+    for column, (top, bottom) in enumerate(zip(tops.tolist(), bottoms.tolist(), strict=True)):
+        area[top:bottom, column] = colours[column]
     style = ("waveform", None if relevance is None else colormap)
     return _compose(area, style, layout)
 
@@ -253,18 +256,36 @@ def render_spectrogram(
 
 
 def _compose(area: np.ndarray, style: tuple[str, str | None], layout: Layout) -> bytes:
-    from PIL import Image
-
     canvas = _frame(style, layout).copy()
     canvas[layout.y0:layout.y1, layout.x0:layout.x1] = area
-    return png_bytes(Image.fromarray(canvas, "RGB"))
+    return png_bytes(canvas)
 
 
-def png_bytes(image: Any) -> bytes:
-    """PNG bytes with no metadata (no time stamps), so equal images give equal files."""
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
-    return buffer.getvalue()
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """Encode an ``(H, W, 3)`` uint8 RGB array as PNG: deterministic bytes, no metadata.
+
+    Written directly (every row with the PNG "up" filter, zlib level 1) because that
+    is several times faster than Pillow's adaptive filtering for these images and the
+    files are about as small; any PNG decoder reads them.
+    """
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width, channels = pixels.shape
+    if channels != 3:
+        raise ValueError(f"expected RGB pixels (H, W, 3), got shape {pixels.shape}")
+    rows = pixels.reshape(height, width * 3)
+    filtered = np.empty((height, width * 3 + 1), np.uint8)
+    filtered[:, 0] = 2  # filter type "up": each byte minus the byte above it
+    filtered[0, 1:] = rows[0]
+    np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps, as PNG wants
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
+    return b"".join([
+        b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
+        _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), PNG_COMPRESS_LEVEL)), _png_chunk(b"IEND", b""),
+    ])
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
 @lru_cache(maxsize=16)

@@ -42,6 +42,28 @@ def load_run_cached(run_dir: str) -> Any:
     return load_run(Path(run_dir))
 
 
+def warm_up(run_dir: str, colormap: str, batch: int) -> None:
+    """Prepare a worker process: load the run, draw the image frames, run one batch.
+
+    Everything here is cached per process, so the first real chunk does not pay for it.
+    """
+    import torch
+
+    from explainer import preprocessing as pp
+    from explainer.relevance import explain
+
+    run = load_run_cached(run_dir)
+    for style in ((run.representation, colormap), (run.representation, None)):
+        heatmaps._frame(style, heatmaps.LAYOUT)
+    shape = (batch, 1, *pp.input_shape(run.representation))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(RENDER_THREADS)
+    try:
+        explain(run.model, torch.zeros(shape), "gradient")
+    finally:
+        torch.set_num_threads(threads)
+
+
 def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) -> dict[str, Any]:
     """Explain and render the stimuli ``spec["stimuli"][i]`` for ``i`` in ``indices``.
 
@@ -59,7 +81,8 @@ def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) ->
     dict
         ``records``: per stimulus ``{"index", "files", "audio_checks", "timeline"}``;
         ``timings``: seconds spent on ``prepare`` (reading audio), ``relevance`` and
-        ``render`` (images, audio, encoding and writing).
+        ``render`` (images, audio, encoding and writing); ``cpu`` seconds of this
+        process and its ``pid``.
     """
     import torch
 
@@ -80,7 +103,8 @@ def _render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path, r
 
     from explainer.relevance import explain
 
-    timings = {"prepare": 0.0, "relevance": 0.0, "render": 0.0}
+    timings: dict[str, Any] = {"prepare": 0.0, "relevance": 0.0, "render": 0.0, "pid": os.getpid()}
+    cpu_start = time.process_time()
     records = []
     by_method: dict[str, list[int]] = {}
     for i in indices:
@@ -99,6 +123,7 @@ def _render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path, r
         timings["prepare"] += mid - start
         timings["relevance"] += end - mid
         timings["render"] += time.perf_counter() - end
+    timings["cpu"] = time.process_time() - cpu_start
     return {"records": sorted(records, key=lambda r: r["index"]), "timings": timings}
 
 

@@ -134,3 +134,11 @@ def test_rendering_is_deterministic_to_the_byte():
 def test_a_silent_window_still_renders():
     pixels = decode(hm.render_waveform(np.zeros(pp.WINDOW, np.float32), np.zeros(pp.WINDOW)))
     assert pixels.shape == (L.height_px, L.width_px, 3)
+
+
+def test_the_png_encoder_round_trips_pixels_exactly():
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    assert np.array_equal(decode(hm.png_bytes(pixels)), pixels)
+    with pytest.raises(ValueError, match="RGB"):
+        hm.png_bytes(np.zeros((4, 4, 4), np.uint8))
