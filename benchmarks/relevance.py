@@ -30,6 +30,7 @@ from explainer.models import build_model  # noqa: E402
 from explainer.relevance import explain, method_names  # noqa: E402
 from explainer.relevance.gradients import explaining  # noqa: E402
 
+EXPENSIVE = ("integrated-gradients", "smoothgrad", "occlusion")  # tens of passes each
 GOALS = {"lrp-epsilon-plus-flat": 2.0, "lrp-epsilon-gamma-box": 3.0, "lrp-alpha2-beta1": 3.0}
 INPUT_SHAPES = {"audionet": (1, 8000), "alexnet": (1, 227, 227)}
 
@@ -65,8 +66,10 @@ def bench_model(architecture: str, args: argparse.Namespace, bar: tqdm) -> dict[
         explain(model, x[:2], name, params=params)
     ratios: dict[str, list[float]] = {}
     seconds: dict[str, list[float]] = {"gradient": []}
-    for _ in range(args.pairs):
+    for pair in range(args.pairs):
         for name, params in runs:
+            if pair >= args.baseline_pairs and name in EXPENSIVE:
+                continue
             key = name + (" (zennit)" if params else "")
             t_grad = timed(gradient)
             t_method = timed(lambda n=name, p=params: explain(model, x, n, params=p))
@@ -89,6 +92,8 @@ def main() -> int:
     parser.add_argument("--pairs", type=int, default=None, help="paired runs per method (default 5; quick 1)")
     parser.add_argument("--batch", type=int, default=None, help="batch size (default 32; quick 4)")
     parser.add_argument("--width", type=float, default=None, help="model width (default 1.0, the paper's; quick 0.25)")
+    parser.add_argument("--baseline-pairs", type=int, default=2,
+                        help="paired runs for integrated gradients, SmoothGrad and occlusion (default 2)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     args = parser.parse_args()
     args.pairs = args.pairs or (1 if args.quick else 5)
@@ -96,7 +101,9 @@ def main() -> int:
     args.width = args.width or (0.25 if args.quick else 1.0)
     if args.threads:
         torch.set_num_threads(args.threads)
-    n_runs = 2 * args.pairs * (2 * len(method_names("lrp")) + len(method_names("baseline")) - 1)
+    args.baseline_pairs = min(args.baseline_pairs, args.pairs)
+    per_pair = 2 * len(method_names("lrp")) + len(method_names("baseline")) - 1 - len(EXPENSIVE)
+    n_runs = 2 * (args.pairs * per_pair + args.baseline_pairs * len(EXPENSIVE))
     models: dict[str, dict[str, object]] = {}
     with tqdm(total=n_runs, desc="relevance benchmark", unit="run", file=sys.stderr) as bar:
         for architecture in ("audionet", "alexnet"):
@@ -116,7 +123,8 @@ def report(models: dict[str, dict[str, object]], args: argparse.Namespace) -> di
         "other_over_gradient": other,
         "timings": models,
         "goals": {"max_ratio": GOALS, "met": met},
-        "settings": {"batch": args.batch, "width": args.width, "pairs": args.pairs, "quick": args.quick},
+        "settings": {"batch": args.batch, "width": args.width, "pairs": args.pairs,
+                     "baseline_pairs": args.baseline_pairs, "quick": args.quick},
         "machine": {
             "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "python": platform.python_version(), "platform": platform.platform(),

@@ -350,30 +350,40 @@ def write_bundle(
     try:
         results = render_all(spec, tmp, pool=pool)
         finish = time.perf_counter()
-        manifest = assemble_manifest(spec, [r for res in results for r in res["records"]])
-        bf.write_manifest(tmp, manifest)  # checks the schema
-        problems = validate_files(tmp, manifest, pool=pool)
-        if json.loads((tmp / bf.MANIFEST_NAME).read_text(encoding="utf-8")) != manifest:
-            problems.append("manifest.json does not read back as written")
-        if problems:
-            raise UserError(f"the new bundle failed its own validation: {'; '.join(problems[:5])}"
-                            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        manifest = _finish_manifest(spec, results, tmp, pool)
         _move_into_place(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    timings = _timings(results, manifest_s=time.perf_counter() - finish, wall_s=time.perf_counter() - start,
+                       main_cpu_s=time.process_time() - cpu_start)
+    n_files = len({e["path"] for s in manifest["stimuli"] for e in s["files"].values()})
+    return {"manifest": manifest, "n_files": n_files, "timings": timings}
+
+
+def _finish_manifest(spec: dict[str, Any], results: list[dict[str, Any]], tmp: Path, pool: Executor | None) -> dict[str, Any]:
+    """Assemble, write (schema-checked) and validate the manifest and files in ``tmp``."""
+    manifest = assemble_manifest(spec, [r for res in results for r in res["records"]])
+    bf.write_manifest(tmp, manifest)
+    problems = validate_files(tmp, manifest, pool=pool)
+    if json.loads((tmp / bf.MANIFEST_NAME).read_text(encoding="utf-8")) != manifest:
+        problems.append("manifest.json does not read back as written")
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise UserError(f"the new bundle failed its own validation: {'; '.join(problems[:5])}{more}")
+    return manifest
+
+
+def _timings(results: list[dict[str, Any]], *, manifest_s: float, wall_s: float, main_cpu_s: float) -> dict[str, Any]:
     timings: dict[str, Any] = {key: sum(r["timings"][key] for r in results) for key in ("prepare", "relevance", "render", "cpu")}
-    timings["manifest"] = time.perf_counter() - finish
-    timings["wall"] = time.perf_counter() - start
+    timings["manifest"], timings["wall"] = manifest_s, wall_s
     # CPU seconds per process (this one included), to tell parallel overhead from a busy machine.
     by_process: dict[str, float] = {}
     for res in results:
         pid = str(res["timings"]["pid"])
         by_process[pid] = by_process.get(pid, 0.0) + res["timings"]["cpu"]
-    main_pid = str(os.getpid())
-    by_process[main_pid] = time.process_time() - cpu_start  # includes in-process chunks
+    by_process[str(os.getpid())] = main_cpu_s  # includes chunks rendered in this process
     timings["cpu_by_process"] = by_process
-    n_files = len({e["path"] for s in manifest["stimuli"] for e in s["files"].values()})
-    return {"manifest": manifest, "n_files": n_files, "timings": timings}
+    return timings
 
 
 def _move_into_place(tmp: Path, out: Path) -> None:
@@ -617,8 +627,10 @@ def _check_png(path: Path, label: str, timeline: dict[str, Any] | None) -> list[
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         return [f"{label}: cannot decode as an image ({exc})"]
     problems = [] if kind == "PNG" else [f"{label}: is {kind}, not PNG"]
-    if timeline and size != (timeline["width_px"], timeline["height_px"]):
-        problems.append(f"{label}: {size[0]}x{size[1]} px, the timeline says {timeline['width_px']}x{timeline['height_px']}")
+    if timeline and size[0] != timeline["width_px"]:
+        problems.append(f"{label}: {size[0]} px wide, the timeline says {timeline['width_px']}")
+    if timeline and "height_px" in timeline and size[1] != timeline["height_px"]:
+        problems.append(f"{label}: {size[1]} px high, the timeline says {timeline['height_px']}")
     return problems
 
 

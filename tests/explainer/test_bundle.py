@@ -240,3 +240,12 @@ def test_an_alexnet_bundle_with_an_lrp_and_a_baseline_method_validates(trained_a
     assert manifest["model"]["input"] == "spectrogram"
     assert "STFT" in manifest["rendering"]["audible"]["method"]
     assert eb.validate_bundle(out) == []
+
+
+def test_validate_accepts_a_bundle_made_elsewhere_without_the_optional_fields(tmp_path):
+    from tests.synthetic_bundle import write_synthetic_bundle
+
+    other = write_synthetic_bundle(tmp_path / "other", n=4)
+    assert eb.validate_bundle(other) == []
+    _rewrite(other, lambda m: [s.pop("timeline", None) for s in m["stimuli"]])
+    assert eb.validate_bundle(other) == []
