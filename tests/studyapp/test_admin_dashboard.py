@@ -24,7 +24,7 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture
 def busy_study(media_root: Path, tmp_path: Path) -> Study:
     """A live study with sessions in every state, plus one pilot session."""
-    study = study_on(bundle_with(tmp_path), slug="busy", status=Study.Status.PILOT, target_per_condition=4,
+    study = study_on(bundle_with(tmp_path), slug="busy", status=Study.Status.PILOT, target_per_condition=4, n_trials=3,
                      time_limit_minutes=30)
     complete(study, "pilot-1", accuracy=1.0)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.LIVE, live_since=timezone.now())
