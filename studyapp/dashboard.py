@@ -121,7 +121,7 @@ def median_minutes(groups: list[GroupStatus]) -> float | None:
 # --------------------------------------------------------------------------- SVG charts
 # Presentation attributes only (no style attributes), so the strict CSP holds.
 
-_ROW, _LABEL_W, _BAR_W, _TOP = 30, 190, 420, 30
+_ROW, _LABEL_W, _BAR_W, _TOP = 30, 190, 420, 40
 
 
 def _svg(width: int, height: int, body: list[str], title: str) -> str:
@@ -152,8 +152,9 @@ def status_chart_svg(groups: list[GroupStatus], *, target: int = 0, title: str =
     bottom = _TOP + len(groups) * _ROW
     if target:
         tx = _LABEL_W + target * unit
-        body.append(f'<line x1="{tx:.1f}" y1="{_TOP}" x2="{tx:.1f}" y2="{bottom}" stroke="#000" '
+        body.append(f'<line x1="{tx:.1f}" y1="{_TOP - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#000" '
                     f'stroke-dasharray="4 3"><title>target {target} per group</title></line>')
+        body.append(f'<text x="{tx:.1f}" y="{_TOP - 8}" text-anchor="middle">target {target}</text>')
     body += _legend(bottom + 16)
     return _svg(_LABEL_W + _BAR_W + 60, bottom + 40, body, title)
 
@@ -170,6 +171,11 @@ def _legend(y: int) -> list[str]:
 def accuracy_chart_svg(rows: list[ConditionAccuracy], *, title: str = "Accuracy so far (95% CI)") -> str:
     """Horizontal bars of accuracy per condition with Wilson intervals; chance is not drawn."""
     body = [f'<text x="0" y="18" font-weight="bold">{escape(title)}</text>']
+    bottom = _TOP + len(rows) * _ROW
+    for tick in (0, 0.25, 0.5, 0.75, 1.0):  # grid first, so the bars and intervals sit on top
+        x = _LABEL_W + tick * _BAR_W
+        body.append(f'<line x1="{x:.1f}" y1="{_TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#ccc"/>')
+        body.append(f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">{tick:.0%}</text>')
     for i, row in enumerate(rows):
         y = _TOP + i * _ROW
         body.append(f'<text x="{_LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(row.condition)}</text>')
@@ -178,10 +184,5 @@ def accuracy_chart_svg(rows: list[ConditionAccuracy], *, title: str = "Accuracy 
                         f'fill="#0072B2" fill-opacity="0.6"/>')
             lo, hi = _LABEL_W + row.low * _BAR_W, _LABEL_W + row.high * _BAR_W
             body.append(f'<line x1="{lo:.1f}" y1="{y + 15}" x2="{hi:.1f}" y2="{y + 15}" stroke="#000" stroke-width="2"/>')
-        body.append(f'<text x="{_LABEL_W + _BAR_W + 6}" y="{y + 17}">{row.correct}/{row.n}</text>')
-    bottom = _TOP + len(rows) * _ROW
-    for tick in (0, 0.25, 0.5, 0.75, 1.0):
-        x = _LABEL_W + tick * _BAR_W
-        body.append(f'<line x1="{x:.1f}" y1="{_TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#ccc"/>')
-        body.append(f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">{tick:.0%}</text>')
-    return _svg(_LABEL_W + _BAR_W + 70, bottom + 24, body, title)
+        body.append(f'<text x="{_LABEL_W + _BAR_W + 16}" y="{y + 17}">{row.correct}/{row.n}</text>')
+    return _svg(_LABEL_W + _BAR_W + 90, bottom + 24, body, title)
