@@ -22,8 +22,9 @@ gives them ``Pass``). That is exact here because every rule above a ReLU multipl
 relevance by its input, so relevance at a unit the ReLU switched off is already zero and
 the ReLU's ordinary gradient passes it on unchanged.
 
-Not supported (raise or fall back to stock rules): ``create_graph`` (second-order
-gradients), in-place operations on a hooked layer's output, ``zero_params``.
+Not supported, with an error rather than a wrong answer (use ``implementation="zennit"``):
+``create_graph`` (second-order gradients), in-place operations on a hooked layer's output
+(autograd refuses them), ``zero_params``.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class _LayerRelevance(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx: Any, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
+        if torch.is_grad_enabled():
+            raise RuntimeError("fast LRP rules do not support create_graph; use implementation='zennit'")
         x, z = ctx.saved_tensors
         return ctx.rule.relevance(ctx.module, x, z, relevance), None, None, None
 
@@ -98,7 +101,7 @@ def divide_stabilized_(numerator: torch.Tensor, denominator: torch.Tensor, stabi
     """``numerator / stabilize(denominator)``, written into ``denominator`` (which it owns).
 
     For a float stabilizer this is zennit's ``z + eps * sign(z)`` (sign of 0 taken as +1)
-    in three passes without temporaries: ``copysign(|z| + eps, z)``. (The two differ only
+    in three passes and one temporary: ``copysign(|z| + eps, z)``. (The two differ only
     for ``z = -0.0``, which a sum gives only when every contribution is zero, so the
     relevance it scales is zero either way.)
     """

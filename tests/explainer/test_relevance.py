@@ -263,3 +263,20 @@ def test_every_required_method_is_registered_with_a_description():
                 "gradient", "gradient-x-input", "integrated-gradients", "smoothgrad", "occlusion"}
     assert required <= set(ALL_METHODS)
     assert all(get_method(name).description for name in ALL_METHODS)
+
+
+def test_fast_rules_refuse_what_they_do_not_support_instead_of_answering_wrongly():
+    torch.manual_seed(0)
+    x = torch.randn(2, 1, 16, requires_grad=True)
+    model = nn.Sequential(nn.Conv1d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 14, 3))
+    with build_composite("lrp-epsilon", {"epsilon": 1e-6}, x).context(model):
+        with pytest.raises(RuntimeError, match="create_graph"):
+            torch.autograd.grad(model(x).sum(), x, create_graph=True)
+    in_place = nn.Sequential(nn.Conv1d(1, 4, 3), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(4 * 14, 3))
+    with pytest.raises(RuntimeError, match="inplace"):
+        explain(in_place, x.detach(), "lrp-epsilon-plus-flat")
+    assert explain(in_place, x.detach(), "lrp-epsilon-plus-flat", params={"implementation": "zennit"}).relevance.shape == x.shape
+    from explainer.relevance.fast_rules import Epsilon
+
+    with pytest.raises(TypeError, match="fast LRP rules support"):
+        Epsilon().register(nn.AvgPool1d(2))
