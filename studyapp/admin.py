@@ -37,6 +37,7 @@ from studyapp.models import (
     Trial,
 )
 from studyapp.services.bundles import bundle_upload_store
+from studyapp.services.job_leases import job_state_note
 from studyapp.services.jobs import export_job_create, import_job_create
 from studyapp.services.participants import participant_withdraw
 from studyapp.services.studies import (
@@ -313,6 +314,12 @@ class ExportForm(forms.Form):
 
 class JobAdmin(ReadOnlyAdmin):
     change_form_template = "admin/studyapp/job_change_form.html"
+    # Where a job is and what happens next (queued without Redis, running, worker dead).
+    LEASE_FIELDS = ("state", "attempts", "created_at", "dispatched_at", "started_at", "heartbeat_at", "finished_at")
+
+    @admin.display(description="state")
+    def state(self, obj: Job) -> str:
+        return job_state_note(obj)
 
     @admin.display(description="problems")
     def problems_list(self, obj: Job) -> str:
@@ -338,8 +345,7 @@ class BundleUploadForm(forms.Form):
 class ImportJobAdmin(JobAdmin):
     list_display = ("id", "what", "status", "message", "bundle", "created_at", "finished_at")
     list_filter = ("status",)
-    fields = readonly_fields = ("status", "what", "message", "problems_list", "bundle_link",
-                                "created_at", "started_at", "finished_at")
+    fields = readonly_fields = ("status", "what", "message", "problems_list", "bundle_link", *JobAdmin.LEASE_FIELDS)
     change_list_template = "admin/studyapp/importjob/change_list.html"
 
     @admin.display(description="bundle")
@@ -381,7 +387,7 @@ class ExportJobAdmin(JobAdmin):
     list_display = ("id", "study", "status", "options", "n_trials", "n_participants", "created_at", "download")
     list_filter = ("status", "study")
     fields = readonly_fields = ("study", "status", "options", "message", "problems_list", "n_trials",
-                                "n_participants", "archive_bytes", "download", "created_at", "finished_at")
+                                "n_participants", "archive_bytes", "download", *JobAdmin.LEASE_FIELDS)
 
     @admin.display(description="download")
     def download(self, obj: ExportJob) -> str:

@@ -329,7 +329,13 @@ class AudioEvent(models.Model):
 
 
 class Job(models.Model):
-    """Status row of a background job; created before the task is queued."""
+    """Status row of a background job; created before the task is queued.
+
+    A worker holds a running job on a lease: it renews ``heartbeat_at`` while it works,
+    and a job whose heartbeat is older than ``JOB_LEASE_S`` belongs to a worker that
+    died; ``services.jobs.jobs_recover`` queues it again. ``claim`` names the current
+    run, so a worker that lost its lease can no longer record an outcome.
+    """
 
     class Status(models.TextChoices):
         QUEUED = "queued"
@@ -339,8 +345,13 @@ class Job(models.Model):
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the task was last handed to the queue (empty: not yet, e.g. Redis was down).")
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker running it.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker has started it.")
+    claim = models.CharField(max_length=32, blank=True, default="", help_text="Id of the current run.")
     problems = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True, default="")
 

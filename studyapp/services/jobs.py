@@ -2,8 +2,9 @@
 
 Import and export jobs run on the web-jobs Celery worker (or in-process when no
 broker is configured). A task takes the job's id, claims the row (a second
-delivery of the same message finds it claimed and does nothing) and records the
-outcome, including every problem found, on the row the admin shows.
+delivery of the same message finds it claimed and does nothing), holds it on a
+lease while it works and records the outcome, including every problem found, on
+the row the admin shows. Leases and recovery from dead workers: ``job_leases``.
 """
 
 from __future__ import annotations
@@ -12,50 +13,19 @@ import secrets
 import shutil
 import time
 import zipfile
-from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
-from django.utils import timezone
 
 from explainer.bundle_format import BundleError
 from studyapp.models import ExportJob, ImportJob, Job, Study
 from studyapp.services.bundles import bundle_import, bundle_import_archive
 from studyapp.services.exports import export_write
+from studyapp.services.job_leases import job_claim, job_finish, job_heartbeat, job_queue
 
 FINISHED = {Job.Status.SUCCEEDED, Job.Status.FAILED}
-
-
-def job_claim(model: type[Job], job_id: int) -> Job | None:
-    """Move a queued job to running; None if another worker already has it (safe to run twice)."""
-    with transaction.atomic():
-        claimed = model.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
-            status=Job.Status.RUNNING, started_at=timezone.now()
-        )
-    return model.objects.get(pk=job_id) if claimed else None
-
-
-def job_finish(job: Job, *, ok: bool, message: str = "", problems: list[str] | None = None) -> None:
-    """Record a job's outcome (and every problem found) on its status row."""
-    job.status = Job.Status.SUCCEEDED if ok else Job.Status.FAILED
-    job.finished_at = timezone.now()
-    job.message = message
-    job.problems = problems or []
-    job.save(update_fields=["status", "finished_at", "message", "problems"])
-
-
-def job_queue(send: Callable[[int], object], job_id: int) -> None:
-    """Queue a task for a committed job row.
-
-    With a broker, the message is sent once the surrounding transaction commits, so a
-    worker never looks for a row it cannot see yet. Eager mode (no broker) runs the
-    task right here, inside the caller's transaction.
-    """
-    if settings.CELERY_TASK_ALWAYS_EAGER:
-        send(job_id)
-    else:
-        transaction.on_commit(lambda: send(job_id))
+__all__ = ["job_claim", "job_finish", "job_queue", "job_wait", "import_job_create", "import_job_run",
+           "export_job_create", "export_job_run", "export_job_file"]
 
 
 def job_wait(model: type[Job], job_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.2) -> Job:
@@ -73,10 +43,8 @@ def job_wait(model: type[Job], job_id: int, *, timeout_s: float = 600.0, poll_s:
 
 def import_job_create(*, source: Path, study_slug: str = "", original_name: str = "") -> ImportJob:
     """Create the status row of a bundle import (a folder or a zip archive), then queue it."""
-    from studyapp.tasks import run_import_job
-
     job = ImportJob.objects.create(source=str(source), study_slug=study_slug, original_name=original_name)
-    job_queue(run_import_job.delay, job.pk)
+    job_queue(ImportJob, job.pk)
     return job
 
 
@@ -87,19 +55,21 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         return None
     source = Path(job.source)
     try:
-        bundle = bundle_import_archive(archive=source) if source.is_file() else bundle_import(bundle_dir=source)
+        with job_heartbeat(job):
+            bundle = bundle_import_archive(archive=source) if source.is_file() else bundle_import(bundle_dir=source)
     except BundleError as exc:
         job_finish(job, ok=False, message=f"{len(exc.problems)} problem(s) found; nothing was imported",
                    problems=exc.problems)
+        _discard_upload(source)
         return job
     except Exception as exc:  # record anything unexpected on the row, then let the worker log it
         job_finish(job, ok=False, message=f"import failed: {exc}", problems=[str(exc)])
-        raise
-    finally:
         _discard_upload(source)
-    job.bundle = bundle
-    job.save(update_fields=["bundle"])
-    job_finish(job, ok=True, message=f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}")
+        raise
+    # (A worker killed above leaves the upload in place for the run that replaces it.)
+    job_finish(job, ok=True, message=f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}",
+               bundle=bundle)
+    _discard_upload(source)
     return job
 
 
@@ -115,13 +85,11 @@ def _discard_upload(source: Path) -> None:
 
 def export_job_create(*, study: Study, include_pilot: bool = False, include_recruitment_ids: bool = False) -> ExportJob:
     """Create an export job with an unguessable download token, then queue it."""
-    from studyapp.tasks import run_export_job
-
     job = ExportJob.objects.create(
         study=study, download_token=secrets.token_urlsafe(32),
         options={"include_pilot": include_pilot, "include_recruitment_ids": include_recruitment_ids},
     )
-    job_queue(run_export_job.delay, job.pk)
+    job_queue(ExportJob, job.pk)
     return job
 
 
@@ -131,28 +99,41 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     if job is None:
         return None
     root = Path(settings.EXPORT_ROOT)
-    work = root / f".work-{job.download_token}"
+    _discard_partial_exports(root, job.download_token)
+    # Named by the claim, so a run that lost its lease never shares files with its successor.
+    work = root / f".work-{job.download_token}-{job.claim}"
     try:
-        summary = export_write(study=job.study, out_dir=work / job.study.slug,
-                               include_pilot=bool(job.options.get("include_pilot")),
-                               include_recruitment_ids=bool(job.options.get("include_recruitment_ids")))
-        archive = _zip_folder(summary.out_dir, root / f"{job.download_token}.zip")
+        with job_heartbeat(job):
+            summary = export_write(study=job.study, out_dir=work / job.study.slug,
+                                   include_pilot=bool(job.options.get("include_pilot")),
+                                   include_recruitment_ids=bool(job.options.get("include_recruitment_ids")))
+            archive = _zip_folder(summary.out_dir, root / f"{job.download_token}.zip", part=job.claim)
     except Exception as exc:
         job_finish(job, ok=False, message=f"export failed: {exc}", problems=[str(exc)])
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    job.archive_path, job.archive_bytes = str(archive), archive.stat().st_size
-    job.n_trials, job.n_participants = summary.n_trials, summary.n_participants
-    job.save(update_fields=["archive_path", "archive_bytes", "n_trials", "n_participants"])
     job_finish(job, ok=True, message=f"{summary.n_trials} trials, {summary.n_participants} participants, "
-                                     f"{summary.n_events} audio events")
+                                     f"{summary.n_events} audio events",
+               archive_path=str(archive), archive_bytes=archive.stat().st_size,
+               n_trials=summary.n_trials, n_participants=summary.n_participants)
     return job
 
 
-def _zip_folder(folder: Path, target: Path) -> Path:
+def _discard_partial_exports(root: Path, token: str) -> None:
+    """Remove what earlier runs of this export left behind when their worker was killed."""
+    if not root.is_dir():
+        return
+    for leftover in [*root.glob(f".work-{token}-*"), *root.glob(f"{token}.zip.*.part")]:
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+        else:
+            leftover.unlink(missing_ok=True)
+
+
+def _zip_folder(folder: Path, target: Path, *, part: str = "tmp") -> Path:
     """Zip ``folder`` (as one top-level folder) to ``target``, file by file, via a temporary name."""
-    tmp = target.with_name(target.name + ".part")
+    tmp = target.with_name(f"{target.name}.{part}.part")
     with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.iterdir()):
             zf.write(path, f"{folder.name}/{path.name}")

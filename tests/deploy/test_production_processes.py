@@ -19,7 +19,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
@@ -28,7 +27,7 @@ import pytest
 
 from explainer.bundle_format import read_manifest
 from tests.conftest import need, port_open
-from tests.deploy.processes import (
+from tests.processes import (
     REPO,
     Process,
     answers,
@@ -37,6 +36,7 @@ from tests.deploy.processes import (
     maps_torch,
     process_tree,
     production_env,
+    scratch_database,
     start,
     wait_until,
 )
@@ -75,27 +75,12 @@ def manage(env: dict[str, str], *args: str, timeout_s: float = 120) -> subproces
                           text=True, timeout=timeout_s, check=False)
 
 
-@contextmanager
-def scratch_database() -> Iterator[str]:
-    """A new, empty PostgreSQL database (URL), dropped afterwards."""
-    import psycopg
-
-    name = f"hearxai_deploy_test_{secrets.token_hex(4)}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlparse(POSTGRES_ADMIN_URL)._replace(path=f"/{name}").geturl()
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.fixture(scope="module")
 def fresh_database() -> Iterator[str]:
     admin = urlparse(POSTGRES_ADMIN_URL)
     need(port_open(admin.hostname or "127.0.0.1", admin.port or 5432), "PostgreSQL at 127.0.0.1:5432")
     need(port_open("127.0.0.1", 6379), "Redis at 127.0.0.1:6379")
-    with scratch_database() as url:
+    with scratch_database(POSTGRES_ADMIN_URL, prefix="hearxai_deploy_test") as url:
         yield url
 
 
@@ -200,7 +185,7 @@ def test_the_documented_backup_restores_into_an_empty_database(stack: Stack, tmp
     # The same flags as docs/deploying.md, without the `docker compose exec` around them.
     with dump.open("wb") as out:
         subprocess.run(["pg_dump", "--format=custom", "--dbname", source], stdout=out, check=True, timeout=60)
-    with scratch_database() as target:
+    with scratch_database(POSTGRES_ADMIN_URL, prefix="hearxai_deploy_test") as target:
         with dump.open("rb") as dump_in:
             subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname", target],
                            stdin=dump_in, check=True, timeout=60)
