@@ -13,6 +13,7 @@ writing images and audio, over the whole single-process write), plus the stages.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -36,7 +37,9 @@ def corpus(work: Path) -> Path:
     from explainer.cli import main
 
     out = work / "corpus"
-    if main(["corpus", "--out", str(out), "--speakers", "12", "--takes", "2"]) != 0:
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the JSON result
+        status = main(["corpus", "--out", str(out), "--speakers", "12", "--takes", "2"])
+    if status != 0:
         raise SystemExit("no fixtures/demo_corpus and could not synthesise one")
     return out
 
@@ -47,7 +50,7 @@ def train_run(data: Path, work: Path, width: float) -> Path:
     command = [sys.executable, "-m", "explainer", "train", "--data", str(data), "--out", str(out),
                "--model", "audionet", "--preset", "demo", "--width", str(width), "--subset", "1",
                "--epochs", "1", "--max-steps", "3", "--no-cache", "--workers", "1", "--quiet"]
-    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(command, cwd=REPO, check=True, stdout=sys.stderr)
     return out
 
 

@@ -361,15 +361,22 @@ def write_bundle(
 
 
 def _finish_manifest(spec: dict[str, Any], results: list[dict[str, Any]], tmp: Path, pool: Executor | None) -> dict[str, Any]:
-    """Assemble, write (schema-checked) and validate the manifest and files in ``tmp``."""
+    """Assemble the manifest, check it (schema) and the files in ``tmp``, then write it.
+
+    With a pool the schema check runs in one worker while the others decode files.
+    """
     manifest = assemble_manifest(spec, [r for res in results for r in res["records"]])
-    bf.write_manifest(tmp, manifest)
+    schema = pool.submit(bf.validate_manifest, manifest) if pool is not None else None
     problems = validate_files(tmp, manifest, pool=pool)
-    if json.loads((tmp / bf.MANIFEST_NAME).read_text(encoding="utf-8")) != manifest:
-        problems.append("manifest.json does not read back as written")
+    problems = (schema.result() if schema is not None else bf.validate_manifest(manifest)) + problems
     if problems:
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         raise UserError(f"the new bundle failed its own validation: {'; '.join(problems[:5])}{more}")
+    text = bf.dumps_manifest(manifest)  # the contract's canonical form, as bf.write_manifest writes it
+    (tmp / (bf.MANIFEST_NAME + ".tmp")).write_text(text, encoding="utf-8")
+    (tmp / (bf.MANIFEST_NAME + ".tmp")).replace(tmp / bf.MANIFEST_NAME)
+    if (tmp / bf.MANIFEST_NAME).read_text(encoding="utf-8") != text:
+        raise UserError(f"{tmp / bf.MANIFEST_NAME}: does not read back as written")
     return manifest
 
 
