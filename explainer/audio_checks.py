@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-TARGET_RMS_DBFS = -20.0  # common loudness of original and audible heatmap
+TARGET_RMS_DBFS = -26.0  # common loudness of original and audible heatmap (most pairs reach it within the peak ceiling)
 PEAK_CEILING_DBFS = -1.0  # highest peak allowed after scaling
 SILENCE_DBFS = -60.0  # an RMS below this is silence
 CLIP_LEVEL = 32767 / 32768  # 16-bit full scale
