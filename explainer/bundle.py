@@ -360,6 +360,32 @@ def write_bundle(
     return {"manifest": manifest, "n_files": n_files, "timings": timings}
 
 
+def finalize_bundle(
+    spec: dict[str, Any], records: Sequence[dict[str, Any]], work_dir: Path, out: Path, *, overwrite: bool = False
+) -> dict[str, Any]:
+    """Finish a bundle whose chunks were rendered elsewhere (for example by job-queue workers).
+
+    Parameters
+    ----------
+    records : sequence of dict
+        The ``records`` of every chunk's :func:`explainer.rendering.render_chunk` result.
+    work_dir : pathlib.Path
+        The folder the chunks were rendered into (``work_dir/files/``); it is validated,
+        given its manifest and renamed to ``out``, so it must be on the same file system.
+
+    Returns
+    -------
+    dict
+        The manifest.
+    """
+    out, work_dir = Path(out), Path(work_dir)
+    if out.exists() and not (overwrite and (out / bf.MANIFEST_NAME).is_file()):
+        raise UserError(f"{out}: already exists" + (" and is not a bundle" if overwrite else " (pass overwrite to replace it)"))
+    manifest = _finish_manifest(spec, [{"records": list(records)}], work_dir, None)
+    _move_into_place(work_dir, out)
+    return manifest
+
+
 def _finish_manifest(spec: dict[str, Any], results: list[dict[str, Any]], tmp: Path, pool: Executor | None) -> dict[str, Any]:
     """Assemble the manifest, check it (schema) and the files in ``tmp``, then write it.
 

@@ -126,11 +126,14 @@ def test_chunks_rendered_separately_assemble_into_the_same_manifest(trained_run,
     from explainer.rendering import render_chunk
 
     spec = eb.plan_bundle(trained_run, demo_corpus, Design(n_decisions=6, practice=1, methods=METHODS), seed=7)
-    (tmp_path / "files").mkdir()
-    records = [r for chunk in reversed(spec["chunks"]) for r in render_chunk(spec, chunk, tmp_path)["records"]]
-    assert json.dumps(eb.assemble_manifest(spec, records), sort_keys=True) == json.dumps(manifest, sort_keys=True)
+    spec = json.loads(json.dumps(spec))  # what a job queue would carry
+    work = tmp_path / "work"
+    (work / "files").mkdir(parents=True)
+    records = [r for chunk in reversed(spec["chunks"]) for r in render_chunk(spec, chunk, work)["records"]]
     with pytest.raises(eb.UserError, match="not rendered"):
         eb.assemble_manifest(spec, records[1:])
+    assert eb.finalize_bundle(spec, records, work, tmp_path / "done") == manifest
+    assert not work.exists() and eb.validate_bundle(tmp_path / "done") == []
 
 
 def test_a_failed_run_leaves_nothing_half_written(trained_run, demo_corpus, tmp_path, monkeypatch):
