@@ -221,9 +221,13 @@ def test_validate_reports_a_schema_violation_and_a_missing_manifest(bundle_dir, 
 def test_the_command_line_writes_validates_and_fails_clearly(trained_run, demo_corpus, bundle_dir, tmp_path, capsys):
     out = tmp_path / "cli"
     assert main(["bundle", "--run", str(trained_run), "--data", str(demo_corpus), "--out", str(out),
-                 "--n", "2", "--seed", "3", "--methods", "gradient-x-input"]) == 0
+                 "--n", "2", "--seed", "3", "--methods", "gradient-x-input", "--playback-rate", "16000",
+                 "--colormap", "purple-orange"]) == 0
     assert main(["bundle", "--validate", str(out)]) == 0
     assert "valid bundle" in capsys.readouterr().out
+    written = bf.read_manifest(out)
+    assert written["audio"]["sample_rate"] == 16000 and written["rendering"]["visual"]["colour_blind_safe"]
+    assert sf.info(out / written["stimuli"][0]["files"]["audible_heatmap"]["path"]).frames == 16000
     assert main(["bundle", "--validate", str(tmp_path / "missing")]) == 1
     assert main(["bundle", "--run", str(trained_run), "--data", str(demo_corpus), "--out", str(tmp_path / "x"),
                  "--methods", "lrp-nonsense"]) == 2
