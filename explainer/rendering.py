@@ -10,6 +10,7 @@ results of all chunks into one manifest.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import OrderedDict
@@ -21,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from explainer import audible, audio_checks, heatmaps
-from explainer.bundle_format import FILES_DIR, ROLE_MEDIA_TYPES, content_file_name, sha256_bytes
+from explainer.bundle_format import ROLE_MEDIA_TYPES, content_file_name, sha256_bytes
 from explainer.errors import UserError
 
 SUFFIX = {"audio/wav": ".wav", "image/png": ".png"}
-_PLAIN_CACHE: OrderedDict[tuple[str, str], bytes] = OrderedDict()
+_PLAIN_CACHE: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
 _PLAIN_CACHE_SIZE = 256
 RENDER_THREADS = 1
 
@@ -161,7 +162,7 @@ def render_stimulus(
         "original_audio": audio_checks.wav_bytes(original, render["playback_rate"]),
         "audible_heatmap": audio_checks.wav_bytes(heard, render["playback_rate"]),
         "visual_heatmap": _image(representation, window, model_input, relevance, render["colormap"]),
-        "plain_image": _plain_image(representation, stim["recording"], window, model_input),
+        "plain_image": _plain_image(representation, window, model_input),
     }
     entries = {role: write_content(out_dir, data, ROLE_MEDIA_TYPES[role]) for role, data in files.items()}
     return {"index": index, "files": entries, "audio_checks": record, "timeline": heatmaps.timeline()}
@@ -196,9 +197,13 @@ def _image(representation: str, window: np.ndarray, model_input: np.ndarray, rel
     return heatmaps.render_spectrogram(model_input, relevance, colormap=colormap)
 
 
-def _plain_image(representation: str, recording: str, window: np.ndarray, model_input: np.ndarray) -> bytes:
-    """The unexplained rendering; every method's stimulus of a recording shares it."""
-    key = (representation, recording)
+def _plain_image(representation: str, window: np.ndarray, model_input: np.ndarray) -> bytes:
+    """The unexplained rendering; every method's stimulus of a recording shares it.
+
+    Cached by the window's content (not its name: another run may place the clip
+    elsewhere).
+    """
+    key = (representation, hashlib.blake2b(np.ascontiguousarray(window).tobytes(), digest_size=16).digest())
     if key not in _PLAIN_CACHE:
         _PLAIN_CACHE[key] = _image(representation, window, model_input, None, "red-blue")
         if len(_PLAIN_CACHE) > _PLAIN_CACHE_SIZE:
@@ -217,7 +222,3 @@ def write_content(out_dir: Path, data: bytes, media_type: str) -> dict[str, str]
         tmp.write_bytes(data)
         os.replace(tmp, target)
     return {"path": rel, "sha256": sha, "media_type": media_type}
-
-
-def files_dir(out_dir: Path) -> Path:
-    return Path(out_dir) / FILES_DIR
