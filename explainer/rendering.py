@@ -35,9 +35,25 @@ class StimulusError(UserError):
     """A stimulus whose files fail the checks; the message names the stimulus."""
 
 
+def load_run_cached(run_dir: str, weights_sha256: str | None = None) -> Any:
+    """The trained run, loaded once per process and weights file.
+
+    A long-lived worker may see a run folder retrained in place, so the cache is keyed
+    by the weights file's size and modification time too; with ``weights_sha256`` (the
+    plan's) a run whose weights changed since planning is an error.
+    """
+    from explainer import run_files
+
+    weights = Path(run_dir) / run_files.MODEL_NAME
+    stat = weights.stat() if weights.is_file() else None
+    run = _load_run(run_dir, None if stat is None else (stat.st_size, stat.st_mtime_ns))
+    if weights_sha256 is not None and run.weights_sha256 != weights_sha256:
+        raise UserError(f"{weights}: the weights changed since the bundle was planned")
+    return run
+
+
 @lru_cache(maxsize=2)
-def load_run_cached(run_dir: str) -> Any:
-    """The trained run, loaded once per process."""
+def _load_run(run_dir: str, version: tuple[int, int] | None) -> Any:
     from explainer.training import load_run
 
     return load_run(Path(run_dir))
@@ -87,7 +103,7 @@ def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) ->
     """
     import torch
 
-    run = load_run_cached(spec["run_dir"])
+    run = load_run_cached(spec["run_dir"], spec["model"]["weights_sha256"])
     # One thread, always: torch's results depend (in the last bits) on its thread count,
     # and bundles must not depend on the machine or on --workers. Parallelism comes from
     # worker processes instead.
