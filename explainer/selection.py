@@ -163,22 +163,21 @@ def select(candidates: Sequence[Candidate], classes: Sequence[str], design: Desi
     targets = cell_targets(classes, design, rng)
     pools = {cell: spread_over_speakers([c for c in candidates if (c.true_label, c.correct) == cell], rng)
              for cell in targets}
+    available = {cell: len(pool) for cell, pool in pools.items()}
     used_audio: set[str] = set()
-    chosen: dict[tuple[str, bool], list[Candidate]] = {cell: [] for cell in targets}
-    for cell, want in targets.items():
-        chosen[cell] = _take(pools[cell], want, used_audio)
-    selection = Selection(main=[], practice=[])
-    for cell, want in targets.items():
-        missing = want - len(chosen[cell])
-        other = (cell[0], not cell[1])
-        if missing and design.shortfall == "fill":
-            chosen[other] += _take(pools[other], missing, used_audio)
-        _account(selection, cell, want, len(pools[cell]), len(chosen[cell]))
-    if design.shortfall == "error" and selection.shortfall:
-        raise UserError("too few candidates: " + "; ".join(selection.shortfall))
-    selection.main = [c for cell in targets for c in chosen[cell]]
+    chosen = {cell: _take(pools[cell], want, used_audio) for cell, want in targets.items()}
+    short = {cell: want - len(chosen[cell]) for cell, want in targets.items() if len(chosen[cell]) < want}
+    if short and design.shortfall == "error":
+        raise UserError("too few candidates: " + "; ".join(_shortfall_line(c, targets[c], available[c]) for c in short))
+    for (label, correct), missing in short.items():  # fill from the same class's other cell
+        chosen[(label, not correct)] += _take(pools[(label, not correct)], missing, used_audio)
+    selection = Selection(main=[c for cell in targets for c in chosen[cell]], practice=[])
     if not selection.main:
         raise UserError("no decisions could be selected: no candidate recordings")
+    selection.cells = [{"true_label": label, "correct": correct, "requested": targets[(label, correct)],
+                        "available": available[(label, correct)], "selected": len(chosen[(label, correct)])}
+                       for label, correct in targets]
+    selection.shortfall = [_shortfall_line(cell, targets[cell], available[cell]) for cell in short]
     selection.practice = _practice(pools, design.practice, used_audio)
     return selection
 
@@ -195,13 +194,9 @@ def _take(pool: list[Candidate], want: int, used_audio: set[str]) -> list[Candid
     return taken
 
 
-def _account(selection: Selection, cell: tuple[str, bool], want: int, available: int, got: int) -> None:
+def _shortfall_line(cell: tuple[str, bool], want: int, available: int) -> str:
     label, correct = cell
-    selection.cells.append({"true_label": label, "correct": correct, "requested": want,
-                            "available": available, "selected": got})
-    if got < want:
-        kind = "correct" if correct else "incorrect"
-        selection.shortfall.append(f"class {label} {kind}: {want} requested, {available} available")
+    return f"class {label} {'correct' if correct else 'incorrect'}: {want} requested, {available} available"
 
 
 def _practice(pools: dict[tuple[str, bool], list[Candidate]], n: int, used_audio: set[str]) -> list[Candidate]:

@@ -65,11 +65,15 @@ def test_a_short_cell_is_filled_from_the_same_class_and_recorded():
     assert any("class 3 incorrect" in s for s in sel.shortfall)
     cell = next(c for c in sel.cells if c["true_label"] == "3" and not c["correct"])
     assert (cell["requested"], cell["available"], cell["selected"]) == (2, 0, 0)
+    other = next(c for c in sel.cells if c["true_label"] == "3" and c["correct"])
+    n_correct_threes = sum(1 for c in pool if c.true_label == "3" and c.correct)
+    assert (other["requested"], other["available"], other["selected"]) == (2, n_correct_threes, 4)
+    assert sum(c["selected"] for c in sel.cells) == len(sel.main) == 40
 
 
 def test_a_short_cell_is_an_error_when_the_design_says_so():
     pool = [c for c in candidates() if c.correct]
-    with pytest.raises(UserError, match="too few candidates"):
+    with pytest.raises(UserError, match="too few candidates: class 0 incorrect: 1 requested, 0 available"):
         select(pool, CLASSES, Design(n_decisions=20, shortfall="error"), seed=0)
 
 
