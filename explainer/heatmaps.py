@@ -78,7 +78,7 @@ def timeline(layout: Layout = LAYOUT) -> dict[str, Any]:
     dict
         ``x0_px`` / ``x1_px``: pixel columns (left edges, from the image's left) at
         ``t0_s`` / ``t1_s`` seconds of the audio; ``width_px`` / ``height_px``: image size;
-        ``y0_px`` / ``y1_px``: top and bottom rows of the plot area.
+        the plot area covers rows ``y0_px`` up to (not including) ``y1_px``.
     """
     return {
         "x0_px": layout.x0, "x1_px": layout.x1, "y0_px": layout.y0, "y1_px": layout.y1,
