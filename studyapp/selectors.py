@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from studyapp.models import Participant, Trial
+from functools import lru_cache
+
+from studyapp.models import Bundle, Participant, Trial
 from studyapp.services.screening import screening_next_trial, screening_state
 
 # Steps a session can be at, in the order a participant meets them.
@@ -13,7 +15,47 @@ STEPS = (
 
 
 def participant_by_token(*, token: str) -> Participant | None:
-    return Participant.objects.select_related("study", "study__bundle", "condition").filter(token=token).first()
+    """The session behind ``token`` with its study, bundle and condition (not the bundle's manifest).
+
+    The manifest lists every stimulus of the bundle and can run to megabytes; no
+    participant page needs it whole (``bundle_colormap`` reads the one value they do).
+    """
+    return (Participant.objects.select_related("study", "study__bundle", "condition")
+            .defer("study__bundle__manifest").filter(token=token).first())
+
+
+# What storing an answer reads of the session, its study and bundle. The rest stays
+# deferred (loaded only if a rarer path reads it): this query runs on every answer, and
+# turning a hundred columns into Python objects was a third of the work of one.
+_ANSWER_FIELDS = (
+    "token", "pseudonym", "status", "study_id", "condition_id", "last_seen_at", "consented_at",
+    "instructions_seen_at", "screening_passed", "demographics",
+    "study__slug", "study__status", "study__bundle_id", "study__task", "study__ask_rating", "study__ask_confidence",
+    "study__audio_must_finish", "study__max_replays", "study__allow_seeking", "study__allow_back",
+    "study__time_limit_minutes", "study__demographics", "study__headphone_screen",
+    "study__bundle__classes", "study__bundle__manifest_sha256",
+)
+
+
+def participant_for_answer(*, token: str) -> Participant | None:
+    """The session behind ``token`` with just what storing an answer reads (see ``_ANSWER_FIELDS``)."""
+    return (Participant.objects.select_related("study", "study__bundle").only(*_ANSWER_FIELDS)
+            .filter(token=token).first())
+
+
+@lru_cache(maxsize=512)
+def _colormap(bundle_id: int, manifest_sha256: str) -> str:
+    # Keyed by content hash as well: a bundle never changes, but a test database may reuse an id.
+    found = Bundle.objects.filter(pk=bundle_id).values_list("manifest__rendering__visual__colormap", flat=True).first()
+    return found if isinstance(found, str) else ""
+
+
+def bundle_colormap(bundle: Bundle) -> str:
+    """The colour map of the bundle's visual explanations (``""`` if the manifest names none)."""
+    if "manifest" not in bundle.get_deferred_fields():
+        visual = (bundle.manifest.get("rendering") or {}).get("visual") or {}
+        return str(visual.get("colormap") or "")
+    return _colormap(bundle.pk, bundle.manifest_sha256)
 
 
 def demographics_pending(participant: Participant) -> bool:

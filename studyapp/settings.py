@@ -135,14 +135,21 @@ JOB_SWEEP_S = env_int("HEARXAI_JOB_SWEEP_S", 15)
 # (a Redis without persistence may have lost it; a duplicate message is harmless).
 JOB_REDISPATCH_S = env_int("HEARXAI_JOB_REDISPATCH_S", 900)
 
-# Participant rate limits (requests per minute per client); generous enough that a
-# human never meets them, tight enough to stop a script hammering an entry link.
+# Participant rate limits (views/limits.py): new sessions per minute per client address,
+# answers per minute per session. Generous enough that a person never meets them, tight
+# enough to stop a script hammering an entry link or a session.
 RATE_LIMIT_ENTRY_PER_MIN = env_int("HEARXAI_RATE_LIMIT_ENTRY_PER_MIN", 60)
-RATE_LIMIT_ANSWER_PER_MIN = env_int("HEARXAI_RATE_LIMIT_ANSWER_PER_MIN", 240)
+RATE_LIMIT_ANSWER_PER_MIN = env_int("HEARXAI_RATE_LIMIT_ANSWER_PER_MIN", 120)
+# Reverse proxies in front of the site that append to X-Forwarded-For (docs/deploying.md):
+# the client's address is that many entries from the end. Production assumes one (TLS proxy).
+PROXY_COUNT = env_int("HEARXAI_PROXY_COUNT", 0 if DEBUG else 1)
+# The cache holds only rate-limit counters. Short timeouts: if Redis is unreachable the
+# counters fall back to process memory (views/limits.py) instead of stalling a request.
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     if not REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
 }
 
 # Security (HTTPS settings switch on with DEBUG off; check --deploy must pass).

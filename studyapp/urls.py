@@ -6,3 +6,6 @@ urlpatterns = [
     path("", include("studyapp.urls_participant")),
     path("research/", include("studyapp.urls_researcher")),
 ]
+
+# 503 (retry shortly) when the database is unreachable, else the 500 page: studyapp/views/errors.py.
+handler500 = "studyapp.views.errors.server_error"

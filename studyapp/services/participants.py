@@ -10,7 +10,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from studyapp.models import AudioEvent, Participant, Response, Study, Trial
+from studyapp.models import AudioEvent, Participant, Response, Stimulus, Study, Trial
 from studyapp.services.assignment import assignment_make
 from studyapp.services.audio_rules import audio_rule_problems, play_count
 
@@ -102,8 +102,16 @@ def _new_pseudonym(study: Study) -> str:
             return candidate
 
 
+# ``last_seen_at`` serves time limits counted in minutes, so it is written at most this
+# often: one UPDATE per request would be most of the database work of a page.
+TOUCH_EVERY = timedelta(seconds=30)
+
+
 def participant_touch(*, participant: Participant) -> None:
+    """Note that the participant is active (at most once per ``TOUCH_EVERY``)."""
     now = timezone.now()
+    if participant.last_seen_at and now - participant.last_seen_at < TOUCH_EVERY:
+        return
     Participant.objects.filter(pk=participant.pk).update(last_seen_at=now)
     participant.last_seen_at = now
 
@@ -118,6 +126,8 @@ def participant_expire_if_idle(*, participant: Participant) -> bool:
     if participant.status not in ACTIVE or not limit:
         return False
     cutoff = timezone.now() - timedelta(minutes=limit)
+    if participant.last_seen_at and participant.last_seen_at >= cutoff:
+        return False  # (decided on the row just read; the update below re-checks it)
     expired = Participant.objects.filter(pk=participant.pk, status__in=ACTIVE, last_seen_at__lt=cutoff).update(
         status=Participant.Status.ABANDONED
     )
@@ -218,39 +228,102 @@ def _check_shape(study: Study, answer: Answer) -> None:
         raise AnswerRejected("a confidence (0-100) is required")
 
 
-def response_record(*, participant: Participant, position: int, answer: Answer) -> tuple[Response, bool]:
-    """Store the answer to trial ``position``; returns (response, created).
+@dataclass(frozen=True)
+class Recorded:
+    """The outcome of :func:`answer_record`.
 
-    The same submission arriving twice (double click, retry) returns the stored
-    response with ``created=False``. A different second answer is refused, unless the
-    study allows going back, in which case it revises the stored answer.
+    ``next_position`` is the first unanswered trial after a newly stored answer (None
+    when it was the last one, or when the answer was a repeat or a revision).
     """
-    study = participant.study
-    if participant.status != Participant.Status.IN_PROGRESS:
+
+    response: Response
+    created: bool
+    next_position: int | None = None
+
+
+def response_record(*, participant: Participant, position: int, answer: Answer) -> tuple[Response, bool]:
+    """Store the answer to trial ``position``; returns (response, created). See :func:`answer_record`."""
+    recorded = answer_record(participant=participant, position=position, answer=answer)
+    return recorded.response, recorded.created
+
+
+def answer_record(*, participant: Participant, position: int, answer: Answer) -> Recorded:
+    """Store the answer to trial ``position`` exactly once.
+
+    The same submission arriving twice (double click, a retry whose reply was lost,
+    also after the session completed) returns the stored response with
+    ``created=False``. A different second answer is refused, unless the study allows
+    going back, in which case it revises the stored answer.
+
+    Raises
+    ------
+    AnswerRejected
+        With ``code`` telling the view how to reply (see its docstring).
+    """
+    if participant.status not in {Participant.Status.IN_PROGRESS, Participant.Status.COMPLETED}:
         raise AnswerRejected("this session is not taking answers", code="state")
-    _check_shape(study, answer)
-    trial = Trial.objects.select_related(
-        "stimulus__original_audio", "stimulus__audible_heatmap", "condition", "participant__study"
-    ).filter(participant=participant, position=position).first()
+    _check_shape(participant.study, answer)
+    # The common case: the first two open trials, the first being this one.
+    open_trials = _open_trials(participant) if participant.status == Participant.Status.IN_PROGRESS else []
+    if open_trials and open_trials[0].position == position:
+        return _record_new(participant, open_trials, answer)
+    trial = _trial_with_response(participant, position)
     if trial is None:
         raise AnswerRejected(f"no trial {position} in this session", code="not_found")
-    existing = Response.objects.filter(trial=trial).first()
+    existing = getattr(trial, "response", None)
+    if existing and answer.submission_key and existing.submission_key == answer.submission_key:
+        return Recorded(existing, False)  # already stored: a retry whose reply was lost
+    if participant.status != Participant.Status.IN_PROGRESS:
+        raise AnswerRejected("this session is not taking answers", code="state")
     if existing:
-        return _repeat_or_revise(existing, trial, answer, study), False
-    first_open = Trial.objects.filter(participant=participant, response__isnull=True).order_by("position").first()
-    if first_open is None or first_open.position != position:
-        raise AnswerRejected("trials must be answered in order", code="order")
-    problems = audio_rule_problems(study=study, trial=trial, events=answer.events)
+        return Recorded(_repeat_or_revise(existing, trial, answer, participant.study), False)
+    raise AnswerRejected("trials must be answered in order", code="order")
+
+
+def _record_new(participant: Participant, open_trials: list[Trial], answer: Answer) -> Recorded:
+    trial = open_trials[0]
+    problems = audio_rule_problems(study=participant.study, trial=trial, events=answer.events)
     if problems:
         raise AnswerRejected("; ".join(problems), code="rules")
     try:
         with transaction.atomic():
             response = _create_response(trial, answer)
-            if not Trial.objects.filter(participant=participant, response__isnull=True).exists():
+            if len(open_trials) == 1:
                 _complete(participant)
-    except IntegrityError:
-        return _repeat_or_revise(Response.objects.get(trial=trial), trial, answer, study), False
-    return response, True
+    except IntegrityError:  # a concurrent copy of this request stored it first
+        existing = Response.objects.get(trial=trial)
+        return Recorded(_repeat_or_revise(existing, trial, answer, participant.study), False)
+    return Recorded(response, True, open_trials[1].position if len(open_trials) > 1 else None)
+
+
+# Every answer runs these queries, so each joins few tables: PostgreSQL plans a query
+# afresh each time, and planning a join of eight tables took longer (3-7 ms) than
+# running the three small queries below together (docs/benchmarks.md).
+_TRIAL_FIELDS = ("participant_id", "position", "kind", "stimulus_id", "expected_answer", "presented_at",
+                 "condition__modality")
+_STIMULUS_FIELDS = ("predicted_label", "model_correct", "original_audio__duration_s", "audible_heatmap__duration_s")
+
+
+def _open_trials(participant: Participant) -> list[Trial]:
+    """The participant's first two unanswered trials (fewer near the end); the first with its stimulus."""
+    trials = list(Trial.objects.select_related("condition").only(*_TRIAL_FIELDS)
+                  .filter(participant=participant, response__isnull=True).order_by("position")[:2])
+    for trial in trials:
+        trial.participant = participant  # (answer_is_correct reads the study through it)
+    if trials:
+        trials[0].stimulus = (Stimulus.objects.select_related("original_audio", "audible_heatmap")
+                              .only(*_STIMULUS_FIELDS).get(pk=trials[0].stimulus_id))
+    return trials
+
+
+def _trial_with_response(participant: Participant, position: int) -> Trial | None:
+    """Trial ``position`` of this participant, with its response if it has one."""
+    trial = Trial.objects.select_related(
+        "stimulus__original_audio", "stimulus__audible_heatmap", "condition", "response",
+    ).filter(participant=participant, position=position).first()
+    if trial is not None:
+        trial.participant = participant
+    return trial
 
 
 def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: Study) -> Response:

@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import time
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from studyapp.models import Participant, Study
-from studyapp.selectors import participant_by_token, participant_step
+from studyapp.selectors import (
+    bundle_colormap,
+    participant_by_token,
+    participant_for_answer,
+    participant_step,
+)
 from studyapp.services.participants import participant_expire_if_idle, participant_touch
+from studyapp.views.limits import rate_limited  # noqa: F401 - the views take it from here
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 # URL name of each step (see selectors.STEPS); steps with a number take it as an argument.
@@ -29,9 +29,13 @@ STEP_URL_NAMES = {
 }
 
 
-def participant_or_404(token: str) -> Participant:
-    """The session behind ``token``; expires it if idle too long, and notes the visit."""
-    participant = participant_by_token(token=token) if _TOKEN.match(token) else None
+def participant_or_404(token: str, *, answering: bool = False) -> Participant:
+    """The session behind ``token``; expires it if idle too long, and notes the visit.
+
+    ``answering`` loads only what storing an answer needs (the rest on demand).
+    """
+    lookup = participant_for_answer if answering else participant_by_token
+    participant = lookup(token=token) if _TOKEN.match(token) else None
     if participant is None:
         raise Http404("This link does not belong to a session (it may have been withdrawn).")
     if not participant_expire_if_idle(participant=participant):
@@ -55,8 +59,8 @@ COLOUR_WORDS = {"red-blue": ("red", "blue"), "purple-orange": ("orange", "purple
 
 def heatmap_colours(study: Study) -> dict[str, str]:
     """The colours that mean "for" and "against" the model's decision in this bundle's images."""
-    visual = (study.bundle.manifest.get("rendering") or {}).get("visual") or {}
-    positive, negative = COLOUR_WORDS.get(visual.get("colormap", "red-blue"), COLOUR_WORDS["red-blue"])
+    colormap = bundle_colormap(study.bundle) or "red-blue"
+    positive, negative = COLOUR_WORDS.get(colormap, COLOUR_WORDS["red-blue"])
     return {"for": positive, "against": negative}
 
 
@@ -96,37 +100,3 @@ def problem(request: HttpRequest, message: str, *, status: int = 400, continue_u
     context = page_context(participant) if participant else {}
     context.update({"message": message, "continue_url": continue_url})
     return render(request, "studyapp/problem.html", context, status=status)
-
-
-def rate_limited(setting: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Limit POSTs per client per minute to ``settings.<setting>`` (0 turns it off).
-
-    The client is identified by a keyed hash of its address, kept in the cache for a
-    minute at most; addresses themselves are never stored.
-    """
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            limit = int(getattr(settings, setting, 0) or 0)
-            if request.method == "POST" and limit and _over_limit(request, view.__name__, limit):
-                return problem(request, "Too many requests in a short time. Please wait a minute and try again.",
-                               status=429)
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorate
-
-
-def _over_limit(request: HttpRequest, scope: str, limit: int) -> bool:
-    address = request.META.get("REMOTE_ADDR", "")
-    client = hmac.new(settings.SECRET_KEY.encode(), address.encode(), hashlib.sha256).hexdigest()[:20]
-    key = f"rl:{scope}:{client}:{int(time.time() // 60)}"
-    cache.add(key, 0, timeout=61)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # evicted between add and incr
-        cache.set(key, 1, timeout=61)
-        count = 1
-    return count > limit

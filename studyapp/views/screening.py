@@ -77,7 +77,7 @@ def calibration_sound(request: HttpRequest, token: str) -> FileResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@rate_limited("RATE_LIMIT_ANSWER_PER_MIN")
+@rate_limited("RATE_LIMIT_ANSWER_PER_MIN", per="session")
 def screening(request: HttpRequest, token: str, number: int) -> HttpResponse:
     participant = participant_or_404(token)
     if request.method == "POST":

@@ -23,9 +23,10 @@ from studyapp.services.media import media_absolute_path
 from studyapp.services.participants import (
     Answer,
     AnswerRejected,
+    Recorded,
     allowed_answers,
     answer_is_correct,
-    response_record,
+    answer_record,
     trial_present,
 )
 from studyapp.views.common import (
@@ -67,9 +68,9 @@ def trial_page_context(*, participant: Participant, trial: Trial, answered: int,
 
 
 @require_http_methods(["GET", "POST"])
-@rate_limited("RATE_LIMIT_ANSWER_PER_MIN")
+@rate_limited("RATE_LIMIT_ANSWER_PER_MIN", per="session")
 def trial(request: HttpRequest, token: str, position: int) -> HttpResponse:
-    participant = participant_or_404(token)
+    participant = participant_or_404(token, answering=request.method == "POST")
     if request.method == "POST":
         return _trial_post(request, participant, position)
     step, current = participant_step(participant=participant)
@@ -107,16 +108,25 @@ def _trial_post(request: HttpRequest, participant: Participant, position: int) -
     answer = Answer(answer=data["answer"], rating=data.get("rating"), confidence=data.get("confidence"),
                     rt_ms=data.get("rt_ms"), submission_key=data["submission_key"], events=tuple(data["events"]))
     try:
-        response, _ = response_record(participant=participant, position=position, answer=answer)
+        recorded = answer_record(participant=participant, position=position, answer=answer)
     except AnswerRejected as exc:
         if exc.code in STALE_CODES:
             return stale_page(request, str(exc), step_url(participant))
         status = 404 if exc.code == "not_found" else 400
         return problem(request, f"The answer could not be stored: {exc}", status=status,
                        continue_url=step_url(participant), participant=participant)
-    if response.trial.kind == Trial.Kind.PRACTICE:
+    if recorded.response.trial.kind == Trial.Kind.PRACTICE:
         return next_page(request, reverse("feedback", args=[participant.token, position]))
-    return next_page(request, step_url(participant))
+    return next_page(request, _after_answer_url(participant, recorded))
+
+
+def _after_answer_url(participant: Participant, recorded: Recorded) -> str:
+    """Where a participant goes after an answer (without asking the database again when known)."""
+    if recorded.created and recorded.next_position is not None:
+        return reverse("trial", args=[participant.token, recorded.next_position])
+    if recorded.created:
+        return reverse("done", args=[participant.token])
+    return step_url(participant)
 
 
 def _first_error(form: AnswerForm) -> str:

@@ -1,0 +1,531 @@
+"""Load benchmark: simulated participants against gunicorn + PostgreSQL, and the answers checked after.
+
+Starts the production web process (gunicorn with ``studyapp.gunicorn_conf``, DEBUG
+off, behind the headers a TLS proxy adds) on a fresh PostgreSQL database that it
+creates and drops, then runs three phases:
+
+1. **ceiling**: ``--clients`` connections post answers as fast as they can to a bare
+   Django view that does one INSERT (benchmarks/ceiling_app.py), served the same way;
+2. **saturation**: the same number of connections post answers, back to back, to the
+   real answer endpoint of participants already at their first trial (CSRF token,
+   idempotency key, audio event log: everything the page sends);
+3. **burst**: ``--participants`` people arrive within ``--arrival-s`` seconds and each
+   takes the whole study through the pages (entry, consent, instructions, every trial
+   page with its media, answer, done) at a compressed human pace (``--think-ms`` per
+   trial), each from their own address.
+
+Afterwards every answer the server acknowledged is looked up in the database: one
+that is missing is *lost*, a second copy (a second response or its audio events
+stored twice) is *duplicated*. Prints one JSON object; the keys ``answers_per_s`` and
+``p99_ms_answer`` (saturation phase), ``ratio_to_ceiling``, ``answers_lost``,
+``answers_duplicated`` and ``errors`` (all phases) are its interface, with latency
+percentiles per endpoint and per phase. Progress goes to stderr.
+
+``--quick`` (under a minute): 4 s ceiling and saturation windows, 40 participants x
+10 trials arriving within 10 s. Needs PostgreSQL (``--database-url``, a server where
+it may create a database) and uses Redis for the rate-limit counters if reachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlparse
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.http_participant import (  # noqa: E402  (after the path set-up)
+    ConnectionProblem,
+    HttpClient,
+    Pace,
+    Participant,
+    Reply,
+    Walk,
+    forwarded_headers,
+    listen_log,
+    new_submission_key,
+)
+from tests.processes import (  # noqa: E402
+    Process,
+    free_port,
+    port_open,
+    production_env,
+    scratch_database,
+    start_web,
+    worker_pids,
+)
+
+HOST = "localhost"
+ORIGIN = f"https://{HOST}"
+SLUG = "load"
+GOAL_RATIO, GOAL_P99_MS = 0.5, 100.0
+READY_FOR = 1500
+
+
+def log(message: str) -> None:
+    print(f"[load] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass
+class Latencies:
+    """Request latencies (ms) and statuses per endpoint."""
+
+    samples: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    statuses: dict[str, dict[int, int]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(int)))
+
+    def record(self, endpoint: str, ms: float, status: int) -> None:
+        self.samples[endpoint].append(ms)
+        self.statuses[endpoint][status] += 1
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        return {name: percentiles(values) | {"n": len(values), "statuses": dict(self.statuses[name])}
+                for name, values in sorted(self.samples.items())}
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {"p50_ms": 0.0, "p95_ms": 0.0, "p99_ms": 0.0}
+    ordered = sorted(values)
+
+    def at(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1)
+
+    return {"p50_ms": at(0.50), "p95_ms": at(0.95), "p99_ms": at(0.99)}
+
+
+# --------------------------------------------------------------------------- the site
+
+
+def run_setup(env: dict[str, str], *, trials: int, ready: int, seed: int) -> dict[str, object]:
+    """Child process: migrate, import a bundle, create the study, enrol ``ready`` participants at trial 1."""
+    out = Path(env["HEARXAI_DATA_DIR"]) / "setup.json"
+    args = [sys.executable, str(Path(__file__).resolve()), "--_setup", str(out), "--trials", str(trials),
+            "--_ready", str(ready), "--seed", str(seed)]
+    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"setting up the site failed:\n{done.stderr[-3000:]}")
+    return json.loads(out.read_text())
+
+
+def setup_child(out: Path, trials: int, ready: int, seed: int) -> None:
+    """(In the child.) Everything the phases need, written to ``out`` as JSON."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from tqdm import tqdm
+
+    from studyapp.models import MediaFile
+    from studyapp.services.bundles import bundle_import
+    from studyapp.services.participants import (
+        participant_consent,
+        participant_enroll,
+        participant_instructions_done,
+    )
+    from studyapp.services.studies import study_create
+    from tests.synthetic_bundle import write_synthetic_bundle
+
+    call_command("migrate", verbosity=0)
+    call_command("collectstatic", "--noinput", verbosity=0)  # DEBUG off: pages need the static manifest
+    bundle = bundle_import(bundle_dir=write_synthetic_bundle(out.parent / "bundle", n=max(48, trials + 8)))
+    study = study_create(slug=SLUG, title="Load", bundle=bundle, status="live", n_trials=trials, seed=seed,
+                         consent_text="Consent.", conditions=[("visual", "visual", ""), ("audible", "audible", "")])
+    people = []
+    for i in tqdm(range(ready), desc="enrolling saturation participants", unit="participant", file=sys.stderr):
+        person, _ = participant_enroll(study=study, recruitment={"participant_label": f"ready-{i}"})
+        participant_consent(participant=person, agree=True)
+        participant_instructions_done(participant=person)
+        people.append([person.token, person.condition.modality])
+    longest = max(MediaFile.objects.filter(media_type="audio/wav", duration_s__isnull=False)
+                  .values_list("duration_s", flat=True))
+    out.write_text(json.dumps({"ready": people, "longest_clip_s": longest, "study_id": study.pk}))
+
+
+@contextmanager
+def web_server(env: dict[str, str], args: argparse.Namespace, logs: Path, *, app: str,
+               name: str) -> Iterator[tuple[int, Process]]:
+    port = free_port()
+    extra = ["--threads", str(args.threads)] if args.threads else []
+    server: Process = start_web(env, port=port, workers=args.workers, logs=logs, name=name, app=app, extra=extra)
+    try:
+        yield port, server
+    finally:
+        server.stop()
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds used by the web workers and by the database's server processes for our database.
+
+    Less sensitive to what else runs on a shared machine than throughput: it counts
+    the work a request costs, not how long it waited for a core.
+    """
+
+    web: Process
+    database_url: str
+
+    def read(self) -> dict[str, float]:
+        import psycopg
+
+        name = urlparse(self.database_url).path.lstrip("/")
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
+            backends = [r[0] for r in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name])]
+        return {"web": sum(_cpu_s(pid) for pid in worker_pids(self.web)), "database": sum(_cpu_s(pid) for pid in backends)}
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# --------------------------------------------------------------------------- phases
+
+
+@dataclass
+class Hammered:
+    latencies: Latencies
+    answers: int
+    problems: list[str]
+    cpu_s: dict[str, float]  # CPU seconds spent in the window, by the web and by the database
+
+
+async def hammer(port: int, *, clients: int, warmup_s: float, measure_s: float, make_request: object,
+                 meter: CpuMeter) -> Hammered:
+    """``clients`` connections send requests back to back; counts only the measured window."""
+    latencies = Latencies()
+    done, ran_out, failures = [0], [0], []
+    start = time.perf_counter()
+    window = (start + warmup_s, start + warmup_s + measure_s)
+
+    async def cpu_at(t: float) -> dict[str, float]:
+        await asyncio.sleep(max(0.0, t - time.perf_counter()))
+        return await asyncio.to_thread(meter.read)
+
+    async def one(i: int) -> None:
+        client = HttpClient("127.0.0.1", port, headers=forwarded_headers(i, HOST))
+        state: dict[str, object] = {}
+        try:
+            while (now := time.perf_counter()) < window[1]:
+                ok, ms, status = await make_request(client, i, state)  # type: ignore[operator]
+                if ok is None:
+                    ran_out[0] += 1  # nothing left to send
+                    return
+                if now >= window[0]:
+                    latencies.record("answer", ms, status)
+                    done[0] += int(bool(ok))
+        except (ConnectionProblem, RuntimeError) as exc:
+            failures.append(f"client {i} stopped: {exc}")
+        finally:
+            await client.close()
+
+    cpu = asyncio.gather(cpu_at(window[0]), cpu_at(window[1]))
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    before, after = await cpu
+    if ran_out[0]:
+        failures.append(f"{ran_out[0]} clients ran out of participants before the window ended")
+    return Hammered(latencies, done[0], failures, {k: after[k] - before[k] for k in after})
+
+
+def ceiling_request(events: str) -> object:
+    async def send(client: HttpClient, i: int, state: dict[str, object]) -> tuple[bool, float, int]:
+        n = int(state.get("n", 0)) + 1
+        state["n"] = n
+        form = {"participant": f"c{i}", "position": str(n), "answer": "3", "submission_key": new_submission_key(),
+                "events": events, "rt_ms": "900.0"}
+        started = time.perf_counter()
+        try:
+            reply = await client.request("POST", "/answer", form=form)
+        except ConnectionProblem:
+            return False, (time.perf_counter() - started) * 1000, 0
+        return reply.status == 200, (time.perf_counter() - started) * 1000, reply.status
+
+    return send
+
+
+@dataclass
+class Ready:
+    """Participants waiting at trial 1 for the saturation phase, handed out one at a time."""
+
+    people: list[list[str]]
+    trials: int
+    longest_s: float
+    acknowledged: dict[str, list[tuple[int, str, int]]] = field(default_factory=lambda: defaultdict(list))
+    errors: list[str] = field(default_factory=list)
+
+
+def saturation_request(ready: Ready) -> object:
+    """Answer the trials of one participant after another, back to back, as their pages would."""
+
+    async def send(client: HttpClient, i: int, state: dict[str, object]) -> tuple[bool | None, float, int]:
+        if not state.get("token") or int(state["position"]) > ready.trials:  # type: ignore[arg-type]
+            if not ready.people:
+                return None, 0.0, 0
+            token, modality = ready.people.pop()
+            audio = {"original": ready.longest_s, **({"explanation": ready.longest_s} if modality == "audible" else {})}
+            state.update(token=token, position=1, events=json.dumps(listen_log(audio)))
+            if "csrf" not in state:  # one page visit gives this connection its CSRF cookie and token
+                page = await client.request("GET", f"/p/{token}/trial/1/")
+                state["csrf"] = _csrf_field(page)
+        token, position = str(state["token"]), int(state["position"])  # type: ignore[arg-type]
+        key = new_submission_key()
+        form = {"csrfmiddlewaretoken": str(state["csrf"]), "answer": "3", "rt_ms": "900.0",
+                "submission_key": key, "events": str(state["events"])}
+        started = time.perf_counter()
+        try:
+            reply = await client.request("POST", f"/p/{token}/trial/{position}/", form=form,
+                                         headers={"Origin": ORIGIN, "X-Requested-With": "fetch"})
+        except ConnectionProblem as exc:
+            ready.errors.append(str(exc))
+            return False, (time.perf_counter() - started) * 1000, 0
+        ms = (time.perf_counter() - started) * 1000
+        if reply.status == 200:
+            ready.acknowledged[token].append((position, key, len(json.loads(str(state["events"])))))
+            state["position"] = position + 1
+        else:
+            ready.errors.append(f"answer {position}: HTTP {reply.status} {reply.body[:200]!r}")
+            state["token"] = ""  # leave this participant
+        return reply.status == 200, ms, reply.status
+
+    return send
+
+
+def _csrf_field(page: Reply) -> str:
+    match = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode())
+    if match is None:
+        raise RuntimeError(f"the trial page (HTTP {page.status}) has no CSRF token: {page.body[:300]!r}")
+    return match.group(1)
+
+
+async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latencies, float]:
+    """``args.participants`` people arrive within ``args.arrival_s`` and each takes the whole study."""
+    rng = random.Random(args.seed)
+    arrivals = sorted(rng.uniform(0, args.arrival_s) for _ in range(args.participants))
+    latencies = Latencies()
+    pace = Pace(think_s=args.think_ms / 1000, fetch_media=not args.no_media)
+    finished = [0]
+    start = time.perf_counter()
+
+    async def person(k: int, at: float) -> Walk:
+        await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
+        client = HttpClient("127.0.0.1", port, headers=forwarded_headers(1000 + k, HOST), timeout_s=60)
+        walker = Participant(client, slug=SLUG, label=f"burst-{k}", origin=ORIGIN, pace=pace,
+                             rng=random.Random(args.seed * 100_003 + k), timing=latencies.record)
+        try:
+            return await walker.run()
+        finally:
+            await client.close()
+            finished[0] += 1
+
+    async def progress() -> None:
+        while finished[0] < args.participants:
+            await asyncio.sleep(5)
+            answers = len(latencies.samples.get("answer", []))
+            log(f"burst: {finished[0]}/{args.participants} participants done, {answers} answers, "
+                f"{time.perf_counter() - start:.0f} s")
+
+    reporter = asyncio.create_task(progress())
+    walks = await asyncio.gather(*(person(k, at) for k, at in enumerate(arrivals)))
+    reporter.cancel()
+    return list(walks), latencies, time.perf_counter() - start
+
+
+# --------------------------------------------------------------------------- checking the database
+
+
+def stored_answers(database_url: str) -> dict[tuple[str, int], tuple[str, int, int]]:
+    """(token, position) -> (submission key, responses for the trial, audio events stored)."""
+    import psycopg
+
+    query = """
+        SELECT p.token, t.position, min(r.submission_key), count(DISTINCT r.id),
+               (SELECT count(*) FROM studyapp_audioevent e WHERE e.trial_id = t.id)
+        FROM studyapp_response r JOIN studyapp_trial t ON r.trial_id = t.id
+        JOIN studyapp_participant p ON t.participant_id = p.id
+        GROUP BY p.token, t.position, t.id
+    """
+    with psycopg.connect(database_url) as conn:
+        return {(token, pos): (key, n, events) for token, pos, key, n, events in conn.execute(query)}
+
+
+def check_answers(database_url: str, acknowledged: dict[str, list[tuple[int, str, int]]]) -> dict[str, int]:
+    """Lost: acknowledged but not stored (or stored under another key); duplicated: stored twice."""
+    stored = stored_answers(database_url)
+    lost = duplicated = 0
+    for token, answers in acknowledged.items():
+        for position, key, n_events in answers:
+            found = stored.get((token, position))
+            if found is None or found[0] != key:
+                lost += 1
+            elif found[1] > 1 or found[2] > n_events:
+                duplicated += 1
+    return {"acknowledged": sum(len(a) for a in acknowledged.values()), "stored": len(stored),
+            "answers_lost": lost, "answers_duplicated": duplicated}
+
+
+# --------------------------------------------------------------------------- main
+
+
+def site_env(tmp: Path, database_url: str, redis_url: str, args: argparse.Namespace) -> dict[str, str]:
+    env = production_env(data_dir=tmp / "data", static_root=tmp / "static", database_url=database_url,
+                         redis_url=redis_url)
+    # Access logs off (a line per request is the server's own load); rate limits as deployed.
+    env.update({"DJANGO_LOG_LEVEL": "WARNING", "DJANGO_CSRF_TRUSTED_ORIGINS": ORIGIN,
+                "DJANGO_ALLOWED_HOSTS": f"{HOST},127.0.0.1"})
+    return env
+
+
+def run_phases(env: dict[str, str], database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
+    # Enough people at trial 1 for the whole window at up to READY_FOR answers/s.
+    ready_n = args.clients + int((args.warmup_s + args.measure_s) * READY_FOR / args.trials)
+    log(f"setting up: migrate, bundle, study of {args.trials} trials, {ready_n} participants at trial 1")
+    setup = run_setup(env, trials=args.trials, ready=ready_n, seed=args.seed)
+    logs = tmp / "logs"
+    logs.mkdir()
+    events = json.dumps(listen_log({"original": float(setup["longest_clip_s"])}))  # type: ignore[arg-type]
+    import psycopg
+
+    from benchmarks.ceiling_app import CREATE_TABLE
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(CREATE_TABLE)
+    log(f"ceiling: {args.clients} clients, {args.measure_s:.0f} s")
+    with web_server({**env, "DJANGO_SETTINGS_MODULE": "benchmarks.ceiling_app"}, args, logs,
+                    app="benchmarks.ceiling_app:application", name="ceiling") as (port, server):
+        ceiling = asyncio.run(hammer(port, clients=args.clients, warmup_s=args.warmup_s, measure_s=args.measure_s,
+                                     make_request=ceiling_request(events), meter=CpuMeter(server, database_url)))
+    ready = Ready(setup["ready"], args.trials, float(setup["longest_clip_s"]))  # type: ignore[arg-type]
+    with web_server(env, args, logs, app="studyapp.wsgi:application", name="web") as (port, server):
+        log(f"saturation: {args.clients} clients answering back to back, {args.measure_s:.0f} s")
+        saturation = asyncio.run(hammer(port, clients=args.clients, warmup_s=args.warmup_s, measure_s=args.measure_s,
+                                        make_request=saturation_request(ready), meter=CpuMeter(server, database_url)))
+        saturation.problems += ready.errors
+        walks, burst_lat, burst_s = [], Latencies(), 0.0
+        if args.participants:
+            log(f"burst: {args.participants} participants x {args.trials} trials arriving within {args.arrival_s:.0f} s")
+            walks, burst_lat, burst_s = asyncio.run(burst(port, args))
+    acknowledged: dict[str, list[tuple[int, str, int]]] = defaultdict(list, ready.acknowledged)
+    for walk in walks:
+        acknowledged[walk.token] += walk.acknowledged
+    check = check_answers(database_url, acknowledged)
+    return {"ceiling": ceiling, "saturation": saturation, "burst": (walks, burst_lat, burst_s), "check": check,
+            "redis": bool(env["REDIS_URL"])}
+
+
+def phase_summary(run: Hammered, seconds: float) -> dict[str, object]:
+    """Rate, latency percentiles and CPU cost per request of one hammering phase."""
+    per = max(run.answers, 1)
+    return {"answers_per_s": round(run.answers / seconds, 1), **percentiles(run.latencies.samples.get("answer", [])),
+            "answers": run.answers,
+            "cpu_ms_per_answer": {k: round(1000 * v / per, 2) for k, v in run.cpu_s.items()},
+            "errors": run.problems[:5]}
+
+
+def report(results: dict[str, object], args: argparse.Namespace, seconds: float) -> dict[str, object]:
+    ceiling: Hammered = results["ceiling"]  # type: ignore[assignment]
+    saturation: Hammered = results["saturation"]  # type: ignore[assignment]
+    walks, burst_lat, burst_s = results["burst"]  # type: ignore[misc]
+    check: dict[str, int] = results["check"]  # type: ignore[assignment]
+    top, ours = phase_summary(ceiling, args.measure_s), phase_summary(saturation, args.measure_s)
+    ratio = ours["answers_per_s"] / top["answers_per_s"] if top["answers_per_s"] else 0.0  # type: ignore[operator]
+    cpu_top = sum(top["cpu_ms_per_answer"].values())  # type: ignore[union-attr]
+    cpu_ours = sum(ours["cpu_ms_per_answer"].values())  # type: ignore[union-attr]
+    burst_errors = [e for w in walks for e in w.errors]
+    completed = sum(w.completed for w in walks)
+    burst_answers = sum(len(w.acknowledged) for w in walks)
+    return {
+        "answers_per_s": ours["answers_per_s"], "p99_ms_answer": ours["p99_ms"], "ratio_to_ceiling": round(ratio, 3),
+        "answers_lost": check["answers_lost"], "answers_duplicated": check["answers_duplicated"],
+        "errors": len(saturation.problems) + len(burst_errors) + len(ceiling.problems),
+        "cpu_ratio_to_ceiling": round(cpu_top / cpu_ours, 3) if cpu_ours else 0.0,
+        "ceiling": top, "saturation": {"clients": args.clients, "seconds": args.measure_s, **ours},
+        "burst": {"participants": args.participants, "arrival_s": args.arrival_s, "trials": args.trials,
+                  "think_ms": args.think_ms, "media": not args.no_media, "completed": completed,
+                  "answers": burst_answers, "seconds": round(burst_s, 1),
+                  "answers_per_s": round(burst_answers / burst_s, 1) if burst_s else 0.0,
+                  "retries": sum(w.retries for w in walks), "errors": burst_errors[:5],
+                  "endpoints": burst_lat.summary()},
+        "database_check": check,
+        "goals": {"burst_nothing_lost": check["answers_lost"] == 0 and check["answers_duplicated"] == 0
+                  and completed == args.participants,
+                  "half_the_ceiling": ratio >= GOAL_RATIO, "p99_under_100_ms": ours["p99_ms"] < GOAL_P99_MS},
+        "settings": {"workers": args.workers, "threads": args.threads or "gunicorn_conf default",
+                     "clients": args.clients, "seed": args.seed, "quick": args.quick,
+                     "rate_limit_counters": "redis" if results["redis"] else "process memory"},
+        "machine": {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2),
+                    "python": platform.python_version()},
+        "seconds": round(seconds, 1),
+    }
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a run of under a minute")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
+                        help="a PostgreSQL server where a scratch database may be created")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/13",
+                        help="Redis for the rate-limit counters (used if reachable; '' for none)")
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=0, help="gunicorn threads per worker (0: the configuration's)")
+    parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument("--warmup-s", type=float, default=3.0)
+    parser.add_argument("--measure-s", type=float, default=20.0)
+    parser.add_argument("--participants", type=int, default=500)
+    parser.add_argument("--arrival-s", type=float, default=60.0)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--think-ms", type=float, default=1000.0, help="time per trial page before answering")
+    parser.add_argument("--no-media", action="store_true", help="do not download each trial's audio and images")
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--_setup", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--_ready", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.warmup_s, args.measure_s, args.participants, args.arrival_s, args.trials = 1.0, 4.0, 40, 10.0, 10
+        args.think_ms = min(args.think_ms, 300.0)
+    return args
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if args._setup:
+        setup_child(args._setup, args.trials, args._ready, args.seed)
+        return 0
+    admin = urlparse(args.database_url)
+    if not port_open(admin.hostname or "127.0.0.1", admin.port or 5432):
+        print(f"PostgreSQL at {args.database_url} is not reachable", file=sys.stderr)
+        return 2
+    redis = urlparse(args.redis_url) if args.redis_url else None
+    redis_url = args.redis_url if redis and port_open(redis.hostname or "127.0.0.1", redis.port or 6379) else ""
+    started = time.perf_counter()
+    with scratch_database(args.database_url, prefix="hearxai_load") as database_url, \
+            tempfile.TemporaryDirectory(prefix="hearxai-load-") as tmp:
+        env = site_env(Path(tmp), database_url, redis_url, args)
+        results = run_phases(env, database_url, args, Path(tmp))
+    print(json.dumps(report(results, args, time.perf_counter() - started)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,124 @@
+"""Per-minute rate limits on the participant pages that create or store something.
+
+Entry links are limited per client address (a script starting sessions in a loop),
+answers per session (a script hammering one session). Both limits sit far above
+what a person does: a participant posts an answer every few seconds at most, and
+even a lab whose participants share one address starts far fewer than 60 sessions a
+minute. Counters live in the shared cache (Redis in production) for one minute; the
+address and the token are counted only as keyed hashes, never stored.
+
+Nothing on the participant path may depend on Redis: if the shared cache fails, the
+counters move to this process's memory for ``FALLBACK_S`` seconds (limits then count
+per web process) and the request goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import threading
+import time
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import caches
+from django.core.cache.backends.base import BaseCache
+from django.core.cache.backends.locmem import LocMemCache
+from django.core.cache.backends.redis import RedisCache
+from django.http import HttpRequest, HttpResponse
+
+logger = logging.getLogger(__name__)
+FALLBACK_S = 10.0
+_local = LocMemCache("hearxai-rate-limits", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+_shared_down_until = 0.0
+_lock = threading.Lock()
+
+
+def client_address(request: HttpRequest) -> str:
+    """The participant's address: from ``X-Forwarded-For`` behind ``PROXY_COUNT`` trusted proxies.
+
+    Each proxy appends the address it received the request from, so with N proxies the
+    N-th entry from the end is the client; entries before it are whatever the client
+    sent and are ignored. Without proxies (or a short header) it is ``REMOTE_ADDR``.
+    """
+    hops = int(getattr(settings, "PROXY_COUNT", 0) or 0)
+    if hops > 0:
+        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
+    return request.META.get("REMOTE_ADDR", "")
+
+
+def _digest(text: str) -> str:
+    return hmac.new(settings.SECRET_KEY.encode(), text.encode(), hashlib.sha256).hexdigest()[:24]
+
+
+def _counter() -> BaseCache:
+    # caches["default"] is the backend itself (django.core.cache.cache is a proxy to it).
+    return _local if time.monotonic() < _shared_down_until else caches["default"]
+
+
+def _hit(key: str) -> int:
+    """Count one request under ``key`` (expires after a minute); returns the count so far."""
+    global _shared_down_until
+    store = _counter()
+    try:
+        return _increment(store, key)
+    except Exception as exc:  # any failure of the shared cache must not fail a participant's request
+        with _lock:
+            if time.monotonic() >= _shared_down_until:
+                logger.warning("rate limits counted in process memory for %.0f s: shared cache failed (%s)",
+                               FALLBACK_S, exc)
+            _shared_down_until = time.monotonic() + FALLBACK_S
+        return _increment(_local, key)
+
+
+def _increment(store: BaseCache, key: str) -> int:
+    if isinstance(store, RedisCache):
+        # One round trip instead of the three that add() + incr() make: create the counter
+        # with its expiry if missing, then count (Redis stores integers plainly, as Django does).
+        full_key = store.make_and_validate_key(key)
+        pipe = store._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe.set(full_key, 0, ex=61, nx=True)
+        pipe.incr(full_key)
+        return int(pipe.execute()[1])
+    store.add(key, 0, timeout=61)
+    try:
+        return store.incr(key)
+    except ValueError:  # evicted between add and incr
+        store.set(key, 1, timeout=61)
+        return 1
+
+
+def over_limit(scope: str, who: str, limit: int) -> bool:
+    """True once ``who`` has sent more than ``limit`` requests to ``scope`` in this minute."""
+    return _hit(f"rl:{scope}:{_digest(who)}:{int(time.time() // 60)}") > limit
+
+
+def rate_limited(setting: str, *, per: str = "client") -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Limit POSTs per minute to ``settings.<setting>`` (0 turns it off).
+
+    ``per="client"`` counts per client address, ``per="session"`` per session token
+    (the view's ``token`` argument).
+    """
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            limit = int(getattr(settings, setting, 0) or 0)
+            who = str(kwargs.get("token", "")) if per == "session" else client_address(request)
+            if request.method == "POST" and limit and over_limit(view.__name__, who, limit):
+                from studyapp.views.common import problem
+
+                reply = problem(request, "Too many requests in a short time. Please wait a minute and try again.",
+                                status=429)
+                reply["Retry-After"] = str(60 - int(time.time()) % 60)
+                return reply
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorate
