@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
     "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
     "bundle": ("explainer.bundle", "explain decisions and write (or --validate) a stimulus bundle"),
+    "bundle-distributed": ("explainer.distributed", "the bundle command with chunks rendered by Celery workers"),
 }
 
 
