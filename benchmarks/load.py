@@ -56,6 +56,7 @@ from tests.http_participant import (  # noqa: E402  (after the path set-up)
     Participant,
     Reply,
     Walk,
+    check_answers,
     forwarded_headers,
     listen_log,
     new_submission_key,
@@ -72,7 +73,7 @@ from tests.processes import (  # noqa: E402
 
 HOST = "localhost"
 ORIGIN = f"https://{HOST}"
-SLUG = "load"
+SLUG = "load"  # (tests/load_site.py makes it)
 GOAL_RATIO, GOAL_P99_MS = 0.5, 100.0
 READY_FOR = 1500
 
@@ -115,48 +116,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def run_setup(env: dict[str, str], *, trials: int, ready: int, seed: int) -> dict[str, object]:
-    """Child process: migrate, import a bundle, create the study, enrol ``ready`` participants at trial 1."""
+    """Child process (tests/load_site.py): migrate, static files, bundle, study, ``ready`` people at trial 1."""
     out = Path(env["HEARXAI_DATA_DIR"]) / "setup.json"
-    args = [sys.executable, str(Path(__file__).resolve()), "--_setup", str(out), "--trials", str(trials),
-            "--_ready", str(ready), "--seed", str(seed)]
-    done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "tests.load_site", str(out), "--trials", str(trials), "--ready", str(ready),
+            "--seed", str(seed)]
+    # (Its progress bar and any error go to our stderr.)
+    done = subprocess.run(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, check=False)
     if done.returncode != 0:
-        raise SystemExit(f"setting up the site failed:\n{done.stderr[-3000:]}")
+        raise SystemExit(f"setting up the site failed (exit {done.returncode}, see above)")
     return json.loads(out.read_text())
-
-
-def setup_child(out: Path, trials: int, ready: int, seed: int) -> None:
-    """(In the child.) Everything the phases need, written to ``out`` as JSON."""
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-    from tqdm import tqdm
-
-    from studyapp.models import MediaFile
-    from studyapp.services.bundles import bundle_import
-    from studyapp.services.participants import (
-        participant_consent,
-        participant_enroll,
-        participant_instructions_done,
-    )
-    from studyapp.services.studies import study_create
-    from tests.synthetic_bundle import write_synthetic_bundle
-
-    call_command("migrate", verbosity=0)
-    call_command("collectstatic", "--noinput", verbosity=0)  # DEBUG off: pages need the static manifest
-    bundle = bundle_import(bundle_dir=write_synthetic_bundle(out.parent / "bundle", n=max(48, trials + 8)))
-    study = study_create(slug=SLUG, title="Load", bundle=bundle, status="live", n_trials=trials, seed=seed,
-                         consent_text="Consent.", conditions=[("visual", "visual", ""), ("audible", "audible", "")])
-    people = []
-    for i in tqdm(range(ready), desc="enrolling saturation participants", unit="participant", file=sys.stderr):
-        person, _ = participant_enroll(study=study, recruitment={"participant_label": f"ready-{i}"})
-        participant_consent(participant=person, agree=True)
-        participant_instructions_done(participant=person)
-        people.append([person.token, person.condition.modality])
-    longest = max(MediaFile.objects.filter(media_type="audio/wav", duration_s__isnull=False)
-                  .values_list("duration_s", flat=True))
-    out.write_text(json.dumps({"ready": people, "longest_clip_s": longest, "study_id": study.pk}))
 
 
 @contextmanager
@@ -352,39 +321,6 @@ async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latenc
     return list(walks), latencies, time.perf_counter() - start
 
 
-# --------------------------------------------------------------------------- checking the database
-
-
-def stored_answers(database_url: str) -> dict[tuple[str, int], tuple[str, int, int]]:
-    """(token, position) -> (submission key, responses for the trial, audio events stored)."""
-    import psycopg
-
-    query = """
-        SELECT p.token, t.position, min(r.submission_key), count(DISTINCT r.id),
-               (SELECT count(*) FROM studyapp_audioevent e WHERE e.trial_id = t.id)
-        FROM studyapp_response r JOIN studyapp_trial t ON r.trial_id = t.id
-        JOIN studyapp_participant p ON t.participant_id = p.id
-        GROUP BY p.token, t.position, t.id
-    """
-    with psycopg.connect(database_url) as conn:
-        return {(token, pos): (key, n, events) for token, pos, key, n, events in conn.execute(query)}
-
-
-def check_answers(database_url: str, acknowledged: dict[str, list[tuple[int, str, int]]]) -> dict[str, int]:
-    """Lost: acknowledged but not stored (or stored under another key); duplicated: stored twice."""
-    stored = stored_answers(database_url)
-    lost = duplicated = 0
-    for token, answers in acknowledged.items():
-        for position, key, n_events in answers:
-            found = stored.get((token, position))
-            if found is None or found[0] != key:
-                lost += 1
-            elif found[1] > 1 or found[2] > n_events:
-                duplicated += 1
-    return {"acknowledged": sum(len(a) for a in acknowledged.values()), "stored": len(stored),
-            "answers_lost": lost, "answers_duplicated": duplicated}
-
-
 # --------------------------------------------------------------------------- main
 
 
@@ -498,8 +434,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--think-ms", type=float, default=1000.0, help="time per trial page before answering")
     parser.add_argument("--no-media", action="store_true", help="do not download each trial's audio and images")
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--_setup", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--_ready", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.warmup_s, args.measure_s, args.participants, args.arrival_s, args.trials = 1.0, 4.0, 40, 10.0, 10
@@ -509,9 +443,6 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
-    if args._setup:
-        setup_child(args._setup, args.trials, args._ready, args.seed)
-        return 0
     admin = urlparse(args.database_url)
     if not port_open(admin.hostname or "127.0.0.1", admin.port or 5432):
         print(f"PostgreSQL at {args.database_url} is not reachable", file=sys.stderr)

@@ -10,7 +10,8 @@ has, timed by the durations the page states). Like the pages' own script
 dropped, server restarting: a 5xx page) is sent again with the same key until the
 server confirms it, so the participant carries on after a fault.
 
-Standard library only (plus ``studyapp.bots.parse_form``, itself standard library).
+Standard library only (plus ``studyapp.bots.parse_form``, itself standard library), but
+for :func:`check_answers`, which reads the database afterwards with psycopg.
 """
 
 from __future__ import annotations
@@ -293,3 +294,36 @@ def forwarded_headers(client_number: int, host: str = "localhost") -> dict[str, 
 
 def new_submission_key() -> str:
     return secrets.token_urlsafe(16)
+
+
+# --------------------------------------------------------------------------- checking the database afterwards
+
+
+def stored_answers(database_url: str) -> dict[tuple[str, int], tuple[str, int, int]]:
+    """(token, position) -> (submission key, responses for the trial, audio events stored)."""
+    import psycopg
+
+    query = """
+        SELECT p.token, t.position, min(r.submission_key), count(DISTINCT r.id),
+               (SELECT count(*) FROM studyapp_audioevent e WHERE e.trial_id = t.id)
+        FROM studyapp_response r JOIN studyapp_trial t ON r.trial_id = t.id
+        JOIN studyapp_participant p ON t.participant_id = p.id
+        GROUP BY p.token, t.position, t.id
+    """
+    with psycopg.connect(database_url) as conn:
+        return {(token, pos): (key, n, events) for token, pos, key, n, events in conn.execute(query)}
+
+
+def check_answers(database_url: str, acknowledged: dict[str, list[tuple[int, str, int]]]) -> dict[str, int]:
+    """Lost: acknowledged but not stored (or stored under another key); duplicated: stored twice."""
+    stored = stored_answers(database_url)
+    lost = duplicated = 0
+    for token, answers in acknowledged.items():
+        for position, key, n_events in answers:
+            found = stored.get((token, position))
+            if found is None or found[0] != key:
+                lost += 1
+            elif found[1] > 1 or found[2] > n_events:
+                duplicated += 1
+    return {"acknowledged": sum(len(a) for a in acknowledged.values()), "stored": len(stored),
+            "answers_lost": lost, "answers_duplicated": duplicated}
