@@ -36,6 +36,7 @@ from studyapp.models import (
     Study,
     Trial,
 )
+from studyapp.services.archives import archive_check_headers
 from studyapp.services.bundles import bundle_upload_store
 from studyapp.services.job_leases import job_state_note
 from studyapp.services.jobs import export_job_create, import_job_create
@@ -370,6 +371,8 @@ class ImportJobAdmin(JobAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["archive"]
             try:
+                # Refuse a hostile archive here, before it is stored or a job is made.
+                archive_check_headers(source=upload.file, name=upload.name)
                 stored = bundle_upload_store(upload=upload)
             except BundleError as exc:
                 form.add_error("archive", exc.problems)

@@ -16,6 +16,7 @@ import stat
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from django.conf import settings
 
@@ -115,23 +116,45 @@ def archive_inspect(*, archive: Path, limits: ArchiveLimits | None = None) -> Ar
     ArchiveError
         Listing every problem found (the archive's name is part of each message's context).
     """
-    limits = limits or ArchiveLimits.from_settings()
     archive = Path(archive)
-    if not zipfile.is_zipfile(archive):
-        raise ArchiveError([f"{archive.name}: not a zip archive"])
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            files, root, problems = _all_problems(zf, limits)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-        raise ArchiveError([f"{archive.name}: damaged zip archive ({exc})"]) from None
-    if problems:
-        raise ArchiveError(problems)
+    files, root = _inspect(archive, archive.name, limits or ArchiveLimits.from_settings(), read_content=True)
     prefix = f"{root}/" if root else ""
     entries = {i.filename: i.filename[len(prefix):] for i in files if i.filename.startswith(prefix)}
     return ArchivePlan(root, entries, sum(i.file_size for i in files))
 
 
-def _all_problems(zf: zipfile.ZipFile, limits: ArchiveLimits) -> tuple[list[zipfile.ZipInfo], str, list[str]]:
+def archive_check_headers(*, source: Path | BinaryIO, name: str, limits: ArchiveLimits | None = None) -> None:
+    """The quick check of an upload before it is stored: every entry's header, nothing decompressed.
+
+    Refuses paths out of the folder, links and special files, files that are not part of
+    a bundle, too many or too large files and declared zip bombs, in milliseconds; the
+    import job then decompresses every entry (:func:`archive_inspect`) before extracting.
+
+    Raises
+    ------
+    ArchiveError
+        Listing every problem found.
+    """
+    _inspect(source, name, limits or ArchiveLimits.from_settings(), read_content=False)
+
+
+def _inspect(source: Path | BinaryIO, name: str, limits: ArchiveLimits,
+             *, read_content: bool) -> tuple[list[zipfile.ZipInfo], str]:
+    """(files, bundle root) of a zip that passed every check; else :class:`ArchiveError`."""
+    if not zipfile.is_zipfile(source):
+        raise ArchiveError([f"{name}: not a zip archive"])
+    try:
+        with zipfile.ZipFile(source) as zf:
+            files, root, problems = _all_problems(zf, limits, read_content=read_content)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise ArchiveError([f"{name}: damaged zip archive ({exc})"]) from None
+    if problems:
+        raise ArchiveError(problems)
+    return files, root
+
+
+def _all_problems(zf: zipfile.ZipFile, limits: ArchiveLimits,
+                  *, read_content: bool = True) -> tuple[list[zipfile.ZipInfo], str, list[str]]:
     """(files to extract, bundle root inside the archive, every problem found)."""
     infos = [i for i in zf.infolist() if not _ignored(i.filename)]
     files = [i for i in infos if not i.is_dir()]
@@ -139,7 +162,7 @@ def _all_problems(zf: zipfile.ZipFile, limits: ArchiveLimits) -> tuple[list[zipf
     per_entry = {i.filename: _entry_problems(i, limits) for i in infos}
     root, root_problems = _bundle_root([i.filename for i in files])
     problems = overall + _duplicates(infos) + [p for found in per_entry.values() for p in found] + root_problems
-    if not overall:
+    if not overall and read_content:
         # Headers can lie about sizes: decompress every entry whose header passed, counting
         # bytes (never beyond the limits) and keeping nothing, before a single byte is written.
         problems += [p for i in files if not per_entry[i.filename] and (p := _content_problem(zf, i, limits))]
