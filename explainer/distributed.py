@@ -56,6 +56,7 @@ TASK_NAME = "explainer.render_chunk"
 WORK_DIR_NAME = ".hearxai-chunks"
 PLAN_NAME = "plan.json"
 MAX_RETRIES = 5
+QUIET_S = 5.0  # no chunk done after this long: check that a worker consumes the queue
 # Tests only: with HEARXAI_EXPLAIN_FAULTS=1 in a worker's environment, a marker file
 # WORK/<digest>/faults/<chunk>.<kind> makes the next attempt at that chunk fail once.
 FAULTS_ENV = "HEARXAI_EXPLAIN_FAULTS"
@@ -313,13 +314,20 @@ def send_chunks(client: Celery, folder: WorkFolder, digest: str, chunks: Iterabl
 
 
 def collect(
-    client: Celery, sent: dict[str, int], spec: dict[str, Any], bar: Any, *,
+    client: Celery, sent: dict[str, int], spec: dict[str, Any], bar: Any, *, queue: str,
     stall_timeout_s: float | None = None, poll_s: float = 0.1,
 ) -> dict[int, dict[str, Any]]:
-    """Wait for every sent chunk; returns chunk -> task result. A failed chunk is a :class:`UserError`."""
+    """Wait for every sent chunk; returns chunk -> task result. A failed chunk is a :class:`UserError`.
+
+    If nothing has finished after ``QUIET_S``, checks (once) that some worker consumes
+    ``queue``: asking the workers takes a second, so a run that is moving never pays it.
+    """
     pending, results = dict(sent), {}
-    last_progress = time.monotonic()
+    last_progress = asked = time.monotonic()
     while pending:
+        if not results and asked is not None and time.monotonic() - asked > QUIET_S:
+            warn_if_no_worker(client, queue)
+            asked = None
         for task_id, meta in client.backend.get_many(set(pending), max_iterations=1, interval=poll_s):
             chunk = pending.pop(task_id)
             client.backend.forget(task_id)
@@ -374,13 +382,11 @@ def render_distributed(
     reused = {i: records for i, chunk in enumerate(spec["chunks"])
               if (records := finished_records(folder, digest, chunk)) is not None}
     todo = [i for i in range(len(spec["chunks"])) if i not in reused]
-    if todo:
-        warn_if_no_worker(client, queue)
     sent = send_chunks(client, folder, digest, todo, queue)
     initial = sum(len(spec["chunks"][i]) for i in reused)
     with tqdm(total=len(spec["stimuli"]), initial=initial, desc="rendering chunks on workers", unit="stim",
               file=sys.stderr, disable=None) as bar:
-        results = collect(client, sent, spec, bar, stall_timeout_s=stall_timeout_s, poll_s=poll_s)
+        results = collect(client, sent, spec, bar, queue=queue, stall_timeout_s=stall_timeout_s, poll_s=poll_s)
     by_chunk = reused | {chunk: result["records"] for chunk, result in results.items()}
     records = [r for chunk in sorted(by_chunk) for r in by_chunk[chunk]]
     manifest = finish(spec, records, folder, out, overwrite=overwrite)
