@@ -45,6 +45,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from celery.backends.redis import RedisBackend
+
 from explainer import bundle_format as bf
 from explainer.celery_app import DEFAULT_QUEUE, app
 from explainer.errors import UserError
@@ -263,6 +265,18 @@ def render_chunk_task(self: Task, folder: str, digest: str, chunk: int) -> dict[
 # --- the coordinator ------------------------------------------------------------------------------
 
 
+class PolledRedisBackend(RedisBackend):
+    """Celery's Redis result backend without a subscription per sent task.
+
+    The stock backend subscribes to every sent task's result channel. The coordinator
+    polls (MGET) instead, so thousands of results published to a subscription it never
+    reads would pile up on that connection until Redis cut it (pubsub output limits).
+    """
+
+    def on_task_call(self, producer: Any, task_id: str) -> None:
+        """Subscribe to nothing: :func:`collect` polls."""
+
+
 def make_client(broker: str | None = None) -> Celery:
     """A Celery app configured like the workers', talking to ``broker`` (default ``REDIS_URL``)."""
     from celery import Celery
@@ -274,7 +288,8 @@ def make_client(broker: str | None = None) -> Celery:
     except ConfigurationError as exc:
         raise UserError(str(exc)) from None
     client = Celery("explainer-coordinator")
-    client.conf.update(configuration(url))
+    # Celery's "backend-class+url" form: the same Redis as the workers store into, polled.
+    client.conf.update(configuration(url) | {"result_backend": f"{__name__}:PolledRedisBackend+{url}"})
     return client
 
 
