@@ -38,7 +38,7 @@ def deployed_limits(settings: Any) -> Iterator[None]:
     settings.RATE_LIMIT_ENTRY_PER_MIN, settings.RATE_LIMIT_ANSWER_PER_MIN, settings.PROXY_COUNT = 60, 120, 0
     # Counters are per calendar minute: start well inside one, so a test's burst is counted whole.
     left = 60 - time.time() % 60
-    if left < 15:
+    if left < 6:
         time.sleep(left + 0.2)
     yield
     limits._shared_down_until = 0.0
