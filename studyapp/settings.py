@@ -140,6 +140,8 @@ JOB_REDISPATCH_S = env_int("HEARXAI_JOB_REDISPATCH_S", 900)
 # enough to stop a script hammering an entry link or a session.
 RATE_LIMIT_ENTRY_PER_MIN = env_int("HEARXAI_RATE_LIMIT_ENTRY_PER_MIN", 60)
 RATE_LIMIT_ANSWER_PER_MIN = env_int("HEARXAI_RATE_LIMIT_ANSWER_PER_MIN", 120)
+# Admin sign-in attempts per minute per client address (password guessing).
+RATE_LIMIT_LOGIN_PER_MIN = env_int("HEARXAI_RATE_LIMIT_LOGIN_PER_MIN", 10)
 # Reverse proxies in front of the site that append to X-Forwarded-For (docs/deploying.md):
 # the client's address is that many entries from the end. Production assumes one (TLS proxy).
 PROXY_COUNT = env_int("HEARXAI_PROXY_COUNT", 0 if DEBUG else 1)

@@ -146,3 +146,21 @@ def test_with_the_shared_cache_down_limits_count_in_memory_and_participants_go_o
     client = Client(REMOTE_ADDR="203.0.113.80")
     codes = [client.post(reverse("entry", args=[study.slug]), {"participant": f"o{i}"}).status_code for i in range(4)]
     assert codes == [302, 302, 302, 429]
+
+
+def test_password_guessing_at_the_admin_sign_in_is_stopped_and_a_researcher_still_signs_in(
+    db: None, settings: Any
+) -> None:
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("researcher", password="the-right-password-1", is_staff=True)
+    guesser = Client(REMOTE_ADDR="203.0.113.90")
+    codes = [guesser.post("/admin/login/", {"username": "researcher", "password": f"guess-{i}"}).status_code
+             for i in range(12)]
+    assert codes == [200] * 10 + [429, 429]  # (200: the form again, with "please enter a correct password")
+    right = guesser.post("/admin/login/", {"username": "researcher", "password": "the-right-password-1"})
+    assert right.status_code == 429  # not even the right password, from this address, this minute
+    researcher = Client(REMOTE_ADDR="198.51.100.20")
+    signed_in = researcher.post("/admin/login/", {"username": "researcher", "password": "the-right-password-1",
+                                                   "next": "/admin/"})
+    assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
