@@ -82,9 +82,9 @@ def start_workers(redis_url: str, queues: dict[int, str], logs: Path) -> list[Pr
 def stop_workers(workers: list[Process]) -> None:
     import signal
 
-    for worker in workers:  # idle by now, so a cold shutdown (SIGQUIT, at once) loses nothing
+    for worker in workers:  # all at once: a shutdown takes a few seconds each
         if worker.popen.poll() is None:
-            os.killpg(worker.popen.pid, signal.SIGQUIT)
+            os.killpg(worker.popen.pid, signal.SIGTERM)
     for worker in workers:
         worker.stop()
 

@@ -215,6 +215,19 @@ def test_a_chunk_that_fails_for_good_stops_the_run_with_its_error_and_a_rerun_re
     assert tree(out) == reference
 
 
+def test_a_queue_no_worker_consumes_is_named_on_stderr_and_a_stall_ends_the_wait(
+    spec: dict[str, Any], client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(dist, "QUIET_S", 0.3)
+    orphan = f"explain-test-{TOKEN}-nobody"
+    with pytest.raises(UserError, match=rf"^no chunk finished in 2 s \({len(spec['chunks'])} waiting\); "):
+        dist.render_distributed(spec, tmp_path / "b", client=client, work_root=tmp_path / "w", queue=orphan,
+                                stall_timeout_s=2)
+    assert f"warning: no worker consumes queue '{orphan}' yet" in capsys.readouterr().err
+    assert not (tmp_path / "b").exists()
+
+
 def test_an_unreachable_or_malformed_broker_is_one_clear_line_before_any_work(
     run_and_corpus: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
