@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import re
 import secrets
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
@@ -19,7 +22,6 @@ from studyapp.selectors import (
     previous_revisable_position,
     trial_for_page,
 )
-from studyapp.services.media import media_absolute_path
 from studyapp.services.participants import (
     Answer,
     AnswerRejected,
@@ -161,14 +163,34 @@ def media(request: HttpRequest, sha256: str, ext: str) -> FileResponse:
     """Serve a stored media file by content hash (names reveal nothing about labels)."""
     if not re.fullmatch(r"[0-9a-f]{64}", sha256) or ext not in {"wav", "png"}:
         raise Http404("no such file")
-    item = get_object_or_404(MediaFile, sha256=sha256)
-    path = media_absolute_path(item)
+    found = _media_file(sha256)
+    if found is None:
+        raise Http404("no such file")
+    path, media_type = found
     if not path.is_file():
         raise Http404("file missing from storage")
-    response = FileResponse(open(path, "rb"), content_type=item.media_type)
+    response = FileResponse(open(path, "rb"), content_type=media_type)
     response["Cache-Control"] = "private, max-age=86400, immutable"
     response["Accept-Ranges"] = "none"
     return response
+
+
+@lru_cache(maxsize=4096)
+def _cached_media_file(sha256: str) -> tuple[str, str]:
+    item = MediaFile.objects.filter(sha256=sha256).only("path", "media_type").first()
+    if item is None:
+        raise LookupError(sha256)  # (not cached: lru_cache keeps only returned values)
+    return item.path, item.media_type
+
+
+def _media_file(sha256: str) -> tuple[Path, str] | None:
+    """(absolute path, media type) of a stored file. The row is cached per process: a file
+    named by its content hash never changes, and every trial page asks for two or three."""
+    try:
+        relative, media_type = _cached_media_file(sha256)
+    except LookupError:
+        return None
+    return Path(settings.MEDIA_ROOT) / relative, media_type
 
 
 def media_url(item: MediaFile) -> str:
