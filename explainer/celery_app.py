@@ -79,7 +79,6 @@ def configuration(url: str) -> dict[str, Any]:
         "worker_concurrency": worker_concurrency(),
         "result_expires": 7 * 24 * 3600,
         "broker_connection_retry_on_startup": True,
-        "worker_hijack_root_logger": False,
         "include": ["explainer.distributed"],
     }
 

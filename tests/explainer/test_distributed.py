@@ -1,8 +1,9 @@
 """Bundles rendered by real Celery workers (``celery -A explainer.celery_app worker``) through the real Redis.
 
-Two worker processes start once for the module: A consumes the queues ``one`` and
-``both``, B only ``both``, so a run sent to ``one`` has one worker and a run sent to
-``both`` has two. They use a private Redis database and queue names of their own, and
+Two workers start once for the module: A (one process) consumes the queues ``one``
+and ``both``; B, started with the compose file's worker-explain command and
+environment (one process per CPU), only ``both``. A run sent to ``one`` has one worker,
+a run sent to ``both`` has two. They use a private Redis database and queue names of their own, and
 honour the test-only fault markers (``HEARXAI_EXPLAIN_FAULTS=1``).
 """
 
@@ -10,16 +11,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from explainer import bundle as eb
 from explainer import distributed as dist
@@ -27,7 +32,7 @@ from explainer.cli import main
 from explainer.errors import UserError
 from explainer.selection import Design
 from tests.conftest import need, port_open
-from tests.explainer.conftest import DEMO_CORPUS
+from tests.explainer.conftest import DEMO_CORPUS, REPO
 from tests.processes import Process, free_port, start, wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379/12"  # a database of its own: other tests use 13-15
@@ -97,13 +102,15 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     # OMP_NUM_THREADS=2: the app must still compute with one torch thread per process.
     env |= {"REDIS_URL": REDIS_URL, dist.FAULTS_ENV: "1", "OMP_NUM_THREADS": "2", "PYTHONUNBUFFERED": "1"}
 
-    def worker(name: str, queues: str) -> Process:
-        return start(name, ["-m", "celery", "-A", "explainer.celery_app", "worker", "-Q", queues, "-n",
-                            f"{name}-{TOKEN}@%h", "--concurrency", "1", "--without-gossip", "--without-mingle",
-                            "--loglevel", "INFO"], env=env, logs=logs)
-
+    a = start("a", ["-m", "celery", "-A", "explainer.celery_app", "worker", "-Q", f"{QUEUE_ONE},{QUEUE_BOTH}",
+                    "-n", f"a-{TOKEN}@%h", "--concurrency", "1", "--without-gossip", "--without-mingle",
+                    "--loglevel", "INFO"], env=env, logs=logs)
+    # B is the compose file's worker-explain: its command and environment, but our queue and name.
+    service = compose_service("worker-explain")
+    b = start("b", compose_command(service["command"], queue=QUEUE_BOTH, node=f"b-{TOKEN}@%h"),
+              env=env | compose_environment(service) | {"REDIS_URL": REDIS_URL}, logs=logs)
     # They boot while the run is trained and the reference written; `client` waits for them.
-    started = Workers(worker("a", f"{QUEUE_ONE},{QUEUE_BOTH}"), worker("b", QUEUE_BOTH))
+    started = Workers(a, b)
     try:
         yield started
     finally:
@@ -113,6 +120,24 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
         started.a.stop()
         started.b.stop()
         _forget_queues()
+
+
+def compose_service(name: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text(encoding="utf-8"))["services"][name]
+
+
+def compose_command(command: list[str], *, queue: str, node: str) -> list[str]:
+    """A compose ``celery ...`` command as arguments of this interpreter, consuming ``queue`` as ``node``."""
+    assert command[0] == "celery"
+    command = list(command)
+    command[command.index("-Q") + 1] = queue
+    command[command.index("-n") + 1] = node
+    return ["-m", *command]
+
+
+def compose_environment(service: dict[str, Any]) -> dict[str, str]:
+    """The service's environment with compose's defaults (``${NAME:-default}``) filled in."""
+    return {key: re.sub(r"\$\{[A-Z0-9_]+:-([^}]*)\}", r"\1", value) for key, value in service["environment"].items()}
 
 
 def _forget_queues() -> None:
@@ -155,11 +180,14 @@ def test_two_workers_share_the_chunks_and_a_failed_or_killed_chunk_is_retried_to
     work = tmp_path / "work"
     fault(work, spec, 1, "raise")  # an error after its files were written: retried with backoff
     fault(work, spec, 3, "exit")  # the worker process dies mid-chunk: the chunk goes back to the queue
+    seen = {name: len(p.output()) for name, p in (("a", workers.a), ("b", workers.b))}
     result = dist.render_distributed(spec, tmp_path / "b", client=client, work_root=work, queue=QUEUE_BOTH,
                                      stall_timeout_s=120)
     assert tree(tmp_path / "b") == reference
-    assert set(result["rendered_by"]) == {f"a-{TOKEN}@{socket.gethostname()}", f"b-{TOKEN}@{socket.gethostname()}"}
     assert (result["sent"], result["reused"]) == (len(spec["chunks"]), 0)
+    # Both took chunks (which one's attempt succeeded depends on timing and on the faults).
+    assert all("explainer.render_chunk" in p.output()[seen[name]:] for name, p in (("a", workers.a), ("b", workers.b)))
+    assert set(result["rendered_by"]) <= {f"{name}-{TOKEN}@{socket.gethostname()}" for name in "ab"}
     retries = [line for line in workers.output().splitlines() if "Retry in" in line]
     assert any("RuntimeError('chunk 1: injected failure')" in line for line in retries)
     assert any("WorkerLostError('Worker exited prematurely: exitcode 70" in line for line in retries)
@@ -178,6 +206,20 @@ def test_a_chunk_sent_twice_is_rendered_once_by_a_process_with_one_torch_thread(
     assert replies[0]["records"] == replies[1]["records"]
     assert {r["torch_threads"] for r in replies} == {1}  # although the worker has OMP_NUM_THREADS=2
     assert [p.name for p in folder.attempts.iterdir()] == []
+
+
+def test_the_compose_health_check_answers_for_the_explain_worker_and_fails_for_a_missing_one(client: Any) -> None:
+    kind, script = compose_service("worker-explain")["healthcheck"]["test"]
+    assert kind == "CMD-SHELL" and "explain@$$HOSTNAME" in script
+    script = script.replace("$$", "$").replace("explain@$HOSTNAME", f"b-{TOKEN}@$HOSTNAME")
+    env = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "HOSTNAME": socket.gethostname(),
+           "REDIS_URL": REDIS_URL, "HOME": os.environ.get("HOME", "/tmp")}
+
+    def check(command: str) -> int:
+        return subprocess.run(["sh", "-c", command], env=env, cwd=REPO, capture_output=True, timeout=60).returncode
+
+    assert check(script) == 0
+    assert check(script.replace(f"b-{TOKEN}@", f"gone-{TOKEN}@").replace("--timeout 10", "--timeout 1")) != 0
 
 
 def test_running_a_finished_chunk_again_changes_nothing_and_a_lost_file_is_rendered_again(
