@@ -371,7 +371,7 @@ def render_distributed(
     out : pathlib.Path
         Bundle folder to write; must not exist unless ``overwrite`` (and then be a bundle).
     client : celery.Celery, optional
-        From :func:`make_client` (default: the explainer's app, broker ``REDIS_URL``).
+        From :func:`make_client` (default: ``make_client()``, broker ``REDIS_URL``).
     work_root : pathlib.Path, optional
         Folder every worker sees at the same path (default ``.hearxai-chunks`` next to ``out``).
     queue : str
@@ -389,7 +389,7 @@ def render_distributed(
     """
     from tqdm import tqdm
 
-    client = app if client is None else client
+    client = make_client() if client is None else client
     out = Path(out).absolute()
     check_out(out, overwrite)
     start = time.perf_counter()

@@ -162,15 +162,14 @@ def test_one_worker_writes_byte_for_byte_the_bundle_one_process_writes(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     run, corpus = run_and_corpus
-    out, work = tmp_path / "bundles" / "b", tmp_path / "work"
+    out = tmp_path / "bundles" / "b"
     status = main(["bundle-distributed", "--run", str(run), "--data", str(corpus), "--out", str(out),
                    "--n", str(N_DECISIONS), "--seed", str(SEED), "--methods", ",".join(METHODS),
-                   "--chunk-size", str(CHUNK_SIZE), "--broker", REDIS_URL, "--queue", QUEUE_ONE,
-                   "--work-dir", str(work)])
+                   "--chunk-size", str(CHUNK_SIZE), "--broker", REDIS_URL, "--queue", QUEUE_ONE])
     assert status == 0, capsys.readouterr().err
     assert tree(out) == reference
     assert f"rendered by a-{TOKEN}@" in capsys.readouterr().err
-    assert not work.exists()  # the plan, chunk records and attempts are gone; only the bundle is left
+    # The work folder (default: next to --out) is gone with the plan and chunk records in it.
     assert sorted(p.name for p in out.parent.iterdir()) == ["b"]
 
 
