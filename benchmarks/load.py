@@ -35,6 +35,7 @@ import os
 import platform
 import random
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -75,7 +76,7 @@ HOST = "localhost"
 ORIGIN = f"https://{HOST}"
 SLUG = "load"  # (tests/load_site.py makes it)
 GOAL_RATIO, GOAL_P99_MS = 0.5, 100.0
-READY_FOR = 1500
+READY_FOR, READY_FOR_QUICK = 1500, 600
 
 
 def log(message: str) -> None:
@@ -299,7 +300,8 @@ async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latenc
 
     async def person(k: int, at: float) -> Walk:
         await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
-        client = HttpClient("127.0.0.1", port, headers=forwarded_headers(1000 + k, HOST), timeout_s=60)
+        # (A browser's fetch() waits minutes for a reply; a short timeout here would only add retries.)
+        client = HttpClient("127.0.0.1", port, headers=forwarded_headers(1000 + k, HOST), timeout_s=180)
         walker = Participant(client, slug=SLUG, label=f"burst-{k}", origin=ORIGIN, pace=pace,
                              rng=random.Random(args.seed * 100_003 + k), timing=latencies.record)
         try:
@@ -334,8 +336,10 @@ def site_env(tmp: Path, database_url: str, redis_url: str, args: argparse.Namesp
 
 
 def run_phases(env: dict[str, str], database_url: str, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
-    # Enough people at trial 1 for the whole window at up to READY_FOR answers/s.
-    ready_n = args.clients + int((args.warmup_s + args.measure_s) * READY_FOR / args.trials)
+    # Enough people at trial 1 for the whole window at up to READY_FOR answers/s (a phase that
+    # runs out reports it among its errors).
+    ready_for = READY_FOR_QUICK if args.quick else READY_FOR
+    ready_n = args.clients + int((args.warmup_s + args.measure_s) * ready_for / args.trials)
     log(f"setting up: migrate, bundle, study of {args.trials} trials, {ready_n} participants at trial 1")
     setup = run_setup(env, trials=args.trials, ready=ready_n, seed=args.seed)
     logs = tmp / "logs"
@@ -431,7 +435,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--participants", type=int, default=500)
     parser.add_argument("--arrival-s", type=float, default=60.0)
     parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--think-ms", type=float, default=1000.0, help="time per trial page before answering")
+    parser.add_argument("--think-ms", type=float, default=3000.0,
+                        help="time on each trial page before answering (people take 10-20 s)")
     parser.add_argument("--no-media", action="store_true", help="do not download each trial's audio and images")
     parser.add_argument("--seed", type=int, default=2026)
     args = parser.parse_args(argv)
@@ -441,8 +446,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    # Ctrl-C or a kill stops at once, through the clean-up: servers stopped, database dropped.
+    signal.signal(signal.SIGINT, _interrupt)
+    signal.signal(signal.SIGTERM, _interrupt)
     admin = urlparse(args.database_url)
     if not port_open(admin.hostname or "127.0.0.1", admin.port or 5432):
         print(f"PostgreSQL at {args.database_url} is not reachable", file=sys.stderr)
