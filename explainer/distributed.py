@@ -397,7 +397,7 @@ def render_distributed(
     reused = {i: records for i, chunk in enumerate(spec["chunks"])
               if (records := finished_records(folder, digest, chunk)) is not None}
     todo = [i for i in range(len(spec["chunks"])) if i not in reused]
-    sent = send_chunks(client, folder, digest, todo, queue)
+    sent = send_chunks(client, folder, digest, todo, queue) if todo else {}
     initial = sum(len(spec["chunks"][i]) for i in reused)
     with tqdm(total=len(spec["stimuli"]), initial=initial, desc="rendering chunks on workers", unit="stim",
               file=sys.stderr, disable=None) as bar:

@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,6 +240,26 @@ def test_running_a_finished_chunk_again_changes_nothing_and_a_lost_file_is_rende
     lost.unlink()
     assert dist.run_chunk(folder.path, digest, 1)["rendered"] is True
     assert lost.read_bytes() == before[lost.relative_to(folder.path).as_posix()][1]
+
+
+def test_chunks_done_on_another_file_system_are_finished_by_a_copy_next_to_the_bundle(
+    spec: dict[str, Any], reference: dict[str, bytes], tmp_path: Path
+) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == tmp_path.stat().st_dev:
+        pytest.skip("no second file system (/dev/shm) for the work folder")
+    work = Path(tempfile.mkdtemp(dir=shm, prefix="hearxai-test-"))
+    try:
+        folder, digest = dist.prepare_work_folder(spec, work)
+        for chunk in range(len(spec["chunks"])):  # done already, as by workers before a coordinator died
+            dist.run_chunk(folder.path, digest, chunk)
+        result = dist.render_distributed(spec, tmp_path / "b", client=dist.make_client(REDIS_URL), work_root=work)
+        assert (result["sent"], result["reused"]) == (0, len(spec["chunks"]))
+        assert tree(tmp_path / "b") == reference
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["b"]  # no copy left behind
+        assert not work.exists()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def test_a_chunk_that_fails_for_good_stops_the_run_with_its_error_and_a_rerun_resumes(
