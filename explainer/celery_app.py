@@ -40,13 +40,14 @@ class ConfigurationError(UserError):
     """An environment variable with a value the explainer's workers cannot use."""
 
 
-def redis_url(raw: str | None = None) -> str:
-    """``REDIS_URL`` (or ``raw``), checked: a ``redis://`` or ``rediss://`` URL."""
-    url = raw if raw is not None else os.environ.get("REDIS_URL", "") or DEFAULT_REDIS_URL
-    parsed = urlparse(url)
+def redis_url(raw: str | None = None, *, name: str = "REDIS_URL") -> str:
+    """``raw`` (named ``name`` in errors), else ``REDIS_URL``, checked: a ``redis://`` or ``rediss://`` URL."""
+    if raw is None:
+        raw, name = os.environ.get("REDIS_URL", "") or DEFAULT_REDIS_URL, "REDIS_URL"
+    parsed = urlparse(raw)
     if parsed.scheme not in {"redis", "rediss"} or not parsed.hostname:
-        raise ConfigurationError(f"REDIS_URL={url!r} is not a redis:// URL (e.g. redis://127.0.0.1:6379/0)")
-    return url
+        raise ConfigurationError(f"{name}={raw!r} is not a redis:// URL (e.g. redis://127.0.0.1:6379/0)")
+    return raw
 
 
 def worker_concurrency() -> int:
@@ -84,7 +85,9 @@ def configuration(url: str) -> dict[str, Any]:
 
 
 app = Celery("explainer")
-app.conf.update(configuration(redis_url()))
+# Read when the configuration is first needed (a worker starting), not on import: the
+# coordinator imports this module for the task's name and brings its own --broker.
+app.add_defaults(lambda: configuration(redis_url()))
 
 
 @worker_init.connect

@@ -284,7 +284,7 @@ def make_client(broker: str | None = None) -> Celery:
     from explainer.celery_app import ConfigurationError, configuration, redis_url
 
     try:
-        url = redis_url(broker)
+        url = redis_url(broker, name="--broker")
     except ConfigurationError as exc:
         raise UserError(str(exc)) from None
     client = Celery("explainer-coordinator")

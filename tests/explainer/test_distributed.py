@@ -298,7 +298,7 @@ def test_an_unreachable_or_malformed_broker_is_one_clear_line_before_any_work(
     assert main([*base, "--broker", f"redis://127.0.0.1:{free_port()}/0"]) == 2
     assert capsys.readouterr().err.startswith("error: cannot reach the broker at redis://127.0.0.1:")
     assert main([*base, "--broker", "http://127.0.0.1:6379/0"]) == 2
-    assert capsys.readouterr().err == "error: REDIS_URL='http://127.0.0.1:6379/0' is not a redis:// URL (e.g. redis://127.0.0.1:6379/0)\n"
+    assert capsys.readouterr().err == "error: --broker='http://127.0.0.1:6379/0' is not a redis:// URL (e.g. redis://127.0.0.1:6379/0)\n"
     assert list(tmp_path.iterdir()) == []
 
 
