@@ -347,6 +347,8 @@ def collect(
             chunk = pending.pop(task_id)
             client.backend.forget(task_id)
             if meta["status"] != "SUCCESS":
+                for other in pending:  # results already stored; chunks still running keep theirs (they expire)
+                    client.backend.forget(other)
                 first = spec["stimuli"][spec["chunks"][chunk][0]]["id"]
                 raise UserError(f"chunk {chunk} (stimuli from {first}) failed on a worker: "
                                 f"{type(meta['result']).__name__}: {meta['result']}")
