@@ -56,16 +56,21 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "hearxai" / "preprocessed"
 
 
-def cache_params(representation: str, *, seed: int, crop: bool, placements: int) -> dict[str, Any]:
+def cache_params(
+    representation: str, *, seed: int, crop: bool, placements: int, speed_perturbation: float = 0.0
+) -> dict[str, Any]:
     """The parameters that, with the audio, determine the cached arrays."""
     if representation not in pp.REPRESENTATIONS:
         raise ValueError(f"unknown representation {representation!r}")
     if placements < 1:
         raise ValueError("placements must be at least 1")
+    if not 0.0 <= speed_perturbation < 0.5:
+        raise ValueError("speed_perturbation must be in [0, 0.5)")
     return {
         "cache_version": CACHE_VERSION,
         "representation": representation,
         "placements": placements,
+        "speed_perturbation": speed_perturbation,
         **pp.preprocessing_params(seed=seed, crop=crop),
     }
 
@@ -87,6 +92,7 @@ def preprocess(
     seed: int,
     crop: bool = False,
     placements: int = 1,
+    speed_perturbation: float = 0.0,
     cache_dir: Path | None = None,
     workers: int = 1,
     progress: bool = True,
@@ -105,12 +111,17 @@ def preprocess(
         Centre-crop clips longer than one second instead of failing.
     placements
         Random placements per clip (1 in the paper; more gives shifted copies for training).
+    speed_perturbation
+        If above 0, each placement first plays the clip faster or slower by a random factor
+        in ``1 ± speed_perturbation`` (training augmentation; 0 in the paper).
     cache_dir
         Root of the cache; None computes in memory without caching.
     workers
         Processes computing inputs (1 computes in this process).
     """
-    params = cache_params(representation, seed=seed, crop=crop, placements=placements)
+    params = cache_params(
+        representation, seed=seed, crop=crop, placements=placements, speed_perturbation=speed_perturbation
+    )
     key = cache_key(recordings, params)
     relpaths = tuple(r.relpath for r in recordings)
     entry = Path(cache_dir) / key if cache_dir is not None else None
@@ -217,8 +228,9 @@ def compute_chunk(items: Sequence[tuple[str, str]], params: dict[str, Any]) -> t
         audio = read_audio(Path(path), target_sr=pp.SAMPLE_RATE)
         for p in range(n_place):
             rng = pp.clip_offset_rng(params["placement_seed"], relpath, p)
+            clip = pp.change_speed(audio, rng, params["speed_perturbation"]) if params["speed_perturbation"] else audio
             try:
-                window, offsets[i, p] = pp.place_in_window(audio, rng=rng, crop=params["crop_long_clips"])
+                window, offsets[i, p] = pp.place_in_window(clip, rng=rng, crop=params["crop_long_clips"])
             except pp.ClipTooLongError as exc:
                 raise DataError([f"{path}: {exc}; pass --crop-long-clips to keep its centre second"]) from exc
             inputs[i, p] = pp.model_input(window, representation)

@@ -4,6 +4,8 @@ Both return logits (no softmax inside) so relevance starts from the logit of the
 explained class. ``width`` scales the number of channels and hidden units: 1.0 is
 the paper's network; smaller values give the quick models the demo and tests use
 while keeping the same layer structure (and so the same LRP rules per layer).
+``dropout`` is the paper's 0.5 by default; it only acts in training mode, so a
+different rate changes how a network learns, never what a trained one computes.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ class AudioNet(nn.Module):
     Input ``(batch, 1, 8000)`` normalised waveform; output ``(batch, n_classes)`` logits.
     """
 
-    def __init__(self, n_classes: int = 10, width: float = 1.0) -> None:
+    def __init__(self, n_classes: int = 10, width: float = 1.0, dropout: float = 0.5) -> None:
         super().__init__()
         channels = [_scaled(c, width) for c in (100, 64, 128, 128, 128, 128)]
         layers: list[nn.Module] = [
@@ -46,10 +48,10 @@ class AudioNet(nn.Module):
             nn.Flatten(),
             nn.Linear(channels[-1] * length, hidden1),
             nn.ReLU(),
-            nn.Dropout(0.5),
+            nn.Dropout(dropout),
             nn.Linear(hidden1, hidden2),
             nn.ReLU(),
-            nn.Dropout(0.5),
+            nn.Dropout(dropout),
             nn.Linear(hidden2, n_classes),
         )
 
@@ -70,7 +72,7 @@ class AlexNet(nn.Module):
     Input ``(batch, 1, 227, 227)``; output ``(batch, n_classes)`` logits.
     """
 
-    def __init__(self, n_classes: int = 10, width: float = 1.0) -> None:
+    def __init__(self, n_classes: int = 10, width: float = 1.0, dropout: float = 0.5) -> None:
         super().__init__()
         # Grouped convolutions need channel counts divisible by 2.
         c1, c2, c3, c4, c5 = (2 * _scaled(c // 2, width) for c in (96, 256, 384, 384, 256))
@@ -94,10 +96,10 @@ class AlexNet(nn.Module):
             nn.Flatten(),
             nn.Linear(c5 * 6 * 6, hidden),
             nn.ReLU(),
-            nn.Dropout(0.5),
+            nn.Dropout(dropout),
             nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Dropout(0.5),
+            nn.Dropout(dropout),
             nn.Linear(hidden, n_classes),
         )
 
@@ -109,10 +111,10 @@ MODELS: dict[str, type[nn.Module]] = {"audionet": AudioNet, "alexnet": AlexNet}
 MODEL_INPUT = {"audionet": "waveform", "alexnet": "spectrogram"}
 
 
-def build_model(name: str, n_classes: int, width: float = 1.0) -> nn.Module:
+def build_model(name: str, n_classes: int, width: float = 1.0, dropout: float = 0.5) -> nn.Module:
     """Construct a model by its registered name (``audionet`` or ``alexnet``)."""
     try:
         cls = MODELS[name]
     except KeyError:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}") from None
-    return cls(n_classes=n_classes, width=width)
+    return cls(n_classes=n_classes, width=width, dropout=dropout)

@@ -192,6 +192,21 @@ def clip_offset_rng(seed: int, relpath: str, placement: int = 0) -> np.random.Ge
     return np.random.default_rng([seed, name_key, placement])
 
 
+def change_speed(audio: np.ndarray, rng: np.random.Generator, spread: float) -> np.ndarray:
+    """Play ``audio`` faster or slower by a factor drawn from ``1 ± spread`` (augmentation).
+
+    Band-limited resampling (FFT), so pitch and formants move together as with a longer
+    or shorter vocal tract. A clip that would outgrow the window is returned unchanged.
+    """
+    from scipy.signal import resample
+
+    factor = float(rng.uniform(1.0 - spread, 1.0 + spread))
+    length = int(round(audio.shape[0] / factor))
+    if length > WINDOW:
+        return audio
+    return resample(audio.astype(np.float64), length).astype(np.float32)
+
+
 def _check_window(window: np.ndarray) -> None:
     if window.shape != (WINDOW,):
         raise ValueError(f"expected a window of shape ({WINDOW},), got {window.shape}")

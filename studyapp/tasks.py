@@ -1,17 +1,22 @@
-"""Celery tasks: thin wrappers that take ids and call services."""
+"""Celery tasks: thin wrappers that take ids and call services.
 
-from celery import shared_task
+Bound to the study site's own app (not ``shared_task``): in a process that has also
+created the explainer's Celery app (tests, a notebook), a shared task would follow
+whichever app is current and could send its message to the explainer's broker instead
+of running eagerly or going to the web-jobs queue.
+"""
 
+from studyapp.celery import app
 from studyapp.services.jobs import export_job_run, import_job_run
 
 
-@shared_task(acks_late=True)
+@app.task(acks_late=True)
 def run_import_job(job_id: int) -> str:
     job = import_job_run(job_id=job_id)
     return job.status if job else "already claimed"
 
 
-@shared_task(acks_late=True)
+@app.task(acks_late=True)
 def run_export_job(job_id: int) -> str:
     job = export_job_run(job_id=job_id)
     return job.status if job else "already claimed"

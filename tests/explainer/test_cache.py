@@ -55,7 +55,8 @@ def test_changing_a_source_file_invalidates_the_entry(corpus: Path, tmp_path: Pa
 
 
 @pytest.mark.parametrize(
-    "change", [{"seed": 1}, {"representation": "spectrogram"}, {"placements": 2}, {"crop": True}]
+    "change",
+    [{"seed": 1}, {"representation": "spectrogram"}, {"placements": 2}, {"crop": True}, {"speed_perturbation": 0.1}],
 )
 def test_changing_a_parameter_invalidates_the_entry(corpus: Path, tmp_path: Path, change: dict) -> None:
     recordings = list(load_recordings(corpus, progress=False))
@@ -99,3 +100,13 @@ def test_an_incomplete_entry_is_rebuilt(corpus: Path, tmp_path: Path) -> None:
     again = preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
     assert again.built
     np.testing.assert_array_equal(first.inputs, again.inputs)
+
+
+def test_speed_perturbed_copies_differ_from_the_plain_placement(corpus: Path) -> None:
+    recordings = list(load_recordings(corpus, progress=False))
+    plain = preprocess(recordings, "waveform", seed=0, placements=2, cache_dir=None, progress=False)
+    perturbed = preprocess(recordings, "waveform", seed=0, placements=2, speed_perturbation=0.1, cache_dir=None, progress=False)
+    assert not np.array_equal(plain.inputs, perturbed.inputs)
+    # The count of non-zero samples is the clip's length after the speed change.
+    lengths = np.count_nonzero(perturbed.inputs[:, :, :], axis=-1)
+    assert len(np.unique(lengths)) > 1

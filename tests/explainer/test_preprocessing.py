@@ -106,3 +106,21 @@ def test_it_rejects_a_window_of_the_wrong_length() -> None:
         pp.spectrogram_input(np.zeros(7999, np.float32))
     with pytest.raises(ValueError, match="unknown representation"):
         pp.model_input(np.zeros(8000, np.float32), "mfcc")
+
+
+def test_a_speed_change_moves_the_pitch_and_the_length_together() -> None:
+    t = np.arange(4000) / 8000
+    clip = np.sin(2 * np.pi * 400.0 * t).astype(np.float32)
+    rng = np.random.default_rng(0)
+    factor = np.random.default_rng(0).uniform(0.8, 1.2)
+    faster = pp.change_speed(clip, rng, 0.2)
+    assert faster.dtype == np.float32 and faster.size == round(4000 / factor)
+    spectrum = np.abs(np.fft.rfft(faster * np.hanning(faster.size)))
+    peak = np.fft.rfftfreq(faster.size, 1 / 8000)[spectrum.argmax()]
+    assert peak == pytest.approx(400.0 * factor, rel=0.01)
+
+
+def test_a_speed_change_never_outgrows_the_window() -> None:
+    clip = np.ones(7900, np.float32)
+    rng = np.random.default_rng(1)
+    assert all(pp.change_speed(clip, rng, 0.3).size <= 8000 for _ in range(20))

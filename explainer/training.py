@@ -1,0 +1,357 @@
+"""``python -m explainer train``: train AudioNet or AlexNet on a corpus, and load trained runs.
+
+Presets: ``paper`` reproduces the paper's solver (SGD, momentum 0.9, batch 100; AudioNet
+lr 1e-4 for 50,000 steps, AlexNet lr 1e-3 for 10,000 steps with gradient clipping 5) at
+full width; ``demo`` trains a quarter-width network with Adam in about a minute on the
+demo corpus; ``auto`` (default) picks ``paper`` when every AudioMNIST speaker is present.
+Any option given on the command line overrides the preset.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from explainer import run_files as rf
+from explainer.data import TASK_CLASSES, TASKS, RecordingTable, load_recordings, read_audio
+from explainer.errors import UserError
+from explainer.models import MODEL_INPUT, MODELS
+from explainer.splits import Split, paper_splits, resolve_splits
+
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {
+        "audionet": {"width": 1.0, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "batch_size": 100,
+                     "epochs": None, "max_steps": 50_000, "grad_clip": None, "placements": 1,
+                     "dropout": 0.5, "lr_schedule": "constant", "speed_perturbation": 0.0},
+        "alexnet": {"width": 1.0, "optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "batch_size": 100,
+                    "epochs": None, "max_steps": 10_000, "grad_clip": 5.0, "placements": 1,
+                    "dropout": 0.5, "lr_schedule": "constant", "speed_perturbation": 0.0},
+    },
+    "demo": {
+        "audionet": {"width": 0.25, "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_size": 32,
+                     "epochs": 12, "max_steps": None, "grad_clip": None, "placements": 8,
+                     "dropout": 0.0, "lr_schedule": "cosine", "speed_perturbation": 0.1},
+        "alexnet": {"width": 0.25, "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_size": 32,
+                    "epochs": 12, "max_steps": None, "grad_clip": None, "placements": 4,
+                    "dropout": 0.0, "lr_schedule": "cosine", "speed_perturbation": 0.1},
+    },
+}
+TUNABLE = ("width", "optimizer", "lr", "momentum", "batch_size", "epochs", "max_steps", "grad_clip", "placements",
+           "dropout", "lr_schedule", "speed_perturbation")
+
+
+@dataclass
+class TrainConfig:
+    """The exact configuration of one run, written to ``config.json``."""
+
+    architecture: str
+    task: str
+    preset: str
+    split: dict[str, Any]
+    split_seed: int
+    seed: int
+    width: float
+    optimizer: str
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    epochs: int | None
+    max_steps: int | None
+    grad_clip: float | None
+    placements: int
+    dropout: float
+    lr_schedule: str
+    speed_perturbation: float
+    crop_long_clips: bool
+    max_takes: int | None
+    drop_duplicates: bool
+    skip_unknown_speakers: bool
+
+    @property
+    def representation(self) -> str:
+        return MODEL_INPUT[self.architecture]
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("--data", type=Path, required=True, help="corpus folder in the AudioMNIST layout")
+    add("--out", type=Path, required=True, help="run folder to write (one sub-folder per split with ':all')")
+    add("--model", choices=sorted(MODELS), default="audionet", help="network (default audionet)")
+    add("--task", choices=TASKS, default="digit", help="what to classify (default digit)")
+    add("--split", default="auto:0", help="paper:K|generic:K|auto:K (K a number or 'all') or a JSON file (default auto:0)")
+    add("--split-seed", type=int, default=0, help="seed of generic splits (default 0)")
+    add("--preset", choices=["auto", *PRESETS], default="auto", help="paper, demo or auto (paper on the full AudioMNIST)")
+    add("--seed", type=int, default=0, help="seed of weights, batch order, dropout and clip placement (default 0)")
+    add("--width", type=float, help="channel multiplier (1.0 = the paper's network)")
+    add("--optimizer", choices=["sgd", "adam"])
+    add("--lr", type=float, help="learning rate")
+    add("--momentum", type=float, help="SGD momentum")
+    add("--weight-decay", type=float, default=0.0)
+    add("--batch-size", type=int)
+    add("--epochs", type=int, help="passes over the training set")
+    add("--max-steps", type=int, help="cap on optimisation steps (the paper counts iterations)")
+    add("--grad-clip", type=float, help="clip the gradient's L2 norm (AlexNet in the paper: 5)")
+    add("--placements", type=int, help="random placements per training clip (paper: 1)")
+    add("--dropout", type=float, help="dropout rate of the fully connected layers (paper: 0.5)")
+    add("--lr-schedule", choices=["constant", "cosine"], help="learning rate over the run (paper: constant)")
+    add("--speed-perturbation", type=float, metavar="SPREAD",
+        help="training copies play 1 ± SPREAD times faster (augmentation; paper: 0)")
+    add("--subset", type=int, metavar="TAKES", help="use only takes 0..TAKES-1 of each digit and speaker")
+    add("--crop-long-clips", action="store_true", help="centre-crop clips longer than 1 s instead of failing")
+    add("--drop-duplicates", action="store_true", help="keep one of each group of identical recordings")
+    add("--skip-unknown-speakers", action="store_true", help="leave out speakers missing from the metadata")
+    add("--cache-dir", type=Path, help="preprocessing cache (default $HEARXAI_CACHE_DIR or ~/.cache/hearxai)")
+    add("--no-cache", action="store_true", help="preprocess in memory without caching")
+    add("--workers", type=int, default=2, help="preprocessing processes (default 2)")
+    add("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    add("--resume", action="store_true", help="continue an interrupted run in --out with its saved configuration")
+    add("--force", action="store_true", help="replace an existing run in --out")
+    add("--stop-after", type=int, metavar="STEPS", help="stop (resumably) after this many steps, as if interrupted")
+    add("--quiet", action="store_true", help="no progress bars")
+
+
+def run(args: argparse.Namespace) -> int:
+    from explainer.cache import default_cache_dir
+
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    options = RunOptions(
+        cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
+        workers=args.workers, progress=not args.quiet, stop_after=args.stop_after,
+    )
+    if args.resume:
+        result = resume_run(args.out, args.data, options)
+        return 0 if result else 3
+    table = load_table(args.data, args)
+    configs = configs_from_args(args, table)
+    multiple = len(configs) > 1
+    for config in configs:
+        out = args.out / config.split["name"].replace(":", "-") if multiple else args.out
+        prepare_run_dir(out, force=args.force)
+        if train(config, table, out, options) is None:
+            return 3
+    return 0
+
+
+def load_table(data: Path, args: argparse.Namespace) -> RecordingTable:
+    """The corpus, with the loader options the run records."""
+    table = load_recordings(
+        data,
+        missing_metadata="skip" if args.skip_unknown_speakers else "error",
+        drop_duplicates=args.drop_duplicates,
+        progress=not getattr(args, "quiet", False),
+    )
+    for group in table.duplicates:
+        print(f"note: identical audio in {', '.join(group)}", file=sys.stderr)
+    return table.where(max_takes=args.subset) if args.subset else table
+
+
+def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[TrainConfig]:
+    """One configuration per split named by ``--split``, preset values overridden by options."""
+    preset = args.preset
+    if preset == "auto":
+        preset = "paper" if set(paper_splits("digit")[0].speakers) <= set(table.speakers()) else "demo"
+        print(f"preset: {preset}", file=sys.stderr)
+    values = dict(PRESETS[preset][args.model])
+    values.update({k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None})
+    _check_values(values)
+    splits = resolve_splits(args.split, task=args.task, speaker_sexes=table.speaker_sexes(), seed=args.split_seed)
+    return [
+        TrainConfig(
+            architecture=args.model, task=args.task, preset=preset, split=split.to_dict(),
+            split_seed=args.split_seed, seed=args.seed, weight_decay=args.weight_decay,
+            crop_long_clips=args.crop_long_clips, max_takes=args.subset, drop_duplicates=args.drop_duplicates,
+            skip_unknown_speakers=args.skip_unknown_speakers, **values,
+        )
+        for split in splits
+    ]
+
+
+def _check_values(values: dict[str, Any]) -> None:
+    if values["width"] <= 0:
+        raise UserError(f"--width must be positive, got {values['width']}")
+    if values["batch_size"] < 1 or values["placements"] < 1:
+        raise UserError("--batch-size and --placements must be at least 1")
+    if not (values["epochs"] or values["max_steps"]):
+        raise UserError("give --epochs or --max-steps")
+    if values["lr"] <= 0:
+        raise UserError(f"--lr must be positive, got {values['lr']}")
+    if not 0.0 <= values["speed_perturbation"] < 0.5:
+        raise UserError(f"--speed-perturbation must be in [0, 0.5), got {values['speed_perturbation']}")
+    if not 0.0 <= values["dropout"] < 1.0:
+        raise UserError(f"--dropout must be in [0, 1), got {values['dropout']}")
+
+
+@dataclass
+class RunOptions:
+    """How to run (not what to train): caching, parallelism, progress display, interruption."""
+
+    cache_dir: Path | None = None
+    workers: int = 1
+    progress: bool = True
+    stop_after: int | None = None
+
+
+def prepare_run_dir(out: Path, *, force: bool) -> None:
+    """Create ``out``; refuse to overwrite a run unless ``force``, and never delete foreign files."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"{out}: exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            hint = "pass --resume to continue it or " if (out / rf.CHECKPOINT_NAME).exists() else "pass "
+            raise UserError(f"{out}: run folder is not empty; {hint}--force to start over")
+        ours = {rf.MODEL_NAME, rf.CONFIG_NAME, rf.METRICS_NAME, rf.CHECKPOINT_NAME, rf.PREDICTIONS_NAME, rf.SUMMARY_NAME, rf.FIGURES_DIR}
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+        if foreign:
+            raise UserError(f"{out}: holds files that are not part of a run ({', '.join(foreign[:3])}); choose another --out")
+        for name in ours:
+            target = out / name
+            shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def split_parts(table: RecordingTable, split: Split) -> dict[str, RecordingTable]:
+    """The recordings of each part of ``split``; every listed speaker must have recordings."""
+    missing = sorted(set(split.speakers) - set(table.speakers()))
+    if missing:
+        raise UserError(f"split {split.name} names speakers {', '.join(missing)} with no recordings in {table.root}")
+    return {
+        "train": table.where(speakers=split.train),
+        "validate": table.where(speakers=split.validate),
+        "test": table.where(speakers=split.test),
+    }
+
+
+def describe_data(table: RecordingTable, parts: dict[str, RecordingTable], split: Split) -> dict[str, Any]:
+    """The training data description a bundle records: what, a fingerprint, how many, which split."""
+    used = table.where(speakers=split.speakers)
+    counts = " / ".join(f"{len(parts[p].speakers())} {p}" for p in ("train", "validate", "test"))
+    return {
+        "description": f"{used.describe()}; speaker-disjoint split {split.name} ({counts} speakers)",
+        "fingerprint": used.fingerprint(),
+        "n_recordings": len(used),
+        "split": split.to_dict(),
+        "corpus": table.root.name,
+    }
+
+
+def train(config: TrainConfig, table: RecordingTable, out: Path, options: RunOptions) -> dict[str, Any] | None:
+    """Train one run into ``out`` (already prepared); returns its summary, or None if stopped early."""
+    from explainer.trainer import RunTrainer
+
+    split = Split.from_dict(config.split)
+    parts = split_parts(table, split)
+    data = describe_data(table, parts, split)
+    rf.write_json(out / rf.CONFIG_NAME, {**asdict(config), "data": data})
+    return RunTrainer(config, parts, out, options, data).fit(resume=False)
+
+
+def resume_run(out: Path, data: Path, options: RunOptions) -> dict[str, Any] | None:
+    """Continue the run in ``out`` from its checkpoint, with its saved configuration."""
+    from explainer.trainer import RunTrainer
+
+    if (out / rf.SUMMARY_NAME).exists():
+        print(f"{out}: run already finished", file=sys.stderr)
+        return rf.read_json(out / rf.SUMMARY_NAME)
+    if not (out / rf.CONFIG_NAME).exists():
+        raise UserError(f"{out}: no {rf.CONFIG_NAME}; nothing to resume")
+    saved = rf.read_json(out / rf.CONFIG_NAME)
+    config = TrainConfig.from_dict(saved)
+    args = argparse.Namespace(
+        skip_unknown_speakers=config.skip_unknown_speakers, drop_duplicates=config.drop_duplicates,
+        subset=config.max_takes, quiet=not options.progress,
+    )
+    table = load_table(data, args)
+    split = Split.from_dict(config.split)
+    parts = split_parts(table, split)
+    described = describe_data(table, parts, split)
+    if described["fingerprint"] != saved["data"]["fingerprint"]:
+        raise UserError(f"{data}: the recordings differ from those the run in {out} started with (fingerprint changed)")
+    return RunTrainer(config, parts, out, options, saved["data"]).fit(resume=True)
+
+
+@dataclass
+class TrainedRun:
+    """A finished (or at least checkpointed) run, loaded for prediction and explanation."""
+
+    model: Any
+    architecture: str
+    task: str
+    classes: list[str]
+    width: float
+    weights_sha256: str
+    config: dict[str, Any]
+    data_description: dict[str, Any]
+    test_accuracy: float | None
+    test_speakers: list[str]
+    run_dir: Path
+
+    @property
+    def representation(self) -> str:
+        """"waveform" (AudioNet) or "spectrogram" (AlexNet)."""
+        return MODEL_INPUT[self.architecture]
+
+    def prepare(self, path: Path, relpath: str) -> tuple[np.ndarray, np.ndarray, int]:
+        """Read one recording and place it as in training (placement 0 of the run's seed).
+
+        Returns the window ``(8000,)`` float32, the network input (``(8000,)`` or
+        ``(227, 227)`` dB) and the offset (window position j holds clip sample j - offset).
+        """
+        from explainer import preprocessing as pp
+
+        audio = read_audio(Path(path), target_sr=pp.SAMPLE_RATE)
+        rng = pp.clip_offset_rng(self.config["seed"], relpath, 0)
+        window, offset = pp.place_in_window(audio, rng=rng, crop=self.config["crop_long_clips"])
+        return window, pp.model_input(window, self.representation), offset
+
+    def predict(self, inputs: np.ndarray) -> np.ndarray:
+        """Logits ``(n, n_classes)`` for network inputs ``(n, *shape)``."""
+        from explainer.training_loop import predict_logits
+
+        return predict_logits(self.model, inputs)
+
+
+def load_run(run_dir: Path) -> TrainedRun:
+    """Load a run folder's best weights (eval mode, CPU, float32) and its description.
+
+    Raises :class:`UserError` naming the file if the folder is not a usable run.
+    """
+    import torch
+
+    from explainer.models import build_model
+
+    run_dir = Path(run_dir)
+    config_path, weights = run_dir / rf.CONFIG_NAME, run_dir / rf.MODEL_NAME
+    for path in (config_path, weights):
+        if not path.is_file():
+            raise UserError(f"{path}: missing; {run_dir} is not a trained run")
+    config = rf.read_json(config_path)
+    classes = TASK_CLASSES[config["task"]]
+    model = build_model(config["architecture"], len(classes), config["width"])
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise UserError(f"{weights}: cannot load the weights ({exc})") from exc
+    model.float().eval()
+    summary_path = run_dir / rf.SUMMARY_NAME
+    summary = rf.read_json(summary_path) if summary_path.is_file() else {}
+    return TrainedRun(
+        model=model, architecture=config["architecture"], task=config["task"], classes=list(classes),
+        width=float(config["width"]), weights_sha256=rf.sha256_of(weights), config=config,
+        data_description=config["data"], test_accuracy=summary.get("test_accuracy"),
+        test_speakers=list(config["split"]["test"]), run_dir=run_dir,
+    )
