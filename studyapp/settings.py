@@ -71,6 +71,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # SQLite cannot create the folder of its file: a fresh data folder would fail with
+    # "unable to open database file" instead of being made.
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # WAL lets participants answer while the admin reads; the timeout absorbs short write locks.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
@@ -113,7 +116,7 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # Celery: eager (in-process) unless a broker is configured.
 REDIS_URL = env_str("REDIS_URL", "")
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"  # a host, or kombu warns on every eager task
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

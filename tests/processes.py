@@ -10,6 +10,7 @@ shared ones other test runs use.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import pwd
 import secrets
@@ -22,13 +23,27 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlparse
 
 REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to the end in a fresh event loop on a thread of its own.
+
+    ``asyncio.run`` refuses to start where a loop is already running, and Playwright's
+    sync API keeps one running in the main thread for as long as a browser fixture
+    lives (the browser tests share one per session), so tests after them would fail.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="run-async") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def free_port() -> int:

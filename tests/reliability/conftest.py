@@ -33,6 +33,7 @@ from tests.processes import (
     http_get,
     private_postgres_problem,
     production_env,
+    run_async,
     start,
     start_web,
     wait_until,
@@ -164,7 +165,7 @@ def walk_everyone(stack: Stack, n: int, *, first: int = 0, pace: Pace = FAST,
             await client.close()
         return list(walks)
 
-    return asyncio.run(main())
+    return run_async(main())
 
 
 def _statuses(stack: Stack) -> object:

@@ -8,7 +8,6 @@ sends it and a worker runs it.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -16,7 +15,7 @@ import psycopg
 import pytest
 
 from tests.http_participant import HttpClient, Reply, check_answers
-from tests.processes import wait_until
+from tests.processes import run_async, wait_until
 from tests.reliability.conftest import ORIGIN, STAFF, TRIALS, Stack, acknowledged, walk_everyone
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -34,14 +33,14 @@ class StaffBrowser:
         self.client: HttpClient = stack.client(9000)
 
     def get(self, path: str) -> Reply:
-        return asyncio.run(self._request("GET", path))
+        return run_async(self._request("GET", path))
 
     def post_form(self, path: str, data: dict[str, str]) -> Reply:
         """Open the page at ``path`` and post its form with ``data``."""
         page = self.get(path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode())
         assert page.status == 200 and token, (page.status, page.body[:300])
-        return asyncio.run(self._request("POST", path, {"csrfmiddlewaretoken": token.group(1), **data}))
+        return run_async(self._request("POST", path, {"csrfmiddlewaretoken": token.group(1), **data}))
 
     async def _request(self, method: str, path: str, form: dict[str, str] | None = None) -> Reply:
         try:
