@@ -36,6 +36,7 @@ DEMO = REPO / "fixtures" / "demo_corpus"
 
 def copy_at_rate(table: list, folder: Path, rate: int) -> Path:
     """Write the clips (and metadata) at ``rate`` Hz into ``folder``, in the same layout."""
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "audioMNIST_meta.txt").write_text((DEMO / "audioMNIST_meta.txt").read_text())
     for r in table:
         audio, source_rate = sf.read(r.path, dtype="float64")
@@ -57,10 +58,10 @@ def clips_per_second(recordings: list, representation: str, workers: int, cache:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="120 clips (under a minute)")
-    parser.add_argument("--clips", type=int, help="number of clips (default 560, quick 120)")
+    parser.add_argument("--clips", type=int, help="number of clips (default: all 480 of the demo corpus, quick 120)")
     parser.add_argument("--source-rate", type=int, default=48000, help="sample rate of the source WAVs (Hz)")
     args = parser.parse_args()
-    n = args.clips or (120 if args.quick else 560)
+    n = args.clips or (120 if args.quick else None)
     demo = list(load_recordings(DEMO, progress=False))[:n]
     with tempfile.TemporaryDirectory() as tmp:
         source = copy_at_rate(demo, Path(tmp) / "data", args.source_rate)
