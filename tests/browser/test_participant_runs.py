@@ -95,11 +95,15 @@ def test_a_participant_completes_the_both_condition_with_the_keyboard_only(site:
     study = driver.make_study(site.bundle, "both-run", "both", n_trials=1, ask_rating=True)
     page, watch = new_page()
     page.goto(f"{site.url}/s/{study.slug}/?PROLIFIC_PID=pid-both")
+    # autofocus lands at the browser's next rendering opportunity, which on a busy
+    # machine can come after the load event: wait for it as a person would see it.
+    expect(page.locator("button.primary")).to_be_focused()
     page.keyboard.press("Enter")  # Start has focus
     page.wait_for_url("**/consent/")
     _tab_to(page, "button[value=agree]")
     page.keyboard.press("Enter")
     page.wait_for_url("**/instructions/")
+    expect(page.locator("form button[type=submit]")).to_be_focused()
     page.keyboard.press("Enter")
     page.wait_for_url("**/trial/1/")
     while "/trial/" in page.url:
