@@ -108,10 +108,12 @@ def test_a_participant_completes_the_both_condition_with_the_keyboard_only(site:
     page.wait_for_url("**/trial/1/")
     while "/trial/" in page.url:
         if page.url.endswith("/feedback/"):
+            expect(page.locator("button.primary")).to_be_focused()
             page.keyboard.press("Enter")
             page.wait_for_url(lambda url: not url.endswith("/feedback/"))
             continue
         trial = driver.current_trial(page)
+        expect(page.locator("#play-original")).to_be_focused()
         page.keyboard.press("Enter")  # the play button has focus
         expect(page.locator("#play-explanation")).to_be_focused(timeout=driver.ANSWER_OPEN_MS)
         page.keyboard.press("Enter")
