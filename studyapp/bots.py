@@ -27,6 +27,23 @@ TERMINAL = {"/done/": "completed", "/declined/": "declined", "/screened-out/": "
             "/expired/": "expired", "/withdrawn/": "withdrawn"}
 
 
+def listen_log(audio: dict[str, float | None]) -> list[dict[str, object]]:
+    """A browser's event log for one complete play of every player on the page, one after the other.
+
+    ``audio`` maps each player (``original``, ``explanation``) to its clip's duration in
+    seconds (None: unknown, taken as one second).
+    """
+    events: list[dict[str, object]] = []
+    t = 10.0
+    for media, duration in audio.items():
+        seconds = duration or 1.0
+        events.append({"media": media, "event": "play", "client_ms": t, "media_time_s": 0.0})
+        t += 1000 * seconds + 5
+        events.append({"media": media, "event": "ended", "client_ms": t, "media_time_s": seconds})
+        t += 300
+    return events
+
+
 class Transport(Protocol):
     def get(self, path: str) -> tuple[int, str, str]: ...  # (status, final path, html)
     def post(self, path: str, data: dict[str, str]) -> tuple[int, str, str]: ...
@@ -224,22 +241,10 @@ class Bot:
         result.answers += 1
         result.correct += int(choice == right)
         rt = self.rng.lognormvariate(7.6, 0.4)  # about 2 s, like a person
-        answer = {"answer": choice, "rt_ms": f"{rt:.1f}", "events": json.dumps(self._listen(form))}
+        answer = {"answer": choice, "rt_ms": f"{rt:.1f}", "events": json.dumps(listen_log(form.audio))}
         if form.kind("rating"):
             answer["rating"] = str(self.rng.randint(1, 7))
         if form.kind("confidence"):
             answer["confidence"] = str(self.rng.randint(0, 100))
         return answer
 
-    @staticmethod
-    def _listen(form: _FormParser) -> list[dict[str, object]]:
-        """One complete play of every player on the page, one after the other."""
-        events: list[dict[str, object]] = []
-        t = 10.0
-        for media, duration in form.audio.items():
-            seconds = duration or 1.0
-            events.append({"media": media, "event": "play", "client_ms": t, "media_time_s": 0.0})
-            t += 1000 * seconds + 5
-            events.append({"media": media, "event": "ended", "client_ms": t, "media_time_s": seconds})
-            t += 300
-        return events

@@ -9,24 +9,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 from pathlib import Path
 
 import pytest
+
+from tests.processes import port_open
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def services_required() -> bool:
     return os.environ.get("HEARXAI_REQUIRE_SERVICES", "") == "1"
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def need(condition: bool, what: str) -> None:

@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
-from studyapp.bots import parse_form
+from studyapp.bots import listen_log, parse_form
 
 MEDIA_SRC = re.compile(r'src="(/m/[0-9a-f]{64}\.(?:wav|png))"')
 
@@ -153,19 +153,6 @@ class Walk:
 
 
 Timing = Callable[[str, float, int], None]  # (endpoint, milliseconds, status)
-
-
-def listen_log(audio: dict[str, float | None]) -> list[dict[str, object]]:
-    """A browser's event log for one complete play of every player on the page, one after the other."""
-    events: list[dict[str, object]] = []
-    t = 10.0
-    for media, duration in audio.items():
-        seconds = duration or 1.0
-        events.append({"media": media, "event": "play", "client_ms": t, "media_time_s": 0.0})
-        t += 1000 * seconds + 5
-        events.append({"media": media, "event": "ended", "client_ms": t, "media_time_s": seconds})
-        t += 300
-    return events
 
 
 class Participant:
