@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,6 +44,22 @@ def require_chromium() -> str:
     path = shutil.which("chromium") or shutil.which("chromium-browser")
     need(path is not None, "Chromium (Debian package chromium)")
     return path or ""
+
+
+@pytest.fixture(scope="session")
+def synthetic_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small valid bundle folder (tests/synthetic_bundle.py), written once per session."""
+    from tests.synthetic_bundle import write_synthetic_bundle
+
+    return write_synthetic_bundle(tmp_path_factory.mktemp("bundle") / "b")
+
+
+@pytest.fixture
+def bundle(db: None, media_root: Path, synthetic_bundle_dir: Path) -> Any:
+    """The synthetic bundle imported into the test database (Django imported only here)."""
+    from studyapp.services.bundles import bundle_import
+
+    return bundle_import(bundle_dir=synthetic_bundle_dir)
 
 
 @pytest.fixture

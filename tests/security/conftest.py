@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,19 +14,7 @@ from django.test import Client
 from studyapp.bots import Bot, DjangoClientTransport
 from studyapp.management.commands.simulate_participants import db_oracle, db_screen_oracle
 from studyapp.models import Bundle, Study
-from studyapp.services.bundles import bundle_import
 from studyapp.services.studies import study_create
-from tests.synthetic_bundle import write_synthetic_bundle
-
-
-@pytest.fixture(scope="session")
-def security_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_synthetic_bundle(tmp_path_factory.mktemp("bundle") / "b")
-
-
-@pytest.fixture
-def bundle(db: None, media_root: Path, security_bundle_dir: Path) -> Bundle:
-    return bundle_import(bundle_dir=security_bundle_dir)
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def clean_zip(security_bundle_dir: Path, tmp_path: Path) -> Callable[[], Path]:
+def clean_zip(synthetic_bundle_dir: Path, tmp_path: Path) -> Callable[[], Path]:
     """A fresh copy of a valid bundle archive, to spoil."""
     counter = [0]
 
@@ -37,9 +37,9 @@ def clean_zip(security_bundle_dir: Path, tmp_path: Path) -> Callable[[], Path]:
         counter[0] += 1
         target = tmp_path / f"bundle-{counter[0]}.zip"
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
-            for path in sorted(security_bundle_dir.rglob("*")):
+            for path in sorted(synthetic_bundle_dir.rglob("*")):
                 if path.is_file():
-                    zf.write(path, path.relative_to(security_bundle_dir).as_posix())
+                    zf.write(path, path.relative_to(synthetic_bundle_dir).as_posix())
         return target
 
     return make
