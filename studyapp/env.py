@@ -51,8 +51,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
-def database_from_url(url: str) -> dict[str, object]:
-    """Django DATABASES entry from ``postgres://user:pass@host:port/name`` or ``sqlite:///path``."""
+def env_int_or_off(name: str, default: int) -> int | None:
+    """An integer setting that ``off`` switches off (None); empty or unset gives ``default``."""
+    if os.environ.get(name, "").strip().lower() == "off":
+        return None
+    return env_int(name, default)
+
+
+def database_from_url(url: str, *, prepare_threshold: int | None = 2) -> dict[str, object]:
+    """Django DATABASES entry from ``postgres://user:pass@host:port/name`` or ``sqlite:///path``.
+
+    ``prepare_threshold``: on PostgreSQL, the answer path's statements are prepared on the
+    server after this many runs on a connection (studyapp/sql_rows.py); None never, as a
+    pooler in transaction mode without prepared-statement support needs. Django's own
+    queries bind parameters on the client and are never prepared.
+    """
     parsed = urlparse(url)
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
         if not parsed.path.strip("/"):
@@ -66,6 +79,7 @@ def database_from_url(url: str) -> dict[str, object]:
             "PORT": str(parsed.port or ""),
             "CONN_MAX_AGE": 60,
             "CONN_HEALTH_CHECKS": True,
+            "OPTIONS": {"prepare_threshold": prepare_threshold},
         }
     if parsed.scheme == "sqlite":
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}

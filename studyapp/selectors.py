@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
+from django.db import connection
 from django.db.models import Count
 
-from studyapp.models import Bundle, Participant, Stimulus, Trial
+from studyapp.models import (
+    Bundle,
+    Condition,
+    MediaFile,
+    Participant,
+    Response,
+    Stimulus,
+    Study,
+    Trial,
+)
 from studyapp.services.screening import screening_next_trial, screening_state
+from studyapp.sql_rows import Columns, RowReader, column, prepared_cursor, table
 
 # Steps a session can be at, in the order a participant meets them.
 STEPS = (
@@ -26,23 +38,81 @@ def participant_by_token(*, token: str) -> Participant | None:
             .defer("study__bundle__manifest").filter(token=token).first())
 
 
-# What storing an answer reads of the session, its study and bundle. The rest stays
-# deferred (loaded only if a rarer path reads it): this query runs on every answer, and
-# turning a hundred columns into Python objects was a third of the work of one.
-_ANSWER_FIELDS = (
-    "token", "pseudonym", "status", "study_id", "condition_id", "last_seen_at", "consented_at",
-    "instructions_seen_at", "screening_passed", "demographics",
-    "study__slug", "study__status", "study__bundle_id", "study__task", "study__ask_rating", "study__ask_confidence",
-    "study__audio_must_finish", "study__max_replays", "study__allow_seeking", "study__allow_back",
-    "study__time_limit_minutes", "study__demographics", "study__headphone_screen",
-    "study__bundle__classes", "study__bundle__manifest_sha256",
+# What storing an answer reads of the session, its study and bundle, and of the open
+# trials. The rest stays deferred (loaded only if a rarer path reads it): this runs on
+# every answer, and turning a hundred columns into Python objects was a third of its work.
+_ANSWER_READER = RowReader(
+    Columns.of(Participant, "p", ("token", "pseudonym", "status", "study", "condition", "last_seen_at",
+                                  "consented_at", "instructions_seen_at", "screening_passed", "demographics")),
+    Columns.of(Study, "s", ("slug", "status", "bundle", "task", "ask_rating", "ask_confidence", "audio_must_finish",
+                            "max_replays", "allow_seeking", "allow_back", "time_limit_minutes", "demographics",
+                            "headphone_screen")),
+    Columns.of(Bundle, "b", ("classes", "manifest_sha256")),
+    Columns.of(Trial, "t", ("participant", "position", "kind", "stimulus", "condition", "expected_answer",
+                            "presented_at")),
+    Columns.of(Condition, "c", ("modality",)),
+    Columns.of(Stimulus, "st", ("predicted_label", "model_correct", "original_audio", "audible_heatmap")),
+    Columns.of(MediaFile, "oa", ("duration_s",)),
+    Columns.of(MediaFile, "ah", ("duration_s",)),
 )
 
 
-def participant_for_answer(*, token: str) -> Participant | None:
-    """The session behind ``token`` with just what storing an answer reads (see ``_ANSWER_FIELDS``)."""
-    return (Participant.objects.select_related("study", "study__bundle").only(*_ANSWER_FIELDS)
-            .filter(token=token).first())
+@dataclass
+class AnswerSession:
+    """A session about to store an answer: the participant (with study and bundle) and the
+    first two unanswered trials by position (fewer near the end), each with its condition,
+    stimulus and the stimulus's audio durations."""
+
+    participant: Participant
+    open_trials: list[Trial]
+
+
+@lru_cache(maxsize=4)
+def _answer_session_sql(vendor: str) -> str:
+    # One statement: the session by its token, and its first two open trials found by
+    # the (participant, position) index, stopping at the second.
+    pk = "id"
+    open_trials = (
+        f"SELECT t2.* FROM {table(Trial, 't2')} WHERE {column(Trial, 't2', 'participant')} = "
+        f"(SELECT {column(Participant, 'p2', pk)} FROM {table(Participant, 'p2')} "
+        f"WHERE {column(Participant, 'p2', 'token')} = %s) "
+        f"AND NOT EXISTS (SELECT 1 FROM {table(Response, 'r')} "
+        f"WHERE {column(Response, 'r', 'trial')} = {column(Trial, 't2', pk)}) "
+        f"ORDER BY {column(Trial, 't2', 'position')} LIMIT 2"
+    )
+    return (
+        f"SELECT {_ANSWER_READER.select_list()} FROM {table(Participant, 'p')} "
+        f"JOIN {table(Study, 's')} ON {column(Study, 's', pk)} = {column(Participant, 'p', 'study')} "
+        f"JOIN {table(Bundle, 'b')} ON {column(Bundle, 'b', pk)} = {column(Study, 's', 'bundle')} "
+        f"LEFT JOIN ({open_trials}) t ON {column(Trial, 't', 'participant')} = {column(Participant, 'p', pk)} "
+        f"LEFT JOIN {table(Condition, 'c')} ON {column(Condition, 'c', pk)} = {column(Trial, 't', 'condition')} "
+        f"LEFT JOIN {table(Stimulus, 'st')} ON {column(Stimulus, 'st', pk)} = {column(Trial, 't', 'stimulus')} "
+        f"LEFT JOIN {table(MediaFile, 'oa')} ON {column(MediaFile, 'oa', pk)} = "
+        f"{column(Stimulus, 'st', 'original_audio')} "
+        f"LEFT JOIN {table(MediaFile, 'ah')} ON {column(MediaFile, 'ah', pk)} = "
+        f"{column(Stimulus, 'st', 'audible_heatmap')} "
+        f"WHERE {column(Participant, 'p', 'token')} = %s ORDER BY {column(Trial, 't', 'position')}"
+    )
+
+
+def answer_session(*, token: str) -> AnswerSession | None:
+    """The session behind ``token`` with what storing an answer reads, in one statement."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_answer_session_sql(connection.vendor), [token, token])
+        rows = _ANSWER_READER.read(cursor.fetchall())
+    if not rows:
+        return None
+    participant, study, bundle = rows[0][:3]
+    study.bundle = bundle
+    participant.study = study
+    trials = []
+    for _, _, _, trial, condition, stimulus, original, audible in rows:
+        if trial is None:
+            continue
+        stimulus.original_audio, stimulus.audible_heatmap = original, audible
+        trial.participant, trial.condition, trial.stimulus = participant, condition, stimulus
+        trials.append(trial)
+    return AnswerSession(participant, trials)
 
 
 @lru_cache(maxsize=512)

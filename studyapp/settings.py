@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studyapp.env import database_from_url, env_bool, env_int, env_list, env_str
+from studyapp.env import database_from_url, env_bool, env_int, env_int_or_off, env_list, env_str
 from studyapp.log_format import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -67,7 +67,9 @@ TEMPLATES = [
 
 DATABASES = {
     "default": database_from_url(
-        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}")
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
+        # PostgreSQL prepares the answer path's statements after this many runs ("off": never).
+        prepare_threshold=env_int_or_off("HEARXAI_DB_PREPARE_THRESHOLD", 2),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":

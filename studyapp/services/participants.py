@@ -10,9 +10,11 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from studyapp.models import AudioEvent, Participant, Response, Stimulus, Study, Trial
+from studyapp.models import AudioEvent, Participant, Response, Study, Trial
+from studyapp.selectors import answer_session
 from studyapp.services.assignment import assignment_make
 from studyapp.services.audio_rules import audio_rule_problems, play_count
+from studyapp.services.response_rows import response_insert, write_block
 
 RECRUITMENT_FIELDS = {
     "PROLIFIC_PID": "prolific_pid",
@@ -247,7 +249,8 @@ def response_record(*, participant: Participant, position: int, answer: Answer) 
     return recorded.response, recorded.created
 
 
-def answer_record(*, participant: Participant, position: int, answer: Answer) -> Recorded:
+def answer_record(*, participant: Participant, position: int, answer: Answer,
+                  open_trials: list[Trial] | None = None) -> Recorded:
     """Store the answer to trial ``position`` exactly once.
 
     The same submission arriving twice (double click, a retry whose reply was lost,
@@ -259,12 +262,18 @@ def answer_record(*, participant: Participant, position: int, answer: Answer) ->
     ------
     AnswerRejected
         With ``code`` telling the view how to reply (see its docstring).
+
+    ``open_trials`` are the session's first two unanswered trials if the caller has
+    them already (``selectors.answer_session`` reads them with the session).
     """
     if participant.status not in {Participant.Status.IN_PROGRESS, Participant.Status.COMPLETED}:
         raise AnswerRejected("this session is not taking answers", code="state")
     _check_shape(participant.study, answer)
     # The common case: the first two open trials, the first being this one.
-    open_trials = _open_trials(participant) if participant.status == Participant.Status.IN_PROGRESS else []
+    if participant.status != Participant.Status.IN_PROGRESS:
+        open_trials = []
+    elif open_trials is None:
+        open_trials = _open_trials(participant)
     if open_trials and open_trials[0].position == position:
         return _record_new(participant, open_trials, answer)
     trial = _trial_with_response(participant, position)
@@ -285,10 +294,11 @@ def _record_new(participant: Participant, open_trials: list[Trial], answer: Answ
     problems = audio_rule_problems(study=participant.study, trial=trial, events=answer.events)
     if problems:
         raise AnswerRejected("; ".join(problems), code="rules")
+    last = len(open_trials) == 1
     try:
-        with transaction.atomic():
+        with write_block(statements=2 if last else 1):
             response = _create_response(trial, answer)
-            if len(open_trials) == 1:
+            if last:
                 _complete(participant)
     except IntegrityError:  # a concurrent copy of this request stored it first
         existing = Response.objects.get(trial=trial)
@@ -296,23 +306,12 @@ def _record_new(participant: Participant, open_trials: list[Trial], answer: Answ
     return Recorded(response, True, open_trials[1].position if len(open_trials) > 1 else None)
 
 
-# Every answer runs these queries, so each joins few tables: PostgreSQL plans a query
-# afresh each time, and planning a join of eight tables took longer (3-7 ms) than
-# running the three small queries below together (docs/benchmarks.md).
-_TRIAL_FIELDS = ("participant_id", "position", "kind", "stimulus_id", "expected_answer", "presented_at",
-                 "condition__modality")
-_STIMULUS_FIELDS = ("predicted_label", "model_correct", "original_audio__duration_s", "audible_heatmap__duration_s")
-
-
 def _open_trials(participant: Participant) -> list[Trial]:
-    """The participant's first two unanswered trials (fewer near the end); the first with its stimulus."""
-    trials = list(Trial.objects.select_related("condition").only(*_TRIAL_FIELDS)
-                  .filter(participant=participant, response__isnull=True).order_by("position")[:2])
+    """The participant's first two unanswered trials (fewer near the end), with their stimuli."""
+    session = answer_session(token=participant.token)
+    trials = session.open_trials if session is not None else []
     for trial in trials:
         trial.participant = participant  # (answer_is_correct reads the study through it)
-    if trials:
-        trials[0].stimulus = (Stimulus.objects.select_related("original_audio", "audible_heatmap")
-                              .only(*_STIMULUS_FIELDS).get(pk=trials[0].stimulus_id))
     return trials
 
 
@@ -344,23 +343,24 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
 def _create_response(trial: Trial, answer: Answer) -> Response:
     now = timezone.now()
     server_rt = (now - trial.presented_at).total_seconds() * 1000 if trial.presented_at else None
-    response = Response.objects.create(
+    response = Response(
         trial=trial, answer=answer.answer, answer_correct=answer_is_correct(trial, answer.answer),
         rating=answer.rating, confidence=answer.confidence, rt_ms=answer.rt_ms, server_rt_ms=server_rt,
         plays_original=play_count(answer.events, "original"),
         plays_explanation=play_count(answer.events, "explanation"),
         submission_key=answer.submission_key,
     )
-    _store_events(trial, answer.events)
-    return response
+    return response_insert(response=response, events=_audio_events(trial, answer.events))
 
 
 def _store_events(trial: Trial, events: tuple[dict[str, Any], ...]) -> None:
-    AudioEvent.objects.bulk_create(
-        AudioEvent(trial=trial, media=e["media"], event=e["event"], client_ms=e["client_ms"],
-                   media_time_s=e.get("media_time_s"))
-        for e in events if e.get("media") in AudioEvent.Media.values
-    )
+    AudioEvent.objects.bulk_create(_audio_events(trial, events))
+
+
+def _audio_events(trial: Trial, events: tuple[dict[str, Any], ...]) -> list[AudioEvent]:
+    return [AudioEvent(trial=trial, media=e["media"], event=e["event"], client_ms=e["client_ms"],
+                       media_time_s=e.get("media_time_s"))
+            for e in events if e.get("media") in AudioEvent.Media.values]
 
 
 def _complete(participant: Participant) -> None:

@@ -12,15 +12,17 @@ from django.urls import reverse
 
 from studyapp.models import Participant, Study
 from studyapp.selectors import (
+    AnswerSession,
+    answer_session,
     bundle_colormap,
     participant_by_token,
-    participant_for_answer,
     participant_step,
 )
 from studyapp.services.participants import participant_expire_if_idle, participant_touch
 from studyapp.views.limits import rate_limited  # noqa: F401 - the views take it from here
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+NO_SESSION = "This link does not belong to a session (it may have been withdrawn)."
 # URL name of each step (see selectors.STEPS); steps with a number take it as an argument.
 STEP_URL_NAMES = {
     "consent": "consent", "demographics": "demographics", "calibration": "calibration",
@@ -29,18 +31,27 @@ STEP_URL_NAMES = {
 }
 
 
-def participant_or_404(token: str, *, answering: bool = False) -> Participant:
-    """The session behind ``token``; expires it if idle too long, and notes the visit.
-
-    ``answering`` loads only what storing an answer needs (the rest on demand).
-    """
-    lookup = participant_for_answer if answering else participant_by_token
-    participant = lookup(token=token) if _TOKEN.match(token) else None
+def participant_or_404(token: str) -> Participant:
+    """The session behind ``token``; expires it if idle too long, and notes the visit."""
+    participant = participant_by_token(token=token) if _TOKEN.match(token) else None
     if participant is None:
-        raise Http404("This link does not belong to a session (it may have been withdrawn).")
+        raise Http404(NO_SESSION)
+    _visited(participant)
+    return participant
+
+
+def answer_session_or_404(token: str) -> AnswerSession:
+    """As :func:`participant_or_404`, loading only what storing an answer reads, and the open trials."""
+    session = answer_session(token=token) if _TOKEN.match(token) else None
+    if session is None:
+        raise Http404(NO_SESSION)
+    _visited(session.participant)
+    return session
+
+
+def _visited(participant: Participant) -> None:
     if not participant_expire_if_idle(participant=participant):
         participant_touch(participant=participant)
-    return participant
 
 
 def step_url(participant: Participant) -> str:

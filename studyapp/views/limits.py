@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from functools import wraps
+from functools import lru_cache, wraps
 from typing import Any
 
 from django.conf import settings
@@ -81,7 +81,7 @@ def _increment(store: BaseCache, key: str) -> int:
         # One round trip instead of the three that add() + incr() make: create the counter
         # with its expiry if missing, then count (Redis stores integers plainly, as Django does).
         full_key = store.make_and_validate_key(key)
-        pipe = store._cache.get_client(full_key, write=True).pipeline(transaction=False)
+        pipe = _writer(store._cache).pipeline(transaction=False)
         pipe.set(full_key, 0, ex=61, nx=True)
         pipe.incr(full_key)
         return int(pipe.execute()[1])
@@ -91,6 +91,13 @@ def _increment(store: BaseCache, key: str) -> int:
     except ValueError:  # evicted between add and incr
         store.set(key, 1, timeout=61)
         return 1
+
+
+@lru_cache(maxsize=64)
+def _writer(cache_client: Any) -> Any:
+    """The Redis client that writes for one of Django's cache clients (made once, not on every hit:
+    building one costs more than the round trip). Its connection pool is the cache's own."""
+    return cache_client.get_client(write=True)
 
 
 def over_limit(scope: str, who: str, limit: int) -> bool:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from studyapp.forms import AnswerForm
 from studyapp.models import MediaFile, Participant, Study, Trial
 from studyapp.selectors import (
+    AnswerSession,
     participant_progress,
     participant_step,
     previous_revisable_position,
@@ -32,6 +33,7 @@ from studyapp.services.participants import (
     trial_present,
 )
 from studyapp.views.common import (
+    answer_session_or_404,
     next_page,
     page_context,
     participant_or_404,
@@ -72,9 +74,9 @@ def trial_page_context(*, participant: Participant, trial: Trial, answered: int,
 @require_http_methods(["GET", "POST"])
 @rate_limited("RATE_LIMIT_ANSWER_PER_MIN", per="session")
 def trial(request: HttpRequest, token: str, position: int) -> HttpResponse:
-    participant = participant_or_404(token, answering=request.method == "POST")
     if request.method == "POST":
-        return _trial_post(request, participant, position)
+        return _trial_post(request, answer_session_or_404(token), position)
+    participant = participant_or_404(token)
     step, current = participant_step(participant=participant)
     revising = _may_revise(participant, step, current, position)
     if not revising and (step != "trial" or current != position):
@@ -101,7 +103,8 @@ def _may_revise(participant: Participant, step: str, current: int | None, positi
     return found is not None and found.kind != Trial.Kind.PRACTICE
 
 
-def _trial_post(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
+def _trial_post(request: HttpRequest, session: AnswerSession, position: int) -> HttpResponse:
+    participant = session.participant
     form = answer_form(participant.study, request.POST)
     if not form.is_valid():
         return problem(request, f"The answer could not be stored: {_first_error(form)}",
@@ -110,7 +113,8 @@ def _trial_post(request: HttpRequest, participant: Participant, position: int) -
     answer = Answer(answer=data["answer"], rating=data.get("rating"), confidence=data.get("confidence"),
                     rt_ms=data.get("rt_ms"), submission_key=data["submission_key"], events=tuple(data["events"]))
     try:
-        recorded = answer_record(participant=participant, position=position, answer=answer)
+        recorded = answer_record(participant=participant, position=position, answer=answer,
+                                 open_trials=session.open_trials)
     except AnswerRejected as exc:
         if exc.code in STALE_CODES:
             return stale_page(request, str(exc), step_url(participant))

@@ -84,7 +84,7 @@ def interpolated_variables(node: Any) -> set[str]:
 
 def variables_read_by(paths: list[Path]) -> set[str]:
     """Names passed as the first argument to env_* helpers, os.environ.get, os.getenv or os.environ[]."""
-    readers = {"env_str", "env_bool", "env_int", "env_list", "get", "getenv", "setdefault"}
+    readers = {"env_str", "env_bool", "env_int", "env_int_or_off", "env_list", "get", "getenv", "setdefault"}
     found = set()
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
