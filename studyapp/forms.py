@@ -126,9 +126,17 @@ class AnswerForm(TimedForm):
 
     def __init__(self, *args: Any, choices: list[str], ask_rating: bool, ask_confidence: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["answer"] = forms.ChoiceField(choices=[(c, c) for c in choices])
+        # A set checked in clean_answer rather than a ChoiceField built per form: this
+        # form is made for every answer, and building the field cost more than the check.
+        self.choices = frozenset(choices)
         self.fields["rating"].required = ask_rating
         self.fields["confidence"].required = ask_confidence
+
+    def clean_answer(self) -> str:
+        value = self.cleaned_data["answer"]
+        if value not in self.choices:
+            raise forms.ValidationError(f"Select a valid choice. {value} is not one of the available choices.")
+        return value
 
 
 class CalibrationForm(forms.Form):

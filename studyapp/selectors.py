@@ -57,6 +57,9 @@ _ANSWER_READER = RowReader(
 )
 
 
+_TRIAL = 3  # (the trial's place among the reader's groups)
+
+
 @dataclass
 class AnswerSession:
     """A session about to store an answer: the participant (with study and bundle) and the
@@ -96,22 +99,25 @@ def _answer_session_sql(vendor: str) -> str:
 
 
 def answer_session(*, token: str) -> AnswerSession | None:
-    """The session behind ``token`` with what storing an answer reads, in one statement."""
+    """The session behind ``token`` with what storing an answer reads, in one statement.
+
+    Of the second open trial only the trial itself is built: an answer needs only its position.
+    """
     with prepared_cursor() as cursor:
         cursor.execute(_answer_session_sql(connection.vendor), [token, token])
-        rows = _ANSWER_READER.read(cursor.fetchall())
+        rows = cursor.fetchall()
     if not rows:
         return None
-    participant, study, bundle = rows[0][:3]
+    participant, study, bundle, trial, condition, stimulus, original, audible = _ANSWER_READER.read(rows[:1])[0]
     study.bundle = bundle
     participant.study = study
-    trials = []
-    for _, _, _, trial, condition, stimulus, original, audible in rows:
-        if trial is None:
-            continue
+    trials = [] if trial is None else [trial]
+    if trial is not None:
         stimulus.original_audio, stimulus.audible_heatmap = original, audible
-        trial.participant, trial.condition, trial.stimulus = participant, condition, stimulus
-        trials.append(trial)
+        trial.condition, trial.stimulus = condition, stimulus
+        trials += [row[_TRIAL] for row in _ANSWER_READER.read(rows[1:], only={_TRIAL})]
+    for each in trials:
+        each.participant = participant
     return AnswerSession(participant, trials)
 
 

@@ -16,7 +16,7 @@ cursors bind parameters on the client, which never lets the server prepare).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property
 from typing import Any
@@ -77,8 +77,11 @@ class RowReader:
     def select_list(self) -> str:
         return ", ".join(group.select_list() for group in self.groups)
 
-    def read(self, rows: Sequence[Sequence[Any]]) -> list[list[Model | None]]:
-        """One list per row: an instance (or None) per group, with Django's value conversions applied."""
+    def read(self, rows: Sequence[Sequence[Any]], *, only: Collection[int] | None = None) -> list[list[Model | None]]:
+        """One list per row: an instance (or None) per group, with Django's value conversions applied.
+
+        ``only``: the positions of the groups to build (the others are None).
+        """
         db = connections[connection.alias]  # (the object itself: the proxy costs a lookup per use)
         converters = self._converters(db.vendor)
         out = []
@@ -90,8 +93,9 @@ class RowReader:
                     value = function(value, expression, db)
                 row[position] = value
             start, objects = 0, []
-            for group in self.groups:
-                objects.append(group.build(row[start:start + len(group.fields)], db.alias))
+            for index, group in enumerate(self.groups):
+                wanted = only is None or index in only
+                objects.append(group.build(row[start:start + len(group.fields)], db.alias) if wanted else None)
                 start += len(group.fields)
             out.append(objects)
         return out

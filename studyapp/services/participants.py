@@ -350,17 +350,18 @@ def _create_response(trial: Trial, answer: Answer) -> Response:
         plays_explanation=play_count(answer.events, "explanation"),
         submission_key=answer.submission_key,
     )
-    return response_insert(response=response, events=_audio_events(trial, answer.events))
+    return response_insert(response=response, events=[e for e in answer.events if e.get("media") in _MEDIA])
+
+
+_MEDIA = frozenset(AudioEvent.Media.values)
 
 
 def _store_events(trial: Trial, events: tuple[dict[str, Any], ...]) -> None:
-    AudioEvent.objects.bulk_create(_audio_events(trial, events))
-
-
-def _audio_events(trial: Trial, events: tuple[dict[str, Any], ...]) -> list[AudioEvent]:
-    return [AudioEvent(trial=trial, media=e["media"], event=e["event"], client_ms=e["client_ms"],
-                       media_time_s=e.get("media_time_s"))
-            for e in events if e.get("media") in AudioEvent.Media.values]
+    AudioEvent.objects.bulk_create(
+        AudioEvent(trial=trial, media=e["media"], event=e["event"], client_ms=e["client_ms"],
+                   media_time_s=e.get("media_time_s"))
+        for e in events if e.get("media") in _MEDIA
+    )
 
 
 def _complete(participant: Participant) -> None:

@@ -1,15 +1,16 @@
 """Writing a new answer: the response row and its audio events.
 
-On PostgreSQL both go in as one statement (the events through ``unnest`` of one array
-per column), which is atomic by itself: no BEGIN and COMMIT around it, one round trip
-instead of four, and prepared once per connection (``studyapp.sql_rows``). Other
-databases take the ORM's two inserts. Either way the values are what the ORM itself
-would write: each field's ``pre_save`` and ``get_db_prep_save`` produce them.
+On PostgreSQL both go in as one statement (the events as one JSON array, read by
+``json_to_recordset``), which is atomic by itself: no BEGIN and COMMIT around it, one
+round trip instead of four, and prepared once per connection (``studyapp.sql_rows``).
+Other databases take the ORM's two inserts. The response's values are what the ORM
+itself would write: each field's ``pre_save`` and ``get_db_prep_save`` produce them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from functools import lru_cache
 from typing import Any
@@ -20,15 +21,22 @@ from django.db.models import Field, Model
 from studyapp.models import AudioEvent, Response
 from studyapp.sql_rows import prepared_cursor
 
+# What the page reports of each audio event; the trial and the time received come from the response.
+EVENT_VALUES = ("media", "event", "client_ms", "media_time_s")
 
-def response_insert(*, response: Response, events: list[AudioEvent]) -> Response:
-    """Store an unsaved ``response`` and its unsaved ``events``; returns the response, saved."""
+
+def response_insert(*, response: Response, events: Sequence[Mapping[str, Any]]) -> Response:
+    """Store an unsaved ``response`` and its audio ``events`` (mappings with the keys of
+    :data:`EVENT_VALUES`, checked by the form); returns the response, saved."""
     if connection.vendor != "postgresql":
         response.save(force_insert=True)
-        AudioEvent.objects.bulk_create(events)
+        AudioEvent.objects.bulk_create(
+            AudioEvent(trial_id=response.trial_id, **{name: e.get(name) for name in EVENT_VALUES}) for e in events)
         return response
+    row = [f.get_db_prep_save(f.pre_save(response, True), connection) for f in _fields(Response)]
+    log = json.dumps([{name: e.get(name) for name in EVENT_VALUES} for e in events])
     with prepared_cursor() as cursor:
-        cursor.execute(_insert_sql(), [*_row(response, _fields(Response)), *_columns(events, _fields(AudioEvent))])
+        cursor.execute(_insert_sql(), [*row, response.trial_id, response.received_at, log])
         response.pk = cursor.fetchone()[0]
     response._state.adding, response._state.db = False, connection.alias
     return response
@@ -51,26 +59,19 @@ def _fields(model: type[Model]) -> tuple[Field, ...]:
     return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
 
 
-def _row(instance: Model, fields: Iterable[Field]) -> list[Any]:
-    return [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
-
-
-def _columns(instances: list[Model], fields: tuple[Field, ...]) -> list[list[Any]]:
-    """One list per field, of that field's value in each instance (what ``unnest`` takes)."""
-    rows = [_row(instance, fields) for instance in instances]
-    return [[row[i] for row in rows] for i in range(len(fields))]
-
-
 @lru_cache(maxsize=1)
 def _insert_sql() -> str:
     quote = connection.ops.quote_name
-    response_fields, event_fields = _fields(Response), _fields(AudioEvent)
-    names = ", ".join(quote(f.column) for f in response_fields)
-    event_names = ", ".join(quote(f.column) for f in event_fields)
-    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in event_fields)
+    names = ", ".join(quote(f.column) for f in _fields(Response))
+    values = [AudioEvent._meta.get_field(name) for name in EVENT_VALUES]
+    event_columns = ", ".join(quote(f.column) for f in [AudioEvent._meta.get_field("trial"), *values,
+                                                       AudioEvent._meta.get_field("received_at")])
+    record = ", ".join(f"{quote(f.attname)} {f.db_type(connection)}" for f in values)
+    picked = ", ".join(f"x.{quote(f.attname)}" for f in values)
     return (
         f"WITH r AS (INSERT INTO {quote(Response._meta.db_table)} ({names}) "
-        f"VALUES ({', '.join(['%s'] * len(response_fields))}) RETURNING {quote(Response._meta.pk.column)}), "
-        f"e AS (INSERT INTO {quote(AudioEvent._meta.db_table)} ({event_names}) SELECT * FROM unnest({arrays})) "
+        f"VALUES ({', '.join(['%s'] * len(_fields(Response)))}) RETURNING {quote(Response._meta.pk.column)}), "
+        f"e AS (INSERT INTO {quote(AudioEvent._meta.db_table)} ({event_columns}) "
+        f"SELECT %s, {picked}, %s FROM json_to_recordset(%s::json) AS x({record})) "
         f"SELECT {quote(Response._meta.pk.column)} FROM r"
     )

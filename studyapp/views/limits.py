@@ -76,28 +76,30 @@ def _hit(key: str) -> int:
         return _increment(_local, key)
 
 
+# Count and, on the first count, set the expiry: one atomic command, one round trip.
+_COUNT_SCRIPT = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end return n"
+COUNTER_TTL_S = 61
+
+
 def _increment(store: BaseCache, key: str) -> int:
     if isinstance(store, RedisCache):
-        # One round trip instead of the three that add() + incr() make: create the counter
-        # with its expiry if missing, then count (Redis stores integers plainly, as Django does).
-        full_key = store.make_and_validate_key(key)
-        pipe = _writer(store._cache).pipeline(transaction=False)
-        pipe.set(full_key, 0, ex=61, nx=True)
-        pipe.incr(full_key)
-        return int(pipe.execute()[1])
-    store.add(key, 0, timeout=61)
+        return int(_count_script(store._cache)(keys=[store.make_and_validate_key(key)], args=[COUNTER_TTL_S]))
+    store.add(key, 0, timeout=COUNTER_TTL_S)
     try:
         return store.incr(key)
     except ValueError:  # evicted between add and incr
-        store.set(key, 1, timeout=61)
+        store.set(key, 1, timeout=COUNTER_TTL_S)
         return 1
 
 
 @lru_cache(maxsize=64)
-def _writer(cache_client: Any) -> Any:
-    """The Redis client that writes for one of Django's cache clients (made once, not on every hit:
-    building one costs more than the round trip). Its connection pool is the cache's own."""
-    return cache_client.get_client(write=True)
+def _count_script(cache_client: Any) -> Any:
+    """The counting script on the Redis client that writes for one of Django's cache clients.
+
+    Made once per cache client, not per request: building a Redis client costs more
+    than the round trip. The connection pool is the cache's own.
+    """
+    return cache_client.get_client(write=True).register_script(_COUNT_SCRIPT)
 
 
 def over_limit(scope: str, who: str, limit: int) -> bool:

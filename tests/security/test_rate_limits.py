@@ -164,3 +164,17 @@ def test_password_guessing_at_the_admin_sign_in_is_stopped_and_a_researcher_stil
     signed_in = researcher.post("/admin/login/", {"username": "researcher", "password": "the-right-password-1",
                                                    "next": "/admin/"})
     assert signed_in.status_code == 302 and signed_in["Location"] == "/admin/"
+
+
+def test_in_redis_each_counter_counts_atomically_and_expires_after_its_minute(require_redis: str, settings: Any) -> None:
+    import redis
+    from django.core.cache import caches
+
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": require_redis}}
+    caches["default"].clear()
+    counts = [limits._hit("rl:test:counter") for _ in range(5)]
+    assert counts == [1, 2, 3, 4, 5]
+    full_key = caches["default"].make_and_validate_key("rl:test:counter")
+    ttl = redis.Redis.from_url(require_redis).ttl(full_key)
+    assert 0 < ttl <= limits.COUNTER_TTL_S  # the first count set the expiry; later ones kept it
+    assert not limits.over_limit("answer", "session-a", 5) and limits._shared_down_until == 0.0

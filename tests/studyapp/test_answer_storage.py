@@ -77,8 +77,8 @@ def test_an_unknown_token_has_no_answer_session(study: Study) -> None:
 def test_a_new_answer_is_stored_as_given_with_every_audio_event(study: Study) -> None:
     participant = consented(study, "s4")
     trial = Trial.objects.get(participant=participant, position=1)
-    events = [AudioEvent(trial=trial, media="original", event="play", client_ms=10.0, media_time_s=None),
-              AudioEvent(trial=trial, media="original", event="ended", client_ms=1015.5, media_time_s=0.9)]
+    events = [{"media": "original", "event": "play", "client_ms": 10.0, "media_time_s": None},
+              {"media": "original", "event": "ended", "client_ms": 1015.5, "media_time_s": 0.9}]
     response = Response(trial=trial, answer="7", answer_correct=False, rating=5, confidence=None, rt_ms=812.25,
                         server_rt_ms=None, plays_original=1, plays_explanation=0, submission_key="key-00000042")
     with write_block(statements=1):
