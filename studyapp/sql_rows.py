@@ -1,9 +1,9 @@
 """Model instances from hand-written SQL, for the few statements every answer runs.
 
 Storing an answer is the one request a study makes thousands of times a minute. Built
-with the ORM it cost about 8 ms of Python per answer, most of it compiling the same
-querysets again on every request, and eight round trips to the database
-(docs/benchmarks.md). The answer path therefore runs two statements written once
+with the ORM it cost about 6 ms of CPU per answer, much of it compiling the same
+querysets again on every request, and seven statements (docs/benchmarks.md, "Study
+site: load"; benchmarks/answer_path.py measures it). The answer path therefore runs two statements written once
 here: its SQL text is generated from the models' metadata (table and column names are
 never typed by hand), and the rows come back as ordinary, partly deferred model
 instances, so the rules that read them (``services.participants``,
