@@ -21,7 +21,7 @@ from studyapp.services.response_rows import response_insert, write_block
 from tests.studyapp.participant_helpers import consented, listen_to
 
 pytestmark = pytest.mark.django_db
-postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL statement")
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="runs in the PostgreSQL pass of the suite (checks PostgreSQL statements)")
 
 
 def _answer(participant: Participant, position: int, key: str) -> None:
