@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load import run_setup  # noqa: E402  (after the path set-up)
+from benchmarks.load import page_audio, run_setup  # noqa: E402  (after the path set-up)
 from tests.http_participant import listen_log, new_submission_key  # noqa: E402
 from tests.processes import production_env, scratch_database  # noqa: E402
 
@@ -66,8 +66,7 @@ def measure(setup: dict[str, object], trials: int) -> dict[str, float]:
     longest = float(setup["longest_clip_s"])  # type: ignore[arg-type]
 
     def answer_all(token: str, modality: str, n: int) -> None:
-        audio = {"original": longest, **({"explanation": longest} if modality == "audible" else {})}
-        events = json.dumps(listen_log(audio))
+        events = json.dumps(listen_log(page_audio(modality, longest)))
         for position in range(1, n + 1):
             reply = client.post(f"/p/{token}/trial/{position}/", {
                 "csrfmiddlewaretoken": csrf.group(1), "answer": "3", "rt_ms": "900.0",

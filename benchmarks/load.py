@@ -254,8 +254,7 @@ def saturation_request(ready: Ready) -> object:
             if not ready.people:
                 return None, 0.0, 0
             token, modality = ready.people.pop()
-            audio = {"original": ready.longest_s, **({"explanation": ready.longest_s} if modality == "audible" else {})}
-            state.update(token=token, position=1, events=json.dumps(listen_log(audio)))
+            state.update(token=token, position=1, events=json.dumps(listen_log(page_audio(modality, ready.longest_s))))
             if "csrf" not in state:  # one page visit gives this connection its CSRF cookie and token
                 page = await client.request("GET", f"/p/{token}/trial/1/")
                 state["csrf"] = _csrf_field(page)
@@ -280,6 +279,12 @@ def saturation_request(ready: Ready) -> object:
         return reply.status == 200, ms, reply.status
 
     return send
+
+
+def page_audio(modality: str, seconds: float) -> dict[str, float | None]:
+    """The players on a trial page of the load study's ``modality`` (the "audible" condition
+    adds the explanation's), each taken to last ``seconds``: what ``listen_log`` plays."""
+    return {"original": seconds, **({"explanation": seconds} if modality == "audible" else {})}
 
 
 def _csrf_field(page: Reply) -> str:

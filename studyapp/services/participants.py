@@ -14,7 +14,7 @@ from studyapp.models import AudioEvent, Participant, Response, Study, Trial
 from studyapp.selectors import answer_session
 from studyapp.services.assignment import assignment_make
 from studyapp.services.audio_rules import audio_rule_problems, play_count
-from studyapp.services.response_rows import response_insert, write_block
+from studyapp.services.response_rows import audio_events_insert, response_insert, write_block
 
 RECRUITMENT_FIELDS = {
     "PROLIFIC_PID": "prolific_pid",
@@ -350,18 +350,19 @@ def _create_response(trial: Trial, answer: Answer) -> Response:
         plays_explanation=play_count(answer.events, "explanation"),
         submission_key=answer.submission_key,
     )
-    return response_insert(response=response, events=[e for e in answer.events if e.get("media") in _MEDIA])
+    return response_insert(response=response, events=_audio_log(answer.events))
 
 
 _MEDIA = frozenset(AudioEvent.Media.values)
 
 
+def _audio_log(events: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
+    """The events of the players whose events are stored (the trial page's two)."""
+    return [e for e in events if e.get("media") in _MEDIA]
+
+
 def _store_events(trial: Trial, events: tuple[dict[str, Any], ...]) -> None:
-    AudioEvent.objects.bulk_create(
-        AudioEvent(trial=trial, media=e["media"], event=e["event"], client_ms=e["client_ms"],
-                   media_time_s=e.get("media_time_s"))
-        for e in events if e.get("media") in _MEDIA
-    )
+    audio_events_insert(trial_id=trial.pk, events=_audio_log(events))
 
 
 def _complete(participant: Participant) -> None:

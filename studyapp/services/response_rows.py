@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -30,8 +30,7 @@ def response_insert(*, response: Response, events: Sequence[Mapping[str, Any]]) 
     :data:`EVENT_VALUES`, checked by the form); returns the response, saved."""
     if connection.vendor != "postgresql":
         response.save(force_insert=True)
-        AudioEvent.objects.bulk_create(
-            AudioEvent(trial_id=response.trial_id, **{name: e.get(name) for name in EVENT_VALUES}) for e in events)
+        audio_events_insert(trial_id=response.trial_id, events=events)
         return response
     row = [f.get_db_prep_save(f.pre_save(response, True), connection) for f in _fields(Response)]
     log = json.dumps([{name: e.get(name) for name in EVENT_VALUES} for e in events])
@@ -40,6 +39,12 @@ def response_insert(*, response: Response, events: Sequence[Mapping[str, Any]]) 
         response.pk = cursor.fetchone()[0]
     response._state.adding, response._state.db = False, connection.alias
     return response
+
+
+def audio_events_insert(*, trial_id: int, events: Sequence[Mapping[str, Any]]) -> None:
+    """Store audio ``events`` of a trial through the ORM (a revised answer's, or on SQLite)."""
+    AudioEvent.objects.bulk_create(
+        AudioEvent(trial_id=trial_id, **{name: e.get(name) for name in EVENT_VALUES}) for e in events)
 
 
 @contextmanager
@@ -55,6 +60,7 @@ def write_block(*, statements: int) -> Iterator[None]:
         yield
 
 
+@cache
 def _fields(model: type[Model]) -> tuple[Field, ...]:
     return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
 
