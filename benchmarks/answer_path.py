@@ -24,13 +24,14 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.load import page_audio, run_setup  # noqa: E402  (after the path set-up)
 from tests.http_participant import listen_log, new_submission_key  # noqa: E402
-from tests.processes import production_env, scratch_database  # noqa: E402
+from tests.processes import port_open, production_env, scratch_database  # noqa: E402
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -91,6 +92,10 @@ def measure(setup: dict[str, object], trials: int) -> dict[str, float]:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    server = urlparse(args.database_url)
+    if not port_open(server.hostname or "127.0.0.1", server.port or 5432):
+        print(f"PostgreSQL at {args.database_url} is not reachable", file=sys.stderr)
+        return 2
     with scratch_database(args.database_url, prefix="hearxai_answer_path") as database_url, \
             tempfile.TemporaryDirectory(prefix="hearxai-answer-path-") as tmp:
         env = production_env(data_dir=Path(tmp) / "data", static_root=Path(tmp) / "static",
