@@ -1,17 +1,19 @@
-"""CPU and statements per stored answer, in one process: ``python benchmarks/answer_path.py``.
+"""CPU and statements per trial page and per stored answer, in one process: ``python benchmarks/answer_path.py``.
 
-The load benchmark (benchmarks/load.py) measures the answer endpoint behind gunicorn,
-where the load generator, PostgreSQL and the workers share the cores and runs vary by
-about 20 %. This one isolates the work of storing an answer: it prepares a site on a
-scratch PostgreSQL database with production settings (tests/load_site.py, in a child
-process), then posts every trial of ``--participants`` participants through Django's
-test client (CSRF token, idempotency key and audio event log, as the page sends them)
-and measures this process's CPU time per answer, the wall time, and how many SQL
-statements one answer takes (counted on two answers with ``CaptureQueriesContext``).
-The test client's own work is included in both times.
+The load benchmark (benchmarks/load.py) measures the site behind gunicorn, where the
+load generator, PostgreSQL and the workers share the cores and runs vary by about
+20 %. This one isolates the work of one trial: it prepares a site on a scratch
+PostgreSQL database with production settings (tests/load_site.py, in a child
+process), then takes every trial of ``--participants`` participants through Django's
+test client as the browser would (the trial page, then the answer with CSRF token,
+idempotency key and audio event log, URL-encoded as the page's script sends it) and
+measures this process's CPU time for each, the wall time per trial, and how many SQL
+statements a page and an answer take (counted with ``CaptureQueriesContext`` on a
+first visit of a page and on an answer). The test client's own work is included.
 
-Prints one JSON object: ``answers``, ``cpu_ms_per_answer``, ``wall_ms_per_answer``,
-``statements_per_answer``. ``--quick``: 12 participants of 10 trials.
+Prints one JSON object: ``answers``, ``cpu_ms_per_answer``, ``cpu_ms_per_page``,
+``wall_ms_per_trial``, ``statements_per_answer``, ``statements_per_page``.
+``--quick``: 12 participants of 10 trials.
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import urlparse
+from typing import Any
+from urllib.parse import urlencode, urlparse
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,34 +64,61 @@ def measure(setup: dict[str, object], trials: int) -> dict[str, float]:
 
     client = Client(enforce_csrf_checks=True, HTTP_X_FORWARDED_PROTO="https", HTTP_HOST="localhost")
     people: list[list[str]] = setup["ready"]  # type: ignore[assignment]
-    page = client.get(f"/p/{people[0][0]}/trial/1/", secure=True).content.decode()
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    if csrf is None:
-        raise SystemExit("the trial page has no CSRF token")
     longest = float(setup["longest_clip_s"])  # type: ignore[arg-type]
+    csrf: list[str] = []
+    spent = {"page": 0.0, "answer": 0.0}  # CPU seconds
 
-    def answer_all(token: str, modality: str, n: int) -> None:
+    def timed(kind: str, call: Callable[[], Any]) -> Any:
+        cpu = time.process_time()
+        reply = call()
+        spent[kind] += time.process_time() - cpu
+        return reply
+
+    def take_trial(token: str, position: int, events: str) -> None:
+        page = timed("page", lambda: client.get(f"/p/{token}/trial/{position}/", secure=True))
+        if page.status_code != 200:
+            raise SystemExit(f"trial page {position}: HTTP {page.status_code}")
+        if not csrf:  # (one token serves the whole run: the CSRF cookie stays the same)
+            found = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
+            if found is None:
+                raise SystemExit("the trial page has no CSRF token")
+            csrf.append(found.group(1))
+        # URL-encoded, as the page's script sends it (the test client would otherwise use multipart).
+        body = urlencode({"csrfmiddlewaretoken": csrf[0], "answer": "3", "rt_ms": "900.0",
+                          "submission_key": new_submission_key(), "events": events})
+        reply = timed("answer", lambda: client.post(
+            f"/p/{token}/trial/{position}/", body, content_type="application/x-www-form-urlencoded", secure=True,
+            HTTP_ORIGIN="https://localhost", HTTP_X_REQUESTED_WITH="fetch"))
+        if reply.status_code != 200:
+            raise SystemExit(f"answer {position}: HTTP {reply.status_code} {reply.content[:300]!r}")
+
+    def take_all(token: str, modality: str, n: int) -> None:
         events = json.dumps(listen_log(page_audio(modality, longest)))
         for position in range(1, n + 1):
-            reply = client.post(f"/p/{token}/trial/{position}/", {
-                "csrfmiddlewaretoken": csrf.group(1), "answer": "3", "rt_ms": "900.0",
-                "submission_key": new_submission_key(), "events": events,
-            }, secure=True, HTTP_ORIGIN="https://localhost", HTTP_X_REQUESTED_WITH="fetch")
-            if reply.status_code != 200:
-                raise SystemExit(f"answer {position}: HTTP {reply.status_code} {reply.content[:300]!r}")
+            take_trial(token, position, events)
 
-    answer_all(*people[0], trials)  # warm-up: connection, prepared statements, imports
+    take_all(*people[0], trials)  # warm-up: connection, prepared statements, imports
+    token, modality = people[1]
+    events = json.dumps(listen_log(page_audio(modality, longest)))
     with CaptureQueriesContext(connection) as queries:
-        answer_all(*people[1], 2)
-    statements = len(queries.captured_queries) / 2  # (read now: the next request clears the log)
+        client.get(f"/p/{token}/trial/1/", secure=True)
+    page_statements = len(queries.captured_queries)  # (read now: the next request clears the log)
+    take_trial(token, 1, events)
+    with CaptureQueriesContext(connection) as queries:
+        take_trial(token, 2, events)
+    answer_statements = len(queries.captured_queries) - page_statements
+    for position in range(3, trials + 1):
+        take_trial(token, position, events)
     measured = people[2:]
-    wall, cpu = time.perf_counter(), time.process_time()
-    for token, modality in tqdm(measured, desc="answering", unit="participant", file=sys.stderr):
-        answer_all(token, modality, trials)
+    spent.update(page=0.0, answer=0.0)
+    wall = time.perf_counter()
+    for token, modality in tqdm(measured, desc="trials", unit="participant", file=sys.stderr):
+        take_all(token, modality, trials)
     n = len(measured) * trials
-    return {"answers": n, "cpu_ms_per_answer": round(1000 * (time.process_time() - cpu) / n, 2),
-            "wall_ms_per_answer": round(1000 * (time.perf_counter() - wall) / n, 2),
-            "statements_per_answer": statements}
+    return {"answers": n, "cpu_ms_per_answer": round(1000 * spent["answer"] / n, 2),
+            "cpu_ms_per_page": round(1000 * spent["page"] / n, 2),
+            "wall_ms_per_trial": round(1000 * (time.perf_counter() - wall) / n, 2),
+            "statements_per_answer": answer_statements, "statements_per_page": page_statements}
 
 
 def main(argv: list[str]) -> int:

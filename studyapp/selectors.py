@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from functools import lru_cache
 
 from django.db import connection
-from django.db.models import Count
 
 from studyapp.models import (
     Bundle,
@@ -121,6 +121,93 @@ def answer_session(*, token: str) -> AnswerSession | None:
     return AnswerSession(participant, trials)
 
 
+# What a trial page reads: the whole session, study and bundle (not its manifest), and the
+# asked trial with all it shows. Whole rows, unlike the answer's read: the page's template
+# reads many fields, and each deferred one it touched would cost a query of its own.
+# (alias, the stimulus's field), in the reader's order
+_PAGE_MEDIA = (("oa", "original_audio"), ("vh", "visual_heatmap"), ("ah", "audible_heatmap"), ("pi", "plain_image"))
+_PAGE_READER = RowReader(
+    Columns.all(Participant, "p"), Columns.all(Study, "s"), Columns.all(Bundle, "b", but=("manifest",)),
+    Columns.all(Condition, "pc"), Columns.all(Trial, "t"), Columns.all(Condition, "tc"),
+    Columns.all(Response, "r"), Columns.all(Stimulus, "st"),
+    *(Columns.all(MediaFile, alias) for alias, _ in _PAGE_MEDIA),
+)
+
+
+@dataclass
+class TrialPage:
+    """A session as its trial page at ``position`` needs it, read in one statement.
+
+    ``trial`` (None if the participant has no trial there) comes with its condition,
+    stimulus, media files and response (or the knowledge that it has none).
+    """
+
+    participant: Participant
+    trial: Trial | None
+    first_open: int | None  # position of the first unanswered trial (None: all are answered)
+    answered: int
+    total: int
+    previous_kind: str | None  # kind of the trial before ``position`` (None: there is none)
+
+    def previous_revisable(self) -> bool:
+        """Whether the participant may go back to the trial before this one (studies with allow_back)."""
+        return (self.participant.study.allow_back and self.previous_kind is not None
+                and self.previous_kind != Trial.Kind.PRACTICE)
+
+
+def _join(model: type, alias: str, owner: type, owner_alias: str, key: str) -> str:
+    """``LEFT JOIN`` of the row that the foreign key ``key`` of ``owner`` points to."""
+    return f"LEFT JOIN {table(model, alias)} ON {column(model, alias, 'id')} = {column(owner, owner_alias, key)}"
+
+
+@lru_cache(maxsize=4)
+def _trial_page_sql(vendor: str) -> str:
+    owned = f"{column(Trial, 'x', 'participant')} = {column(Participant, 'p', 'id')}"
+    unanswered = f"NOT EXISTS (SELECT 1 FROM {table(Response, 'y')} WHERE {column(Response, 'y', 'trial')} = {column(Trial, 'x', 'id')})"
+    trials = table(Trial, "x")
+    return (
+        f"SELECT {_PAGE_READER.select_list()}, "
+        f"(SELECT MIN({column(Trial, 'x', 'position')}) FROM {trials} WHERE {owned} AND {unanswered}), "
+        f"(SELECT COUNT(*) FROM {trials} WHERE {owned} AND NOT {unanswered}), "
+        f"(SELECT COUNT(*) FROM {trials} WHERE {owned}), "
+        f"(SELECT {column(Trial, 'x', 'kind')} FROM {trials} WHERE {owned} AND {column(Trial, 'x', 'position')} = %s) "
+        f"FROM {table(Participant, 'p')} "
+        f"JOIN {table(Study, 's')} ON {column(Study, 's', 'id')} = {column(Participant, 'p', 'study')} "
+        f"JOIN {table(Bundle, 'b')} ON {column(Bundle, 'b', 'id')} = {column(Study, 's', 'bundle')} "
+        f"{_join(Condition, 'pc', Participant, 'p', 'condition')} "
+        f"LEFT JOIN {table(Trial, 't')} ON {column(Trial, 't', 'participant')} = {column(Participant, 'p', 'id')} "
+        f"AND {column(Trial, 't', 'position')} = %s "
+        f"{_join(Condition, 'tc', Trial, 't', 'condition')} "
+        f"LEFT JOIN {table(Response, 'r')} ON {column(Response, 'r', 'trial')} = {column(Trial, 't', 'id')} "
+        f"{_join(Stimulus, 'st', Trial, 't', 'stimulus')} "
+        + " ".join(_join(MediaFile, alias, Stimulus, "st", name) for alias, name in _PAGE_MEDIA)
+        + f" WHERE {column(Participant, 'p', 'token')} = %s"
+    )
+
+
+def trial_page(*, token: str, position: int) -> TrialPage | None:
+    """The session behind ``token`` with everything its trial page at ``position`` reads (None: no such session)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(_trial_page_sql(connection.vendor), [position - 1, position, token])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    built = _PAGE_READER.read([row])[0]
+    participant, study, bundle, condition, trial, trial_condition, response, stimulus = built[:8]
+    study.bundle = bundle
+    participant.study, participant.condition = study, condition
+    if trial is not None:
+        for (_, name), media in zip(_PAGE_MEDIA, built[8:], strict=True):
+            setattr(stimulus, name, media)
+        trial.participant, trial.condition, trial.stimulus = participant, trial_condition, stimulus
+        # Cached either way, so that reading trial.response never asks the database again.
+        Trial.response.related.set_cached_value(trial, response)
+        if response is not None:
+            response.trial = trial
+    first_open, answered, total, previous_kind = row[-4:]
+    return TrialPage(participant, trial, first_open, answered, total, previous_kind)
+
+
 @lru_cache(maxsize=512)
 def _colormap(bundle_id: int, manifest_sha256: str) -> str:
     # Keyed by content hash as well: a bundle never changes, but a test database may reuse an id.
@@ -140,8 +227,19 @@ def demographics_pending(participant: Participant) -> bool:
     return bool(participant.study.demographics) and not participant.demographics
 
 
-def participant_step(*, participant: Participant) -> tuple[str, int | None]:
-    """Where the participant is: (step name, trial position or screening trial number)."""
+class _Unread(Enum):
+    UNREAD = "unread"
+
+
+UNREAD = _Unread.UNREAD  # (a value a caller has not read yet: the function reads it)
+
+
+def participant_step(*, participant: Participant, first_open: int | None | _Unread = UNREAD) -> tuple[str, int | None]:
+    """Where the participant is: (step name, trial position or screening trial number).
+
+    ``first_open``: the position of the first unanswered trial (None: none is left), if
+    the caller has read it already (:func:`trial_page` does).
+    """
     terminal = {
         Participant.Status.DECLINED: "declined",
         Participant.Status.SCREENED_OUT: "screened_out",
@@ -160,16 +258,12 @@ def participant_step(*, participant: Participant) -> tuple[str, int | None]:
         return "screening", screening_next_trial(participant)
     if participant.instructions_seen_at is None:
         return "instructions", None
-    first_open = Trial.objects.filter(participant=participant, response__isnull=True).order_by("position").first()
+    if first_open is UNREAD:
+        found = Trial.objects.filter(participant=participant, response__isnull=True).order_by("position").first()
+        first_open = None if found is None else found.position
     if first_open is None:
         return "done", None
-    return "trial", first_open.position
-
-
-def participant_progress(*, participant: Participant) -> tuple[int, int]:
-    """(answered, total) trials."""
-    counts = Trial.objects.filter(participant=participant).aggregate(answered=Count("response"), total=Count("id"))
-    return counts["answered"], counts["total"]
+    return "trial", first_open
 
 
 def trial_for_page(*, participant: Participant, position: int) -> Trial | None:
@@ -184,13 +278,3 @@ def trial_for_page(*, participant: Participant, position: int) -> Trial | None:
         trial.stimulus = Stimulus.objects.select_related(
             "original_audio", "visual_heatmap", "audible_heatmap", "plain_image").get(pk=trial.stimulus_id)
     return trial
-
-
-def previous_revisable_position(*, participant: Participant, position: int) -> int | None:
-    """The trial before ``position`` a participant may go back to (studies with allow_back)."""
-    if not participant.study.allow_back:
-        return None
-    previous = Trial.objects.filter(participant=participant, position=position - 1).first()
-    if previous is None or previous.kind == Trial.Kind.PRACTICE:
-        return None
-    return previous.position

@@ -1,16 +1,18 @@
-"""Model instances from hand-written SQL, for the few statements every answer runs.
+"""Model instances from hand-written SQL, for the few statements every trial runs.
 
-Storing an answer is the one request a study makes thousands of times a minute. Built
-with the ORM it cost about 6 ms of CPU per answer, much of it compiling the same
-querysets again on every request, and seven statements (docs/benchmarks.md, "Study
-site: load"; benchmarks/answer_path.py measures it). The answer path therefore runs two statements written once
-here: its SQL text is generated from the models' metadata (table and column names are
-never typed by hand), and the rows come back as ordinary, partly deferred model
-instances, so the rules that read them (``services.participants``,
-``services.audio_rules``) are the same code whichever way the objects were loaded.
+Storing an answer and showing a trial page are the requests a study makes thousands of
+times a minute. Built with the ORM, an answer cost about 6 ms of CPU and seven
+statements, and a trial page seven statements too, much of the time spent compiling
+the same querysets again on every request (docs/benchmarks.md, "Study site: load";
+benchmarks/answer_path.py measures both). The answer runs two statements and the page
+one (``selectors.answer_session``, ``selectors.trial_page``, ``services.response_rows``),
+written with the helpers here: their SQL text is generated from the models' metadata
+(table and column names are never typed by hand), and the rows come back as ordinary,
+possibly partly deferred model instances, so the rules and templates that read them
+are the same code whichever way the objects were loaded.
 
 On PostgreSQL the statements go through a server-binding cursor, so the server parses
-and plans each of them once per connection instead of once per answer (Django's own
+and plans each of them once per connection instead of once per request (Django's own
 cursors bind parameters on the client, which never lets the server prepare).
 """
 
@@ -44,6 +46,11 @@ class Columns:
         if unknown:
             raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")
         return cls(model, alias, fields)
+
+    @classmethod
+    def all(cls, model: type[Model], alias: str, *, but: Iterable[str] = ()) -> Columns:
+        """Every column of the model's table except the fields named in ``but`` (left deferred)."""
+        return cls.of(model, alias, [f.name for f in model._meta.concrete_fields if f.name not in set(but)])
 
     def select_list(self) -> str:
         quote = connection.ops.quote_name

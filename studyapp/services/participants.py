@@ -194,8 +194,11 @@ def participant_finish_if_complete(*, participant: Participant) -> bool:
 def trial_present(*, trial: Trial) -> Trial:
     """Record when the trial page was first served (for server-side response time)."""
     if trial.presented_at is None:
-        Trial.objects.filter(pk=trial.pk, presented_at__isnull=True).update(presented_at=timezone.now())
-        trial.refresh_from_db(fields=["presented_at"])
+        now = timezone.now()
+        if Trial.objects.filter(pk=trial.pk, presented_at__isnull=True).update(presented_at=now):
+            trial.presented_at = now
+        else:  # another request served it first: theirs is the time
+            trial.refresh_from_db(fields=["presented_at"])
     return trial
 
 

@@ -13,10 +13,12 @@ from django.urls import reverse
 from studyapp.models import Participant, Study
 from studyapp.selectors import (
     AnswerSession,
+    TrialPage,
     answer_session,
     bundle_colormap,
     participant_by_token,
     participant_step,
+    trial_page,
 )
 from studyapp.services.participants import participant_expire_if_idle, participant_touch
 from studyapp.views.limits import rate_limited  # noqa: F401 - the views take it from here
@@ -47,6 +49,15 @@ def answer_session_or_404(token: str) -> AnswerSession:
         raise Http404(NO_SESSION)
     _visited(session.participant)
     return session
+
+
+def trial_page_or_404(token: str, position: int) -> TrialPage:
+    """As :func:`participant_or_404`, with everything the trial page at ``position`` reads."""
+    page = trial_page(token=token, position=position) if _TOKEN.match(token) else None
+    if page is None:
+        raise Http404(NO_SESSION)
+    _visited(page.participant)
+    return page
 
 
 def _visited(participant: Participant) -> None:

@@ -16,13 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import AnswerForm
 from studyapp.models import MediaFile, Participant, Study, Trial
-from studyapp.selectors import (
-    AnswerSession,
-    participant_progress,
-    participant_step,
-    previous_revisable_position,
-    trial_for_page,
-)
+from studyapp.selectors import AnswerSession, TrialPage, participant_step, trial_for_page
 from studyapp.services.participants import (
     Answer,
     AnswerRejected,
@@ -41,6 +35,7 @@ from studyapp.views.common import (
     rate_limited,
     stale_page,
     step_url,
+    trial_page_or_404,
 )
 
 STALE_CODES = {"answered", "order", "state"}
@@ -76,31 +71,29 @@ def trial_page_context(*, participant: Participant, trial: Trial, answered: int,
 def trial(request: HttpRequest, token: str, position: int) -> HttpResponse:
     if request.method == "POST":
         return _trial_post(request, answer_session_or_404(token), position)
-    participant = participant_or_404(token)
-    step, current = participant_step(participant=participant)
-    revising = _may_revise(participant, step, current, position)
+    page = trial_page_or_404(token, position)
+    participant, trial_obj = page.participant, page.trial
+    step, current = participant_step(participant=participant, first_open=page.first_open)
+    revising = _may_revise(page, step, current, position)
     if not revising and (step != "trial" or current != position):
         return redirect(step_url(participant))
-    trial_obj = trial_for_page(participant=participant, position=position)
     if trial_obj is None:
         return redirect(step_url(participant))
     if not revising:
         trial_present(trial=trial_obj)
-    answered, total = participant_progress(participant=participant)
-    back = previous_revisable_position(participant=participant, position=position)
     context = trial_page_context(
-        participant=participant, trial=trial_obj, answered=answered, total=total, revising=revising,
-        back_url=reverse("trial", args=[participant.token, back]) if back else "",
+        participant=participant, trial=trial_obj, answered=page.answered, total=page.total, revising=revising,
+        back_url=reverse("trial", args=[participant.token, position - 1]) if page.previous_revisable() else "",
     )
     return render(request, "studyapp/trial.html", context)
 
 
-def _may_revise(participant: Participant, step: str, current: int | None, position: int) -> bool:
+def _may_revise(page: TrialPage, step: str, current: int | None, position: int) -> bool:
     """Going back is allowed to an answered, non-practice trial before the current one."""
-    if not participant.study.allow_back or step != "trial" or current is None or not 1 <= position < current:
+    if not page.participant.study.allow_back or step != "trial" or current is None or not 1 <= position < current:
         return False
-    found = Trial.objects.filter(participant=participant, position=position, response__isnull=False).first()
-    return found is not None and found.kind != Trial.Kind.PRACTICE
+    found = page.trial
+    return found is not None and hasattr(found, "response") and found.kind != Trial.Kind.PRACTICE
 
 
 def _trial_post(request: HttpRequest, session: AnswerSession, position: int) -> HttpResponse:
