@@ -38,6 +38,7 @@ from studyapp.models import (
 )
 from studyapp.services.archives import archive_check_headers
 from studyapp.services.bundles import bundle_upload_store
+from studyapp.services.export_retention import export_expired, export_expires_at
 from studyapp.services.job_leases import job_state_note
 from studyapp.services.jobs import export_job_create, import_job_create
 from studyapp.services.participants import participant_withdraw
@@ -396,7 +397,11 @@ class ExportJobAdmin(JobAdmin):
     def download(self, obj: ExportJob) -> str:
         if obj.status != Job.Status.SUCCEEDED:
             return "not ready" if obj.status != Job.Status.FAILED else "failed"
-        return format_html('<a href="{}">download zip</a>', reverse("export-download", args=[obj.download_token]))
+        expires = export_expires_at(obj)
+        if not obj.archive_path or export_expired(obj):
+            return "deleted (export again)"
+        link = format_html('<a href="{}">download zip</a>', reverse("export-download", args=[obj.download_token]))
+        return link if expires is None else format_html("{} (until {} UTC)", link, f"{expires:%Y-%m-%d %H:%M}")
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("studyapp.delete_exportjob")

@@ -108,6 +108,9 @@ STORAGES = {
 MEDIA_ROOT = Path(env_str("HEARXAI_MEDIA_ROOT", str(DATA_DIR / "media")))
 MEDIA_URL = "media/"
 EXPORT_ROOT = Path(env_str("HEARXAI_EXPORT_ROOT", str(DATA_DIR / "exports")))
+# Days an export zip stays downloadable before the web-jobs workers delete it ("off": kept
+# for ever). The data stays in the database; an export can be made again at any time.
+EXPORT_KEEP_DAYS = env_int_or_off("HEARXAI_EXPORT_KEEP_DAYS", 30)
 UPLOAD_ROOT = Path(env_str("HEARXAI_UPLOAD_ROOT", str(DATA_DIR / "uploads")))
 # Bundle uploads: refuse archives that would exhaust the disk before reading them.
 BUNDLE_MAX_FILES = env_int("HEARXAI_BUNDLE_MAX_FILES", 20_000)

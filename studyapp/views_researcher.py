@@ -82,7 +82,8 @@ def export_download(request: HttpRequest, token: str) -> FileResponse:
     """The zip of a finished export job; the token in the URL is unguessable and staff log in."""
     job = export_job_file(token=token)
     if job is None:
-        raise Http404("no finished export with this link (it may have been deleted)")
+        raise Http404("no finished export with this link (it may have been deleted, or removed after "
+                      "HEARXAI_EXPORT_KEEP_DAYS days: export again from the study page)")
     name = f"{job.study.slug}-export-{job.finished_at:%Y%m%d-%H%M%S}.zip"
     response = FileResponse(open(Path(job.archive_path), "rb"), as_attachment=True, filename=name,
                             content_type="application/zip")

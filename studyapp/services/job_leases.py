@@ -30,6 +30,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from studyapp.models import ExportJob, ImportJob, Job
+from studyapp.services.export_retention import exports_expire
 
 logger = logging.getLogger(__name__)
 WAITING_FOR_QUEUE = ("Waiting for the task queue (Redis) to accept this job; it is sent again "
@@ -217,14 +218,16 @@ def _send_unsent(model: type[Job], now: Any) -> list[str]:
 
 
 def jobs_sweep_forever(interval_s: float, stop: threading.Event) -> None:
-    """Run :func:`jobs_recover` every ``interval_s`` until ``stop`` is set (a worker's thread)."""
+    """Run :func:`jobs_recover` and ``exports_expire`` every ``interval_s`` until ``stop`` is set (a worker's thread)."""
     while not stop.wait(interval_s):
         try:
             close_old_connections()
             for action in jobs_recover():
                 logger.warning("job recovery: %s", action)
+            for action in exports_expire():
+                logger.info("export retention: %s", action)
         except Exception:  # the database may be down too; try again next time
-            logger.exception("job recovery sweep failed")
+            logger.exception("job sweep failed")
         finally:
             connection.close()
 

@@ -20,6 +20,7 @@ from django.conf import settings
 from explainer.bundle_format import BundleError
 from studyapp.models import ExportJob, ImportJob, Job, Study
 from studyapp.services.bundles import bundle_import, bundle_import_archive
+from studyapp.services.export_retention import export_expired
 from studyapp.services.exports import export_write
 from studyapp.services.job_leases import job_claim, job_finish, job_heartbeat, job_queue
 
@@ -142,8 +143,8 @@ def _zip_folder(folder: Path, target: Path, *, part: str = "tmp") -> Path:
 
 
 def export_job_file(*, token: str) -> ExportJob | None:
-    """The finished export job with this download token, if its file is still there."""
+    """The finished export job with this download token, if its file is still there and not past its deadline."""
     job = ExportJob.objects.select_related("study").filter(download_token=token, status=Job.Status.SUCCEEDED).first()
-    if job is None or not job.archive_path or not Path(job.archive_path).is_file():
+    if job is None or not job.archive_path or export_expired(job) or not Path(job.archive_path).is_file():
         return None
     return job
