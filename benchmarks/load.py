@@ -143,7 +143,8 @@ def web_server(env: dict[str, str], args: argparse.Namespace, logs: Path, *, app
 
 @dataclass
 class CpuMeter:
-    """CPU seconds used by the web workers and by the database's server processes for our database.
+    """CPU seconds used by the web workers, by the database's server processes for our
+    database, and by this process (the load generator, which shares the cores).
 
     Less sensitive to what else runs on a shared machine than throughput: it counts
     the work a request costs, not how long it waited for a core.
@@ -159,7 +160,8 @@ class CpuMeter:
         with psycopg.connect(self.database_url, autocommit=True) as conn:
             backends = [r[0] for r in conn.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [name])]
-        return {"web": sum(_cpu_s(pid) for pid in worker_pids(self.web)), "database": sum(_cpu_s(pid) for pid in backends)}
+        return {"web": sum(_cpu_s(pid) for pid in worker_pids(self.web)), "database": sum(_cpu_s(pid) for pid in backends),
+                "load_generator": time.process_time()}
 
 
 def _cpu_s(pid: int) -> float:
@@ -294,14 +296,18 @@ def _csrf_field(page: Reply) -> str:
     return match.group(1)
 
 
-async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latencies, float]:
-    """``args.participants`` people arrive within ``args.arrival_s`` and each takes the whole study."""
+async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latencies, float, float]:
+    """``args.participants`` people arrive within ``args.arrival_s`` and each takes the whole study.
+
+    Returns the walks, the latencies, the seconds it took and the CPU seconds this process
+    (the load generator) used meanwhile.
+    """
     rng = random.Random(args.seed)
     arrivals = sorted(rng.uniform(0, args.arrival_s) for _ in range(args.participants))
     latencies = Latencies()
     pace = Pace(think_s=args.think_ms / 1000, fetch_media=not args.no_media)
     finished = [0]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
 
     async def person(k: int, at: float) -> Walk:
         await asyncio.sleep(max(0.0, start + at - time.perf_counter()))
@@ -325,7 +331,7 @@ async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latenc
     reporter = asyncio.create_task(progress())
     walks = await asyncio.gather(*(person(k, at) for k, at in enumerate(arrivals)))
     reporter.cancel()
-    return list(walks), latencies, time.perf_counter() - start
+    return list(walks), latencies, time.perf_counter() - start, time.process_time() - cpu_start
 
 
 # --------------------------------------------------------------------------- main
@@ -367,15 +373,15 @@ def run_phases(env: dict[str, str], database_url: str, args: argparse.Namespace,
         saturation = asyncio.run(hammer(port, clients=args.clients, warmup_s=args.warmup_s, measure_s=args.measure_s,
                                         make_request=saturation_request(ready), meter=CpuMeter(server, database_url)))
         saturation.problems += ready.errors
-        walks, burst_lat, burst_s = [], Latencies(), 0.0
+        walks, burst_lat, burst_s, burst_cpu_s = [], Latencies(), 0.0, 0.0
         if args.participants:
             log(f"burst: {args.participants} participants x {args.trials} trials arriving within {args.arrival_s:.0f} s")
-            walks, burst_lat, burst_s = asyncio.run(burst(port, args))
+            walks, burst_lat, burst_s, burst_cpu_s = asyncio.run(burst(port, args))
     acknowledged: dict[str, list[tuple[int, str, int]]] = defaultdict(list, ready.acknowledged)
     for walk in walks:
         acknowledged[walk.token] += walk.acknowledged
     check = check_answers(database_url, acknowledged)
-    return {"ceiling": ceiling, "saturation": saturation, "burst": (walks, burst_lat, burst_s), "check": check,
+    return {"ceiling": ceiling, "saturation": saturation, "burst": (walks, burst_lat, burst_s, burst_cpu_s), "check": check,
             "redis": bool(env["REDIS_URL"])}
 
 
@@ -391,12 +397,13 @@ def phase_summary(run: Hammered, seconds: float) -> dict[str, object]:
 def report(results: dict[str, object], args: argparse.Namespace, seconds: float) -> dict[str, object]:
     ceiling: Hammered = results["ceiling"]  # type: ignore[assignment]
     saturation: Hammered = results["saturation"]  # type: ignore[assignment]
-    walks, burst_lat, burst_s = results["burst"]  # type: ignore[misc]
+    walks, burst_lat, burst_s, burst_cpu_s = results["burst"]  # type: ignore[misc]
     check: dict[str, int] = results["check"]  # type: ignore[assignment]
     top, ours = phase_summary(ceiling, args.measure_s), phase_summary(saturation, args.measure_s)
     ratio = ours["answers_per_s"] / top["answers_per_s"] if top["answers_per_s"] else 0.0  # type: ignore[operator]
-    cpu_top = sum(top["cpu_ms_per_answer"].values())  # type: ignore[union-attr]
-    cpu_ours = sum(ours["cpu_ms_per_answer"].values())  # type: ignore[union-attr]
+    server = ("web", "database")  # (the server's work; the load generator's is reported beside it)
+    cpu_top = sum(top["cpu_ms_per_answer"][k] for k in server)  # type: ignore[index]
+    cpu_ours = sum(ours["cpu_ms_per_answer"][k] for k in server)  # type: ignore[index]
     burst_errors = [e for w in walks for e in w.errors]
     completed = sum(w.completed for w in walks)
     burst_answers = sum(len(w.acknowledged) for w in walks)
@@ -410,6 +417,10 @@ def report(results: dict[str, object], args: argparse.Namespace, seconds: float)
                   "think_ms": args.think_ms, "media": not args.no_media, "completed": completed,
                   "answers": burst_answers, "seconds": round(burst_s, 1),
                   "answers_per_s": round(burst_answers / burst_s, 1) if burst_s else 0.0,
+                  # (Share of all the machine's cores: the web workers recycle during a burst,
+                  # so their CPU cannot be summed from the processes alive at its end.)
+                  "load_generator_cpu_share": round(burst_cpu_s / (burst_s * (os.cpu_count() or 1)), 3)
+                  if burst_s else 0.0,
                   "retries": sum(w.retries for w in walks), "errors": burst_errors[:5],
                   "endpoints": burst_lat.summary()},
         "database_check": check,
