@@ -18,16 +18,12 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.models import Bundle, Participant, Response, Study, Trial
-from studyapp.services.participants import (
-    participant_consent,
-    participant_enroll,
-    participant_instructions_done,
-)
+from studyapp.models import Bundle, Participant, Response, Trial
 from studyapp.services.studies import study_create
 from studyapp.views import limits
 from tests.processes import free_port
 from tests.security.conftest import every_page_study, walk
+from tests.studyapp.participant_helpers import at_first_trial
 
 pytestmark = pytest.mark.django_db
 FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
@@ -45,13 +41,6 @@ def deployed_limits(settings: Any) -> Iterator[None]:
     limits._local.clear()
 
 
-def _at_first_trial(study: Study, label: str) -> Participant:
-    person, _ = participant_enroll(study=study, recruitment={"participant_label": label})
-    participant_consent(participant=person, agree=True)
-    participant_instructions_done(participant=person)
-    return person
-
-
 def _answer(trial: Trial, key: str) -> dict[str, str]:
     item = trial.stimulus.original_audio
     events = [{"media": "original", "event": "play", "client_ms": 10.0, "media_time_s": 0.0},
@@ -64,7 +53,7 @@ def _answer(trial: Trial, key: str) -> dict[str, str]:
 def test_the_fastest_participant_sending_every_answer_twice_is_never_limited(bundle: Bundle) -> None:
     study = study_create(slug="fast", title="Fast", bundle=bundle, status="live", consent_text="C.", n_trials=20,
                          conditions=[("visual", "visual", "")], audio_must_finish=False)
-    person = _at_first_trial(study, "quick")
+    person = at_first_trial(study, "quick")
     client = Client(REMOTE_ADDR="198.51.100.7")
     for trial in Trial.objects.filter(participant=person).select_related("stimulus__original_audio").order_by("position"):
         url = reverse("trial", args=[person.token, trial.position])
@@ -97,7 +86,7 @@ def test_a_script_starting_sessions_from_one_address_is_stopped_at_the_limit(bun
 def test_a_script_hammering_one_session_is_stopped_at_the_limit(bundle: Bundle) -> None:
     study = study_create(slug="hammer", title="Hammer", bundle=bundle, status="live", consent_text="C.",
                          n_trials=5, conditions=[("visual", "visual", "")])
-    target, bystander = _at_first_trial(study, "target"), _at_first_trial(study, "bystander")
+    target, bystander = at_first_trial(study, "target"), at_first_trial(study, "bystander")
     client = Client(REMOTE_ADDR="203.0.113.60")
     url = reverse("trial", args=[target.token, 3])
     codes = [client.post(url, {"answer": "1", "submission_key": f"key-{i:05d}"}, **FETCH).status_code

@@ -10,7 +10,11 @@ from django.core.cache import cache
 
 from studyapp.models import Participant, Study, Trial
 from studyapp.services.audio_rules import required_media
-from studyapp.services.participants import participant_consent, participant_enroll
+from studyapp.services.participants import (
+    participant_consent,
+    participant_enroll,
+    participant_instructions_done,
+)
 
 
 def full_listen(trial: Trial, *, start_ms: float = 10.0) -> tuple[dict[str, Any], ...]:
@@ -35,6 +39,13 @@ def listen_to(participant: Participant, position: int) -> tuple[dict[str, Any], 
 def consented(study: Study, label: str) -> Participant:
     participant, _ = participant_enroll(study=study, recruitment={"participant_label": label})
     participant_consent(participant=participant, agree=True)
+    return participant
+
+
+def at_first_trial(study: Study, label: str) -> Participant:
+    """A session that has consented and read the instructions (a study without demographics or screen)."""
+    participant = consented(study, label)
+    participant_instructions_done(participant=participant)
     return participant
 
 

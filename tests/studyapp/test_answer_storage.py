@@ -16,9 +16,9 @@ from django.test.utils import CaptureQueriesContext
 
 from studyapp.models import AudioEvent, Participant, Response, Study, Trial
 from studyapp.selectors import answer_session
-from studyapp.services.participants import Answer, participant_instructions_done, response_record
+from studyapp.services.participants import Answer, response_record
 from studyapp.services.response_rows import response_insert, write_block
-from tests.studyapp.participant_helpers import consented, listen_to
+from tests.studyapp.participant_helpers import at_first_trial, consented, listen_to
 
 pytestmark = pytest.mark.django_db
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="runs in the PostgreSQL pass of the suite (checks PostgreSQL statements)")
@@ -115,12 +115,6 @@ def test_a_second_insert_for_one_trial_fails_and_leaves_the_callers_transaction_
         assert Response.objects.filter(trial=trial).count() == 1  # (a broken transaction would raise here)
 
 
-def _ready_for_trials(study: Study, label: str) -> Participant:
-    participant = consented(study, label)
-    participant_instructions_done(participant=participant)
-    return participant
-
-
 def _send_answer(client: Client, participant: Participant, position: int, events: str) -> int:
     reply = client.post(f"/p/{participant.token}/trial/{position}/", {
         "answer": "3", "rt_ms": "900", "submission_key": f"key-{position:08d}", "events": events,
@@ -136,7 +130,7 @@ def _answer_page(client: Client, participant: Participant, position: int) -> str
 
 @postgresql_only
 def test_on_postgresql_an_answer_takes_two_statements(study: Study) -> None:
-    participant = _ready_for_trials(study, "s7")
+    participant = at_first_trial(study, "s7")
     client = Client()
     events = _answer_page(client, participant, 1)
     with CaptureQueriesContext(connection) as queries:
@@ -152,7 +146,7 @@ def test_on_postgresql_an_answer_takes_two_statements(study: Study) -> None:
 
 @postgresql_only
 def test_on_postgresql_the_answer_statements_are_prepared_once_per_connection(study: Study) -> None:
-    participant = _ready_for_trials(study, "s8")
+    participant = at_first_trial(study, "s8")
     client = Client()
     for position in range(1, 5):
         assert _send_answer(client, participant, position, _answer_page(client, participant, position)) == 200

@@ -18,18 +18,12 @@ from django.test.utils import CaptureQueriesContext
 
 from studyapp.models import Bundle, Participant, Study, Trial
 from studyapp.selectors import bundle_colormap, trial_page
-from studyapp.services.participants import Answer, participant_instructions_done, response_record
+from studyapp.services.participants import Answer, response_record
 from studyapp.services.studies import study_create
-from tests.studyapp.participant_helpers import consented, listen_to
+from tests.studyapp.participant_helpers import at_first_trial, listen_to
 
 pytestmark = pytest.mark.django_db
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="runs in the PostgreSQL pass of the suite (checks PostgreSQL statements)")
-
-
-def _in_trials(study: Study, label: str) -> Participant:
-    participant = consented(study, label)
-    participant_instructions_done(participant=participant)
-    return participant
 
 
 def _answer(participant: Participant, position: int) -> None:
@@ -52,7 +46,7 @@ def _statements(queries: CaptureQueriesContext) -> list[str]:
 
 
 def test_the_trial_page_reads_what_the_orm_reads(study: Study) -> None:
-    participant = _in_trials(study, "page-1")
+    participant = at_first_trial(study, "page-1")
     _answer(participant, 1)
     _answer(participant, 2)
     page = trial_page(token=participant.token, position=2)
@@ -77,7 +71,7 @@ def test_the_trial_page_reads_what_the_orm_reads(study: Study) -> None:
 
 
 def test_an_open_trial_is_read_without_a_response_and_without_asking_again(study: Study) -> None:
-    participant = _in_trials(study, "page-2")
+    participant = at_first_trial(study, "page-2")
     page = trial_page(token=participant.token, position=1)
     assert page is not None and page.trial is not None
     with CaptureQueriesContext(connection) as queries:
@@ -88,7 +82,7 @@ def test_an_open_trial_is_read_without_a_response_and_without_asking_again(study
 
 
 def test_a_position_the_participant_does_not_have_reads_the_session_without_a_trial(study: Study) -> None:
-    participant = _in_trials(study, "page-3")
+    participant = at_first_trial(study, "page-3")
     page = trial_page(token=participant.token, position=study.n_trials + 5)
     assert page is not None and page.trial is None and page.participant.pk == participant.pk
     assert (page.first_open, page.previous_kind) == (1, None)
@@ -96,7 +90,7 @@ def test_a_position_the_participant_does_not_have_reads_the_session_without_a_tr
 
 
 def test_a_trial_page_takes_two_statements_on_the_first_visit_and_one_after(study: Study) -> None:
-    participant = _in_trials(study, "page-4")
+    participant = at_first_trial(study, "page-4")
     client = Client()
     url = f"/p/{participant.token}/trial/1/"
     _colour_map_known(study)
@@ -114,7 +108,7 @@ def test_a_trial_page_takes_two_statements_on_the_first_visit_and_one_after(stud
 def test_going_back_to_an_answered_trial_shows_it_in_one_statement(bundle: Bundle) -> None:
     study = study_create(slug="back-page", title="Back", bundle=bundle, status=Study.Status.LIVE, n_trials=4,
                          consent_text="Consent.", allow_back=True)
-    participant = _in_trials(study, "page-5")
+    participant = at_first_trial(study, "page-5")
     client = Client()
     for position in (1, 2):
         client.get(f"/p/{participant.token}/trial/{position}/")
@@ -129,7 +123,7 @@ def test_going_back_to_an_answered_trial_shows_it_in_one_statement(bundle: Bundl
 
 @postgresql_only
 def test_on_postgresql_the_trial_page_statement_is_prepared(study: Study) -> None:
-    participant = _in_trials(study, "page-6")
+    participant = at_first_trial(study, "page-6")
     client = Client()
     for position in range(1, 4):
         assert client.get(f"/p/{participant.token}/trial/{position}/").status_code == 200
