@@ -187,6 +187,11 @@ def _trial_page_sql(vendor: str) -> str:
 
 def trial_page(*, token: str, position: int) -> TrialPage | None:
     """The session behind ``token`` with everything its trial page at ``position`` reads (None: no such session)."""
+    low, high = connection.ops.integer_field_range(Trial._meta.get_field("position").get_internal_type())
+    if not low <= position <= high:
+        # A position no trial can have (a URL may carry any number of digits): match none,
+        # rather than send the database an integer it cannot hold (SQLite raises on those).
+        position = -1
     with prepared_cursor() as cursor:
         cursor.execute(_trial_page_sql(connection.vendor), [position - 1, position, token])
         row = cursor.fetchone()

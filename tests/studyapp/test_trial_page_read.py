@@ -89,6 +89,13 @@ def test_a_position_the_participant_does_not_have_reads_the_session_without_a_tr
     assert trial_page(token="no-such-token-0000000", position=1) is None
 
 
+@pytest.mark.parametrize("position", [0, 32_768, 2**63, 10**20])
+def test_a_position_no_trial_can_have_sends_the_participant_to_their_trial(study: Study, position: int) -> None:
+    participant = at_first_trial(study, "page-far")
+    reply = Client().get(f"/p/{participant.token}/trial/{position}/")
+    assert reply.status_code == 302 and reply["Location"] == f"/p/{participant.token}/trial/1/"
+
+
 def test_a_trial_page_takes_two_statements_on_the_first_visit_and_one_after(study: Study) -> None:
     participant = at_first_trial(study, "page-4")
     client = Client()
