@@ -110,7 +110,7 @@ class ParticipantEndpoints(RuleBasedStateMachine):
         self._send(who, method, reverse(name, args=[self._token(who)]), data, fetch)
 
     @rule(who=st.sampled_from(["consent", "screen", "trial", "nobody"]), name=st.sampled_from(NUMBERED),
-          number=st.one_of(st.integers(0, 12), st.sampled_from([65535, 10**12])),
+          number=st.one_of(st.integers(0, 12), st.sampled_from([65535, 10**12, 2**63, 10**20])),
           method=st.sampled_from(["GET", "POST"]), data=junk_form, fetch=st.booleans())
     def numbered_page(self, who: str, name: str, number: int, method: str, data: dict[str, str], fetch: bool) -> None:
         self._send(who, method, reverse(name, args=[self._token(who), number]), data, fetch)
