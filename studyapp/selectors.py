@@ -19,7 +19,7 @@ from studyapp.models import (
     Trial,
 )
 from studyapp.services.screening import screening_next_trial, screening_state
-from studyapp.sql_rows import Columns, RowReader, column, prepared_cursor, table
+from studyapp.sql_rows import Columns, RowReader, column, left_join, prepared_cursor, table
 
 # Steps a session can be at, in the order a participant meets them.
 STEPS = (
@@ -88,12 +88,9 @@ def _answer_session_sql(vendor: str) -> str:
         f"JOIN {table(Study, 's')} ON {column(Study, 's', pk)} = {column(Participant, 'p', 'study')} "
         f"JOIN {table(Bundle, 'b')} ON {column(Bundle, 'b', pk)} = {column(Study, 's', 'bundle')} "
         f"LEFT JOIN ({open_trials}) t ON {column(Trial, 't', 'participant')} = {column(Participant, 'p', pk)} "
-        f"LEFT JOIN {table(Condition, 'c')} ON {column(Condition, 'c', pk)} = {column(Trial, 't', 'condition')} "
-        f"LEFT JOIN {table(Stimulus, 'st')} ON {column(Stimulus, 'st', pk)} = {column(Trial, 't', 'stimulus')} "
-        f"LEFT JOIN {table(MediaFile, 'oa')} ON {column(MediaFile, 'oa', pk)} = "
-        f"{column(Stimulus, 'st', 'original_audio')} "
-        f"LEFT JOIN {table(MediaFile, 'ah')} ON {column(MediaFile, 'ah', pk)} = "
-        f"{column(Stimulus, 'st', 'audible_heatmap')} "
+        f"{left_join(Condition, 'c', Trial, 't', 'condition')} {left_join(Stimulus, 'st', Trial, 't', 'stimulus')} "
+        f"{left_join(MediaFile, 'oa', Stimulus, 'st', 'original_audio')} "
+        f"{left_join(MediaFile, 'ah', Stimulus, 'st', 'audible_heatmap')} "
         f"WHERE {column(Participant, 'p', 'token')} = %s ORDER BY {column(Trial, 't', 'position')}"
     )
 
@@ -155,11 +152,6 @@ class TrialPage:
                 and self.previous_kind != Trial.Kind.PRACTICE)
 
 
-def _join(model: type, alias: str, owner: type, owner_alias: str, key: str) -> str:
-    """``LEFT JOIN`` of the row that the foreign key ``key`` of ``owner`` points to."""
-    return f"LEFT JOIN {table(model, alias)} ON {column(model, alias, 'id')} = {column(owner, owner_alias, key)}"
-
-
 @lru_cache(maxsize=4)
 def _trial_page_sql(vendor: str) -> str:
     owned = f"{column(Trial, 'x', 'participant')} = {column(Participant, 'p', 'id')}"
@@ -174,13 +166,13 @@ def _trial_page_sql(vendor: str) -> str:
         f"FROM {table(Participant, 'p')} "
         f"JOIN {table(Study, 's')} ON {column(Study, 's', 'id')} = {column(Participant, 'p', 'study')} "
         f"JOIN {table(Bundle, 'b')} ON {column(Bundle, 'b', 'id')} = {column(Study, 's', 'bundle')} "
-        f"{_join(Condition, 'pc', Participant, 'p', 'condition')} "
+        f"{left_join(Condition, 'pc', Participant, 'p', 'condition')} "
         f"LEFT JOIN {table(Trial, 't')} ON {column(Trial, 't', 'participant')} = {column(Participant, 'p', 'id')} "
         f"AND {column(Trial, 't', 'position')} = %s "
-        f"{_join(Condition, 'tc', Trial, 't', 'condition')} "
+        f"{left_join(Condition, 'tc', Trial, 't', 'condition')} "
         f"LEFT JOIN {table(Response, 'r')} ON {column(Response, 'r', 'trial')} = {column(Trial, 't', 'id')} "
-        f"{_join(Stimulus, 'st', Trial, 't', 'stimulus')} "
-        + " ".join(_join(MediaFile, alias, Stimulus, "st", name) for alias, name in _PAGE_MEDIA)
+        f"{left_join(Stimulus, 'st', Trial, 't', 'stimulus')} "
+        + " ".join(left_join(MediaFile, alias, Stimulus, "st", name) for alias, name in _PAGE_MEDIA)
         + f" WHERE {column(Participant, 'p', 'token')} = %s"
     )
 

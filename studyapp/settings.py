@@ -68,7 +68,7 @@ TEMPLATES = [
 DATABASES = {
     "default": database_from_url(
         env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'db.sqlite3'}"),
-        # PostgreSQL prepares the answer path's statements after this many runs ("off": never).
+        # PostgreSQL prepares the answer's and the trial page's statements after this many runs ("off": never).
         prepare_threshold=env_int_or_off("HEARXAI_DB_PREPARE_THRESHOLD", 2),
     )
 }

@@ -75,6 +75,11 @@ def column(model: type[Model], alias: str, name: str) -> str:
     return f"{alias}.{connection.ops.quote_name(model._meta.get_field(name).column)}"
 
 
+def left_join(model: type[Model], alias: str, owner: type[Model], owner_alias: str, key: str) -> str:
+    """``LEFT JOIN`` of the row (of ``model``, as ``alias``) that the foreign key ``key`` of ``owner`` points to."""
+    return f"LEFT JOIN {table(model, alias)} ON {column(model, alias, 'id')} = {column(owner, owner_alias, key)}"
+
+
 class RowReader:
     """Reads rows of ``SELECT <columns of each group, in order> ...`` into model instances."""
 
