@@ -397,9 +397,9 @@ class ExportJobAdmin(JobAdmin):
     def download(self, obj: ExportJob) -> str:
         if obj.status != Job.Status.SUCCEEDED:
             return "not ready" if obj.status != Job.Status.FAILED else "failed"
-        expires = export_expires_at(obj)
         if not obj.archive_path or export_expired(obj):
             return "deleted (export again)"
+        expires = export_expires_at(obj)
         link = format_html('<a href="{}">download zip</a>', reverse("export-download", args=[obj.download_token]))
         return link if expires is None else format_html("{} (until {} UTC)", link, f"{expires:%Y-%m-%d %H:%M}")
 

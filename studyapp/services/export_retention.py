@@ -19,14 +19,9 @@ from django.utils import timezone
 from studyapp.models import ExportJob, Job
 
 
-def export_keep_days() -> int | None:
-    """Days an export archive is kept (None: for ever)."""
-    return settings.EXPORT_KEEP_DAYS
-
-
 def export_expires_at(job: ExportJob) -> datetime | None:
     """When the job's archive stops being offered (None: never, or not finished)."""
-    days = export_keep_days()
+    days = settings.EXPORT_KEEP_DAYS  # (None: kept for ever)
     if days is None or job.finished_at is None:
         return None
     return job.finished_at + timedelta(days=days)
@@ -43,7 +38,7 @@ def exports_expire(now: datetime | None = None) -> list[str]:
     Safe to run from several workers at once: the row is cleared by a conditional update
     first, and deleting a file that is already gone is not an error.
     """
-    days = export_keep_days()
+    days = settings.EXPORT_KEEP_DAYS
     if days is None:
         return []
     now = now or timezone.now()
