@@ -26,8 +26,10 @@ venv: $(VENV)/.installed
 
 sysdeps: .ci/.sysdeps-done
 
+LINT_PATHS := explainer studyapp analysis tests benchmarks manage.py
 lint: venv
-	$(BIN)/ruff check explainer studyapp analysis tests benchmarks
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
 
 # The suite runs on SQLite, then the database-facing tests again on PostgreSQL.
 test: venv sysdeps lint

@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Install the Debian packages the demo and the tests use, if any is missing:
-# espeak-ng + sox (demo corpus), chromium + chromedriver (browser tests),
-# R with lme4 (the GLMM cross-check). Needs root or sudo; otherwise it says what to install.
+# espeak-ng + sox (demo corpus), flite + festival (cross-engine speech tests),
+# chromium + chromedriver (browser tests), R with lme4, emmeans and ordinal
+# (the statistical cross-checks). Needs root or sudo; otherwise it says what to install.
 set -euo pipefail
 need=()
-command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
-command -v sox >/dev/null 2>&1 || need+=(sox)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
+for tool in espeak-ng sox flite chromium; do
+  command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+command -v festival >/dev/null 2>&1 || need+=(festival)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
-if ! command -v Rscript >/dev/null 2>&1; then need+=(r-base-core r-cran-lme4)
-elif ! Rscript -e 'quit(status = !requireNamespace("lme4", quietly = TRUE))' >/dev/null 2>&1; then need+=(r-cran-lme4)
-fi
+command -v Rscript >/dev/null 2>&1 || need+=(r-base-core)
+for pkg in lme4 emmeans ordinal; do
+  if ! command -v Rscript >/dev/null 2>&1 ||
+     ! Rscript -e "quit(status = !requireNamespace('$pkg', quietly = TRUE))" >/dev/null 2>&1; then
+    need+=("r-cran-$pkg")
+  fi
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null 2>&1; then
   echo "warning: please install: ${need[*]} (no apt-get here)" >&2; exit 0

@@ -46,6 +46,8 @@ def check_columns(
         if name not in data.columns:
             raise ValueError(f"{where}: missing column {name!r}")
         if not _KIND_TESTS[kind](data[name]):
-            raise ValueError(f"{where}: column {name!r} must be {kind}, got dtype {data[name].dtype}")
+            raise ValueError(
+                f"{where}: column {name!r} must be {kind}, got dtype {data[name].dtype}"
+            )
     if len(data) < min_rows:
         raise ValueError(f"{where}: needs at least {min_rows} rows, got {len(data)}")

@@ -24,8 +24,15 @@ def all_pairs(levels: Sequence[str]) -> list[tuple[str, str]]:
     return [(levels[i], levels[j]) for i in range(len(levels)) for j in range(i + 1, len(levels))]
 
 
-def contrast_table(beta: np.ndarray, cov: np.ndarray, terms: Sequence[str], levels: Sequence[str],
-                   pairs: Sequence[tuple[str, str]] | None, *, prefix: str = "condition") -> pd.DataFrame:
+def contrast_table(
+    beta: np.ndarray,
+    cov: np.ndarray,
+    terms: Sequence[str],
+    levels: Sequence[str],
+    pairs: Sequence[tuple[str, str]] | None,
+    *,
+    prefix: str = "condition",
+) -> pd.DataFrame:
     """Log odds ratio of ``b`` over ``a`` for each pair, Wald SE, z, p and 95% CI.
 
     Returns
@@ -43,7 +50,9 @@ def contrast_table(beta: np.ndarray, cov: np.ndarray, terms: Sequence[str], leve
                 raise ValueError(f"unknown condition {level!r}; levels are {list(levels)}")
             if level != levels[0]:
                 vec[terms.index(f"{prefix}[{level}]")] += sign
-        rows.append({"a": a, "b": b, "log_or": float(vec @ beta), "se": float(np.sqrt(vec @ cov @ vec))})
+        rows.append(
+            {"a": a, "b": b, "log_or": float(vec @ beta), "se": float(np.sqrt(vec @ cov @ vec))}
+        )
     out = pd.DataFrame(rows, columns=["a", "b", "log_or", "se"])
     q = stats.norm.ppf(0.975)
     out["z"] = out["log_or"] / out["se"]

@@ -46,12 +46,20 @@ def make_problem(y: np.ndarray, X: np.ndarray, pid: np.ndarray, sid: np.ndarray)
     pid_sorted = pid[order]
     n_p = int(pid.max()) + 1
     starts = np.searchsorted(pid_sorted, np.arange(n_p + 1))
-    return Problem(y[order].astype(float), np.ascontiguousarray(X[order], dtype=float),
-                   pid_sorted, sid[order], n_p, int(sid.max()) + 1, starts)
+    return Problem(
+        y[order].astype(float),
+        np.ascontiguousarray(X[order], dtype=float),
+        pid_sorted,
+        sid[order],
+        n_p,
+        int(sid.max()) + 1,
+        starts,
+    )
 
 
-def dense_block(prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float,
-                free_beta: bool) -> np.ndarray:
+def dense_block(
+    prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float, free_beta: bool
+) -> np.ndarray:
     """Schur complement S = E - B' D_p^-1 B of the (beta?, stimulus) block.
 
     ``w`` are trial weights (n,), ``dp`` the participant diagonal (n_p,), ``sp``
@@ -86,8 +94,9 @@ def dense_block(prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: flo
     return S
 
 
-def _subtract_sparse(S: np.ndarray, prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float,
-                     p: int) -> None:
+def _subtract_sparse(
+    S: np.ndarray, prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float, p: int
+) -> None:
     """S -= B' D_p^-1 B with B sparse: O(n_participants * trials^2), whatever n_stimuli.
 
     CSR rows are participants and trials are already sorted by participant, so
@@ -95,7 +104,9 @@ def _subtract_sparse(S: np.ndarray, prob: Problem, w: np.ndarray, dp: np.ndarray
     are summed by the product.
     """
     scale = 1.0 / np.sqrt(dp)
-    C = sparse.csr_matrix(((sp * ss) * w * scale[prob.pid], prob.sid, prob.starts), shape=(prob.n_p, prob.n_s))
+    C = sparse.csr_matrix(
+        ((sp * ss) * w * scale[prob.pid], prob.sid, prob.starts), shape=(prob.n_p, prob.n_s)
+    )
     S[p:, p:] -= (C.T @ C).toarray()
     if p:
         Xw = prob.X * w[:, None]
@@ -110,6 +121,4 @@ def psum(prob: Problem, values: np.ndarray, a: int = 0, b: int | None = None) ->
     """Per-participant sums for participants a..b (trials are sorted by participant)."""
     b = prob.n_p if b is None else b
     o0 = prob.starts[a]
-    return np.add.reduceat(values[o0:prob.starts[b]], prob.starts[a:b] - o0)
-
-
+    return np.add.reduceat(values[o0 : prob.starts[b]], prob.starts[a:b] - o0)

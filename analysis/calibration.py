@@ -53,47 +53,86 @@ def _truths(design: CoverageDesign) -> dict[str, float]:
     sd = float(np.hypot(design.sd_participant, design.sd_stimulus))
     p0 = marginal_accuracy(design.intercept, sd)
     p1 = marginal_accuracy(design.intercept + design.effect, sd)
-    return {"glmm": design.effect, "gee": float(logit(p1) - logit(p0)), "welch": p1 - p0,
-            "log_rt": design.log_rt_effect}
+    return {
+        "glmm": design.effect,
+        "gee": float(logit(p1) - logit(p0)),
+        "welch": p1 - p0,
+        "log_rt": design.log_rt_effect,
+    }
 
 
 def _one_replication(design: CoverageDesign, seed: int) -> dict[str, float]:
     rng = np.random.default_rng(seed)
-    data = simulate_accuracy_trials(rng, n_participants=design.n_participants, n_trials=design.n_trials,
-                                    n_stimuli=design.n_stimuli, intercept=design.intercept,
-                                    effect=design.effect, sd_participant=design.sd_participant,
-                                    sd_stimulus=design.sd_stimulus, log_rt_effect=design.log_rt_effect)
+    data = simulate_accuracy_trials(
+        rng,
+        n_participants=design.n_participants,
+        n_trials=design.n_trials,
+        n_stimuli=design.n_stimuli,
+        intercept=design.intercept,
+        effect=design.effect,
+        sd_participant=design.sd_participant,
+        sd_stimulus=design.sd_stimulus,
+        log_rt_effect=design.log_rt_effect,
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         glmm = fit_crossed_glmm(data, levels=LEVELS).term("condition[audible]")
         gee = fit_gee(data, levels=LEVELS).contrasts.iloc[0]
         test = compare_conditions(data, levels=LEVELS).iloc[0]
         rt = fit_log_rt_model(data, levels=LEVELS).coefficients.iloc[1]
-    return {"seed": seed,
-            "glmm_low": glmm["ci_low"], "glmm_high": glmm["ci_high"], "glmm_p": glmm["p_value"],
-            "gee_low": gee["ci_low"], "gee_high": gee["ci_high"], "gee_p": gee["p_value"],
-            "welch_low": test["diff_ci_low"], "welch_high": test["diff_ci_high"], "welch_p": test["p_t"],
-            "mwu_p": test["p_rank"],
-            "log_rt_low": rt["ci_low"], "log_rt_high": rt["ci_high"], "log_rt_p": rt["p_value"]}
+    return {
+        "seed": seed,
+        "glmm_low": glmm["ci_low"],
+        "glmm_high": glmm["ci_high"],
+        "glmm_p": glmm["p_value"],
+        "gee_low": gee["ci_low"],
+        "gee_high": gee["ci_high"],
+        "gee_p": gee["p_value"],
+        "welch_low": test["diff_ci_low"],
+        "welch_high": test["diff_ci_high"],
+        "welch_p": test["p_t"],
+        "mwu_p": test["p_rank"],
+        "log_rt_low": rt["ci_low"],
+        "log_rt_high": rt["ci_high"],
+        "log_rt_p": rt["p_value"],
+    }
 
 
-def replicate(design: CoverageDesign, n_reps: int, seed: int, *, progress: bool = False) -> pd.DataFrame:
+def replicate(
+    design: CoverageDesign, n_reps: int, seed: int, *, progress: bool = False
+) -> pd.DataFrame:
     """Raw per-replication intervals and p-values (seeds ``seed`` .. ``seed + n_reps - 1``)."""
-    rows = [_one_replication(design, seed + i)
-            for i in tqdm(range(n_reps), desc="coverage", disable=not progress, leave=False)]
+    rows = [
+        _one_replication(design, seed + i)
+        for i in tqdm(range(n_reps), desc="coverage", disable=not progress, leave=False)
+    ]
     return pd.DataFrame(rows)
 
 
-def _rate_row(estimator: str, what: str, hits: np.ndarray, truth: float, design: CoverageDesign,
-              seed: int) -> dict[str, object]:
+def _rate_row(
+    estimator: str, what: str, hits: np.ndarray, truth: float, design: CoverageDesign, seed: int
+) -> dict[str, object]:
     low, high = wilson_interval(hits.sum(), len(hits))
-    return {"estimator": estimator, "quantity": what, "true_value": truth, "n_reps": len(hits),
-            "rate": float(hits.mean()), "rate_ci_low": float(low), "rate_ci_high": float(high),
-            "first_seed": seed, "design": str(asdict(design))}
+    return {
+        "estimator": estimator,
+        "quantity": what,
+        "true_value": truth,
+        "n_reps": len(hits),
+        "rate": float(hits.mean()),
+        "rate_ci_low": float(low),
+        "rate_ci_high": float(high),
+        "first_seed": seed,
+        "design": str(asdict(design)),
+    }
 
 
-def coverage_study(n_reps: int = 200, *, seed: int = 20260101, design: CoverageDesign | None = None,
-                   progress: bool = False) -> pd.DataFrame:
+def coverage_study(
+    n_reps: int = 200,
+    *,
+    seed: int = 20260101,
+    design: CoverageDesign | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
     """Coverage of 95% intervals (with the design's effects) and rejection rates at
     5% (same design with every effect set to zero).
 
@@ -111,11 +150,22 @@ def coverage_study(n_reps: int = 200, *, seed: int = 20260101, design: CoverageD
     truth = _truths(design)
     rows = []
     for name in ("glmm", "gee", "welch", "log_rt"):
-        hits = ((with_effect[f"{name}_low"] <= truth[name]) & (truth[name] <= with_effect[f"{name}_high"])).to_numpy()
+        hits = (
+            (with_effect[f"{name}_low"] <= truth[name])
+            & (truth[name] <= with_effect[f"{name}_high"])
+        ).to_numpy()
         rows.append(_rate_row(name, "coverage", hits, truth[name], design, seed))
     for name in ("glmm", "gee", "welch", "mwu", "log_rt"):
-        rows.append(_rate_row(name, "false_positive_rate", (without[f"{name}_p"] < 0.05).to_numpy(), 0.0, null,
-                              seed + n_reps))
+        rows.append(
+            _rate_row(
+                name,
+                "false_positive_rate",
+                (without[f"{name}_p"] < 0.05).to_numpy(),
+                0.0,
+                null,
+                seed + n_reps,
+            )
+        )
     return pd.DataFrame(rows)
 
 
@@ -135,23 +185,48 @@ def interval_checks(n_reps: int = 2000, *, seed: int = 7) -> pd.DataFrame:
         for p in (0.3, 0.7, 0.9):
             k = rng.binomial(n, p, n_reps)
             low, high = wilson_interval(k, n)
-            rows.append({"estimator": "wilson", "setting": f"n={n}, p={p}", "n_reps": n_reps,
-                         "coverage": float(np.mean((low <= p) & (p <= high))), "first_seed": seed})
+            rows.append(
+                {
+                    "estimator": "wilson",
+                    "setting": f"n={n}, p={p}",
+                    "n_reps": n_reps,
+                    "coverage": float(np.mean((low <= p) & (p <= high))),
+                    "first_seed": seed,
+                }
+            )
     for d in (1.0, 2.0):
         rows.append(_dprime_coverage(rng, d, n_reps, seed))
     return pd.DataFrame(rows)
 
 
-def _dprime_coverage(rng: np.random.Generator, d: float, n_reps: int, seed: int, n: int = 100) -> dict[str, object]:
+def _dprime_coverage(
+    rng: np.random.Generator, d: float, n_reps: int, seed: int, n: int = 100
+) -> dict[str, object]:
     hits = rng.binomial(n, stats.norm.cdf(d / 2), n_reps)
     fas = rng.binomial(n, stats.norm.cdf(-d / 2), n_reps)
-    frame = pd.DataFrame({
-        "condition": np.repeat(np.arange(n_reps).astype(str), 2 * n),
-        "model_correct": np.tile(np.r_[np.ones(n, bool), np.zeros(n, bool)], n_reps),
-        "answer": np.where(np.concatenate([np.r_[np.arange(n) < h, np.arange(n) < f] for h, f in zip(hits, fas, strict=True)]),
-                           "yes", "no")})
+    frame = pd.DataFrame(
+        {
+            "condition": np.repeat(np.arange(n_reps).astype(str), 2 * n),
+            "model_correct": np.tile(np.r_[np.ones(n, bool), np.zeros(n, bool)], n_reps),
+            "answer": np.where(
+                np.concatenate(
+                    [
+                        np.r_[np.arange(n) < h, np.arange(n) < f]
+                        for h, f in zip(hits, fas, strict=True)
+                    ]
+                ),
+                "yes",
+                "no",
+            ),
+        }
+    )
     table = signal_detection(frame)
     covered = (table["dprime_ci_low"] <= d) & (d <= table["dprime_ci_high"])
     assert np.allclose(dprime(0.5, 0.5)[0], 0.0)
-    return {"estimator": "dprime", "setting": f"d'={d:g}, {n}+{n} trials", "n_reps": n_reps,
-            "coverage": float(covered.mean()), "first_seed": seed}
+    return {
+        "estimator": "dprime",
+        "setting": f"d'={d:g}, {n}+{n} trials",
+        "n_reps": n_reps,
+        "coverage": float(covered.mean()),
+        "first_seed": seed,
+    }

@@ -36,11 +36,18 @@ def holm(p_values: Sequence[float] | np.ndarray) -> np.ndarray:
     return out
 
 
-def participant_accuracy(trials: pd.DataFrame, *, condition: str = "condition",
-                         outcome: str = "answer_correct", participant: str = "participant") -> pd.DataFrame:
+def participant_accuracy(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    outcome: str = "answer_correct",
+    participant: str = "participant",
+) -> pd.DataFrame:
     """Per participant and condition: ``participant``, ``condition``, ``n_trials``, ``accuracy``."""
     check_columns(trials, {participant: "any", condition: "any", outcome: "bool"}, where="trials")
-    grouped = trials.assign(_y=trials[outcome].astype(float)).groupby([participant, condition], sort=False)["_y"]
+    grouped = trials.assign(_y=trials[outcome].astype(float)).groupby(
+        [participant, condition], sort=False
+    )["_y"]
     out = grouped.agg(n_trials="size", accuracy="mean").reset_index()
     return out.rename(columns={participant: "participant", condition: "condition"})
 
@@ -54,9 +61,16 @@ def _welch(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     j = 1 - 3 / (4 * (nx + ny) - 9)  # small-sample correction (Hedges & Olkin 1985)
     g = j * (y.mean() - x.mean()) / pooled if pooled > 0 else np.nan
     se_g = np.sqrt((nx + ny) / (nx * ny) + g * g / (2 * (nx + ny)))
-    return {"t": float(res.statistic), "df": float(res.df), "p_t": float(res.pvalue),
-            "diff_ci_low": float(ci.low), "diff_ci_high": float(ci.high), "effect_size": float(g),
-            "es_ci_low": float(g - Z95 * se_g), "es_ci_high": float(g + Z95 * se_g)}
+    return {
+        "t": float(res.statistic),
+        "df": float(res.df),
+        "p_t": float(res.pvalue),
+        "diff_ci_low": float(ci.low),
+        "diff_ci_high": float(ci.high),
+        "effect_size": float(g),
+        "es_ci_low": float(g - Z95 * se_g),
+        "es_ci_high": float(g + Z95 * se_g),
+    }
 
 
 def _mann_whitney(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
@@ -65,8 +79,13 @@ def _mann_whitney(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
     nx, ny = len(x), len(y)
     r = 2.0 * res.statistic / (nx * ny) - 1.0  # P(y > x) - P(y < x)
     se = np.sqrt((nx + ny + 1) / (3.0 * nx * ny))
-    return {"rank_statistic": float(res.statistic), "p_rank": float(res.pvalue), "rank_biserial": float(r),
-            "rb_ci_low": float(max(-1.0, r - Z95 * se)), "rb_ci_high": float(min(1.0, r + Z95 * se))}
+    return {
+        "rank_statistic": float(res.statistic),
+        "p_rank": float(res.pvalue),
+        "rank_biserial": float(r),
+        "rb_ci_low": float(max(-1.0, r - Z95 * se)),
+        "rb_ci_high": float(min(1.0, r + Z95 * se)),
+    }
 
 
 def _paired(d: np.ndarray) -> dict[str, float]:
@@ -85,14 +104,26 @@ def _paired(d: np.ndarray) -> dict[str, float]:
         wstat, wp = float(w.statistic), float(w.pvalue)
     else:
         r, se_r, wstat, wp = 0.0, np.nan, np.nan, 1.0
-    return {"t": float(res.statistic), "df": float(res.df), "p_t": float(res.pvalue),
-            "diff_ci_low": float(ci.low), "diff_ci_high": float(ci.high), "effect_size": float(dz),
-            "es_ci_low": float(dz - Z95 * se_dz), "es_ci_high": float(dz + Z95 * se_dz),
-            "rank_statistic": wstat, "p_rank": wp, "rank_biserial": float(r),
-            "rb_ci_low": float(max(-1.0, r - Z95 * se_r)), "rb_ci_high": float(min(1.0, r + Z95 * se_r))}
+    return {
+        "t": float(res.statistic),
+        "df": float(res.df),
+        "p_t": float(res.pvalue),
+        "diff_ci_low": float(ci.low),
+        "diff_ci_high": float(ci.high),
+        "effect_size": float(dz),
+        "es_ci_low": float(dz - Z95 * se_dz),
+        "es_ci_high": float(dz + Z95 * se_dz),
+        "rank_statistic": wstat,
+        "p_rank": wp,
+        "rank_biserial": float(r),
+        "rb_ci_low": float(max(-1.0, r - Z95 * se_r)),
+        "rb_ci_high": float(min(1.0, r + Z95 * se_r)),
+    }
 
 
-def _compare_scores(scores: pd.DataFrame, value: str, pairs: Sequence[tuple[str, str]]) -> pd.DataFrame:
+def _compare_scores(
+    scores: pd.DataFrame, value: str, pairs: Sequence[tuple[str, str]]
+) -> pd.DataFrame:
     """Participant-level comparisons of ``value`` for each pair of conditions."""
     within = scores.groupby("participant")["condition"].nunique().max() > 1
     rows = []
@@ -102,25 +133,47 @@ def _compare_scores(scores: pd.DataFrame, value: str, pairs: Sequence[tuple[str,
         if within:
             both = xa.index.intersection(xb.index)
             if len(both) < 3:
-                raise NotEnoughData(f"paired comparison {a} vs {b} needs 3 participants with both conditions")
+                raise NotEnoughData(
+                    f"paired comparison {a} vs {b} needs 3 participants with both conditions"
+                )
             stats_ = _paired((xb[both] - xa[both]).to_numpy(float))
         else:
             if len(xa) < 2 or len(xb) < 2:
-                raise NotEnoughData(f"comparison {a} vs {b} needs at least 2 participants per condition")
-            stats_ = {**_welch(xa.to_numpy(float), xb.to_numpy(float)),
-                      **_mann_whitney(xa.to_numpy(float), xb.to_numpy(float))}
-        rows.append({"a": a, "b": b, "design": "within" if within else "between",
-                     "n_a": len(xa), "n_b": len(xb), "mean_a": xa.mean(), "mean_b": xb.mean(),
-                     "difference": xb.mean() - xa.mean(), **stats_})
+                raise NotEnoughData(
+                    f"comparison {a} vs {b} needs at least 2 participants per condition"
+                )
+            stats_ = {
+                **_welch(xa.to_numpy(float), xb.to_numpy(float)),
+                **_mann_whitney(xa.to_numpy(float), xb.to_numpy(float)),
+            }
+        rows.append(
+            {
+                "a": a,
+                "b": b,
+                "design": "within" if within else "between",
+                "n_a": len(xa),
+                "n_b": len(xb),
+                "mean_a": xa.mean(),
+                "mean_b": xb.mean(),
+                "difference": xb.mean() - xa.mean(),
+                **stats_,
+            }
+        )
     out = pd.DataFrame(rows)
     out["p_t_holm"] = holm(out["p_t"])
     out["p_rank_holm"] = holm(out["p_rank"])
     return out
 
 
-def compare_conditions(trials: pd.DataFrame, *, condition: str = "condition", outcome: str = "answer_correct",
-                       participant: str = "participant", pairs: Sequence[tuple[str, str]] | None = None,
-                       levels: Sequence[str] | None = None) -> pd.DataFrame:
+def compare_conditions(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    outcome: str = "answer_correct",
+    participant: str = "participant",
+    pairs: Sequence[tuple[str, str]] | None = None,
+    levels: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Participant-level tests of accuracy for every pair of conditions (b minus a).
 
     Returns
@@ -134,22 +187,32 @@ def compare_conditions(trials: pd.DataFrame, *, condition: str = "condition", ou
     ``rank_biserial`` (P(b > a) - P(b < a)) with ``rb_ci_low``/``rb_ci_high``, and
     Holm-adjusted ``p_t_holm``, ``p_rank_holm`` (over the pairs in this table).
     """
-    scores = participant_accuracy(trials, condition=condition, outcome=outcome, participant=participant)
+    scores = participant_accuracy(
+        trials, condition=condition, outcome=outcome, participant=participant
+    )
     levels = list(levels) if levels else condition_levels(scores["condition"])
     if len(levels) < 2:
         raise NotEnoughData("comparing conditions needs at least two conditions")
     return _compare_scores(scores, "accuracy", pairs or all_pairs(levels))
 
 
-def compare_ratings(trials: pd.DataFrame, *, condition: str = "condition", rating: str = "rating",
-                    participant: str = "participant", pairs: Sequence[tuple[str, str]] | None = None,
-                    levels: Sequence[str] | None = None) -> pd.DataFrame:
+def compare_ratings(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    rating: str = "rating",
+    participant: str = "participant",
+    pairs: Sequence[tuple[str, str]] | None = None,
+    levels: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Rank tests of Likert ratings, on each participant's mean rating (columns as
     ``compare_conditions``; means are of per-participant mean ratings)."""
     check_columns(trials, {participant: "any", condition: "any", rating: "numeric"}, where="trials")
     rated = trials.loc[trials[rating].notna()]
     scores = rated.groupby([participant, condition], sort=False)[rating].mean().reset_index()
-    scores = scores.rename(columns={participant: "participant", condition: "condition", rating: "score"})
+    scores = scores.rename(
+        columns={participant: "participant", condition: "condition", rating: "score"}
+    )
     levels = list(levels) if levels else condition_levels(scores["condition"])
     if len(levels) < 2:
         raise NotEnoughData("comparing ratings needs at least two conditions")
@@ -172,9 +235,15 @@ class GEEResult:
     levels: tuple[str, ...]
 
 
-def fit_gee(trials: pd.DataFrame, *, condition: str = "condition", outcome: str = "answer_correct",
-            participant: str = "participant", levels: Sequence[str] | None = None,
-            pairs: Sequence[tuple[str, str]] | None = None) -> GEEResult:
+def fit_gee(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    outcome: str = "answer_correct",
+    participant: str = "participant",
+    levels: Sequence[str] | None = None,
+    pairs: Sequence[tuple[str, str]] | None = None,
+) -> GEEResult:
     """GEE logistic regression of ``outcome ~ condition`` with exchangeable working
     correlation within participants and robust (sandwich) standard errors (statsmodels)."""
     check_columns(trials, {participant: "any", condition: "any", outcome: "bool"}, where="trials")
@@ -187,20 +256,40 @@ def fit_gee(trials: pd.DataFrame, *, condition: str = "condition", outcome: str 
     for level in levels[1:]:
         design[f"condition[{level}]"] = (values == level).astype(float)
     groups = pd.factorize(data[participant])[0]
-    model = sm.GEE(data[outcome].astype(float), design, groups=groups,
-                   family=sm.families.Binomial(), cov_struct=sm.cov_struct.Exchangeable())
+    model = sm.GEE(
+        data[outcome].astype(float),
+        design,
+        groups=groups,
+        family=sm.families.Binomial(),
+        cov_struct=sm.cov_struct.Exchangeable(),
+    )
     fit = model.fit()
     beta, cov = fit.params.to_numpy(), fit.cov_params().to_numpy()
     coefficients = _coefficient_table(list(design.columns), beta, np.sqrt(np.diag(cov)))
     contrasts = contrast_table(beta, cov, list(design.columns), levels, pairs)
-    return GEEResult(coefficients, contrasts, float(model.cov_struct.dep_params),
-                     int(groups.max() + 1), tuple(levels))
+    return GEEResult(
+        coefficients,
+        contrasts,
+        float(model.cov_struct.dep_params),
+        int(groups.max() + 1),
+        tuple(levels),
+    )
 
 
 def _coefficient_table(terms: list[str], beta: np.ndarray, se: np.ndarray) -> pd.DataFrame:
     z = beta / se
-    out = pd.DataFrame({"term": terms, "estimate": beta, "se": se, "z": z,
-                        "p_value": 2 * stats.norm.sf(np.abs(z)),
-                        "ci_low": beta - Z95 * se, "ci_high": beta + Z95 * se})
-    out["odds_ratio"], out["or_ci_low"], out["or_ci_high"] = (np.exp(out[c]) for c in ("estimate", "ci_low", "ci_high"))
+    out = pd.DataFrame(
+        {
+            "term": terms,
+            "estimate": beta,
+            "se": se,
+            "z": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
+            "ci_low": beta - Z95 * se,
+            "ci_high": beta + Z95 * se,
+        }
+    )
+    out["odds_ratio"], out["or_ci_low"], out["or_ci_high"] = (
+        np.exp(out[c]) for c in ("estimate", "ci_low", "ci_high")
+    )
     return out

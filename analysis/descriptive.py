@@ -17,8 +17,9 @@ from analysis._checks import check_columns
 Z95 = float(stats.norm.ppf(0.975))
 
 
-def wilson_interval(successes: np.ndarray | float, n: np.ndarray | float,
-                    confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+def wilson_interval(
+    successes: np.ndarray | float, n: np.ndarray | float, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial proportion (Wilson 1927).
 
     Parameters
@@ -40,18 +41,28 @@ def wilson_interval(successes: np.ndarray | float, n: np.ndarray | float,
     return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
 
 
-def _rate_rows(groups: pd.core.groupby.DataFrameGroupBy, outcome: str, participant: str) -> pd.DataFrame:
-    out = groups.agg(n_trials=(outcome, "size"), n_correct=(outcome, "sum"),
-                     n_participants=(participant, "nunique")).reset_index()
+def _rate_rows(
+    groups: pd.core.groupby.DataFrameGroupBy, outcome: str, participant: str
+) -> pd.DataFrame:
+    out = groups.agg(
+        n_trials=(outcome, "size"),
+        n_correct=(outcome, "sum"),
+        n_participants=(participant, "nunique"),
+    ).reset_index()
     out["n_correct"] = out["n_correct"].astype(int)
     out["accuracy"] = out["n_correct"] / out["n_trials"]
     out["ci_low"], out["ci_high"] = wilson_interval(out["n_correct"], out["n_trials"])
     return out
 
 
-def accuracy_by_condition(trials: pd.DataFrame, *, condition: str = "condition",
-                          outcome: str = "answer_correct", split: str | None = "model_correct",
-                          participant: str = "participant") -> pd.DataFrame:
+def accuracy_by_condition(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    outcome: str = "answer_correct",
+    split: str | None = "model_correct",
+    participant: str = "participant",
+) -> pd.DataFrame:
     """Accuracy per condition with 95% Wilson intervals, overall and split by ``split``.
 
     The Wilson interval treats trials as independent; it describes the pooled
@@ -73,13 +84,19 @@ def accuracy_by_condition(trials: pd.DataFrame, *, condition: str = "condition",
     parts = [overall]
     if split:
         label = np.where(data[split].astype(bool), "right", "wrong")
-        by = _rate_rows(data.assign(model_correct=label).groupby([condition, "model_correct"]), outcome, participant)
+        by = _rate_rows(
+            data.assign(model_correct=label).groupby([condition, "model_correct"]),
+            outcome,
+            participant,
+        )
         parts.append(by)
     out = pd.concat(parts, ignore_index=True).rename(columns={condition: "condition"})
     return out.sort_values(["condition", "model_correct"], kind="stable").reset_index(drop=True)
 
 
-def dprime(hit_rate: np.ndarray | float, false_alarm_rate: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+def dprime(
+    hit_rate: np.ndarray | float, false_alarm_rate: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
     """Signal-detection sensitivity and criterion (Macmillan & Creelman 2005).
 
     ``d' = z(H) - z(F)``, ``c = -(z(H) + z(F)) / 2`` with ``z`` the standard normal
@@ -90,8 +107,14 @@ def dprime(hit_rate: np.ndarray | float, false_alarm_rate: np.ndarray | float) -
     return zh - zf, -(zh + zf) / 2.0
 
 
-def signal_detection(trials: pd.DataFrame, *, condition: str = "condition", answer: str = "answer",
-                     signal: str = "model_correct", yes: str = "yes") -> pd.DataFrame:
+def signal_detection(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    answer: str = "answer",
+    signal: str = "model_correct",
+    yes: str = "yes",
+) -> pd.DataFrame:
     """Hit and false-alarm rates, d' and criterion per condition (verification trials).
 
     "Signal" is a correct model decision; a hit is answering ``yes`` (the model is
@@ -106,13 +129,30 @@ def signal_detection(trials: pd.DataFrame, *, condition: str = "condition", answ
     ``hit_rate``, ``false_alarm_rate`` (raw), ``dprime``, ``criterion``, ``dprime_se``,
     ``dprime_ci_low``, ``dprime_ci_high``.
     """
-    check_columns(trials, {condition: "any", answer: "any", signal: "bool"}, where="verification trials")
-    said_yes = (trials[answer].astype(str) == yes)
+    check_columns(
+        trials, {condition: "any", answer: "any", signal: "bool"}, where="verification trials"
+    )
+    said_yes = trials[answer].astype(str) == yes
     is_signal = trials[signal].astype(bool)
-    frame = pd.DataFrame({"condition": trials[condition], "hit": said_yes & is_signal,
-                          "fa": said_yes & ~is_signal, "signal": is_signal, "noise": ~is_signal})
-    out = frame.groupby("condition").agg(n_signal=("signal", "sum"), n_noise=("noise", "sum"),
-                                         hits=("hit", "sum"), false_alarms=("fa", "sum")).reset_index()
+    frame = pd.DataFrame(
+        {
+            "condition": trials[condition],
+            "hit": said_yes & is_signal,
+            "fa": said_yes & ~is_signal,
+            "signal": is_signal,
+            "noise": ~is_signal,
+        }
+    )
+    out = (
+        frame.groupby("condition")
+        .agg(
+            n_signal=("signal", "sum"),
+            n_noise=("noise", "sum"),
+            hits=("hit", "sum"),
+            false_alarms=("fa", "sum"),
+        )
+        .reset_index()
+    )
     out = out.astype({c: int for c in ("n_signal", "n_noise", "hits", "false_alarms")})
     with np.errstate(invalid="ignore", divide="ignore"):
         out["hit_rate"] = out["hits"] / out["n_signal"]
@@ -120,17 +160,23 @@ def signal_detection(trials: pd.DataFrame, *, condition: str = "condition", answ
     h = (out["hits"] + 0.5) / (out["n_signal"] + 1.0)
     f = (out["false_alarms"] + 0.5) / (out["n_noise"] + 1.0)
     out["dprime"], out["criterion"] = dprime(h, f)
-    var = (h * (1 - h) / ((out["n_signal"] + 1.0) * stats.norm.pdf(stats.norm.ppf(h)) ** 2)
-           + f * (1 - f) / ((out["n_noise"] + 1.0) * stats.norm.pdf(stats.norm.ppf(f)) ** 2))
+    var = h * (1 - h) / ((out["n_signal"] + 1.0) * stats.norm.pdf(stats.norm.ppf(h)) ** 2) + f * (
+        1 - f
+    ) / ((out["n_noise"] + 1.0) * stats.norm.pdf(stats.norm.ppf(f)) ** 2)
     out["dprime_se"] = np.sqrt(var)
     out["dprime_ci_low"] = out["dprime"] - Z95 * out["dprime_se"]
     out["dprime_ci_high"] = out["dprime"] + Z95 * out["dprime_se"]
     return out
 
 
-def stimulus_difficulty(trials: pd.DataFrame, *, condition: str = "condition",
-                        outcome: str = "answer_correct", stimulus: str = "stimulus",
-                        levels: Sequence[str] | None = None) -> pd.DataFrame:
+def stimulus_difficulty(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    outcome: str = "answer_correct",
+    stimulus: str = "stimulus",
+    levels: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Per-stimulus accuracy in each condition: which explanations helped or misled.
 
     Returns
@@ -147,8 +193,11 @@ def stimulus_difficulty(trials: pd.DataFrame, *, condition: str = "condition",
     check_columns(trials, {condition: "any", outcome: "bool", stimulus: "any"}, where="trials")
     data = trials.assign(_y=trials[outcome].astype(bool))
     info = [c for c in ("true_label", "predicted_label", "model_correct") if c in data.columns]
-    out = data.groupby(stimulus).agg(n_trials=("_y", "size"), accuracy=("_y", "mean"),
-                                     **{c: (c, "first") for c in info}).reset_index()
+    out = (
+        data.groupby(stimulus)
+        .agg(n_trials=("_y", "size"), accuracy=("_y", "mean"), **{c: (c, "first") for c in info})
+        .reset_index()
+    )
     order = list(levels) if levels else sorted(data[condition].unique())
     cells = data.groupby([stimulus, condition])["_y"].agg(["size", "sum"]).reset_index()
     for level in order:
@@ -162,15 +211,22 @@ def stimulus_difficulty(trials: pd.DataFrame, *, condition: str = "condition",
     if len(order) >= 2:
         a, b = order[0], order[-1]
         out["difference"] = out[f"accuracy_{b}"] - out[f"accuracy_{a}"]
-        out["verdict"] = np.select([out[f"ci_low_{b}"] > out[f"ci_high_{a}"],
-                                    out[f"ci_high_{b}"] < out[f"ci_low_{a}"]],
-                                   ["helped", "misled"], "no clear difference")
+        out["verdict"] = np.select(
+            [out[f"ci_low_{b}"] > out[f"ci_high_{a}"], out[f"ci_high_{b}"] < out[f"ci_low_{a}"]],
+            ["helped", "misled"],
+            "no clear difference",
+        )
     return out.sort_values(["accuracy", stimulus]).reset_index(drop=True)
 
 
-def confidence_calibration(trials: pd.DataFrame, *, condition: str = "condition",
-                           outcome: str = "answer_correct", confidence: str = "confidence",
-                           bins: Sequence[float] = (0, 20, 40, 60, 80, 100)) -> pd.DataFrame:
+def confidence_calibration(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    outcome: str = "answer_correct",
+    confidence: str = "confidence",
+    bins: Sequence[float] = (0, 20, 40, 60, 80, 100),
+) -> pd.DataFrame:
     """Accuracy by confidence bin per condition (a reliability table).
 
     Bins are closed on the left, the last also on the right (0-20, 20-40, ..., 80-100).
@@ -181,25 +237,57 @@ def confidence_calibration(trials: pd.DataFrame, *, condition: str = "condition"
     DataFrame with ``condition``, ``bin``, ``bin_low``, ``bin_high``, ``n_trials``,
     ``mean_confidence``, ``accuracy``, ``ci_low``, ``ci_high``, ``calibration_gap``.
     """
-    check_columns(trials, {condition: "any", outcome: "bool", confidence: "numeric"}, where="trials")
+    check_columns(
+        trials, {condition: "any", outcome: "bool", confidence: "numeric"}, where="trials"
+    )
     data = trials.loc[trials[confidence].notna()]
     edges = np.asarray(bins, dtype=float)
-    index = np.clip(np.searchsorted(edges, data[confidence].to_numpy(float), side="right") - 1, 0, len(edges) - 2)
-    frame = pd.DataFrame({"condition": data[condition].to_numpy(), "bin": index,
-                          "y": data[outcome].astype(bool).to_numpy(), "c": data[confidence].to_numpy(float)})
-    out = frame.groupby(["condition", "bin"]).agg(n_trials=("y", "size"), n_correct=("y", "sum"),
-                                                  mean_confidence=("c", "mean")).reset_index()
+    index = np.clip(
+        np.searchsorted(edges, data[confidence].to_numpy(float), side="right") - 1,
+        0,
+        len(edges) - 2,
+    )
+    frame = pd.DataFrame(
+        {
+            "condition": data[condition].to_numpy(),
+            "bin": index,
+            "y": data[outcome].astype(bool).to_numpy(),
+            "c": data[confidence].to_numpy(float),
+        }
+    )
+    out = (
+        frame.groupby(["condition", "bin"])
+        .agg(n_trials=("y", "size"), n_correct=("y", "sum"), mean_confidence=("c", "mean"))
+        .reset_index()
+    )
     out["bin_low"], out["bin_high"] = edges[out["bin"]], edges[out["bin"] + 1]
     out["bin"] = [f"{lo:g}-{hi:g}" for lo, hi in zip(out["bin_low"], out["bin_high"], strict=True)]
     out["accuracy"] = out["n_correct"] / out["n_trials"]
     out["ci_low"], out["ci_high"] = wilson_interval(out["n_correct"], out["n_trials"])
     out["calibration_gap"] = out["accuracy"] - out["mean_confidence"] / 100.0
-    return out[["condition", "bin", "bin_low", "bin_high", "n_trials", "mean_confidence", "accuracy",
-                "ci_low", "ci_high", "calibration_gap"]]
+    return out[
+        [
+            "condition",
+            "bin",
+            "bin_low",
+            "bin_high",
+            "n_trials",
+            "mean_confidence",
+            "accuracy",
+            "ci_low",
+            "ci_high",
+            "calibration_gap",
+        ]
+    ]
 
 
-def calibration_summary(trials: pd.DataFrame, *, condition: str = "condition",
-                        outcome: str = "answer_correct", confidence: str = "confidence") -> pd.DataFrame:
+def calibration_summary(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    outcome: str = "answer_correct",
+    confidence: str = "confidence",
+) -> pd.DataFrame:
     """Per condition: mean confidence, accuracy, Brier score and expected calibration error.
 
     Returns
@@ -209,20 +297,37 @@ def calibration_summary(trials: pd.DataFrame, *, condition: str = "condition",
     ``ece`` (trial-weighted mean |accuracy - confidence| over the bins of
     ``confidence_calibration``).
     """
-    table = confidence_calibration(trials, condition=condition, outcome=outcome, confidence=confidence)
+    table = confidence_calibration(
+        trials, condition=condition, outcome=outcome, confidence=confidence
+    )
     data = trials.loc[trials[confidence].notna()]
-    err = (data[confidence].to_numpy(float) / 100.0 - data[outcome].astype(bool).to_numpy(float)) ** 2
+    err = (
+        data[confidence].to_numpy(float) / 100.0 - data[outcome].astype(bool).to_numpy(float)
+    ) ** 2
     brier = pd.Series(err, index=data.index).groupby(data[condition]).mean()
     gap = table.assign(w=table["n_trials"] * table["calibration_gap"].abs()).groupby("condition")
-    out = data.groupby(condition).agg(n_trials=(outcome, "size"), mean_confidence=(confidence, "mean"),
-                                      accuracy=(outcome, "mean")).reset_index().rename(columns={condition: "condition"})
+    out = (
+        data.groupby(condition)
+        .agg(
+            n_trials=(outcome, "size"),
+            mean_confidence=(confidence, "mean"),
+            accuracy=(outcome, "mean"),
+        )
+        .reset_index()
+        .rename(columns={condition: "condition"})
+    )
     out["brier"] = out["condition"].map(brier)
     out["ece"] = out["condition"].map(gap["w"].sum() / gap["n_trials"].sum())
     return out
 
 
-def rating_summary(trials: pd.DataFrame, *, condition: str = "condition", rating: str = "rating",
-                   scale: Sequence[int] = tuple(range(1, 8))) -> pd.DataFrame:
+def rating_summary(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    rating: str = "rating",
+    scale: Sequence[int] = tuple(range(1, 8)),
+) -> pd.DataFrame:
     """Ordinal summary of Likert ratings per condition.
 
     Returns
@@ -233,8 +338,15 @@ def rating_summary(trials: pd.DataFrame, *, condition: str = "condition", rating
     check_columns(trials, {condition: "any", rating: "numeric"}, where="trials")
     data = trials.loc[trials[rating].notna()]
     grouped = data.groupby(condition)[rating]
-    out = pd.DataFrame({"n": grouped.size(), "median": grouped.median(), "q1": grouped.quantile(0.25),
-                        "q3": grouped.quantile(0.75), "mean": grouped.mean()})
+    out = pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "median": grouped.median(),
+            "q1": grouped.quantile(0.25),
+            "q3": grouped.quantile(0.75),
+            "mean": grouped.mean(),
+        }
+    )
     shares = pd.crosstab(data[condition], data[rating], normalize="index")
     for point in scale:
         out[f"p_{point}"] = shares[point] if point in shares.columns else 0.0

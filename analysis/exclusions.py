@@ -50,7 +50,11 @@ def load_exclusion_config(path: str | os.PathLike[str]) -> ExclusionConfig:
     if not file.is_file():
         raise ValueError(f"{file}: exclusions config not found")
     try:
-        raw = json.loads(file.read_text()) if file.suffix == ".json" else tomllib.loads(file.read_text())
+        raw = (
+            json.loads(file.read_text())
+            if file.suffix == ".json"
+            else tomllib.loads(file.read_text())
+        )
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{file}: cannot parse ({exc})") from exc
     table = raw.get("exclusions", raw)
@@ -95,8 +99,9 @@ class ExclusionResult:
     config: ExclusionConfig
 
 
-def _participant_rules(participants: pd.DataFrame, trials: pd.DataFrame,
-                       config: ExclusionConfig) -> list[tuple[str, pd.Series]]:
+def _participant_rules(
+    participants: pd.DataFrame, trials: pd.DataFrame, config: ExclusionConfig
+) -> list[tuple[str, pd.Series]]:
     """(rule label, boolean Series over participants: True = excluded), in order."""
     rules: list[tuple[str, pd.Series]] = []
     has_main = participants["participant"].isin(trials["participant"])
@@ -106,23 +111,37 @@ def _participant_rules(participants: pd.DataFrame, trials: pd.DataFrame,
     if config.require_complete:
         rules.append(("incomplete session", participants["status"] != "completed"))
     if config.require_screening_pass:
-        rules.append(("failed headphone screen", participants["screening_passed"].eq(False).fillna(False).astype(bool)))
+        rules.append(
+            (
+                "failed headphone screen",
+                participants["screening_passed"].eq(False).fillna(False).astype(bool),
+            )
+        )
     if config.max_catch_fail_rate is not None:
         total = participants["catch_total"].to_numpy(float)
         failed = total - participants["catch_correct"].to_numpy(float)
         rate = np.divide(failed, total, out=np.zeros_like(total), where=total > 0)
-        rules.append((f"failed catch trials > {config.max_catch_fail_rate:g}",
-                      pd.Series(rate > config.max_catch_fail_rate, index=participants.index)))
+        rules.append(
+            (
+                f"failed catch trials > {config.max_catch_fail_rate:g}",
+                pd.Series(rate > config.max_catch_fail_rate, index=participants.index),
+            )
+        )
     if config.min_rt_ms is not None and config.max_fast_trial_rate is not None:
         fast = (trials["rt_ms"] < config.min_rt_ms).groupby(trials["participant"]).mean()
         share = participants["participant"].map(fast).fillna(0.0)
-        rules.append((f"fast responses (< {config.min_rt_ms:g} ms) on > {config.max_fast_trial_rate:g} of trials",
-                      share > config.max_fast_trial_rate))
+        rules.append(
+            (
+                f"fast responses (< {config.min_rt_ms:g} ms) on > {config.max_fast_trial_rate:g} of trials",
+                share > config.max_fast_trial_rate,
+            )
+        )
     return rules
 
 
-def apply_exclusions(trials: pd.DataFrame, participants: pd.DataFrame,
-                     config: ExclusionConfig | None = None) -> ExclusionResult:
+def apply_exclusions(
+    trials: pd.DataFrame, participants: pd.DataFrame, config: ExclusionConfig | None = None
+) -> ExclusionResult:
     """Apply the rules in order: participant rules first, then fast single trials.
 
     Parameters
@@ -133,8 +152,11 @@ def apply_exclusions(trials: pd.DataFrame, participants: pd.DataFrame,
     """
     config = config or ExclusionConfig()
     check_columns(trials, ["participant", "trial_kind", "rt_ms"], where="trials")
-    check_columns(participants, ["participant", "is_pilot", "status", "screening_passed",
-                                 "catch_total", "catch_correct"], where="participants")
+    check_columns(
+        participants,
+        ["participant", "is_pilot", "status", "screening_passed", "catch_total", "catch_correct"],
+        where="participants",
+    )
     main = trials.loc[trials["trial_kind"] == "main"]
     per_person = main.groupby("participant").size()
     kept = pd.Series(True, index=participants.index)
@@ -152,15 +174,34 @@ def apply_exclusions(trials: pd.DataFrame, participants: pd.DataFrame,
     survivors = main.loc[main["participant"].isin(people["participant"])]
     if config.min_rt_ms is not None:
         fast = (survivors["rt_ms"] < config.min_rt_ms).to_numpy()
-        rows.append(_flow_row(f"single trials faster than {config.min_rt_ms:g} ms", 0, int(fast.sum()),
-                              len(people), int((~fast).sum())))
+        rows.append(
+            _flow_row(
+                f"single trials faster than {config.min_rt_ms:g} ms",
+                0,
+                int(fast.sum()),
+                len(people),
+                int((~fast).sum()),
+            )
+        )
         survivors = survivors.loc[~fast]
     flow = pd.DataFrame(rows)
     flow.insert(0, "step", range(len(flow)))
-    return ExclusionResult(survivors.reset_index(drop=True), people, flow,
-                           pd.concat(excluded, ignore_index=True), config)
+    return ExclusionResult(
+        survivors.reset_index(drop=True),
+        people,
+        flow,
+        pd.concat(excluded, ignore_index=True),
+        config,
+    )
 
 
-def _flow_row(rule: str, people: int, trials: int, people_left: int, trials_left: int) -> dict[str, object]:
-    return {"rule": rule, "participants_removed": people, "trials_removed": trials,
-            "participants_remaining": people_left, "trials_remaining": trials_left}
+def _flow_row(
+    rule: str, people: int, trials: int, people_left: int, trials_left: int
+) -> dict[str, object]:
+    return {
+        "rule": rule,
+        "participants_removed": people,
+        "trials_removed": trials,
+        "participants_remaining": people_left,
+        "trials_remaining": trials_left,
+    }

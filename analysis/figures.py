@@ -52,7 +52,9 @@ def accuracy_figure(table: pd.DataFrame, levels: Sequence[str], path: Path) -> P
     return _save(fig, path)
 
 
-def rt_figure(trials: pd.DataFrame, levels: Sequence[str], path: Path, *, rt: str = "rt_ms") -> Path:
+def rt_figure(
+    trials: pd.DataFrame, levels: Sequence[str], path: Path, *, rt: str = "rt_ms"
+) -> Path:
     """Response-time distributions per condition (histograms on a log axis)."""
     fig, ax = plt.subplots(figsize=(5.5, 3.4))
     data = trials.loc[trials[rt] > 0]
@@ -63,8 +65,14 @@ def rt_figure(trials: pd.DataFrame, levels: Sequence[str], path: Path, *, rt: st
     for level in levels:
         values = data.loc[data["condition"] == level, rt]
         if len(values):
-            ax.hist(values, bins=edges, density=True, histtype="step", lw=1.5,
-                    label=f"{level} (median {values.median():.0f} ms)")
+            ax.hist(
+                values,
+                bins=edges,
+                density=True,
+                histtype="step",
+                lw=1.5,
+                label=f"{level} (median {values.median():.0f} ms)",
+            )
     ax.set_xscale("log")
     ax.set_xlabel("response time (ms, log scale)")
     ax.set_ylabel("density")
@@ -78,10 +86,15 @@ def stimulus_figure(table: pd.DataFrame, levels: Sequence[str], path: Path) -> P
     fig, ax = plt.subplots(figsize=(4.4, 4.2))
     if len(levels) >= 2:
         a, b = levels[0], levels[-1]
-        colour = np.where(table.get("model_correct", pd.Series(True, index=table.index)).astype(bool),
-                          "tab:green", "tab:red")
+        colour = np.where(
+            table.get("model_correct", pd.Series(True, index=table.index)).astype(bool),
+            "tab:green",
+            "tab:red",
+        )
         size = 10 + 40 * (table["n_trials"] / max(table["n_trials"].max(), 1))
-        ax.scatter(table[f"accuracy_{a}"], table[f"accuracy_{b}"], s=size, c=colour, alpha=0.6, lw=0)
+        ax.scatter(
+            table[f"accuracy_{a}"], table[f"accuracy_{b}"], s=size, c=colour, alpha=0.6, lw=0
+        )
         ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
         ax.set_xlabel(f"accuracy, {a}")
         ax.set_ylabel(f"accuracy, {b}")
@@ -105,7 +118,9 @@ def calibration_figure(table: pd.DataFrame, levels: Sequence[str], path: Path) -
         if part.empty:
             continue
         err = _yerr(part, "accuracy", "ci_low", "ci_high")
-        ax.errorbar(part["mean_confidence"], part["accuracy"], yerr=err, fmt="o-", capsize=2, label=level)
+        ax.errorbar(
+            part["mean_confidence"], part["accuracy"], yerr=err, fmt="o-", capsize=2, label=level
+        )
     ax.set_xlim(0, 100)
     ax.set_ylim(0, 1)
     ax.set_xlabel("stated confidence (%)")
@@ -120,10 +135,20 @@ def exclusion_figure(flow: pd.DataFrame, path: Path) -> Path:
     y = np.arange(len(flow))[::-1]
     ax.barh(y, flow["participants_remaining"], color="tab:blue", alpha=0.7)
     for yi, (_, row) in zip(y, flow.iterrows(), strict=True):
-        removed = [f"-{row[key]} {what}" for key, what in (("participants_removed", "participants"),
-                                                            ("trials_removed", "trials")) if row[key]]
-        note = f"{row['participants_remaining']} left" + (f"  ({', '.join(removed)})" if removed else "")
-        ax.text(0.01 * max(flow["participants_remaining"].max(), 1), yi, note, va="center", fontsize=7)
+        removed = [
+            f"-{row[key]} {what}"
+            for key, what in (
+                ("participants_removed", "participants"),
+                ("trials_removed", "trials"),
+            )
+            if row[key]
+        ]
+        note = f"{row['participants_remaining']} left" + (
+            f"  ({', '.join(removed)})" if removed else ""
+        )
+        ax.text(
+            0.01 * max(flow["participants_remaining"].max(), 1), yi, note, va="center", fontsize=7
+        )
     ax.set_yticks(y, flow["rule"], fontsize=7)
     ax.set_xlabel("participants remaining")
     return _save(fig, path)

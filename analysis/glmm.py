@@ -66,12 +66,22 @@ def _penalised(prob: Problem, eta: np.ndarray, up: np.ndarray, us: np.ndarray) -
     return loglik - 0.5 * float(up @ up + us @ us)
 
 
-def _eta(prob: Problem, beta: np.ndarray, up: np.ndarray, us: np.ndarray, sp: float, ss: float) -> np.ndarray:
+def _eta(
+    prob: Problem, beta: np.ndarray, up: np.ndarray, us: np.ndarray, sp: float, ss: float
+) -> np.ndarray:
     return prob.X @ beta + sp * up[prob.pid] + ss * us[prob.sid]
 
 
-def _newton_step(prob: Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarray, us: np.ndarray,
-                 sp: float, ss: float, free_beta: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
+def _newton_step(
+    prob: Problem,
+    eta: np.ndarray,
+    beta: np.ndarray,
+    up: np.ndarray,
+    us: np.ndarray,
+    sp: float,
+    ss: float,
+    free_beta: bool,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
     """One Newton direction for (beta?, u_p, u_s) plus log det of the u block and S^-1."""
     mu = expit(eta)
     w = mu * (1.0 - mu)
@@ -83,8 +93,11 @@ def _newton_step(prob: Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarra
     S = dense_block(prob, w, dp, sp, ss, free_beta)
     p = prob.X.shape[1] if free_beta else 0
     t = w * (gp / dp)[prob.pid]  # B' D_p^-1 g_p, evaluated trial by trial
-    bt = np.concatenate([sp * (prob.X.T @ t), sp * ss * np.bincount(prob.sid, t, prob.n_s)]) if free_beta \
+    bt = (
+        np.concatenate([sp * (prob.X.T @ t), sp * ss * np.bincount(prob.sid, t, prob.n_s)])
+        if free_beta
         else sp * ss * np.bincount(prob.sid, t, prob.n_s)
+    )
     chol = linalg.cho_factor(S, lower=True)
     dd = linalg.cho_solve(chol, gd - bt)
     db = dd[:p] if free_beta else np.zeros_like(beta)
@@ -102,15 +115,25 @@ def _newton_step(prob: Problem, eta: np.ndarray, beta: np.ndarray, up: np.ndarra
     return db, dpart, ds, logdet, s_inv
 
 
-def _conditional_mode(prob: Problem, theta: np.ndarray, beta: np.ndarray, up: np.ndarray,
-                      us: np.ndarray, free_beta: bool, tol: float = 1e-9, max_iter: int = 60) -> _Mode:
+def _conditional_mode(
+    prob: Problem,
+    theta: np.ndarray,
+    beta: np.ndarray,
+    up: np.ndarray,
+    us: np.ndarray,
+    free_beta: bool,
+    tol: float = 1e-9,
+    max_iter: int = 60,
+) -> _Mode:
     """Newton/PIRLS with step halving until the step is below ``tol``."""
     sp, ss = float(theta[0]), float(theta[1])
     eta = _eta(prob, beta, up, us, sp, ss)
     value: float | None = None
     for iteration in range(1, max_iter + 1):  # noqa: B007 (reported)
         db, dpart, ds, logdet, s_inv = _newton_step(prob, eta, beta, up, us, sp, ss, free_beta)
-        size = max(np.abs(dpart).max(initial=0.0), np.abs(ds).max(initial=0.0), np.abs(db).max(initial=0.0))
+        size = max(
+            np.abs(dpart).max(initial=0.0), np.abs(ds).max(initial=0.0), np.abs(db).max(initial=0.0)
+        )
         if size < tol:
             break
         if size < 0.05:
@@ -149,7 +172,9 @@ class _Objective:
         return mode.deviance
 
     def stage2(self, params: np.ndarray) -> float:
-        mode = _conditional_mode(self.prob, params[:2], params[2:], self.up, self.us, free_beta=False)
+        mode = _conditional_mode(
+            self.prob, params[:2], params[2:], self.up, self.us, free_beta=False
+        )
         self._remember(mode, keep_beta=True)
         return mode.deviance
 
@@ -160,7 +185,9 @@ class _Objective:
             self.beta = mode.beta
 
 
-def _forward_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+def _forward_gradient(
+    fun: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-6
+) -> np.ndarray:
     """Forward differences (stage 1 only needs to get close; stage 2 refines)."""
     f0 = fun(x)
     grad = np.empty_like(x)
@@ -171,8 +198,9 @@ def _forward_gradient(fun: Callable[[np.ndarray], float], x: np.ndarray, h: floa
     return grad
 
 
-def _hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray,
-             h: float = 1e-3) -> tuple[np.ndarray, np.ndarray, float]:
+def _hessian(
+    fun: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray, h: float = 1e-3
+) -> tuple[np.ndarray, np.ndarray, float]:
     """Central-difference gradient and Hessian over the coordinates in ``free``.
 
     Returns (gradient, Hessian, f(x)) restricted to the free coordinates.
@@ -200,7 +228,9 @@ def _hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray
             # Two new points per pair (Abramowitz & Stegun 25.3.27), O(h^2) like the
             # four-point stencil but 2k^2 -> k(k+1) evaluations in all.
             both = at((i, 1), (j, 1)) + at((i, -1), (j, -1))
-            H[a, b] = H[b, a] = (both - ups[a] - downs[a] - ups[b] - downs[b] + 2 * f0) / (2 * steps[i] * steps[j])
+            H[a, b] = H[b, a] = (both - ups[a] - downs[a] - ups[b] - downs[b] + 2 * f0) / (
+                2 * steps[i] * steps[j]
+            )
     return g, H, f0
 
 
@@ -242,8 +272,12 @@ class CrossedGLMMResult:
         return rows.iloc[0]
 
 
-def _design(data: pd.DataFrame, condition: str | None, covariates: Sequence[str],
-            levels: Sequence[str] | None) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
+def _design(
+    data: pd.DataFrame,
+    condition: str | None,
+    covariates: Sequence[str],
+    levels: Sequence[str] | None,
+) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
     """Intercept + treatment-coded condition + numeric covariates."""
     n = len(data)
     columns, names = [np.ones(n)], ["Intercept"]
@@ -254,7 +288,9 @@ def _design(data: pd.DataFrame, condition: str | None, covariates: Sequence[str]
         found = tuple(lv for lv in (levels or sorted(present)) if lv in present)
         missing = present - set(found)
         if missing:
-            raise ValueError(f"{condition}: levels {sorted(missing)} are not in the given level order")
+            raise ValueError(
+                f"{condition}: levels {sorted(missing)} are not in the given level order"
+            )
         absent = [lv for lv in (levels or ()) if lv not in present]
         if absent:
             raise NotEnoughData(f"{condition}: no trials in level(s) {absent}")
@@ -262,7 +298,9 @@ def _design(data: pd.DataFrame, condition: str | None, covariates: Sequence[str]
             columns.append((values == level).to_numpy(float))
             names.append(f"{condition}[{level}]")
     for name in covariates:
-        check_columns(data, {name: "numeric"} if data[name].dtype != bool else [name], where="glmm data")
+        check_columns(
+            data, {name: "numeric"} if data[name].dtype != bool else [name], where="glmm data"
+        )
         columns.append(data[name].to_numpy(float))
         names.append(name)
     return np.column_stack(columns), names, found
@@ -274,7 +312,9 @@ def _enough(y: np.ndarray, X: np.ndarray, pid: np.ndarray, sid: np.ndarray) -> N
     if y.min() == y.max():
         raise NotEnoughData("crossed GLMM: every outcome is the same, nothing to model")
     if np.linalg.matrix_rank(X) < X.shape[1]:
-        raise NotEnoughData("crossed GLMM: fixed effects are not estimable (a level has no trials?)")
+        raise NotEnoughData(
+            "crossed GLMM: fixed effects are not estimable (a level has no trials?)"
+        )
 
 
 def fit_crossed_glmm(
@@ -321,7 +361,9 @@ def fit_crossed_glmm(
     return _result(prob, names, found, theta, beta, cov, cond_cov, objective, notes)
 
 
-def _optimise(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Objective, list[str]]:
+def _optimise(
+    prob: Problem,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, _Objective, list[str]]:
     p = prob.X.shape[1]
     objective = _Objective(prob, np.zeros(p))
     with threadpool_limits(limits=1, user_api="blas"):
@@ -335,11 +377,20 @@ def _optimise(prob: Problem) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nda
 
 def _stage1(target: Problem | _Objective, theta0: np.ndarray | None = None) -> np.ndarray:
     """Minimise the stage-1 (beta profiled) Laplace deviance over theta >= 0."""
-    objective = target if isinstance(target, _Objective) else _Objective(target, np.zeros(target.X.shape[1]))
+    objective = (
+        target
+        if isinstance(target, _Objective)
+        else _Objective(target, np.zeros(target.X.shape[1]))
+    )
     start = np.ones(2) if theta0 is None else np.clip(theta0, 0.05, _SIGMA_MAX)
-    first = optimize.minimize(objective.stage1, start, method="L-BFGS-B",
-                              jac=lambda t: _forward_gradient(objective.stage1, t),
-                              bounds=[(0.0, _SIGMA_MAX)] * 2, options={"ftol": 1e-6})
+    first = optimize.minimize(
+        objective.stage1,
+        start,
+        method="L-BFGS-B",
+        jac=lambda t: _forward_gradient(objective.stage1, t),
+        bounds=[(0.0, _SIGMA_MAX)] * 2,
+        options={"ftol": 1e-6},
+    )
     return np.clip(first.x, 0.0, _SIGMA_MAX)
 
 
@@ -363,8 +414,9 @@ def _free(x: np.ndarray) -> np.ndarray:
     return np.concatenate([x[:2] > 1e-4, np.ones(len(x) - 2, bool)])
 
 
-def _newton_refine(objective: _Objective, x: np.ndarray,
-                   max_iter: int = 6) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _newton_refine(
+    objective: _Objective, x: np.ndarray, max_iter: int = 6
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Stage 2: Newton steps on the Laplace deviance with finite-difference derivatives.
 
     Stage 1 lands close to the optimum, so one or two steps suffice; the last
@@ -389,8 +441,9 @@ def _newton_refine(objective: _Objective, x: np.ndarray,
     return x, H, [f"stage-2 Newton refinement did not converge; gradient {np.abs(g).max():.2g}"]
 
 
-def _damped_step(objective: _Objective, x: np.ndarray, free: np.ndarray, step: np.ndarray,
-                 f0: float) -> tuple[np.ndarray, bool]:
+def _damped_step(
+    objective: _Objective, x: np.ndarray, free: np.ndarray, step: np.ndarray, f0: float
+) -> tuple[np.ndarray, bool]:
     """Take the Newton step, halving it until the deviance does not increase."""
     for _ in range(20):
         trial = x.copy()
@@ -402,8 +455,9 @@ def _damped_step(objective: _Objective, x: np.ndarray, free: np.ndarray, step: n
     return x, False
 
 
-def _covariances(prob: Problem, objective: _Objective, best: np.ndarray,
-                 H: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _covariances(
+    prob: Problem, objective: _Objective, best: np.ndarray, H: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Observed-information covariance of beta (deviance = -2 loglik, so 2 H^-1),
     and the covariance given theta (lme4's ``use.hessian = FALSE``)."""
     p = prob.X.shape[1]
@@ -416,19 +470,39 @@ def _covariances(prob: Problem, objective: _Objective, best: np.ndarray,
             raise np.linalg.LinAlgError("not positive definite")
         return cov, cond_cov, []
     except np.linalg.LinAlgError:
-        return cond_cov, cond_cov, ["Hessian not positive definite: SEs are conditional on the variance components"]
+        return (
+            cond_cov,
+            cond_cov,
+            ["Hessian not positive definite: SEs are conditional on the variance components"],
+        )
 
 
-def _result(prob: Problem, names: list[str], found: tuple[str, ...], theta: np.ndarray, beta: np.ndarray,
-            cov: np.ndarray, cond_cov: np.ndarray, objective: _Objective, notes: list[str]) -> CrossedGLMMResult:
+def _result(
+    prob: Problem,
+    names: list[str],
+    found: tuple[str, ...],
+    theta: np.ndarray,
+    beta: np.ndarray,
+    cov: np.ndarray,
+    cond_cov: np.ndarray,
+    objective: _Objective,
+    notes: list[str],
+) -> CrossedGLMMResult:
     se = np.sqrt(np.diag(cov))
     z = beta / se
     q = stats.norm.ppf(0.975)
-    table = pd.DataFrame({
-        "term": names, "estimate": beta, "se": se, "se_conditional": np.sqrt(np.diag(cond_cov)),
-        "z": z, "p_value": 2 * stats.norm.sf(np.abs(z)),
-        "ci_low": beta - q * se, "ci_high": beta + q * se,
-    })
+    table = pd.DataFrame(
+        {
+            "term": names,
+            "estimate": beta,
+            "se": se,
+            "se_conditional": np.sqrt(np.diag(cond_cov)),
+            "z": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
+            "ci_low": beta - q * se,
+            "ci_high": beta + q * se,
+        }
+    )
     table["odds_ratio"] = np.exp(table["estimate"])
     table["or_ci_low"] = np.exp(table["ci_low"])
     table["or_ci_high"] = np.exp(table["ci_high"])
@@ -436,15 +510,27 @@ def _result(prob: Problem, names: list[str], found: tuple[str, ...], theta: np.n
         notes.append("a fixed effect exceeds 10 on the log-odds scale: probable separation")
     deviance = objective.stage2(np.concatenate([theta, beta]))
     return CrossedGLMMResult(
-        coefficients=table, sd_participant=float(theta[0]), sd_stimulus=float(theta[1]),
-        loglik=-0.5 * deviance, n_obs=len(prob.y), n_participants=prob.n_p, n_stimuli=prob.n_s,
-        levels=found, cov=cov, converged=not notes, evaluations=objective.evaluations,
+        coefficients=table,
+        sd_participant=float(theta[0]),
+        sd_stimulus=float(theta[1]),
+        loglik=-0.5 * deviance,
+        n_obs=len(prob.y),
+        n_participants=prob.n_p,
+        n_stimuli=prob.n_s,
+        levels=found,
+        cov=cov,
+        converged=not notes,
+        evaluations=objective.evaluations,
         warnings=tuple(notes),
     )
 
 
-def glmm_contrasts(result: CrossedGLMMResult, pairs: Sequence[tuple[str, str]] | None = None,
-                   *, condition: str = "condition") -> pd.DataFrame:
+def glmm_contrasts(
+    result: CrossedGLMMResult,
+    pairs: Sequence[tuple[str, str]] | None = None,
+    *,
+    condition: str = "condition",
+) -> pd.DataFrame:
     """Pairwise condition contrasts (log odds ratio of ``b`` over ``a``) from one fit.
 
     Returns
@@ -453,5 +539,11 @@ def glmm_contrasts(result: CrossedGLMMResult, pairs: Sequence[tuple[str, str]] |
     ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high`` (conditional, i.e.
     subject- and stimulus-specific, odds ratios).
     """
-    return contrast_table(result.coefficients["estimate"].to_numpy(), result.cov,
-                          result.coefficients["term"], result.levels, pairs, prefix=condition)
+    return contrast_table(
+        result.coefficients["estimate"].to_numpy(),
+        result.cov,
+        result.coefficients["term"],
+        result.levels,
+        pairs,
+        prefix=condition,
+    )

@@ -23,8 +23,20 @@ from studyapp import export_format as ef
 _TRUE, _FALSE = "true", "false"
 # Text columns that identify a row must not be empty; other non-nullable text
 # (e.g. the speaker of a catch trial) may legitimately be blank.
-_KEY_TEXT = frozenset({"study", "participant", "condition", "modality", "trial_kind",
-                       "stimulus", "task", "status", "media", "event"})
+_KEY_TEXT = frozenset(
+    {
+        "study",
+        "participant",
+        "condition",
+        "modality",
+        "trial_kind",
+        "stimulus",
+        "task",
+        "status",
+        "media",
+        "event",
+    }
+)
 
 
 class ExportError(ValueError):
@@ -196,7 +208,9 @@ def _parse_datetime(raw: pd.Series, empty: np.ndarray, col: ef.Column, file_name
     except (ValueError, TypeError):
         # Find the first offending value for the message.
         parsed = pd.to_datetime(cleaned, utc=True, format="ISO8601", errors="coerce")
-        raise _bad(file_name, col, raw, parsed.isna().to_numpy() & ~empty, "an ISO 8601 datetime") from None
+        raise _bad(
+            file_name, col, raw, parsed.isna().to_numpy() & ~empty, "an ISO 8601 datetime"
+        ) from None
 
 
 _PARSERS = {
@@ -208,7 +222,9 @@ _PARSERS = {
 }
 
 
-def _check_participants_known(folder: Path, trials: pd.DataFrame, participants: pd.DataFrame) -> None:
+def _check_participants_known(
+    folder: Path, trials: pd.DataFrame, participants: pd.DataFrame
+) -> None:
     duplicated = participants["participant"].duplicated()
     if duplicated.any():
         pid = participants.loc[duplicated, "participant"].iloc[0]
@@ -238,7 +254,11 @@ def _format_column(values: pd.Series, col: ef.Column) -> pd.Series:
         stamps = pd.to_datetime(values, utc=True)
         text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     elif col.dtype == "integer":
-        text = values.astype("Int64").astype(str) if missing.any() else values.astype("int64").astype(str)
+        text = (
+            values.astype("Int64").astype(str)
+            if missing.any()
+            else values.astype("int64").astype(str)
+        )
     elif col.dtype == "number":
         text = values.map(lambda v: f"{v:.6g}" if v == v else "")
     else:
@@ -289,5 +309,9 @@ def _render(file_name: str, frame: pd.DataFrame) -> pd.DataFrame:
     if sorted(frame.columns) != sorted(expected):
         missing = sorted(set(expected) - set(frame.columns))
         extra = sorted(set(frame.columns) - set(expected))
-        raise ValueError(f"{file_name}: columns differ from the contract (missing {missing}, extra {extra})")
-    return pd.DataFrame({c.name: _format_column(frame[c.name], c) for c in ef.FILE_COLUMNS[file_name]})
+        raise ValueError(
+            f"{file_name}: columns differ from the contract (missing {missing}, extra {extra})"
+        )
+    return pd.DataFrame(
+        {c.name: _format_column(frame[c.name], c) for c in ef.FILE_COLUMNS[file_name]}
+    )

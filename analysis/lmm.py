@@ -106,24 +106,57 @@ def fit_crossed_lmm(
     check_columns(data, needed, where="lmm data")
     clean = data.loc[np.isfinite(data[outcome].to_numpy(float))]
     X, names, found = _design(clean, condition, covariates, levels)
-    if len(clean) < X.shape[1] + 10 or clean[participant].nunique() < 3 or clean[stimulus].nunique() < 2:
-        raise NotEnoughData("crossed LMM needs 3 participants, 2 stimuli and 10 more trials than fixed effects")
+    if (
+        len(clean) < X.shape[1] + 10
+        or clean[participant].nunique() < 3
+        or clean[stimulus].nunique() < 2
+    ):
+        raise NotEnoughData(
+            "crossed LMM needs 3 participants, 2 stimuli and 10 more trials than fixed effects"
+        )
     if np.linalg.matrix_rank(X) < X.shape[1]:
         raise NotEnoughData("crossed LMM: fixed effects are not estimable")
-    prob = make_problem(clean[outcome].to_numpy(float), X, pd.factorize(clean[participant])[0],
-                        pd.factorize(clean[stimulus])[0])
+    prob = make_problem(
+        clean[outcome].to_numpy(float),
+        X,
+        pd.factorize(clean[participant])[0],
+        pd.factorize(clean[stimulus])[0],
+    )
     ones = np.ones(len(prob.y))
     counts = psum(prob, ones)
     with threadpool_limits(limits=1, user_api="blas"):
-        best = optimize.minimize(lambda t: _solve(prob, t, ones, counts).deviance, np.ones(2),
-                                 method="L-BFGS-B", bounds=[(0.0, 1e3)] * 2)
+        best = optimize.minimize(
+            lambda t: _solve(prob, t, ones, counts).deviance,
+            np.ones(2),
+            method="L-BFGS-B",
+            bounds=[(0.0, 1e3)] * 2,
+        )
         sol = _solve(prob, best.x, ones, counts)
     cov = sol.sigma2 * sol.cov_unscaled
     se = np.sqrt(np.diag(cov))
     z = sol.beta / se
-    table = pd.DataFrame({"term": names, "estimate": sol.beta, "se": se, "z": z,
-                          "p_value": 2 * stats.norm.sf(np.abs(z)),
-                          "ci_low": sol.beta - Z95 * se, "ci_high": sol.beta + Z95 * se})
+    table = pd.DataFrame(
+        {
+            "term": names,
+            "estimate": sol.beta,
+            "se": se,
+            "z": z,
+            "p_value": 2 * stats.norm.sf(np.abs(z)),
+            "ci_low": sol.beta - Z95 * se,
+            "ci_high": sol.beta + Z95 * se,
+        }
+    )
     sigma = float(np.sqrt(sol.sigma2))
-    return CrossedLMMResult(table, float(best.x[0]) * sigma, float(best.x[1]) * sigma, sigma, float(best.fun),
-                            len(prob.y), prob.n_p, prob.n_s, found, cov, bool(best.success))
+    return CrossedLMMResult(
+        table,
+        float(best.x[0]) * sigma,
+        float(best.x[1]) * sigma,
+        sigma,
+        float(best.fun),
+        len(prob.y),
+        prob.n_p,
+        prob.n_s,
+        found,
+        cov,
+        bool(best.success),
+    )

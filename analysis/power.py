@@ -28,8 +28,9 @@ from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
 METHODS = ("glmm", "gee", "welch")
 
 
-def logodds_for_accuracies(baseline: float, difference: float, sd_participant: float,
-                           sd_stimulus: float) -> tuple[float, float]:
+def logodds_for_accuracies(
+    baseline: float, difference: float, sd_participant: float, sd_stimulus: float
+) -> tuple[float, float]:
     """Intercept and condition effect (log-odds, conditional on the random effects)
     whose marginal accuracies are ``baseline`` and ``baseline + difference``."""
     target = baseline + difference
@@ -53,10 +54,21 @@ def _p_value(data: pd.DataFrame, method: str) -> float:
     return float(compare_conditions(data, levels=["visual", "audible"])["p_t"].iloc[0])
 
 
-def simulate_power(*, n_participants: int, n_trials: int, difference: float, baseline: float = 0.6,
-                   sd_participant: float = 0.8, sd_stimulus: float = 0.5, n_stimuli: int | None = None,
-                   n_sims: int = 200, alpha: float = 0.05, method: str = "glmm", seed: int = 0,
-                   progress: bool = False) -> dict[str, float | int | str]:
+def simulate_power(
+    *,
+    n_participants: int,
+    n_trials: int,
+    difference: float,
+    baseline: float = 0.6,
+    sd_participant: float = 0.8,
+    sd_stimulus: float = 0.5,
+    n_stimuli: int | None = None,
+    n_sims: int = 200,
+    alpha: float = 0.05,
+    method: str = "glmm",
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, float | int | str]:
     """Power of one design: the share of ``n_sims`` simulated studies rejecting at ``alpha``.
 
     Parameters
@@ -80,10 +92,19 @@ def simulate_power(*, n_participants: int, n_trials: int, difference: float, bas
     intercept, effect = logodds_for_accuracies(baseline, difference, sd_participant, sd_stimulus)
     rng = np.random.default_rng(seed)
     rejections = failed = 0
-    for _ in tqdm(range(n_sims), desc=f"power n={n_participants}", disable=not progress, leave=False):
-        data = simulate_accuracy_trials(rng, n_participants=n_participants, n_trials=n_trials,
-                                        n_stimuli=n_stimuli, intercept=intercept, effect=effect,
-                                        sd_participant=sd_participant, sd_stimulus=sd_stimulus)
+    for _ in tqdm(
+        range(n_sims), desc=f"power n={n_participants}", disable=not progress, leave=False
+    ):
+        data = simulate_accuracy_trials(
+            rng,
+            n_participants=n_participants,
+            n_trials=n_trials,
+            n_stimuli=n_stimuli,
+            intercept=intercept,
+            effect=effect,
+            sd_participant=sd_participant,
+            sd_stimulus=sd_stimulus,
+        )
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -91,14 +112,34 @@ def simulate_power(*, n_participants: int, n_trials: int, difference: float, bas
         except (NotEnoughData, np.linalg.LinAlgError):
             failed += 1
     low, high = wilson_interval(rejections, n_sims)
-    return {"n_participants": n_participants, "n_trials": n_trials, "n_stimuli": n_stimuli,
-            "baseline": baseline, "difference": difference, "sd_participant": sd_participant,
-            "sd_stimulus": sd_stimulus, "method": method, "alpha": alpha, "n_sims": n_sims, "seed": seed,
-            "power": rejections / n_sims, "ci_low": float(low), "ci_high": float(high), "n_failed": failed}
+    return {
+        "n_participants": n_participants,
+        "n_trials": n_trials,
+        "n_stimuli": n_stimuli,
+        "baseline": baseline,
+        "difference": difference,
+        "sd_participant": sd_participant,
+        "sd_stimulus": sd_stimulus,
+        "method": method,
+        "alpha": alpha,
+        "n_sims": n_sims,
+        "seed": seed,
+        "power": rejections / n_sims,
+        "ci_low": float(low),
+        "ci_high": float(high),
+        "n_failed": failed,
+    }
 
 
-def power_curve(n_participants: Sequence[int], *, n_trials: int, difference: float,
-                progress: bool = True, seed: int = 0, **kwargs: object) -> pd.DataFrame:
+def power_curve(
+    n_participants: Sequence[int],
+    *,
+    n_trials: int,
+    difference: float,
+    progress: bool = True,
+    seed: int = 0,
+    **kwargs: object,
+) -> pd.DataFrame:
     """``simulate_power`` over several sample sizes (seed + i for the i-th size).
 
     Returns
@@ -107,6 +148,14 @@ def power_curve(n_participants: Sequence[int], *, n_trials: int, difference: flo
     """
     rows = []
     for i, n in enumerate(tqdm(list(n_participants), desc="power curve", disable=not progress)):
-        rows.append(simulate_power(n_participants=int(n), n_trials=n_trials, difference=difference,
-                                   seed=seed + i, progress=progress, **kwargs))  # type: ignore[arg-type]
+        rows.append(
+            simulate_power(
+                n_participants=int(n),
+                n_trials=n_trials,
+                difference=difference,
+                seed=seed + i,
+                progress=progress,
+                **kwargs,
+            )
+        )  # type: ignore[arg-type]
     return pd.DataFrame(rows)

@@ -95,39 +95,51 @@ def software_versions() -> dict[str, str]:
 
 
 def _accuracy_section(ctx: _Context) -> Section:
-    sec = Section("accuracy", "Forward-simulation accuracy by condition",
-                  "Share of main forward-simulation trials whose answer equals the model's prediction, "
-                  "with 95% Wilson intervals (trials pooled), overall and split by whether the model was right.")
+    sec = Section(
+        "accuracy",
+        "Forward-simulation accuracy by condition",
+        "Share of main forward-simulation trials whose answer equals the model's prediction, "
+        "with 95% Wilson intervals (trials pooled), overall and split by whether the model was right.",
+    )
     if ctx.forward.empty:
         sec.notes.append("no forward-simulation trials after exclusions: not enough data")
         return sec
     table = accuracy_by_condition(ctx.forward)
     sec.tables["accuracy_by_condition"] = table
-    sec.figure = figures.accuracy_figure(table, ctx.levels, ctx.figures_dir / "accuracy_by_condition.png").name
+    sec.figure = figures.accuracy_figure(
+        table, ctx.levels, ctx.figures_dir / "accuracy_by_condition.png"
+    ).name
     overall = table.loc[table["model_correct"] == "all"]
     ctx.summary["accuracy"] = overall.drop(columns="model_correct").to_dict(orient="records")
     return sec
 
 
 def _tests_section(ctx: _Context) -> Section:
-    sec = Section("comparison", "Comparing conditions",
-                  "Participant level: Welch's t-test and Mann-Whitney U on per-participant accuracy "
-                  "(paired t and Wilcoxon when participants saw several conditions), effect sizes with 95% CIs, "
-                  "Holm-adjusted p-values across pairs. Trial level: a population-averaged GEE logistic model "
-                  "(participant clusters) and a logistic mixed model with crossed random intercepts for "
-                  "participant and stimulus; both reported as odds ratios of condition b over a.")
+    sec = Section(
+        "comparison",
+        "Comparing conditions",
+        "Participant level: Welch's t-test and Mann-Whitney U on per-participant accuracy "
+        "(paired t and Wilcoxon when participants saw several conditions), effect sizes with 95% CIs, "
+        "Holm-adjusted p-values across pairs. Trial level: a population-averaged GEE logistic model "
+        "(participant clusters) and a logistic mixed model with crossed random intercepts for "
+        "participant and stimulus; both reported as odds ratios of condition b over a.",
+    )
     if ctx.forward.empty:
         sec.notes.append("no forward-simulation trials: not enough data")
         return sec
-    tests = _attempt(sec, "participant-level tests", lambda: compare_conditions(ctx.forward, levels=ctx.levels))
+    tests = _attempt(
+        sec, "participant-level tests", lambda: compare_conditions(ctx.forward, levels=ctx.levels)
+    )
     if tests is not None:
         sec.tables["participant_level_tests"] = tests
         ctx.summary["participant_level_tests"] = tests.to_dict(orient="records")
     gee = _attempt(sec, "GEE", lambda: fit_gee(ctx.forward, levels=ctx.levels))
     if gee is not None:
         sec.tables["gee_contrasts"] = gee.contrasts
-        sec.notes.append(f"GEE working correlation (exchangeable): {gee.working_correlation:.3f}; "
-                         f"{gee.n_clusters} participant clusters.")
+        sec.notes.append(
+            f"GEE working correlation (exchangeable): {gee.working_correlation:.3f}; "
+            f"{gee.n_clusters} participant clusters."
+        )
         ctx.summary["gee_contrasts"] = gee.contrasts.to_dict(orient="records")
     _glmm_into(ctx, sec)
     return sec
@@ -140,19 +152,27 @@ def _glmm_into(ctx: _Context, sec: Section) -> None:
     contrasts = glmm_contrasts(fit)
     sec.tables["glmm_coefficients"] = fit.coefficients
     sec.tables["glmm_contrasts"] = contrasts
-    sec.notes.append(f"Crossed GLMM: SD(participant) = {fit.sd_participant:.3f}, SD(stimulus) = "
-                     f"{fit.sd_stimulus:.3f} (log-odds); log-likelihood {fit.loglik:.2f}; "
-                     f"{fit.n_obs} trials, {fit.n_participants} participants, {fit.n_stimuli} stimuli.")
+    sec.notes.append(
+        f"Crossed GLMM: SD(participant) = {fit.sd_participant:.3f}, SD(stimulus) = "
+        f"{fit.sd_stimulus:.3f} (log-odds); log-likelihood {fit.loglik:.2f}; "
+        f"{fit.n_obs} trials, {fit.n_participants} participants, {fit.n_stimuli} stimuli."
+    )
     sec.notes.extend(f"Crossed GLMM warning: {w}" for w in fit.warnings)
     ctx.summary["glmm_contrasts"] = contrasts.to_dict(orient="records")
-    ctx.summary["glmm_random_effects"] = {"sd_participant": fit.sd_participant, "sd_stimulus": fit.sd_stimulus}
+    ctx.summary["glmm_random_effects"] = {
+        "sd_participant": fit.sd_participant,
+        "sd_stimulus": fit.sd_stimulus,
+    }
 
 
 def _sdt_section(ctx: _Context) -> Section:
-    sec = Section("signal_detection", "Verification: signal detection",
-                  "Verification trials ask whether the model was right. Hit = 'yes' when the model was right, "
-                  "false alarm = 'yes' when it was wrong; d' and criterion c use the log-linear correction, "
-                  "with Gourevitch-Galanter 95% intervals for d'.")
+    sec = Section(
+        "signal_detection",
+        "Verification: signal detection",
+        "Verification trials ask whether the model was right. Hit = 'yes' when the model was right, "
+        "false alarm = 'yes' when it was wrong; d' and criterion c use the log-linear correction, "
+        "with Gourevitch-Galanter 95% intervals for d'.",
+    )
     if ctx.verification.empty:
         sec.notes.append("no verification trials in this study")
         return sec
@@ -164,9 +184,12 @@ def _sdt_section(ctx: _Context) -> Section:
 
 
 def _rt_section(ctx: _Context) -> Section:
-    sec = Section("response_times", "Response times",
-                  "Browser-measured response times of main trials. Model: log(rt) ~ condition + "
-                  "(1 | participant) + (1 | stimulus), REML; ratios are geometric-mean RT ratios.")
+    sec = Section(
+        "response_times",
+        "Response times",
+        "Browser-measured response times of main trials. Model: log(rt) ~ condition + "
+        "(1 | participant) + (1 | stimulus), REML; ratios are geometric-mean RT ratios.",
+    )
     main = ctx.kept.trials
     if main["rt_ms"].notna().sum() == 0:
         sec.notes.append("no response times recorded")
@@ -176,16 +199,21 @@ def _rt_section(ctx: _Context) -> Section:
     fit = _attempt(sec, "log-RT mixed model", lambda: fit_log_rt_model(main, levels=ctx.levels))
     if fit is not None:
         sec.tables["log_rt_model"] = fit.coefficients
-        sec.notes.append(f"log-RT model: SD(participant) = {fit.sd_participant:.3f}, SD(stimulus) = "
-                         f"{fit.sd_stimulus:.3f}, residual SD = {fit.sd_residual:.3f} (log ms)"
-                         f"{'' if fit.converged else '; the optimiser did not report convergence'}.")
+        sec.notes.append(
+            f"log-RT model: SD(participant) = {fit.sd_participant:.3f}, SD(stimulus) = "
+            f"{fit.sd_stimulus:.3f}, residual SD = {fit.sd_residual:.3f} (log ms)"
+            f"{'' if fit.converged else '; the optimiser did not report convergence'}."
+        )
     return sec
 
 
 def _ratings_section(ctx: _Context) -> Section:
-    sec = Section("ratings", "Helpfulness ratings (1-7)",
-                  "Ordinal summary per condition; rank tests on each participant's mean rating "
-                  "(Mann-Whitney U, or Wilcoxon when paired), Holm-adjusted across pairs.")
+    sec = Section(
+        "ratings",
+        "Helpfulness ratings (1-7)",
+        "Ordinal summary per condition; rank tests on each participant's mean rating "
+        "(Mann-Whitney U, or Wilcoxon when paired), Holm-adjusted across pairs.",
+    )
     main = ctx.kept.trials
     if main["rating"].notna().sum() == 0:
         sec.notes.append("no ratings recorded")
@@ -193,47 +221,78 @@ def _ratings_section(ctx: _Context) -> Section:
     sec.tables["rating_summary"] = rating_summary(main)
     tests = _attempt(sec, "rating tests", lambda: compare_ratings(main, levels=ctx.levels))
     if tests is not None:
-        sec.tables["rating_tests"] = tests[["a", "b", "design", "n_a", "n_b", "mean_a", "mean_b",
-                                            "rank_statistic", "p_rank", "rank_biserial", "rb_ci_low",
-                                            "rb_ci_high", "p_rank_holm"]]
+        sec.tables["rating_tests"] = tests[
+            [
+                "a",
+                "b",
+                "design",
+                "n_a",
+                "n_b",
+                "mean_a",
+                "mean_b",
+                "rank_statistic",
+                "p_rank",
+                "rank_biserial",
+                "rb_ci_low",
+                "rb_ci_high",
+                "p_rank_holm",
+            ]
+        ]
     return sec
 
 
 def _calibration_section(ctx: _Context) -> Section:
-    sec = Section("calibration", "Confidence calibration",
-                  "Accuracy of forward-simulation answers by stated confidence (bins of 20 points) with 95% "
-                  "Wilson intervals; expected calibration error (ECE) and Brier score per condition.")
-    data = ctx.forward.loc[ctx.forward["confidence"].notna()] if not ctx.forward.empty else ctx.forward
+    sec = Section(
+        "calibration",
+        "Confidence calibration",
+        "Accuracy of forward-simulation answers by stated confidence (bins of 20 points) with 95% "
+        "Wilson intervals; expected calibration error (ECE) and Brier score per condition.",
+    )
+    data = (
+        ctx.forward.loc[ctx.forward["confidence"].notna()] if not ctx.forward.empty else ctx.forward
+    )
     if data.empty:
         sec.notes.append("no confidence ratings on forward trials")
         return sec
     table = confidence_calibration(data)
     sec.tables["calibration_bins"] = table
     sec.tables["calibration_summary"] = calibration_summary(data)
-    sec.figure = figures.calibration_figure(table, ctx.levels, ctx.figures_dir / "confidence_calibration.png").name
+    sec.figure = figures.calibration_figure(
+        table, ctx.levels, ctx.figures_dir / "confidence_calibration.png"
+    ).name
     return sec
 
 
 def _stimulus_section(ctx: _Context) -> Section:
-    sec = Section("stimuli", "Per-stimulus difficulty",
-                  "Accuracy per stimulus and condition (hardest first). 'helped'/'misled' marks stimuli whose "
-                  "Wilson intervals in the last and first condition do not overlap; the full table is in the CSV.")
+    sec = Section(
+        "stimuli",
+        "Per-stimulus difficulty",
+        "Accuracy per stimulus and condition (hardest first). 'helped'/'misled' marks stimuli whose "
+        "Wilson intervals in the last and first condition do not overlap; the full table is in the CSV.",
+    )
     if ctx.forward.empty:
         sec.notes.append("no forward-simulation trials: not enough data")
         return sec
     table = stimulus_difficulty(ctx.forward, levels=ctx.levels)
     sec.tables["stimulus_difficulty"] = table
-    sec.figure = figures.stimulus_figure(table, ctx.levels, ctx.figures_dir / "stimulus_accuracy.png").name
+    sec.figure = figures.stimulus_figure(
+        table, ctx.levels, ctx.figures_dir / "stimulus_accuracy.png"
+    ).name
     return sec
 
 
 def _exclusion_section(ctx: _Context) -> Section:
-    sec = Section("exclusions", "Exclusions",
-                  "Rules applied in this order; each participant is counted under the first rule that removed "
-                  "them. Trials are main trials (practice excluded; catch trials used only for the catch rule).")
+    sec = Section(
+        "exclusions",
+        "Exclusions",
+        "Rules applied in this order; each participant is counted under the first rule that removed "
+        "them. Trials are main trials (practice excluded; catch trials used only for the catch rule).",
+    )
     sec.tables["exclusion_flow"] = ctx.kept.flow
     sec.tables["excluded_participants"] = ctx.kept.excluded
-    sec.figure = figures.exclusion_figure(ctx.kept.flow, ctx.figures_dir / "exclusion_flow.png").name
+    sec.figure = figures.exclusion_figure(
+        ctx.kept.flow, ctx.figures_dir / "exclusion_flow.png"
+    ).name
     return sec
 
 
@@ -241,8 +300,10 @@ def methods_paragraph(ctx: _Context, versions: dict[str, str]) -> str:
     """A paragraph stating exactly what was computed, ready to paste into a paper."""
     cfg = ctx.kept.config
     flow = ctx.kept.flow
-    rules = "; ".join(f"{r.rule} ({r.participants_removed} participants, {r.trials_removed} trials)"
-                      for r in flow.iloc[1:].itertuples())
+    rules = "; ".join(
+        f"{r.rule} ({r.participants_removed} participants, {r.trials_removed} trials)"
+        for r in flow.iloc[1:].itertuples()
+    )
     v = versions
     return (
         f"Data were read from a hearxai export (format version {ctx.export.description.get('export_version')}, "
@@ -275,7 +336,11 @@ def methods_paragraph(ctx: _Context, versions: dict[str, str]) -> str:
 
 def _fmt_table(table: pd.DataFrame, max_rows: int = 40) -> pd.DataFrame:
     """Round floats to 4 significant digits and keep long tables readable."""
-    shown = table if len(table) <= max_rows else pd.concat([table.head(max_rows // 2), table.tail(max_rows // 2)])
+    shown = (
+        table
+        if len(table) <= max_rows
+        else pd.concat([table.head(max_rows // 2), table.tail(max_rows // 2)])
+    )
     out = shown.copy()
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col]):
@@ -283,28 +348,40 @@ def _fmt_table(table: pd.DataFrame, max_rows: int = 40) -> pd.DataFrame:
     return out
 
 
-def _render_html(title: str, sections: list[Section], methods: str, versions: dict[str, str]) -> str:
-    parts = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
-             "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;"
-             "padding:2px 6px;text-align:right}th{background:#f2f2f2}.note{color:#8a4b00}"
-             "img{max-width:100%;border:1px solid #eee}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>", "<h2>Methods</h2>", f"<p>{html.escape(methods)}</p>"]
+def _render_html(
+    title: str, sections: list[Section], methods: str, versions: dict[str, str]
+) -> str:
+    parts = [
+        f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}"
+        "table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;"
+        "padding:2px 6px;text-align:right}th{background:#f2f2f2}.note{color:#8a4b00}"
+        "img{max-width:100%;border:1px solid #eee}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        "<h2>Methods</h2>",
+        f"<p>{html.escape(methods)}</p>",
+    ]
     for sec in sections:
-        parts.append(f"<h2 id='{sec.key}'>{html.escape(sec.title)}</h2><p>{html.escape(sec.intro)}</p>")
+        parts.append(
+            f"<h2 id='{sec.key}'>{html.escape(sec.title)}</h2><p>{html.escape(sec.intro)}</p>"
+        )
         if sec.figure:
             parts.append(f"<p><img src='figures/{sec.figure}' alt='{html.escape(sec.title)}'></p>")
         for note in sec.notes:
             parts.append(f"<p class='note'>{html.escape(note)}</p>")
         for name, table in sec.tables.items():
-            parts.append(f"<h3>{html.escape(name)} (<a href='tables/{name}.csv'>CSV</a>, {len(table)} rows)</h3>")
+            parts.append(
+                f"<h3>{html.escape(name)} (<a href='tables/{name}.csv'>CSV</a>, {len(table)} rows)</h3>"
+            )
             parts.append(_fmt_table(table).to_html(index=False, border=0, escape=True))
     listing = ", ".join(f"{k} {html.escape(v)}" for k, v in versions.items())
     parts.append(f"<h2>Software</h2><p>{listing}</p></body></html>")
     return "\n".join(parts)
 
 
-def _render_markdown(title: str, sections: list[Section], methods: str, versions: dict[str, str]) -> str:
+def _render_markdown(
+    title: str, sections: list[Section], methods: str, versions: dict[str, str]
+) -> str:
     lines = [f"# {title}", "", "## Methods", "", methods, ""]
     for sec in sections:
         lines += [f"## {sec.title}", "", sec.intro, ""]
@@ -312,7 +389,12 @@ def _render_markdown(title: str, sections: list[Section], methods: str, versions
             lines += [f"![{sec.title}](figures/{sec.figure})", ""]
         lines += [f"> {note}" for note in sec.notes] + ([""] if sec.notes else [])
         for name, table in sec.tables.items():
-            lines += [f"### {name} ([CSV](tables/{name}.csv), {len(table)} rows)", "", _markdown_table(table), ""]
+            lines += [
+                f"### {name} ([CSV](tables/{name}.csv), {len(table)} rows)",
+                "",
+                _markdown_table(table),
+                "",
+            ]
     lines += ["## Software", "", ", ".join(f"{k} {v}" for k, v in versions.items()), ""]
     return "\n".join(lines)
 
@@ -327,7 +409,9 @@ def _markdown_table(table: pd.DataFrame) -> str:
 
 def _check_target(out: Path) -> None:
     """Refuse to replace a folder that is not empty and not a previous report."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / _REPORT_MARKER).exists())):
+    if out.exists() and (
+        not out.is_dir() or (any(out.iterdir()) and not (out / _REPORT_MARKER).exists())
+    ):
         raise ValueError(f"{out}: exists and is not a previous report; choose another --out")
 
 
@@ -343,8 +427,14 @@ def _context(export: Export, config: ExclusionConfig | None, figures_dir: Path) 
     kept = apply_exclusions(export.trials, export.participants, config)
     main = kept.trials
     levels = condition_levels(main["condition"]) if len(main) else []
-    return _Context(export, kept, main.loc[main["task"] == "forward"].reset_index(drop=True),
-                    main.loc[main["task"] == "verification"].reset_index(drop=True), levels, figures_dir)
+    return _Context(
+        export,
+        kept,
+        main.loc[main["task"] == "forward"].reset_index(drop=True),
+        main.loc[main["task"] == "verification"].reset_index(drop=True),
+        levels,
+        figures_dir,
+    )
 
 
 _SECTIONS: tuple[tuple[str, Callable[[_Context], Section]], ...] = (
@@ -359,9 +449,14 @@ _SECTIONS: tuple[tuple[str, Callable[[_Context], Section]], ...] = (
 )
 
 
-def build_report(export_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str], *,
-                 config: ExclusionConfig | None = None, formats: Sequence[str] = ("html",),
-                 progress: bool = True) -> Path:
+def build_report(
+    export_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    config: ExclusionConfig | None = None,
+    formats: Sequence[str] = ("html",),
+    progress: bool = True,
+) -> Path:
     """Analyse an export and write the report folder; returns the report folder.
 
     Parameters
@@ -417,16 +512,30 @@ def _write(tmp: Path, ctx: _Context, sections: list[Section], formats: Sequence[
         for name, table in sec.tables.items():
             table.to_csv(tmp / "tables" / f"{name}.csv", index=False)
     if "html" in formats:
-        (tmp / "report.html").write_text(_render_html(title, sections, methods, versions), encoding="utf-8")
+        (tmp / "report.html").write_text(
+            _render_html(title, sections, methods, versions), encoding="utf-8"
+        )
     if "md" in formats:
-        (tmp / "report.md").write_text(_render_markdown(title, sections, methods, versions), encoding="utf-8")
-    summary = {"study": ctx.export.study, "export": str(ctx.export.path),
-               "export_version": ctx.export.description.get("export_version"),
-               "n_participants": len(ctx.kept.participants), "n_main_trials": len(ctx.kept.trials),
-               "levels": ctx.levels, "exclusions": ctx.kept.config.to_dict(),
-               "exclusion_flow": ctx.kept.flow.to_dict(orient="records"), "software": versions,
-               "methods": methods, "notes": {s.key: s.notes for s in sections if s.notes}, **ctx.summary}
-    (tmp / _REPORT_MARKER).write_text(json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        (tmp / "report.md").write_text(
+            _render_markdown(title, sections, methods, versions), encoding="utf-8"
+        )
+    summary = {
+        "study": ctx.export.study,
+        "export": str(ctx.export.path),
+        "export_version": ctx.export.description.get("export_version"),
+        "n_participants": len(ctx.kept.participants),
+        "n_main_trials": len(ctx.kept.trials),
+        "levels": ctx.levels,
+        "exclusions": ctx.kept.config.to_dict(),
+        "exclusion_flow": ctx.kept.flow.to_dict(orient="records"),
+        "software": versions,
+        "methods": methods,
+        "notes": {s.key: s.notes for s in sections if s.notes},
+        **ctx.summary,
+    }
+    (tmp / _REPORT_MARKER).write_text(
+        json.dumps(summary, indent=2, default=_json_default) + "\n", encoding="utf-8"
+    )
 
 
 def _json_default(value: object) -> object:

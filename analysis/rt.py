@@ -20,14 +20,22 @@ from analysis._errors import NotEnoughData
 from analysis.lmm import fit_crossed_lmm
 
 
-def rt_summary(trials: pd.DataFrame, *, condition: str = "condition", rt: str = "rt_ms") -> pd.DataFrame:
+def rt_summary(
+    trials: pd.DataFrame, *, condition: str = "condition", rt: str = "rt_ms"
+) -> pd.DataFrame:
     """Per condition: ``n``, ``median_ms``, ``q1_ms``, ``q3_ms``, ``geometric_mean_ms``."""
     check_columns(trials, {condition: "any", rt: "numeric"}, where="trials")
     data = trials.loc[trials[rt] > 0]
     grouped = data.groupby(condition)[rt]
-    out = pd.DataFrame({"n": grouped.size(), "median_ms": grouped.median(), "q1_ms": grouped.quantile(0.25),
-                        "q3_ms": grouped.quantile(0.75),
-                        "geometric_mean_ms": np.exp(np.log(data[rt]).groupby(data[condition]).mean())})
+    out = pd.DataFrame(
+        {
+            "n": grouped.size(),
+            "median_ms": grouped.median(),
+            "q1_ms": grouped.quantile(0.25),
+            "q3_ms": grouped.quantile(0.75),
+            "geometric_mean_ms": np.exp(np.log(data[rt]).groupby(data[condition]).mean()),
+        }
+    )
     return out.reset_index().rename(columns={condition: "condition"})
 
 
@@ -51,24 +59,48 @@ class LogRTResult:
     converged: bool
 
 
-def fit_log_rt_model(trials: pd.DataFrame, *, condition: str = "condition", rt: str = "rt_ms",
-                     participant: str = "participant", stimulus: str = "stimulus",
-                     levels: Sequence[str] | None = None) -> LogRTResult:
+def fit_log_rt_model(
+    trials: pd.DataFrame,
+    *,
+    condition: str = "condition",
+    rt: str = "rt_ms",
+    participant: str = "participant",
+    stimulus: str = "stimulus",
+    levels: Sequence[str] | None = None,
+) -> LogRTResult:
     """REML fit of ``log(rt) ~ condition + (1 | participant) + (1 | stimulus)``.
 
     Trials without a positive response time are left out.
     """
-    check_columns(trials, {condition: "any", rt: "numeric", participant: "any", stimulus: "any"},
-                  where="trials")
+    check_columns(
+        trials,
+        {condition: "any", rt: "numeric", participant: "any", stimulus: "any"},
+        where="trials",
+    )
     data = trials.loc[trials[rt] > 0]
     levels = list(levels) if levels else condition_levels(data[condition])
     if len(levels) < 2 or data[participant].nunique() < 4 or len(data) < 20:
         raise NotEnoughData("log-RT model needs two conditions, four participants and 20 trials")
     data = data.assign(_log_rt=np.log(data[rt].to_numpy(float)))
-    fit = fit_crossed_lmm(data, outcome="_log_rt", condition=condition, participant=participant,
-                          stimulus=stimulus, levels=levels)
+    fit = fit_crossed_lmm(
+        data,
+        outcome="_log_rt",
+        condition=condition,
+        participant=participant,
+        stimulus=stimulus,
+        levels=levels,
+    )
     table = fit.coefficients.copy()
     table["ratio"], table["ratio_ci_low"], table["ratio_ci_high"] = (
-        np.exp(table[c]) for c in ("estimate", "ci_low", "ci_high"))
-    return LogRTResult(table, fit.sd_participant, fit.sd_stimulus, fit.sd_residual, fit.n_obs,
-                       fit.n_participants, fit.levels, fit.converged)
+        np.exp(table[c]) for c in ("estimate", "ci_low", "ci_high")
+    )
+    return LogRTResult(
+        table,
+        fit.sd_participant,
+        fit.sd_stimulus,
+        fit.sd_residual,
+        fit.n_obs,
+        fit.n_participants,
+        fit.levels,
+        fit.converged,
+    )

@@ -106,36 +106,47 @@ def _stimuli(rng: np.random.Generator, spec: SimulationSpec) -> pd.DataFrame:
     predicted = np.where(right, true, wrong)
     speakers = rng.integers(1, 61, n)
     ids = np.array([f"s{i:04d}" for i in range(n)])
-    return pd.DataFrame({
-        "stimulus": ids,
-        "source_recording": [f"{t}_{sp:02d}_{k}" for t, sp, k in zip(true, speakers, rng.integers(0, 50, n), strict=False)],
-        "speaker": [f"{sp:02d}" for sp in speakers],
-        "true_label": _DIGITS[true],
-        "predicted_label": _DIGITS[predicted],
-        "model_correct": right,
-        "v": rng.normal(0.0, spec.sd_stimulus, n),
-        "b_rt": rng.normal(0.0, 0.15, n),
-    })
+    return pd.DataFrame(
+        {
+            "stimulus": ids,
+            "source_recording": [
+                f"{t}_{sp:02d}_{k}"
+                for t, sp, k in zip(true, speakers, rng.integers(0, 50, n), strict=False)
+            ],
+            "speaker": [f"{sp:02d}" for sp in speakers],
+            "true_label": _DIGITS[true],
+            "predicted_label": _DIGITS[predicted],
+            "model_correct": right,
+            "v": rng.normal(0.0, spec.sd_stimulus, n),
+            "b_rt": rng.normal(0.0, 0.15, n),
+        }
+    )
 
 
 def _participants(rng: np.random.Generator, spec: SimulationSpec) -> pd.DataFrame:
     n = spec.n_participants
     cond = np.resize(np.arange(len(spec.conditions)), n)
     rng.shuffle(cond)
-    flags = {name: rng.random(n) < getattr(spec, f"{name}_rate")
-             for name in ("inattentive", "screen_fail", "incomplete", "fast", "declined")}
-    return pd.DataFrame({
-        "participant": [f"p{i:06d}" for i in range(n)],
-        "cond_index": cond,
-        "u": rng.normal(0.0, spec.sd_participant, n),
-        "a_rt": rng.normal(0.0, 0.3, n),
-        "is_pilot": np.arange(n) < round(spec.pilot_fraction * n),
-        "seed": rng.integers(0, 2**31 - 1, n),
-        **flags,
-    })
+    flags = {
+        name: rng.random(n) < getattr(spec, f"{name}_rate")
+        for name in ("inattentive", "screen_fail", "incomplete", "fast", "declined")
+    }
+    return pd.DataFrame(
+        {
+            "participant": [f"p{i:06d}" for i in range(n)],
+            "cond_index": cond,
+            "u": rng.normal(0.0, spec.sd_participant, n),
+            "a_rt": rng.normal(0.0, 0.3, n),
+            "is_pilot": np.arange(n) < round(spec.pilot_fraction * n),
+            "seed": rng.integers(0, 2**31 - 1, n),
+            **flags,
+        }
+    )
 
 
-def _trial_layout(rng: np.random.Generator, spec: SimulationSpec, people: pd.DataFrame) -> pd.DataFrame:
+def _trial_layout(
+    rng: np.random.Generator, spec: SimulationSpec, people: pd.DataFrame
+) -> pd.DataFrame:
     """Which participant sees which stimulus, in which position and kind."""
     n_seq = spec.n_practice + spec.n_trials + spec.n_catch
     active = people.loc[~people["declined"]].reset_index(drop=True)
@@ -147,20 +158,24 @@ def _trial_layout(rng: np.random.Generator, spec: SimulationSpec, people: pd.Dat
     kind_grid = np.tile(np.concatenate([kinds, ["catch"] * spec.n_catch]), (len(active), 1))
     # Catch trials are spread through the main block rather than all at the end:
     # an independent random permutation of that block for every participant.
-    block = kind_grid[:, spec.n_practice:]
+    block = kind_grid[:, spec.n_practice :]
     perm = np.argsort(rng.random(block.shape), axis=1)
-    kind_grid[:, spec.n_practice:] = np.take_along_axis(block, perm, axis=1)
+    kind_grid[:, spec.n_practice :] = np.take_along_axis(block, perm, axis=1)
     order[:] = kind_grid
     stim_index = np.full((len(active), n_seq), -1)
     stim_index[order == "main"] = main_stim.ravel()
-    layout = pd.DataFrame({
-        "pidx": pidx,
-        "trial_position": position,
-        "trial_kind": order.ravel().astype(str),
-        "sidx": stim_index.ravel(),
-    })
+    layout = pd.DataFrame(
+        {
+            "pidx": pidx,
+            "trial_position": position,
+            "trial_kind": order.ravel().astype(str),
+            "sidx": stim_index.ravel(),
+        }
+    )
     # Incomplete sessions stop somewhere in the main block.
-    stops = np.where(active["incomplete"], rng.integers(spec.n_practice + 1, n_seq, len(active)), n_seq)
+    stops = np.where(
+        active["incomplete"], rng.integers(spec.n_practice + 1, n_seq, len(active)), n_seq
+    )
     keep = layout["trial_position"].to_numpy() <= stops[layout["pidx"].to_numpy()]
     layout = layout.loc[keep].reset_index(drop=True)
     layout["pidx"] = active["participant"].to_numpy()[layout["pidx"]]
@@ -173,8 +188,13 @@ def _answers(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFram
     cidx = trials["cond_index"].to_numpy()
     main = (trials["trial_kind"] == "main").to_numpy()
     verification = main & (rng.random(n) < spec.verification_fraction)
-    logit = (spec.intercept + np.asarray(spec.effects)[cidx] + trials["u"].to_numpy()
-             + trials["v"].to_numpy() + spec.wrong_shift * ~trials["model_correct"].to_numpy())
+    logit = (
+        spec.intercept
+        + np.asarray(spec.effects)[cidx]
+        + trials["u"].to_numpy()
+        + trials["v"].to_numpy()
+        + spec.wrong_shift * ~trials["model_correct"].to_numpy()
+    )
     forward_ok = rng.random(n) < expit(logit)
     right = trials["model_correct"].to_numpy()
     half_d = np.asarray(spec.dprime)[cidx] / 2.0
@@ -182,21 +202,32 @@ def _answers(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFram
     says_yes = rng.random(n) < p_yes
     catch_ok = rng.random(n) < np.where(trials["inattentive"].to_numpy(), 0.3, 0.97)
     practice_ok = rng.random(n) < 0.7
-    correct = np.select([verification, main, trials["trial_kind"].eq("catch").to_numpy()],
-                        [says_yes == right, forward_ok, catch_ok], practice_ok)
+    correct = np.select(
+        [verification, main, trials["trial_kind"].eq("catch").to_numpy()],
+        [says_yes == right, forward_ok, catch_ok],
+        practice_ok,
+    )
     predicted = trials["predicted_label"].to_numpy().astype(int)
     other = (predicted + rng.integers(1, 10, n)) % 10
     forward_answer = _DIGITS[np.where(correct, predicted, other)]
     answer = np.where(verification, np.where(says_yes, "yes", "no"), forward_answer)
-    return trials.assign(task=np.where(verification, "verification", "forward"),
-                         answer=answer, answer_correct=correct.astype(bool))
+    return trials.assign(
+        task=np.where(verification, "verification", "forward"),
+        answer=answer,
+        answer_correct=correct.astype(bool),
+    )
 
 
 def _timing(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFrame) -> pd.DataFrame:
     n = len(trials)
     cidx = trials["cond_index"].to_numpy()
-    log_rt = (spec.log_rt_mean + np.asarray(spec.log_rt_effects)[cidx] + trials["a_rt"].to_numpy()
-              + trials["b_rt"].to_numpy() + rng.normal(0.0, 0.4, n))
+    log_rt = (
+        spec.log_rt_mean
+        + np.asarray(spec.log_rt_effects)[cidx]
+        + trials["a_rt"].to_numpy()
+        + trials["b_rt"].to_numpy()
+        + rng.normal(0.0, 0.4, n)
+    )
     rt = np.exp(log_rt)
     fast = trials["fast"].to_numpy()
     rt = np.where(fast, rng.uniform(120.0, 280.0, n), rt).round(1)
@@ -207,11 +238,21 @@ def _timing(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFrame
     plays_expl = np.where(audible, 1 + rng.poisson(0.4, n), 0)
     # Confidence tracks accuracy, so calibration is informative but imperfect.
     conf = np.clip(rng.normal(55 + 20 * trials["answer_correct"].to_numpy(), 18, n), 0, 100).round()
-    rating = np.clip(np.round(rng.normal(4 + 0.4 * cidx + 0.5 * trials["answer_correct"].to_numpy(), 1.3, n)), 1, 7)
+    rating = np.clip(
+        np.round(rng.normal(4 + 0.4 * cidx + 0.5 * trials["answer_correct"].to_numpy(), 1.3, n)),
+        1,
+        7,
+    )
     rated = (trials["trial_kind"] == "main").to_numpy()
-    return trials.assign(rt_ms=rt, server_rt_ms=server_rt, plays_original=plays_orig,
-                         plays_explanation=plays_expl, confidence=np.where(rated, conf, np.nan),
-                         rating=np.where(rated, rating, np.nan), _cum_ms=server_rt + 1500.0)
+    return trials.assign(
+        rt_ms=rt,
+        server_rt_ms=server_rt,
+        plays_original=plays_orig,
+        plays_explanation=plays_expl,
+        confidence=np.where(rated, conf, np.nan),
+        rating=np.where(rated, rating, np.nan),
+        _cum_ms=server_rt + 1500.0,
+    )
 
 
 def simulate_study(spec: SimulationSpec) -> SimulatedStudy:
@@ -235,7 +276,9 @@ def simulate_study(spec: SimulationSpec) -> SimulatedStudy:
     return SimulatedStudy(trials[ef.column_names(ef.TRIALS_FILE)], participant_frame, events, spec)
 
 
-def _attach_stimuli(trials: pd.DataFrame, stimuli: pd.DataFrame, spec: SimulationSpec) -> pd.DataFrame:
+def _attach_stimuli(
+    trials: pd.DataFrame, stimuli: pd.DataFrame, spec: SimulationSpec
+) -> pd.DataFrame:
     sidx = trials["sidx"].to_numpy()
     is_main = sidx >= 0
     picked = stimuli.iloc[np.where(is_main, sidx, 0)].reset_index(drop=True)
@@ -244,8 +287,13 @@ def _attach_stimuli(trials: pd.DataFrame, stimuli: pd.DataFrame, spec: Simulatio
     label = _DIGITS[(trials["trial_position"].to_numpy() * 7) % 10]
     # Practice and catch trials use their own stimuli (not in the main pool).
     own_id = np.char.add(np.char.add(kind.astype(str), "-"), label.astype(str))
-    fallback = {"stimulus": own_id, "source_recording": own_id, "speaker": np.full(n, ""),
-                "true_label": label, "predicted_label": label}
+    fallback = {
+        "stimulus": own_id,
+        "source_recording": own_id,
+        "speaker": np.full(n, ""),
+        "true_label": label,
+        "predicted_label": label,
+    }
     for column, other in fallback.items():
         trials[column] = np.where(is_main, picked[column].to_numpy(), other)
     trials["model_correct"] = np.where(is_main, picked["model_correct"].to_numpy(), True)
@@ -269,8 +317,9 @@ def _stamp_times(trials: pd.DataFrame, people: pd.DataFrame) -> pd.DataFrame:
     return trials.assign(answered_at=answered, presented_at=presented)
 
 
-def _participant_rows(rng: np.random.Generator, spec: SimulationSpec, people: pd.DataFrame,
-                      trials: pd.DataFrame) -> pd.DataFrame:
+def _participant_rows(
+    rng: np.random.Generator, spec: SimulationSpec, people: pd.DataFrame, trials: pd.DataFrame
+) -> pd.DataFrame:
     n = len(people)
     answered = trials.loc[trials["trial_kind"] != "practice"]
     counts = answered.groupby("participant").size().reindex(people["participant"], fill_value=0)
@@ -282,30 +331,46 @@ def _participant_rows(rng: np.random.Generator, spec: SimulationSpec, people: pd
     declined = people["declined"].to_numpy()
     incomplete = people["incomplete"].to_numpy()
     status = np.select([declined, incomplete], ["declined", "abandoned"], "completed")
-    completed_at = pd.Series(last.to_numpy(), dtype="datetime64[ns, UTC]").where(status == "completed")
+    completed_at = pd.Series(last.to_numpy(), dtype="datetime64[ns, UTC]").where(
+        status == "completed"
+    )
     duration = (completed_at - pd.Series(started)).dt.total_seconds()
     screen_score = np.where(people["screen_fail"], rng.integers(0, 4, n), rng.integers(5, 7, n))
-    return pd.DataFrame({
-        "study": spec.study,
-        "participant": people["participant"],
-        "is_pilot": people["is_pilot"],
-        "condition": np.where(declined, None, np.asarray(spec.conditions)[people["cond_index"]]),
-        "status": status,
-        "seed": people["seed"],
-        "consent_version": np.where(declined, None, "1.0"),
-        "started_at": started,
-        "completed_at": completed_at,
-        "duration_s": duration.round(1),
-        "age_range": np.where(declined, None, rng.choice(["18-24", "25-34", "35-44", "45-64", "65+"], n)),
-        "hearing_problems": np.where(declined, None, rng.choice(["no", "yes", "prefer not to say"], n, p=[0.85, 0.1, 0.05])),
-        "native_language": np.where(declined, None, rng.choice(["en", "de", "es", "fr"], n)),
-        "audio_device": np.where(declined, None, rng.choice(["headphones", "speakers"], n, p=[0.8, 0.2])),
-        "screening_passed": pd.Series(np.where(declined, None, screen_score >= 4), dtype="boolean"),
-        "screening_score": pd.Series(np.where(declined, np.nan, screen_score)),
-        "n_trials_answered": counts.to_numpy(),
-        "catch_total": catch_total.to_numpy(),
-        "catch_correct": catch_correct.to_numpy().astype(int),
-    })[ef.column_names(ef.PARTICIPANTS_FILE)]
+    return pd.DataFrame(
+        {
+            "study": spec.study,
+            "participant": people["participant"],
+            "is_pilot": people["is_pilot"],
+            "condition": np.where(
+                declined, None, np.asarray(spec.conditions)[people["cond_index"]]
+            ),
+            "status": status,
+            "seed": people["seed"],
+            "consent_version": np.where(declined, None, "1.0"),
+            "started_at": started,
+            "completed_at": completed_at,
+            "duration_s": duration.round(1),
+            "age_range": np.where(
+                declined, None, rng.choice(["18-24", "25-34", "35-44", "45-64", "65+"], n)
+            ),
+            "hearing_problems": np.where(
+                declined,
+                None,
+                rng.choice(["no", "yes", "prefer not to say"], n, p=[0.85, 0.1, 0.05]),
+            ),
+            "native_language": np.where(declined, None, rng.choice(["en", "de", "es", "fr"], n)),
+            "audio_device": np.where(
+                declined, None, rng.choice(["headphones", "speakers"], n, p=[0.8, 0.2])
+            ),
+            "screening_passed": pd.Series(
+                np.where(declined, None, screen_score >= 4), dtype="boolean"
+            ),
+            "screening_score": pd.Series(np.where(declined, np.nan, screen_score)),
+            "n_trials_answered": counts.to_numpy(),
+            "catch_total": catch_total.to_numpy(),
+            "catch_correct": catch_correct.to_numpy().astype(int),
+        }
+    )[ef.column_names(ef.PARTICIPANTS_FILE)]
 
 
 def _events(trials: pd.DataFrame, spec: SimulationSpec) -> pd.DataFrame:
@@ -317,36 +382,59 @@ def _events(trials: pd.DataFrame, spec: SimulationSpec) -> pd.DataFrame:
         k = np.concatenate([np.arange(r) for r in reps]) if len(reps) else np.array([], int)
         base = 200.0 + 1500.0 * k
         for event, offset, media_time in (("play", 0.0, 0.0), ("ended", 900.0, 0.9)):
-            frames.append(pd.DataFrame({
-                "study": spec.study,
-                "participant": picked["participant"].to_numpy(),
-                "trial_position": picked["trial_position"].to_numpy(),
-                "stimulus": picked["stimulus"].to_numpy(),
-                "media": media,
-                "event": np.where((k > 0) & (event == "play"), "replay", event),
-                "client_ms": base + offset,
-                "media_time_s": media_time,
-            }))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "study": spec.study,
+                        "participant": picked["participant"].to_numpy(),
+                        "trial_position": picked["trial_position"].to_numpy(),
+                        "stimulus": picked["stimulus"].to_numpy(),
+                        "media": media,
+                        "event": np.where((k > 0) & (event == "play"), "replay", event),
+                        "client_ms": base + offset,
+                        "media_time_s": media_time,
+                    }
+                )
+            )
     events = pd.concat(frames, ignore_index=True)
-    return events.sort_values(["participant", "trial_position", "client_ms"], kind="stable").reset_index(drop=True)
+    return events.sort_values(
+        ["participant", "trial_position", "client_ms"], kind="stable"
+    ).reset_index(drop=True)
 
 
 def _empty(columns: tuple[ef.Column, ...]) -> pd.DataFrame:
     return pd.DataFrame({c.name: pd.Series(dtype=object) for c in columns})
 
 
-def simulate_export(path: str | os.PathLike[str], spec: SimulationSpec, *, overwrite: bool = False) -> Path:
+def simulate_export(
+    path: str | os.PathLike[str], spec: SimulationSpec, *, overwrite: bool = False
+) -> Path:
     """Simulate a study and write it as an export v1 folder; returns the folder."""
     study = simulate_study(spec)
-    return write_export(path, trials=study.trials, participants=study.participants,
-                        events=study.events, study=spec.study,
-                        title=f"Simulated study (seed {spec.seed})", overwrite=overwrite)
+    return write_export(
+        path,
+        trials=study.trials,
+        participants=study.participants,
+        events=study.events,
+        study=spec.study,
+        title=f"Simulated study (seed {spec.seed})",
+        overwrite=overwrite,
+    )
 
 
-def simulate_accuracy_trials(rng: np.random.Generator, *, n_participants: int, n_trials: int, n_stimuli: int,
-                             intercept: float, effect: float, sd_participant: float, sd_stimulus: float,
-                             conditions: tuple[str, str] = ("visual", "audible"),
-                             log_rt_effect: float = 0.0) -> pd.DataFrame:
+def simulate_accuracy_trials(
+    rng: np.random.Generator,
+    *,
+    n_participants: int,
+    n_trials: int,
+    n_stimuli: int,
+    intercept: float,
+    effect: float,
+    sd_participant: float,
+    sd_stimulus: float,
+    conditions: tuple[str, str] = ("visual", "audible"),
+    log_rt_effect: float = 0.0,
+) -> pd.DataFrame:
     """Minimal forward-simulation trials of a two-condition between-participant study.
 
     The same model as ``simulate_study`` without the rest of the export, fast
@@ -369,11 +457,22 @@ def simulate_accuracy_trials(rng: np.random.Generator, *, n_participants: int, n
     person = np.repeat(np.arange(n_participants), n_trials)
     eta = intercept + effect * cond[person] + u[person] + v[stim]
     correct = rng.random(len(eta)) < expit(eta)
-    log_rt = (7.8 + log_rt_effect * cond[person] + rng.normal(0.0, 0.3, n_participants)[person]
-              + rng.normal(0.0, 0.15, n_stimuli)[stim] + rng.normal(0.0, 0.4, len(eta)))
-    return pd.DataFrame({"participant": person, "stimulus": stim,
-                         "condition": np.asarray(conditions)[cond[person]],
-                         "answer_correct": correct, "rt_ms": np.exp(log_rt)})
+    log_rt = (
+        7.8
+        + log_rt_effect * cond[person]
+        + rng.normal(0.0, 0.3, n_participants)[person]
+        + rng.normal(0.0, 0.15, n_stimuli)[stim]
+        + rng.normal(0.0, 0.4, len(eta))
+    )
+    return pd.DataFrame(
+        {
+            "participant": person,
+            "stimulus": stim,
+            "condition": np.asarray(conditions)[cond[person]],
+            "answer_correct": correct,
+            "rt_ms": np.exp(log_rt),
+        }
+    )
 
 
 def marginal_accuracy(intercept: float, sd_total: float) -> float:

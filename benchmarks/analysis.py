@@ -32,9 +32,19 @@ def _generate(n: int, folder: Path) -> None:
     sys.path.insert(0, str(ROOT))
     from analysis.simulate import SimulationSpec, simulate_export
 
-    spec = SimulationSpec(n_participants=n, n_trials=N_TRIALS, n_stimuli=N_STIMULI, verification_fraction=0.1,
-                          inattentive_rate=0.03, screen_fail_rate=0.03, incomplete_rate=0.03, fast_rate=0.01,
-                          pilot_fraction=0.02, declined_rate=0.02, seed=SEED)
+    spec = SimulationSpec(
+        n_participants=n,
+        n_trials=N_TRIALS,
+        n_stimuli=N_STIMULI,
+        verification_fraction=0.1,
+        inattentive_rate=0.03,
+        screen_fail_rate=0.03,
+        incomplete_rate=0.03,
+        fast_rate=0.01,
+        pilot_fraction=0.02,
+        declined_rate=0.02,
+        seed=SEED,
+    )
     simulate_export(folder, spec)
 
 
@@ -48,8 +58,11 @@ def _export(n: int, folder: Path) -> Path:
 def _run_report(export: Path, out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MiB) of one report run in a child process."""
     start = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-m", "analysis", "report", str(export), "--out", str(out), "--quiet"],
-                             cwd=ROOT, stdout=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "analysis", "report", str(export), "--out", str(out), "--quiet"],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+    )
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -61,20 +74,28 @@ def _run_report(export: Path, out: Path) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="200 and 2,000 participants only")
-    parser.add_argument("--sizes", type=str, default=None, help="comma-separated participant counts")
+    parser.add_argument(
+        "--sizes", type=str, default=None, help="comma-separated participant counts"
+    )
     parser.add_argument("--generate", nargs=2, metavar=("N", "DIR"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.generate:
         _generate(int(args.generate[0]), Path(args.generate[1]))
         return
-    sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else ([200, 2000] if args.quick else [200, 2000, 20000])
+    sizes = (
+        [int(s) for s in args.sizes.split(",")]
+        if args.sizes
+        else ([200, 2000] if args.quick else [200, 2000, 20000])
+    )
     seconds: dict[str, float] = {}
     rss: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="hearxai-bench-") as tmp:
         for n in sizes:
             export = _export(n, Path(tmp) / f"export-{n}")
             seconds[str(n)], rss[str(n)] = _run_report(export, Path(tmp) / f"report-{n}")
-            print(f"{n} participants: {seconds[str(n)]:.1f} s, {rss[str(n)]:.0f} MiB", file=sys.stderr)
+            print(
+                f"{n} participants: {seconds[str(n)]:.1f} s, {rss[str(n)]:.0f} MiB", file=sys.stderr
+            )
     largest = str(max(sizes))
     result = {
         "seconds": seconds,
@@ -84,8 +105,14 @@ def main() -> None:
         "seed": SEED,
         "quick": args.quick,
         "goal": {"participants": 20000, "seconds": 120, "peak_rss_mib": 2048},
-        "meets_goal": (largest == "20000" and seconds[largest] < 120 and rss[largest] < 2048) if "20000" in seconds else None,
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
+        "meets_goal": (largest == "20000" and seconds[largest] < 120 and rss[largest] < 2048)
+        if "20000" in seconds
+        else None,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
     }
     print(json.dumps(result))
 

@@ -30,21 +30,33 @@ SEED = 20260101
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="40 replications per arm")
-    parser.add_argument("--reps", type=int, default=1000, help="replications per arm (effect and null)")
+    parser.add_argument(
+        "--reps", type=int, default=1000, help="replications per arm (effect and null)"
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args()
     reps = 40 if args.quick else args.reps
     start = time.perf_counter()
     table = coverage_study(reps, seed=args.seed, progress=True)
     checks = interval_checks(200 if args.quick else 4000, seed=args.seed)
-    result: dict[str, object] = {"n_reps": reps, "first_seed": args.seed, "design": CoverageDesign().__dict__}
+    result: dict[str, object] = {
+        "n_reps": reps,
+        "first_seed": args.seed,
+        "design": CoverageDesign().__dict__,
+    }
     for quantity in ("coverage", "false_positive_rate"):
         part = table.loc[table["quantity"] == quantity].set_index("estimator")
         result[quantity] = part["rate"].round(4).to_dict()
-        result[f"{quantity}_mc_interval"] = {k: [round(lo, 4), round(hi, 4)] for k, lo, hi in
-                                             zip(part.index, part["rate_ci_low"], part["rate_ci_high"], strict=True)}
-    result["true_values"] = table.loc[table["quantity"] == "coverage"].set_index("estimator")["true_value"].to_dict()
-    result["interval_checks"] = {f"{r.estimator} {r.setting}": r.coverage for r in checks.itertuples()}
+        result[f"{quantity}_mc_interval"] = {
+            k: [round(lo, 4), round(hi, 4)]
+            for k, lo, hi in zip(part.index, part["rate_ci_low"], part["rate_ci_high"], strict=True)
+        }
+    result["true_values"] = (
+        table.loc[table["quantity"] == "coverage"].set_index("estimator")["true_value"].to_dict()
+    )
+    result["interval_checks"] = {
+        f"{r.estimator} {r.setting}": r.coverage for r in checks.itertuples()
+    }
     result["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(result))
 

@@ -41,8 +41,11 @@ from tests.processes import port_open, production_env, scratch_database  # noqa:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a run of under a minute")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
-                        help="a PostgreSQL server where the benchmark may create (and drop) a database")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL_PG", "postgres://postgres@127.0.0.1:5432/postgres"),
+        help="a PostgreSQL server where the benchmark may create (and drop) a database",
+    )
     parser.add_argument("--participants", type=int, default=60)
     parser.add_argument("--trials", type=int, default=40)
     args = parser.parse_args(argv)
@@ -84,11 +87,26 @@ def measure(setup: dict[str, object], trials: int) -> dict[str, float]:
                 raise SystemExit("the trial page has no CSRF token")
             csrf.append(found.group(1))
         # URL-encoded, as the page's script sends it (the test client would otherwise use multipart).
-        body = urlencode({"csrfmiddlewaretoken": csrf[0], "answer": "3", "rt_ms": "900.0",
-                          "submission_key": new_submission_key(), "events": events})
-        reply = timed("answer", lambda: client.post(
-            f"/p/{token}/trial/{position}/", body, content_type="application/x-www-form-urlencoded", secure=True,
-            HTTP_ORIGIN="https://localhost", HTTP_X_REQUESTED_WITH="fetch"))
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": csrf[0],
+                "answer": "3",
+                "rt_ms": "900.0",
+                "submission_key": new_submission_key(),
+                "events": events,
+            }
+        )
+        reply = timed(
+            "answer",
+            lambda: client.post(
+                f"/p/{token}/trial/{position}/",
+                body,
+                content_type="application/x-www-form-urlencoded",
+                secure=True,
+                HTTP_ORIGIN="https://localhost",
+                HTTP_X_REQUESTED_WITH="fetch",
+            ),
+        )
         if reply.status_code != 200:
             raise SystemExit(f"answer {position}: HTTP {reply.status_code} {reply.content[:300]!r}")
 
@@ -115,10 +133,14 @@ def measure(setup: dict[str, object], trials: int) -> dict[str, float]:
     for token, modality in tqdm(measured, desc="trials", unit="participant", file=sys.stderr):
         take_all(token, modality, trials)
     n = len(measured) * trials
-    return {"answers": n, "cpu_ms_per_answer": round(1000 * spent["answer"] / n, 2),
-            "cpu_ms_per_page": round(1000 * spent["page"] / n, 2),
-            "wall_ms_per_trial": round(1000 * (time.perf_counter() - wall) / n, 2),
-            "statements_per_answer": answer_statements, "statements_per_page": page_statements}
+    return {
+        "answers": n,
+        "cpu_ms_per_answer": round(1000 * spent["answer"] / n, 2),
+        "cpu_ms_per_page": round(1000 * spent["page"] / n, 2),
+        "wall_ms_per_trial": round(1000 * (time.perf_counter() - wall) / n, 2),
+        "statements_per_answer": answer_statements,
+        "statements_per_page": page_statements,
+    }
 
 
 def main(argv: list[str]) -> int:
@@ -127,16 +149,31 @@ def main(argv: list[str]) -> int:
     if not port_open(server.hostname or "127.0.0.1", server.port or 5432):
         print(f"PostgreSQL at {args.database_url} is not reachable", file=sys.stderr)
         return 2
-    with scratch_database(args.database_url, prefix="hearxai_answer_path") as database_url, \
-            tempfile.TemporaryDirectory(prefix="hearxai-answer-path-") as tmp:
-        env = production_env(data_dir=Path(tmp) / "data", static_root=Path(tmp) / "static",
-                             database_url=database_url, redis_url="")
-        env.update({"DJANGO_LOG_LEVEL": "WARNING", "DJANGO_ALLOWED_HOSTS": "localhost",
-                    "DJANGO_CSRF_TRUSTED_ORIGINS": "https://localhost"})
+    with (
+        scratch_database(args.database_url, prefix="hearxai_answer_path") as database_url,
+        tempfile.TemporaryDirectory(prefix="hearxai-answer-path-") as tmp,
+    ):
+        env = production_env(
+            data_dir=Path(tmp) / "data",
+            static_root=Path(tmp) / "static",
+            database_url=database_url,
+            redis_url="",
+        )
+        env.update(
+            {
+                "DJANGO_LOG_LEVEL": "WARNING",
+                "DJANGO_ALLOWED_HOSTS": "localhost",
+                "DJANGO_CSRF_TRUSTED_ORIGINS": "https://localhost",
+            }
+        )
         setup = run_setup(env, trials=args.trials, ready=args.participants, seed=0)
         os.environ.update(env)
         result = measure(setup, args.trials)
-    print(json.dumps(result | {"participants": args.participants, "trials": args.trials, "quick": args.quick}))
+    print(
+        json.dumps(
+            result | {"participants": args.participants, "trials": args.trials, "quick": args.quick}
+        )
+    )
     return 0
 
 

@@ -21,9 +21,11 @@ from django.urls import path
 from studyapp.env import database_from_url
 
 TABLE = "ceiling_answer"
-CREATE_TABLE = (f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, participant varchar(64), "
-                "position integer, answer varchar(64), submission_key varchar(64), events text, "
-                "received_at timestamptz NOT NULL)")
+CREATE_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {TABLE} (id bigserial PRIMARY KEY, participant varchar(64), "
+    "position integer, answer varchar(64), submission_key varchar(64), events text, "
+    "received_at timestamptz NOT NULL)"
+)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "ceiling-benchmark-only")
 DEBUG = False
@@ -44,8 +46,13 @@ def answer(request: HttpRequest) -> JsonResponse:
         cursor.execute(
             f"INSERT INTO {TABLE} (participant, position, answer, submission_key, events, received_at) "
             "VALUES (%s, %s, %s, %s, %s, now())",
-            [data.get("participant", ""), int(data.get("position", "0") or 0), data.get("answer", ""),
-             data.get("submission_key", ""), data.get("events", "")],
+            [
+                data.get("participant", ""),
+                int(data.get("position", "0") or 0),
+                data.get("answer", ""),
+                data.get("submission_key", ""),
+                data.get("events", ""),
+            ],
         )
     return JsonResponse({"ok": True})
 

@@ -49,7 +49,9 @@ def copy_at_rate(table: list, folder: Path, rate: int) -> Path:
 
 def clips_per_second(recordings: list, representation: str, workers: int, cache: Path) -> float:
     start = time.perf_counter()
-    result = preprocess(recordings, representation, seed=workers, cache_dir=cache, workers=workers, progress=False)
+    result = preprocess(
+        recordings, representation, seed=workers, cache_dir=cache, workers=workers, progress=False
+    )
     elapsed = time.perf_counter() - start
     assert result.built
     return len(recordings) / elapsed
@@ -58,8 +60,12 @@ def clips_per_second(recordings: list, representation: str, workers: int, cache:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="120 clips (under a minute)")
-    parser.add_argument("--clips", type=int, help="number of clips (default: all 480 of the demo corpus, quick 120)")
-    parser.add_argument("--source-rate", type=int, default=48000, help="sample rate of the source WAVs (Hz)")
+    parser.add_argument(
+        "--clips", type=int, help="number of clips (default: all 480 of the demo corpus, quick 120)"
+    )
+    parser.add_argument(
+        "--source-rate", type=int, default=48000, help="sample rate of the source WAVs (Hz)"
+    )
     args = parser.parse_args()
     n = args.clips or (120 if args.quick else None)
     demo = list(load_recordings(DEMO, progress=False))[:n]
@@ -67,19 +73,31 @@ def main() -> None:
         source = copy_at_rate(demo, Path(tmp) / "data", args.source_rate)
         recordings = list(load_recordings(source, progress=False))
         results = {
-            rep: {w: clips_per_second(recordings, rep, w, Path(tmp) / f"cache-{rep}-{w}") for w in (1, 2)}
+            rep: {
+                w: clips_per_second(recordings, rep, w, Path(tmp) / f"cache-{rep}-{w}")
+                for w in (1, 2)
+            }
             for rep in ("waveform", "spectrogram")
         }
-    print(json.dumps({
-        "clips_per_s_1proc": round(results["spectrogram"][1], 1),
-        "clips_per_s_2proc": round(results["spectrogram"][2], 1),
-        "by_representation": {
-            rep: {"clips_per_s_1proc": round(r[1], 1), "clips_per_s_2proc": round(r[2], 1)} for rep, r in results.items()
-        },
-        "clips": len(recordings),
-        "source_rate_hz": args.source_rate,
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version(), "numpy": np.__version__},
-    }))
+    print(
+        json.dumps(
+            {
+                "clips_per_s_1proc": round(results["spectrogram"][1], 1),
+                "clips_per_s_2proc": round(results["spectrogram"][2], 1),
+                "by_representation": {
+                    rep: {"clips_per_s_1proc": round(r[1], 1), "clips_per_s_2proc": round(r[2], 1)}
+                    for rep, r in results.items()
+                },
+                "clips": len(recordings),
+                "source_rate_hz": args.source_rate,
+                "machine": {
+                    "cpus": __import__("os").cpu_count(),
+                    "python": platform.python_version(),
+                    "numpy": np.__version__,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -82,20 +82,39 @@ def bench_model(architecture: str, args: argparse.Namespace, bar: tqdm) -> dict[
     return {
         "forward_s": round(forward_s, 4),
         "gradient_s": round(statistics.median(seconds["gradient"]), 4),
-        "method_s": {k: round(statistics.median(v), 4) for k, v in seconds.items() if k != "gradient"},
+        "method_s": {
+            k: round(statistics.median(v), 4) for k, v in seconds.items() if k != "gradient"
+        },
         "ratio": median,
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="a check run of under a minute (small batch and model)")
-    parser.add_argument("--pairs", type=int, default=None, help="paired runs per method (default 5; quick 1)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="a check run of under a minute (small batch and model)"
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=None, help="paired runs per method (default 5; quick 1)"
+    )
     parser.add_argument("--batch", type=int, default=None, help="batch size (default 32; quick 4)")
-    parser.add_argument("--width", type=float, default=None, help="model width (default 1.0, the paper's; quick 0.125)")
-    parser.add_argument("--baseline-pairs", type=int, default=2,
-                        help="paired runs for integrated gradients, SmoothGrad and occlusion (default 2)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument(
+        "--width",
+        type=float,
+        default=None,
+        help="model width (default 1.0, the paper's; quick 0.125)",
+    )
+    parser.add_argument(
+        "--baseline-pairs",
+        type=int,
+        default=2,
+        help="paired runs for integrated gradients, SmoothGrad and occlusion (default 2)",
+    )
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch threads (default: torch's choice)"
+    )
     args = parser.parse_args()
     args.pairs = args.pairs or (1 if args.quick else 5)
     args.batch = args.batch or (4 if args.quick else 32)
@@ -115,8 +134,13 @@ def main() -> int:
 
 def report(models: dict[str, dict[str, object]], args: argparse.Namespace) -> dict[str, object]:
     lrp = {a: {n: m["ratio"][n] for n in method_names("lrp")} for a, m in models.items()}
-    stock = {a: {n: m["ratio"][n + " (zennit)"] for n in method_names("lrp")} for a, m in models.items()}
-    other = {a: {n: m["ratio"][n] for n in method_names("baseline") if n != "gradient"} for a, m in models.items()}
+    stock = {
+        a: {n: m["ratio"][n + " (zennit)"] for n in method_names("lrp")} for a, m in models.items()
+    }
+    other = {
+        a: {n: m["ratio"][n] for n in method_names("baseline") if n != "gradient"}
+        for a, m in models.items()
+    }
     met = all(lrp[a][n] <= goal for a in lrp for n, goal in GOALS.items())
     return {
         "lrp_over_gradient": lrp,
@@ -124,11 +148,19 @@ def report(models: dict[str, dict[str, object]], args: argparse.Namespace) -> di
         "other_over_gradient": other,
         "timings": models,
         "goals": {"max_ratio": GOALS, "met": met},
-        "settings": {"batch": args.batch, "width": args.width, "pairs": args.pairs,
-                     "baseline_pairs": args.baseline_pairs, "quick": args.quick},
+        "settings": {
+            "batch": args.batch,
+            "width": args.width,
+            "pairs": args.pairs,
+            "baseline_pairs": args.baseline_pairs,
+            "quick": args.quick,
+        },
         "machine": {
-            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(),
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
             "load_average_1min_at_end": round(os.getloadavg()[0], 2),
         },
     }

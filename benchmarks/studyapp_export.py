@@ -55,9 +55,17 @@ def fill(data_dir: Path, database_url: str, sizes: list[int]) -> None:
     call_command("migrate", verbosity=0)
     bundle = bundle_import(bundle_dir=write_synthetic_bundle(data_dir / "bundle", n=12))
     for n in sizes:
-        study = study_create(slug=f"bench-{n}", title=f"Bench {n}", bundle=bundle, status="live", n_trials=TRIALS_EACH,
-                             consent_text="Consent.")
-        with tqdm(total=n, desc=f"filling {n} participants", unit="participant", file=sys.stderr) as bar:
+        study = study_create(
+            slug=f"bench-{n}",
+            title=f"Bench {n}",
+            bundle=bundle,
+            status="live",
+            n_trials=TRIALS_EACH,
+            consent_text="Consent.",
+        )
+        with tqdm(
+            total=n, desc=f"filling {n} participants", unit="participant", file=sys.stderr
+        ) as bar:
             for start in range(0, n, BATCH):
                 _insert(study, list(bundle.stimuli.all()), start, min(BATCH, n - start))
                 bar.update(min(BATCH, n - start))
@@ -75,19 +83,47 @@ def _insert(study: object, stimuli: list, start: int, count: int) -> None:
     now = timezone.now()
     with transaction.atomic():
         people = Participant.objects.bulk_create(
-            Participant(study=study, condition=condition, arm=condition.name, token=f"{study.pk}-{i}",
-                        pseudonym=f"P{i:08d}", seed=i, status="completed", completed_at=now + timedelta(minutes=8),
-                        demographics={"age_range": "25-34", "audio_device": "headphones"})
-            for i in range(start, start + count))
+            Participant(
+                study=study,
+                condition=condition,
+                arm=condition.name,
+                token=f"{study.pk}-{i}",
+                pseudonym=f"P{i:08d}",
+                seed=i,
+                status="completed",
+                completed_at=now + timedelta(minutes=8),
+                demographics={"age_range": "25-34", "audio_device": "headphones"},
+            )
+            for i in range(start, start + count)
+        )
         trials = Trial.objects.bulk_create(
-            Trial(participant=p, position=k + 1, stimulus=stimuli[k % len(stimuli)], condition=condition,
-                  presented_at=now) for p in people for k in range(TRIALS_EACH))
+            Trial(
+                participant=p,
+                position=k + 1,
+                stimulus=stimuli[k % len(stimuli)],
+                condition=condition,
+                presented_at=now,
+            )
+            for p in people
+            for k in range(TRIALS_EACH)
+        )
         Response.objects.bulk_create(
-            Response(trial=t, answer=str(t.position % 10), answer_correct=t.position % 3 == 0, rt_ms=812.25,
-                     plays_original=1) for t in trials)
+            Response(
+                trial=t,
+                answer=str(t.position % 10),
+                answer_correct=t.position % 3 == 0,
+                rt_ms=812.25,
+                plays_original=1,
+            )
+            for t in trials
+        )
         AudioEvent.objects.bulk_create(
-            AudioEvent(trial=t, media="original", event=e, client_ms=1000.0 * k, media_time_s=float(k))
-            for t in trials for k, e in enumerate(("play", "ended")))
+            AudioEvent(
+                trial=t, media="original", event=e, client_ms=1000.0 * k, media_time_s=float(k)
+            )
+            for t in trials
+            for k, e in enumerate(("play", "ended"))
+        )
 
 
 def export(data_dir: Path, database_url: str, n: int) -> None:
@@ -100,8 +136,16 @@ def export(data_dir: Path, database_url: str, n: int) -> None:
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     summary = export_write(study=study, out_dir=data_dir / f"export-{n}")
-    print(json.dumps({"seconds": time.perf_counter() - started, "baseline_rss_mib": baseline,
-                      "trial_rows": summary.n_trials, "events": summary.n_events}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - started,
+                "baseline_rss_mib": baseline,
+                "trial_rows": summary.n_trials,
+                "events": summary.n_events,
+            }
+        )
+    )
 
 
 def _child(*args: str) -> tuple[dict[str, float], float]:
@@ -118,8 +162,12 @@ def _child(*args: str) -> tuple[dict[str, float], float]:
 def main() -> None:
     """Fill, export each size in a fresh process, print one JSON object."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 and 1,000 participants only (< 1 min)")
-    parser.add_argument("--database-url", default="", help="database to fill (default: a temporary SQLite file)")
+    parser.add_argument(
+        "--quick", action="store_true", help="100 and 1,000 participants only (< 1 min)"
+    )
+    parser.add_argument(
+        "--database-url", default="", help="database to fill (default: a temporary SQLite file)"
+    )
     args = parser.parse_args()
     sizes = [100, 1_000] if args.quick else [100, 1_000, 25_000]
     with tempfile.TemporaryDirectory(prefix="bench-export-") as tmp:
@@ -132,11 +180,19 @@ def main() -> None:
         "export_seconds": {n: round(r["seconds"], 2) for n, (r, _) in results.items()},
         "peak_rss_mib": {n: round(peak, 1) for n, (_, peak) in results.items()},
         "baseline_rss_mib": {n: round(r["baseline_rss_mib"], 1) for n, (r, _) in results.items()},
-        "growth_mib": {n: round(peak - r["baseline_rss_mib"], 1) for n, (r, peak) in results.items()},
+        "growth_mib": {
+            n: round(peak - r["baseline_rss_mib"], 1) for n, (r, peak) in results.items()
+        },
         "rows_per_second": round(max(r["trial_rows"] / r["seconds"] for r, _ in results.values())),
-        "settings": {"trials_per_participant": TRIALS_EACH, "events_per_trial": 2,
-                     "database": "sqlite-file" if not args.database_url else "given", "quick": args.quick,
-                     "python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
+        "settings": {
+            "trials_per_participant": TRIALS_EACH,
+            "events_per_trial": 2,
+            "database": "sqlite-file" if not args.database_url else "given",
+            "quick": args.quick,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "cpus": os.cpu_count(),
+        },
     }
     print(json.dumps(report))
 

@@ -44,11 +44,30 @@ def measure(model_name: str, data: ArraySet, *, steps: int, width: float) -> dic
     paper = PRESETS["paper"][model_name]
     torch.manual_seed(0)
     model = build_model(model_name, 10, width)
-    hyper = Hyper(seed=0, batch_size=paper["batch_size"], epochs=None, max_steps=steps + 1, optimizer="sgd",
-                  lr=paper["lr"], momentum=0.9, weight_decay=0.0, grad_clip=paper["grad_clip"], checkpoint_every=10**9)
+    hyper = Hyper(
+        seed=0,
+        batch_size=paper["batch_size"],
+        epochs=None,
+        max_steps=steps + 1,
+        optimizer="sgd",
+        lr=paper["lr"],
+        momentum=0.9,
+        weight_decay=0.0,
+        grad_clip=paper["grad_clip"],
+        checkpoint_every=10**9,
+    )
     tiny_val = ArraySet(data.inputs[:8], data.labels[:8])  # epoch ends are not what is measured
-    loop = Loop(model=model, optimizer=make_optimizer(model, hyper), hyper=hyper, train=data, val=tiny_val,
-                state=LoopState(), on_epoch=lambda row, best: None, on_checkpoint=lambda: None, progress=False)
+    loop = Loop(
+        model=model,
+        optimizer=make_optimizer(model, hyper),
+        hyper=hyper,
+        train=data,
+        val=tiny_val,
+        state=LoopState(),
+        on_epoch=lambda row, best: None,
+        on_checkpoint=lambda: None,
+        progress=False,
+    )
     loop.run(stop_after=1)  # warm-up: first-call allocations are not steady state
     loop.timing.data = loop.timing.total = loop.timing.samples = 0
     loop.run(stop_after=steps)
@@ -65,8 +84,12 @@ def reproduction_hours(samples_per_s: dict[str, float]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="3 steps per network (under a minute)")
-    parser.add_argument("--steps", type=int, help="measured steps per network (default 20, quick 3)")
-    parser.add_argument("--width", type=float, default=1.0, help="channel multiplier (1.0 = the paper's networks)")
+    parser.add_argument(
+        "--steps", type=int, help="measured steps per network (default 20, quick 3)"
+    )
+    parser.add_argument(
+        "--width", type=float, default=1.0, help="channel multiplier (1.0 = the paper's networks)"
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = parser.parse_args()
     if args.threads:
@@ -77,16 +100,38 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("audionet", "alexnet"):
-            pre = preprocess(list(table), MODEL_INPUT[name], seed=0, cache_dir=Path(tmp), workers=2, progress=False)
-            results[name] = measure(name, ArraySet(pre.inputs, labels), steps=steps, width=args.width)
+            pre = preprocess(
+                list(table),
+                MODEL_INPUT[name],
+                seed=0,
+                cache_dir=Path(tmp),
+                workers=2,
+                progress=False,
+            )
+            results[name] = measure(
+                name, ArraySet(pre.inputs, labels), steps=steps, width=args.width
+            )
     samples = {m: round(r["samples_per_s"], 2) for m, r in results.items()}
-    print(json.dumps({
-        "samples_per_s": samples,
-        "data_wait_share": {m: round(r["data_wait_share"], 4) for m, r in results.items()},
-        "paper_reproduction_cpu_hours": round(reproduction_hours(samples), 1) if args.width == 1.0 else None,
-        "steps": steps, "batch_size": 100, "width": args.width, "threads": torch.get_num_threads(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "torch": torch.__version__},
-    }))
+    print(
+        json.dumps(
+            {
+                "samples_per_s": samples,
+                "data_wait_share": {m: round(r["data_wait_share"], 4) for m, r in results.items()},
+                "paper_reproduction_cpu_hours": round(reproduction_hours(samples), 1)
+                if args.width == 1.0
+                else None,
+                "steps": steps,
+                "batch_size": 100,
+                "width": args.width,
+                "threads": torch.get_num_threads(),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "torch": torch.__version__,
+                },
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -36,7 +36,12 @@ def smoothing_window(window_ms: float, step_rate: float) -> np.ndarray:
     return window / window.sum()
 
 
-def relevance_envelope(relevance: np.ndarray, *, sample_rate: int = pp.SAMPLE_RATE, envelope_ms: float = DEFAULT_ENVELOPE_MS) -> np.ndarray:
+def relevance_envelope(
+    relevance: np.ndarray,
+    *,
+    sample_rate: int = pp.SAMPLE_RATE,
+    envelope_ms: float = DEFAULT_ENVELOPE_MS,
+) -> np.ndarray:
     """Positive relevance smoothed into an envelope with a peak of one.
 
     Parameters
@@ -59,20 +64,31 @@ def relevance_envelope(relevance: np.ndarray, *, sample_rate: int = pp.SAMPLE_RA
     return smooth / top if top > 0 else np.zeros_like(smooth)
 
 
-def waveform_audible(window: np.ndarray, relevance: np.ndarray, *, envelope_ms: float = DEFAULT_ENVELOPE_MS) -> np.ndarray:
+def waveform_audible(
+    window: np.ndarray, relevance: np.ndarray, *, envelope_ms: float = DEFAULT_ENVELOPE_MS
+) -> np.ndarray:
     """Relevance x signal for AudioNet: ``(8000,)`` window times the relevance envelope, at 8 kHz."""
     window = np.asarray(window, dtype=np.float64)
-    return window * relevance_envelope(relevance, sample_rate=pp.SAMPLE_RATE, envelope_ms=envelope_ms)
+    return window * relevance_envelope(
+        relevance, sample_rate=pp.SAMPLE_RATE, envelope_ms=envelope_ms
+    )
 
 
 def stft(window: np.ndarray) -> np.ndarray:
     """Complex STFT with the paper's parameters, ``(228, 230)`` (bins, frames) for 8,000 samples."""
-    _, _, spectrum = sps.stft(np.asarray(window, dtype=np.float64), fs=pp.SAMPLE_RATE, window="hann",
-                              nperseg=pp.NPERSEG, noverlap=pp.NOVERLAP)
+    _, _, spectrum = sps.stft(
+        np.asarray(window, dtype=np.float64),
+        fs=pp.SAMPLE_RATE,
+        window="hann",
+        nperseg=pp.NPERSEG,
+        noverlap=pp.NOVERLAP,
+    )
     return spectrum
 
 
-def relevance_mask(relevance: np.ndarray, shape: tuple[int, int], *, envelope_ms: float = DEFAULT_ENVELOPE_MS) -> np.ndarray:
+def relevance_mask(
+    relevance: np.ndarray, shape: tuple[int, int], *, envelope_ms: float = DEFAULT_ENVELOPE_MS
+) -> np.ndarray:
     """Positive AlexNet relevance ``(227, 227)`` as a [0, 1] mask over all STFT bins ``shape``.
 
     The network sees frequency bins 0..226 and frames 2..228; the bins and frames it does
@@ -91,7 +107,9 @@ def relevance_mask(relevance: np.ndarray, shape: tuple[int, int], *, envelope_ms
     return mask / top if top > 0 else np.zeros_like(mask)
 
 
-def spectrogram_audible(window: np.ndarray, relevance: np.ndarray, *, envelope_ms: float = DEFAULT_ENVELOPE_MS) -> np.ndarray:
+def spectrogram_audible(
+    window: np.ndarray, relevance: np.ndarray, *, envelope_ms: float = DEFAULT_ENVELOPE_MS
+) -> np.ndarray:
     """Masked-STFT resynthesis for AlexNet: ``(8000,)`` at 8 kHz.
 
     Parameters
@@ -107,7 +125,9 @@ def spectrogram_audible(window: np.ndarray, relevance: np.ndarray, *, envelope_m
     spectrum = stft(window)
     mask = relevance_mask(relevance, spectrum.shape, envelope_ms=envelope_ms)
     # Multiplying the complex STFT by a real mask scales the magnitude and keeps the phase.
-    _, out = sps.istft(spectrum * mask, fs=pp.SAMPLE_RATE, window="hann", nperseg=pp.NPERSEG, noverlap=pp.NOVERLAP)
+    _, out = sps.istft(
+        spectrum * mask, fs=pp.SAMPLE_RATE, window="hann", nperseg=pp.NPERSEG, noverlap=pp.NOVERLAP
+    )
     out = out[: window.shape[0]]
     return np.pad(out, (0, window.shape[0] - out.shape[0]))
 
@@ -120,12 +140,20 @@ def resample(signal: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return sps.resample_poly(np.asarray(signal, dtype=np.float64), to_rate // g, from_rate // g)
 
 
-def audible_heatmap(window: np.ndarray, relevance: np.ndarray, representation: str, *, envelope_ms: float = DEFAULT_ENVELOPE_MS) -> np.ndarray:
+def audible_heatmap(
+    window: np.ndarray,
+    relevance: np.ndarray,
+    representation: str,
+    *,
+    envelope_ms: float = DEFAULT_ENVELOPE_MS,
+) -> np.ndarray:
     """The audible heatmap of either model at 8 kHz, ``(8000,)``; see the module docstring."""
     if representation == "waveform":
         return waveform_audible(window, np.asarray(relevance).reshape(-1), envelope_ms=envelope_ms)
     if representation == "spectrogram":
-        return spectrogram_audible(window, np.asarray(relevance).reshape(pp.N_FREQ, -1), envelope_ms=envelope_ms)
+        return spectrogram_audible(
+            window, np.asarray(relevance).reshape(pp.N_FREQ, -1), envelope_ms=envelope_ms
+        )
     raise ValueError(f"unknown representation {representation!r}")
 
 
@@ -135,4 +163,9 @@ def audible_params(representation: str, envelope_ms: float) -> dict[str, Any]:
         how = "relevance x signal: positive relevance, Hann-smoothed envelope (peak 1) times the waveform"
     else:
         how = "positive relevance as a mask on the STFT magnitude (original phase), inverse STFT with the same parameters"
-    return {"representation": representation, "method": how, "envelope_ms": envelope_ms, "stft": pp.stft_params()}
+    return {
+        "representation": representation,
+        "method": how,
+        "envelope_ms": envelope_ms,
+        "stft": pp.stft_params(),
+    }

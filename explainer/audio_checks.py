@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-TARGET_RMS_DBFS = -26.0  # common loudness of original and audible heatmap (most pairs reach it within the peak ceiling)
+TARGET_RMS_DBFS = (
+    -26.0
+)  # common loudness of original and audible heatmap (most pairs reach it within the peak ceiling)
 PEAK_CEILING_DBFS = -1.0  # highest peak allowed after scaling
 SILENCE_DBFS = -60.0  # an RMS below this is silence
 CLIP_LEVEL = 32767 / 32768  # 16-bit full scale
@@ -79,11 +81,17 @@ def match_loudness(
     limit = min((ceiling * r / p for r, p in levels if r > 0), default=target)
     level = min(target, limit)
     scaled, entries = [], {}
-    for name, signal, (r, _) in zip(("original", "audible"), (original, audible), levels, strict=True):
+    for name, signal, (r, _) in zip(
+        ("original", "audible"), (original, audible), levels, strict=True
+    ):
         gain = level / r if r > 0 else 1.0
         out = np.asarray(signal, dtype=np.float64) * gain
         scaled.append(out)
-        entries[name] = {"gain_db": round(dbfs(gain), 3), "rms_dbfs": _round_db(rms(out)), "peak_dbfs": _round_db(peak(out))}
+        entries[name] = {
+            "gain_db": round(dbfs(gain), 3),
+            "rms_dbfs": _round_db(rms(out)),
+            "peak_dbfs": _round_db(peak(out)),
+        }
     record = {
         "method": "rms",
         "target_rms_dbfs": target_rms_dbfs,
@@ -129,7 +137,9 @@ def check_signal(
     if peak(samples) >= CLIP_LEVEL:
         problems.append(f"{label}: clips (peak {dbfs(peak(samples)):.2f} dBFS)")
     if dbfs(rms(samples)) < SILENCE_DBFS:
-        problems.append(f"{label}: silent (RMS {dbfs(rms(samples)):.1f} dBFS, below {SILENCE_DBFS:.0f})")
+        problems.append(
+            f"{label}: silent (RMS {dbfs(rms(samples)):.1f} dBFS, below {SILENCE_DBFS:.0f})"
+        )
     return problems
 
 
@@ -138,13 +148,23 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
     import soundfile as sf
 
     buffer = io.BytesIO()
-    sf.write(buffer, np.asarray(samples, dtype=np.float64), sample_rate, subtype=WAV_SUBTYPE, format="WAV")
+    sf.write(
+        buffer,
+        np.asarray(samples, dtype=np.float64),
+        sample_rate,
+        subtype=WAV_SUBTYPE,
+        format="WAV",
+    )
     return buffer.getvalue()
 
 
-def check_wav_file(path: Path, *, expected_rate: int, max_duration_s: float | None, label: str) -> list[str]:
+def check_wav_file(
+    path: Path, *, expected_rate: int, max_duration_s: float | None, label: str
+) -> list[str]:
     """Every problem with a WAV file in a bundle: undecodable, not mono, rate, length, NaN, clipping, silence."""
-    return read_checked_wav(path, expected_rate=expected_rate, max_duration_s=max_duration_s, label=label)[0]
+    return read_checked_wav(
+        path, expected_rate=expected_rate, max_duration_s=max_duration_s, label=label
+    )[0]
 
 
 def read_checked_wav(
@@ -162,6 +182,10 @@ def read_checked_wav(
     signal = samples[:, 0]
     problems = []
     if max_duration_s is not None and signal.shape[0] > round(max_duration_s * rate):
-        problems.append(f"{label}: {signal.shape[0] / rate:.3f} s long, longer than {max_duration_s} s")
-    problems += check_signal(signal, rate, expected_rate=expected_rate, expected_length=signal.shape[0], label=label)
+        problems.append(
+            f"{label}: {signal.shape[0] / rate:.3f} s long, longer than {max_duration_s} s"
+        )
+    problems += check_signal(
+        signal, rate, expected_rate=expected_rate, expected_length=signal.shape[0], label=label
+    )
     return problems, signal

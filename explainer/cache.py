@@ -120,7 +120,11 @@ def preprocess(
         Processes computing inputs (1 computes in this process).
     """
     params = cache_params(
-        representation, seed=seed, crop=crop, placements=placements, speed_perturbation=speed_perturbation
+        representation,
+        seed=seed,
+        crop=crop,
+        placements=placements,
+        speed_perturbation=speed_perturbation,
     )
     key = cache_key(recordings, params)
     relpaths = tuple(r.relpath for r in recordings)
@@ -143,7 +147,9 @@ def preprocess(
     _commit(target, entry, relpaths, params, key)
     opened = _open_entry(entry, relpaths, params, key)
     assert opened is not None
-    return Preprocessed(opened.inputs, opened.offsets, relpaths, key, params, built=True, path=entry)
+    return Preprocessed(
+        opened.inputs, opened.offsets, relpaths, key, params, built=True, path=entry
+    )
 
 
 def _allocate(entry: Path | None, n: int, params: dict[str, Any]) -> dict[str, Any]:
@@ -152,12 +158,18 @@ def _allocate(entry: Path | None, n: int, params: dict[str, Any]) -> dict[str, A
         return {"inputs": np.empty(shape, np.float32), "offsets": np.empty(shape[:2], np.int64)}
     entry.parent.mkdir(parents=True, exist_ok=True)
     folder = Path(tempfile.mkdtemp(prefix=f".{entry.name[:16]}.", dir=entry.parent))
-    inputs = np.lib.format.open_memmap(folder / "inputs.npy", mode="w+", dtype=np.float32, shape=shape)
-    offsets = np.lib.format.open_memmap(folder / "offsets.npy", mode="w+", dtype=np.int64, shape=shape[:2])
+    inputs = np.lib.format.open_memmap(
+        folder / "inputs.npy", mode="w+", dtype=np.float32, shape=shape
+    )
+    offsets = np.lib.format.open_memmap(
+        folder / "offsets.npy", mode="w+", dtype=np.int64, shape=shape[:2]
+    )
     return {"inputs": inputs, "offsets": offsets, "folder": folder}
 
 
-def _commit(target: dict[str, Any], entry: Path, relpaths: tuple[str, ...], params: dict[str, Any], key: str) -> None:
+def _commit(
+    target: dict[str, Any], entry: Path, relpaths: tuple[str, ...], params: dict[str, Any], key: str
+) -> None:
     target["inputs"].flush()
     target["offsets"].flush()
     folder: Path = target["folder"]
@@ -171,7 +183,9 @@ def _commit(target: dict[str, Any], entry: Path, relpaths: tuple[str, ...], para
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _open_entry(entry: Path, relpaths: tuple[str, ...], params: dict[str, Any], key: str) -> Preprocessed | None:
+def _open_entry(
+    entry: Path, relpaths: tuple[str, ...], params: dict[str, Any], key: str
+) -> Preprocessed | None:
     """The cached arrays if the entry is complete and matches; None if it must be (re)built."""
     try:
         index = json.loads((entry / "index.json").read_text(encoding="utf-8"))
@@ -179,7 +193,11 @@ def _open_entry(entry: Path, relpaths: tuple[str, ...], params: dict[str, Any], 
         offsets = np.load(entry / "offsets.npy", mmap_mode="r")
     except (OSError, ValueError):
         return None
-    if index.get("key") != key or tuple(index.get("relpaths", ())) != relpaths or inputs.shape[0] != len(relpaths):
+    if (
+        index.get("key") != key
+        or tuple(index.get("relpaths", ())) != relpaths
+        or inputs.shape[0] != len(relpaths)
+    ):
         return None
     return Preprocessed(inputs, offsets, relpaths, key, params, built=False, path=entry)
 
@@ -190,12 +208,22 @@ def _chunks(n: int) -> Iterator[tuple[int, int]]:
 
 
 def _compute(
-    recordings: Sequence[Recording], params: dict[str, Any], target: dict[str, Any], *, workers: int, progress: bool
+    recordings: Sequence[Recording],
+    params: dict[str, Any],
+    target: dict[str, Any],
+    *,
+    workers: int,
+    progress: bool,
 ) -> None:
     from tqdm import tqdm
 
     items = [(str(r.path), r.relpath) for r in recordings]
-    bar = tqdm(total=len(items), desc=f"preprocessing ({params['representation']})", unit="clip", disable=not progress)
+    bar = tqdm(
+        total=len(items),
+        desc=f"preprocessing ({params['representation']})",
+        unit="clip",
+        disable=not progress,
+    )
     with bar:
         if workers <= 1:
             for start, stop in _chunks(len(items)):
@@ -203,7 +231,9 @@ def _compute(
                 bar.update(stop - start)
             return
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(compute_chunk, items[a:b], params): a for a, b in _chunks(len(items))}
+            futures = {
+                pool.submit(compute_chunk, items[a:b], params): a for a, b in _chunks(len(items))
+            }
             for future in as_completed(futures):
                 inputs, offsets = future.result()
                 _store(target, futures[future], inputs, offsets)
@@ -215,7 +245,9 @@ def _store(target: dict[str, Any], start: int, inputs: np.ndarray, offsets: np.n
     target["offsets"][start : start + len(offsets)] = offsets
 
 
-def compute_chunk(items: Sequence[tuple[str, str]], params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+def compute_chunk(
+    items: Sequence[tuple[str, str]], params: dict[str, Any]
+) -> tuple[np.ndarray, np.ndarray]:
     """Inputs ``(len(items), placements, *shape)`` and offsets for ``(path, relpath)`` pairs.
 
     A module-level function so worker processes can run it.
@@ -228,10 +260,18 @@ def compute_chunk(items: Sequence[tuple[str, str]], params: dict[str, Any]) -> t
         audio = read_audio(Path(path), target_sr=pp.SAMPLE_RATE)
         for p in range(n_place):
             rng = pp.clip_offset_rng(params["placement_seed"], relpath, p)
-            clip = pp.change_speed(audio, rng, params["speed_perturbation"]) if params["speed_perturbation"] else audio
+            clip = (
+                pp.change_speed(audio, rng, params["speed_perturbation"])
+                if params["speed_perturbation"]
+                else audio
+            )
             try:
-                window, offsets[i, p] = pp.place_in_window(clip, rng=rng, crop=params["crop_long_clips"])
+                window, offsets[i, p] = pp.place_in_window(
+                    clip, rng=rng, crop=params["crop_long_clips"]
+                )
             except pp.ClipTooLongError as exc:
-                raise DataError([f"{path}: {exc}; pass --crop-long-clips to keep its centre second"]) from exc
+                raise DataError(
+                    [f"{path}: {exc}; pass --crop-long-clips to keep its centre second"]
+                ) from exc
             inputs[i, p] = pp.model_input(window, representation)
     return inputs, offsets

@@ -32,8 +32,14 @@ from explainer.errors import UserError
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_QUEUE = "explain"
 # Imported once in the worker's main process, so every forked child starts warm.
-PRELOAD = ("torch", "zennit", "explainer.rendering", "explainer.relevance", "explainer.training",
-           "explainer.distributed")
+PRELOAD = (
+    "torch",
+    "zennit",
+    "explainer.rendering",
+    "explainer.relevance",
+    "explainer.training",
+    "explainer.distributed",
+)
 
 
 class ConfigurationError(UserError):
@@ -46,7 +52,9 @@ def redis_url(raw: str | None = None, *, name: str = "REDIS_URL") -> str:
         raw, name = os.environ.get("REDIS_URL", "") or DEFAULT_REDIS_URL, "REDIS_URL"
     parsed = urlparse(raw)
     if parsed.scheme not in {"redis", "rediss"} or not parsed.hostname:
-        raise ConfigurationError(f"{name}={raw!r} is not a redis:// URL (e.g. redis://127.0.0.1:6379/0)")
+        raise ConfigurationError(
+            f"{name}={raw!r} is not a redis:// URL (e.g. redis://127.0.0.1:6379/0)"
+        )
     return raw
 
 
@@ -54,9 +62,15 @@ def worker_concurrency() -> int:
     """``HEARXAI_EXPLAIN_WORKER_CONCURRENCY``, else the CPUs this process may use."""
     raw = os.environ.get("HEARXAI_EXPLAIN_WORKER_CONCURRENCY", "").strip()
     if not raw:
-        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        return (
+            len(os.sched_getaffinity(0))
+            if hasattr(os, "sched_getaffinity")
+            else (os.cpu_count() or 1)
+        )
     if not raw.isdigit() or int(raw) < 1:
-        raise ConfigurationError(f"HEARXAI_EXPLAIN_WORKER_CONCURRENCY={raw!r} is not a positive integer")
+        raise ConfigurationError(
+            f"HEARXAI_EXPLAIN_WORKER_CONCURRENCY={raw!r} is not a positive integer"
+        )
     return int(raw)
 
 

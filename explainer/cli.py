@@ -18,7 +18,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
     "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
     "bundle": ("explainer.bundle", "explain decisions and write (or --validate) a stimulus bundle"),
-    "bundle-distributed": ("explainer.distributed", "the bundle command with chunks rendered by Celery workers"),
+    "bundle-distributed": (
+        "explainer.distributed",
+        "the bundle command with chunks rendered by Celery workers",
+    ),
 }
 
 
@@ -36,13 +39,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser = _top_parser()
         if argv and not argv[0].startswith("-"):
             parser.print_usage(sys.stderr)
-            print(f"error: unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}", file=sys.stderr)
+            print(
+                f"error: unknown command {argv[0]!r}; choose one of {', '.join(COMMANDS)}",
+                file=sys.stderr,
+            )
             return 2
         parser.parse_args(argv)  # handles --help
         parser.print_help()
         return 2
     module = importlib.import_module(COMMANDS[argv[0]][0])
-    parser = argparse.ArgumentParser(prog=f"python -m explainer {argv[0]}", description=COMMANDS[argv[0]][1])
+    parser = argparse.ArgumentParser(
+        prog=f"python -m explainer {argv[0]}", description=COMMANDS[argv[0]][1]
+    )
     module.configure_parser(parser)
     args = parser.parse_args(argv[1:])
     try:

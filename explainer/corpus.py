@@ -82,8 +82,14 @@ def _voices(n: int = N_VOICES) -> tuple[Voice, ...]:
             ("male", MALE_VARIANTS, (20, 55), 3),
         ):
             language, accent = ACCENTS[(i + shift + i // 5) % len(ACCENTS)]
-            pitch, speed, age = int(rng.integers(*pitch_range)), int(rng.integers(130, 175)), int(rng.integers(20, 65))
-            voices.append(Voice(language, variants[i % len(variants)], sex, pitch, speed, accent, age))
+            pitch, speed, age = (
+                int(rng.integers(*pitch_range)),
+                int(rng.integers(130, 175)),
+                int(rng.integers(20, 65)),
+            )
+            voices.append(
+                Voice(language, variants[i % len(variants)], sex, pitch, speed, accent, age)
+            )
     return tuple(voices)
 
 
@@ -103,17 +109,38 @@ class TakeParams:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, required=True, help="folder to write (AudioMNIST layout)")
-    parser.add_argument("--speakers", type=int, default=DEFAULT_SPEAKERS, help=f"number of voices, 2..{len(VOICES)} (default {DEFAULT_SPEAKERS})")
-    parser.add_argument("--takes", type=int, default=DEFAULT_TAKES, help=f"takes per digit and speaker (default {DEFAULT_TAKES})")
-    parser.add_argument("--seed", type=int, default=0, help="seed of every random choice (default 0)")
-    parser.add_argument("--workers", type=int, default=2, help="parallel espeak-ng processes (default 2)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="folder to write (AudioMNIST layout)"
+    )
+    parser.add_argument(
+        "--speakers",
+        type=int,
+        default=DEFAULT_SPEAKERS,
+        help=f"number of voices, 2..{len(VOICES)} (default {DEFAULT_SPEAKERS})",
+    )
+    parser.add_argument(
+        "--takes",
+        type=int,
+        default=DEFAULT_TAKES,
+        help=f"takes per digit and speaker (default {DEFAULT_TAKES})",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=0, help="seed of every random choice (default 0)"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=2, help="parallel espeak-ng processes (default 2)"
+    )
     parser.add_argument("--force", action="store_true", help="replace an existing corpus at --out")
 
 
 def run(args: argparse.Namespace) -> int:
     out = write_corpus(
-        args.out, n_speakers=args.speakers, takes=args.takes, seed=args.seed, workers=args.workers, force=args.force
+        args.out,
+        n_speakers=args.speakers,
+        takes=args.takes,
+        seed=args.seed,
+        workers=args.workers,
+        force=args.force,
     )
     n = args.speakers * args.takes * len(WORDS)
     print(f"wrote {n} recordings of {args.speakers} speakers to {out}")
@@ -121,8 +148,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def write_corpus(
-    out: Path, *, n_speakers: int = DEFAULT_SPEAKERS, takes: int = DEFAULT_TAKES, seed: int = 0,
-    workers: int = 2, force: bool = False, progress: bool = True,
+    out: Path,
+    *,
+    n_speakers: int = DEFAULT_SPEAKERS,
+    takes: int = DEFAULT_TAKES,
+    seed: int = 0,
+    workers: int = 2,
+    force: bool = False,
+    progress: bool = True,
 ) -> Path:
     """Synthesise the demo corpus into ``out`` (written to a temporary folder, then renamed).
 
@@ -137,7 +170,9 @@ def write_corpus(
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     staging.chmod(0o755)  # mkdtemp makes it private; the corpus is for everyone
     try:
-        jobs = [(i + 1, v, d, k) for i, v in enumerate(voices) for d in range(10) for k in range(takes)]
+        jobs = [
+            (i + 1, v, d, k) for i, v in enumerate(voices) for d in range(10) for k in range(takes)
+        ]
         params = _synthesise_all(staging, jobs, seed, workers, progress)
         _write_metadata(staging, voices)
         _write_generation(staging, voices, params, seed=seed, takes=takes, espeak=version)
@@ -179,7 +214,9 @@ def _synthesise_all(
     def one(job: tuple[int, Voice, int, int]) -> tuple[str, TakeParams]:
         number, voice, digit, take = job
         rel = f"{number:02d}/{digit}_{number:02d}_{take}.wav"
-        audio, params = synthesise_take(voice, digit, np.random.default_rng([seed, number, digit, take]))
+        audio, params = synthesise_take(
+            voice, digit, np.random.default_rng([seed, number, digit, take])
+        )
         path = staging / rel
         path.parent.mkdir(exist_ok=True)
         sf.write(path, audio, SAMPLE_RATE, subtype="PCM_16")
@@ -187,10 +224,14 @@ def _synthesise_all(
 
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         results = pool.map(one, jobs)
-        return dict(tqdm(results, total=len(jobs), desc="synthesising", unit="clip", disable=not progress))
+        return dict(
+            tqdm(results, total=len(jobs), desc="synthesising", unit="clip", disable=not progress)
+        )
 
 
-def synthesise_take(voice: Voice, digit: int, rng: np.random.Generator) -> tuple[np.ndarray, TakeParams]:
+def synthesise_take(
+    voice: Voice, digit: int, rng: np.random.Generator
+) -> tuple[np.ndarray, TakeParams]:
     """One take of ``digit`` by ``voice``: float32 audio at 8 kHz (under one second) and its parameters."""
     pitch = int(np.clip(voice.pitch + rng.integers(-5, 6), 0, 99))
     speed = int(round(voice.speed * rng.uniform(0.88, 1.12)))
@@ -203,7 +244,9 @@ def synthesise_take(voice: Voice, digit: int, rng: np.random.Generator) -> tuple
         if word.size + pad <= MAX_SAMPLES:
             break
         speed = int(speed * 1.1)  # a slow take that would not fit in one second
-    params = TakeParams(pitch, speed, round(peak_dbfs, 3), round(snr_db, 3), round(lead_ms, 3), round(tail_ms, 3))
+    params = TakeParams(
+        pitch, speed, round(peak_dbfs, 3), round(snr_db, 3), round(lead_ms, 3), round(tail_ms, 3)
+    )
     return add_realism(word, params, noise), params
 
 
@@ -253,11 +296,19 @@ def _write_metadata(folder: Path, voices: Sequence[Voice]) -> None:
         }
         for i, v in enumerate(voices)
     }
-    (folder / META_NAME).write_text(json.dumps(meta, indent=4, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / META_NAME).write_text(
+        json.dumps(meta, indent=4, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 def _write_generation(
-    folder: Path, voices: Sequence[Voice], params: dict[str, TakeParams], *, seed: int, takes: int, espeak: str
+    folder: Path,
+    voices: Sequence[Voice],
+    params: dict[str, TakeParams],
+    *,
+    seed: int,
+    takes: int,
+    espeak: str,
 ) -> None:
     record: dict[str, Any] = {
         "generator": "python -m explainer corpus",
@@ -266,10 +317,15 @@ def _write_generation(
         "takes_per_digit": takes,
         "sample_rate": SAMPLE_RATE,
         "words": list(WORDS),
-        "speakers": {f"{i + 1:02d}": {**asdict(v), "espeak_voice": v.espeak_name} for i, v in enumerate(voices)},
+        "speakers": {
+            f"{i + 1:02d}": {**asdict(v), "espeak_voice": v.espeak_name}
+            for i, v in enumerate(voices)
+        },
         "takes": {rel: asdict(p) for rel, p in sorted(params.items())},
     }
-    (folder / GENERATION_NAME).write_text(json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    (folder / GENERATION_NAME).write_text(
+        json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8"
+    )
 
 
 def _replace_folder(staging: Path, out: Path) -> None:

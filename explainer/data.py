@@ -231,7 +231,11 @@ def _corpus_root(root: Path) -> Path:
     if not (root / META_NAME).is_file() and (root / "data" / META_NAME).is_file():
         return (root / "data").resolve()
     if not (root / META_NAME).is_file():
-        raise DataError([f"{root / META_NAME}: metadata file not found (is {root} an AudioMNIST-layout folder?)"])
+        raise DataError(
+            [
+                f"{root / META_NAME}: metadata file not found (is {root} an AudioMNIST-layout folder?)"
+            ]
+        )
     return root.resolve()
 
 
@@ -329,7 +333,9 @@ def _find_wavs(root: Path) -> tuple[list[Path], list[str]]:
             if match is None:
                 problems.append(f"{path}: file name does not match D_NN_K.wav (digit_speaker_take)")
             elif match["speaker"] != folder.name:
-                problems.append(f"{path}: names speaker {match['speaker']} but is in folder {folder.name}")
+                problems.append(
+                    f"{path}: names speaker {match['speaker']} but is in folder {folder.name}"
+                )
             else:
                 paths.append(path)
     if not paths and not problems:
@@ -358,7 +364,9 @@ def _metadata_problems(recordings: list[Recording], speakers: dict[str, SpeakerI
                 "(add it, or load with missing_metadata='skip' / --skip-unknown-speakers)"
             )
         elif info.sex not in ("male", "female"):
-            problems.append(f"{first.path}: speaker {speaker} has gender {info.sex!r} in {META_NAME}; expected male or female")
+            problems.append(
+                f"{first.path}: speaker {speaker} has gender {info.sex!r} in {META_NAME}; expected male or female"
+            )
     return problems
 
 

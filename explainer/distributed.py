@@ -106,7 +106,9 @@ class WorkFolder:
 
 def canonical_plan(spec: dict[str, Any]) -> bytes:
     """The plan as canonical JSON bytes (sorted keys, no spaces): what its digest is taken of."""
-    return json.dumps(spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    return json.dumps(
+        spec, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")
 
 
 def plan_digest(spec: dict[str, Any]) -> str:
@@ -135,15 +137,21 @@ def prepare_work_folder(spec: dict[str, Any], root: Path) -> tuple[WorkFolder, s
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write via a temporary name unique across machines, then rename (readers never see a part)."""
-    tmp = path.with_name(f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = path.with_name(
+        f".{path.name}.{socket.gethostname()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    )
     tmp.write_bytes(data)
     os.replace(tmp, path)
 
 
-def finished_records(folder: WorkFolder, digest: str, indices: Sequence[int]) -> list[dict[str, Any]] | None:
+def finished_records(
+    folder: WorkFolder, digest: str, indices: Sequence[int]
+) -> list[dict[str, Any]] | None:
     """The records of a finished chunk, or None if it is not done (or its files are gone)."""
     try:
-        record = json.loads(folder.chunk_record(chunk_key(digest, indices)).read_text(encoding="utf-8"))
+        record = json.loads(
+            folder.chunk_record(chunk_key(digest, indices)).read_text(encoding="utf-8")
+        )
     except FileNotFoundError:
         return None
     except (ValueError, UnicodeDecodeError):  # written atomically, so only a damaged disk gets here
@@ -169,9 +177,12 @@ def load_plan(folder: WorkFolder, digest: str) -> dict[str, Any]:
     except FileNotFoundError:
         raise WorkFolderUnavailable(
             f"{folder.plan}: not found on {socket.gethostname()}; the work folder must be shared "
-            "at the same path on every machine") from None
+            "at the same path on every machine"
+        ) from None
     if hashlib.sha256(data).hexdigest() != digest:
-        raise UserError(f"{folder.plan}: is not the plan {digest[:16]} that was queued (changed since)")
+        raise UserError(
+            f"{folder.plan}: is not the plan {digest[:16]} that was queued (changed since)"
+        )
     _PLANS[digest] = json.loads(data)
     if len(_PLANS) > _PLANS_KEPT:
         _PLANS.popitem(last=False)
@@ -203,8 +214,13 @@ def run_chunk(folder_path: str | Path, digest: str, chunk: int) -> dict[str, Any
     if not 0 <= chunk < len(spec["chunks"]):
         raise UserError(f"chunk {chunk}: the plan has chunks 0..{len(spec['chunks']) - 1}")
     indices = spec["chunks"][chunk]
-    summary = {"chunk": chunk, "key": chunk_key(digest, indices), "host": socket.gethostname(), "pid": os.getpid(),
-               "torch_threads": torch.get_num_threads()}
+    summary = {
+        "chunk": chunk,
+        "key": chunk_key(digest, indices),
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "torch_threads": torch.get_num_threads(),
+    }
     records = finished_records(folder, digest, indices)
     if records is not None:
         return summary | {"records": records, "rendered": False, "timings": None}
@@ -216,8 +232,15 @@ def run_chunk(folder_path: str | Path, digest: str, chunk: int) -> dict[str, Any
     finally:
         shutil.rmtree(attempt, ignore_errors=True)
     inject_fault(folder, chunk)
-    record = {"plan": digest, "chunk": chunk, "indices": list(indices), "records": result["records"]}
-    write_atomic(folder.chunk_record(summary["key"]), json.dumps(record, sort_keys=True).encode("utf-8"))
+    record = {
+        "plan": digest,
+        "chunk": chunk,
+        "indices": list(indices),
+        "records": result["records"],
+    }
+    write_atomic(
+        folder.chunk_record(summary["key"]), json.dumps(record, sort_keys=True).encode("utf-8")
+    )
     return summary | {"records": result["records"], "rendered": True, "timings": result["timings"]}
 
 
@@ -254,9 +277,17 @@ def inject_fault(folder: WorkFolder, chunk: int) -> None:
         raise RuntimeError(f"chunk {chunk}: injected failure")
 
 
-@app.task(name=TASK_NAME, bind=True, autoretry_for=(Exception,), dont_autoretry_for=(UserError,),
-          retry_backoff=2, retry_backoff_max=120, retry_jitter=True, max_retries=MAX_RETRIES,
-          default_retry_delay=2)
+@app.task(
+    name=TASK_NAME,
+    bind=True,
+    autoretry_for=(Exception,),
+    dont_autoretry_for=(UserError,),
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+    default_retry_delay=2,
+)
 def render_chunk_task(self: Task, folder: str, digest: str, chunk: int) -> dict[str, Any]:
     """Celery task: :func:`run_chunk`. Errors other than bad input (:class:`UserError`) are retried."""
     return run_chunk(folder, digest, chunk) | {"worker": self.request.hostname}
@@ -289,7 +320,9 @@ def make_client(broker: str | None = None) -> Celery:
         raise UserError(str(exc)) from None
     client = Celery("explainer-coordinator")
     # Celery's "backend-class+url" form: the same Redis as the workers store into, polled.
-    client.conf.update(configuration(url) | {"result_backend": f"{__name__}:PolledRedisBackend+{url}"})
+    client.conf.update(
+        configuration(url) | {"result_backend": f"{__name__}:PolledRedisBackend+{url}"}
+    )
     return client
 
 
@@ -299,7 +332,9 @@ def check_broker(client: Celery) -> None:
         with client.connection_for_write() as connection:
             connection.ensure_connection(max_retries=1, interval_start=0, timeout=5)
     except Exception as exc:  # kombu raises the transport's own errors
-        raise UserError(f"cannot reach the broker at {without_password(client.conf.broker_url)}: {exc}") from None
+        raise UserError(
+            f"cannot reach the broker at {without_password(client.conf.broker_url)}: {exc}"
+        ) from None
 
 
 def without_password(url: str) -> str:
@@ -314,23 +349,36 @@ def warn_if_no_worker(client: Celery, queue: str) -> None:
     """Say so on stderr when no worker consumes ``queue`` yet (the chunks then wait for one)."""
     replies = client.control.inspect(timeout=1.0).active_queues() or {}
     if not any(q.get("name") == queue for queues in replies.values() for q in queues):
-        print(f"warning: no worker consumes queue {queue!r} yet; chunks wait until one starts "
-              f"(celery -A explainer.celery_app worker -Q {queue})", file=sys.stderr)
+        print(
+            f"warning: no worker consumes queue {queue!r} yet; chunks wait until one starts "
+            f"(celery -A explainer.celery_app worker -Q {queue})",
+            file=sys.stderr,
+        )
 
 
-def send_chunks(client: Celery, folder: WorkFolder, digest: str, chunks: Iterable[int], queue: str) -> dict[str, int]:
+def send_chunks(
+    client: Celery, folder: WorkFolder, digest: str, chunks: Iterable[int], queue: str
+) -> dict[str, int]:
     """Queue one task per chunk; returns task id -> chunk."""
     sent = {}
     with client.producer_or_acquire() as producer:
         for chunk in chunks:
-            result = client.send_task(TASK_NAME, args=(str(folder.path), digest, chunk), queue=queue, producer=producer)
+            result = client.send_task(
+                TASK_NAME, args=(str(folder.path), digest, chunk), queue=queue, producer=producer
+            )
             sent[result.id] = chunk
     return sent
 
 
 def collect(
-    client: Celery, sent: dict[str, int], spec: dict[str, Any], bar: Any, *, queue: str,
-    stall_timeout_s: float | None = None, poll_s: float = 0.1,
+    client: Celery,
+    sent: dict[str, int],
+    spec: dict[str, Any],
+    bar: Any,
+    *,
+    queue: str,
+    stall_timeout_s: float | None = None,
+    poll_s: float = 0.1,
 ) -> dict[int, dict[str, Any]]:
     """Wait for every sent chunk; returns chunk -> task result. A failed chunk is a :class:`UserError`.
 
@@ -343,27 +391,41 @@ def collect(
         if not results and asked is not None and time.monotonic() - asked > QUIET_S:
             warn_if_no_worker(client, queue)
             asked = None
-        for task_id, meta in client.backend.get_many(set(pending), max_iterations=1, interval=poll_s):
+        for task_id, meta in client.backend.get_many(
+            set(pending), max_iterations=1, interval=poll_s
+        ):
             chunk = pending.pop(task_id)
             client.backend.forget(task_id)
             if meta["status"] != "SUCCESS":
-                for other in pending:  # results already stored; chunks still running keep theirs (they expire)
+                for other in (
+                    pending
+                ):  # results already stored; chunks still running keep theirs (they expire)
                     client.backend.forget(other)
                 first = spec["stimuli"][spec["chunks"][chunk][0]]["id"]
-                raise UserError(f"chunk {chunk} (stimuli from {first}) failed on a worker: "
-                                f"{type(meta['result']).__name__}: {meta['result']}")
+                raise UserError(
+                    f"chunk {chunk} (stimuli from {first}) failed on a worker: "
+                    f"{type(meta['result']).__name__}: {meta['result']}"
+                )
             results[chunk] = meta["result"]
             bar.update(len(spec["chunks"][chunk]))
             last_progress = time.monotonic()
         if stall_timeout_s and pending and time.monotonic() - last_progress > stall_timeout_s:
-            raise UserError(f"no chunk finished in {stall_timeout_s:.0f} s ({len(pending)} waiting); "
-                            "are workers running on this queue?")
+            raise UserError(
+                f"no chunk finished in {stall_timeout_s:.0f} s ({len(pending)} waiting); "
+                "are workers running on this queue?"
+            )
     return results
 
 
 def render_distributed(
-    spec: dict[str, Any], out: Path, *, client: Celery | None = None, work_root: Path | None = None,
-    queue: str = DEFAULT_QUEUE, overwrite: bool = False, stall_timeout_s: float | None = None,
+    spec: dict[str, Any],
+    out: Path,
+    *,
+    client: Celery | None = None,
+    work_root: Path | None = None,
+    queue: str = DEFAULT_QUEUE,
+    overwrite: bool = False,
+    stall_timeout_s: float | None = None,
     poll_s: float = 0.1,
 ) -> dict[str, Any]:
     """Render ``spec`` (from :func:`explainer.bundle.plan_bundle`) on Celery workers and write the bundle.
@@ -395,15 +457,28 @@ def render_distributed(
     out = Path(out).absolute()
     check_out(out, overwrite)
     start = time.perf_counter()
-    folder, digest = prepare_work_folder(spec, Path(work_root or out.parent / WORK_DIR_NAME).absolute())
-    reused = {i: records for i, chunk in enumerate(spec["chunks"])
-              if (records := finished_records(folder, digest, chunk)) is not None}
+    folder, digest = prepare_work_folder(
+        spec, Path(work_root or out.parent / WORK_DIR_NAME).absolute()
+    )
+    reused = {
+        i: records
+        for i, chunk in enumerate(spec["chunks"])
+        if (records := finished_records(folder, digest, chunk)) is not None
+    }
     todo = [i for i in range(len(spec["chunks"])) if i not in reused]
     sent = send_chunks(client, folder, digest, todo, queue) if todo else {}
     initial = sum(len(spec["chunks"][i]) for i in reused)
-    with tqdm(total=len(spec["stimuli"]), initial=initial, desc="rendering chunks on workers", unit="stim",
-              file=sys.stderr, disable=None) as bar:
-        results = collect(client, sent, spec, bar, queue=queue, stall_timeout_s=stall_timeout_s, poll_s=poll_s)
+    with tqdm(
+        total=len(spec["stimuli"]),
+        initial=initial,
+        desc="rendering chunks on workers",
+        unit="stim",
+        file=sys.stderr,
+        disable=None,
+    ) as bar:
+        results = collect(
+            client, sent, spec, bar, queue=queue, stall_timeout_s=stall_timeout_s, poll_s=poll_s
+        )
     by_chunk = reused | {chunk: result["records"] for chunk, result in results.items()}
     records = [r for chunk in sorted(by_chunk) for r in by_chunk[chunk]]
     manifest = finish(spec, records, folder, out, overwrite=overwrite)
@@ -411,9 +486,13 @@ def render_distributed(
     with contextlib.suppress(OSError):  # the work folder itself, once no other bundle uses it
         folder.path.parent.rmdir()
     return {
-        "manifest": manifest, "n_files": len({e["path"] for s in manifest["stimuli"] for e in s["files"].values()}),
-        "n_chunks": len(spec["chunks"]), "sent": len(sent), "reused": len(reused),
-        "rendered_by": _rendered_by(results.values()), "timings": _timings(results.values(), time.perf_counter() - start),
+        "manifest": manifest,
+        "n_files": len({e["path"] for s in manifest["stimuli"] for e in s["files"].values()}),
+        "n_chunks": len(spec["chunks"]),
+        "sent": len(sent),
+        "reused": len(reused),
+        "rendered_by": _rendered_by(results.values()),
+        "timings": _timings(results.values(), time.perf_counter() - start),
     }
 
 
@@ -425,7 +504,14 @@ def check_out(out: Path, overwrite: bool) -> None:
         raise UserError(f"{out}: exists and is not a bundle; refusing to replace it")
 
 
-def finish(spec: dict[str, Any], records: list[dict[str, Any]], folder: WorkFolder, out: Path, *, overwrite: bool) -> dict[str, Any]:
+def finish(
+    spec: dict[str, Any],
+    records: list[dict[str, Any]],
+    folder: WorkFolder,
+    out: Path,
+    *,
+    overwrite: bool,
+) -> dict[str, Any]:
     """Assemble, validate and write the manifest (once), then rename the rendered folder to ``out``.
 
     A rename cannot cross file systems: if ``out`` is on another one than the work
@@ -442,7 +528,9 @@ def finish(spec: dict[str, Any], records: list[dict[str, Any]], folder: WorkFold
     try:
         return finalize_bundle(spec, records, source, out, overwrite=overwrite)
     except UserError as exc:
-        raise UserError(f"{exc}; the rendered chunks stay in {folder.path} (remove it to render them again)") from None
+        raise UserError(
+            f"{exc}; the rendered chunks stay in {folder.path} (remove it to render them again)"
+        ) from None
     finally:
         if source != folder.bundle:
             shutil.rmtree(source, ignore_errors=True)
@@ -480,20 +568,39 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     for action in shared._actions:
         if action.dest not in _NOT_HERE:
             parser._add_action(action)
-    parser.add_argument("--work-dir", type=Path,
-                        help=f"folder every worker sees at the same path, e.g. on NFS (default {WORK_DIR_NAME} next to --out)")
-    parser.add_argument("--chunk-size", type=int, default=eb.CHUNK_SIZE,
-                        help=f"stimuli per task, part of the plan (default {eb.CHUNK_SIZE}, as the bundle command)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help=f"folder every worker sees at the same path, e.g. on NFS (default {WORK_DIR_NAME} next to --out)",
+    )
+    parser.add_argument(
+        "--chunk-size",
+        type=int,
+        default=eb.CHUNK_SIZE,
+        help=f"stimuli per task, part of the plan (default {eb.CHUNK_SIZE}, as the bundle command)",
+    )
     parser.add_argument("--broker", help="Redis URL of the workers' broker (default: REDIS_URL)")
-    parser.add_argument("--queue", default=DEFAULT_QUEUE, help=f"queue the workers consume (default {DEFAULT_QUEUE})")
-    parser.add_argument("--stall-timeout", type=float, default=0.0,
-                        help="give up when no chunk finishes for this many seconds (default 0: wait)")
+    parser.add_argument(
+        "--queue",
+        default=DEFAULT_QUEUE,
+        help=f"queue the workers consume (default {DEFAULT_QUEUE})",
+    )
+    parser.add_argument(
+        "--stall-timeout",
+        type=float,
+        default=0.0,
+        help="give up when no chunk finishes for this many seconds (default 0: wait)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from explainer import bundle as eb
 
-    missing = [flag for flag, value in (("--run", args.run), ("--data", args.data), ("--out", args.out)) if value is None]
+    missing = [
+        flag
+        for flag, value in (("--run", args.run), ("--data", args.data), ("--out", args.out))
+        if value is None
+    ]
     if missing:
         raise UserError(f"{', '.join(missing)} required")
     if args.chunk_size < 1:
@@ -501,16 +608,32 @@ def run(args: argparse.Namespace) -> int:
     client = make_client(args.broker)
     check_broker(client)  # before planning, which takes a while
     check_out(Path(args.out), args.overwrite)
-    spec = eb.plan_bundle(args.run, args.data, design_from_args(args), seed=args.seed,
-                          render=eb.RenderOptions.from_args(args).as_dict(), method_params=eb.parse_params(args.param),
-                          chunk_size=args.chunk_size)
+    spec = eb.plan_bundle(
+        args.run,
+        args.data,
+        design_from_args(args),
+        seed=args.seed,
+        render=eb.RenderOptions.from_args(args).as_dict(),
+        method_params=eb.parse_params(args.param),
+        chunk_size=args.chunk_size,
+    )
     for line in spec["selection"]["shortfall"]:
         print(f"warning: too few candidates, filled from the same class: {line}", file=sys.stderr)
-    result = render_distributed(spec, args.out, client=client, work_root=args.work_dir, queue=args.queue,
-                                overwrite=args.overwrite, stall_timeout_s=args.stall_timeout or None)
+    result = render_distributed(
+        spec,
+        args.out,
+        client=client,
+        work_root=args.work_dir,
+        queue=args.queue,
+        overwrite=args.overwrite,
+        stall_timeout_s=args.stall_timeout or None,
+    )
     workers = ", ".join(f"{name}: {n}" for name, n in result["rendered_by"].items()) or "none"
-    print(f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files) in {result['n_chunks']} chunks "
-          f"({result['reused']} found done; rendered by {workers})", file=sys.stderr)
+    print(
+        f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files) in {result['n_chunks']} chunks "
+        f"({result['reused']} found done; rendered by {workers})",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -519,7 +642,11 @@ def design_from_args(args: argparse.Namespace) -> Any:
     from explainer.selection import Design
 
     return Design(
-        n_decisions=args.n, incorrect_fraction=args.incorrect_fraction, practice=args.practice,
-        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()), split=args.split,
-        target=args.target, shortfall=args.shortfall,
+        n_decisions=args.n,
+        incorrect_fraction=args.incorrect_fraction,
+        practice=args.practice,
+        methods=tuple(m.strip() for m in args.methods.split(",") if m.strip()),
+        split=args.split,
+        target=args.target,
+        shortfall=args.shortfall,
     )

@@ -81,9 +81,14 @@ def timeline(layout: Layout = LAYOUT) -> dict[str, Any]:
         the plot area covers rows ``y0_px`` up to (not including) ``y1_px``.
     """
     return {
-        "x0_px": layout.x0, "x1_px": layout.x1, "y0_px": layout.y0, "y1_px": layout.y1,
-        "width_px": layout.width_px, "height_px": layout.height_px,
-        "t0_s": layout.t0_s, "t1_s": layout.t1_s,
+        "x0_px": layout.x0,
+        "x1_px": layout.x1,
+        "y0_px": layout.y0,
+        "y1_px": layout.y1,
+        "width_px": layout.width_px,
+        "height_px": layout.height_px,
+        "t0_s": layout.t0_s,
+        "t1_s": layout.t1_s,
     }
 
 
@@ -126,7 +131,9 @@ def column_bounds(n_samples: int, layout: Layout = LAYOUT) -> np.ndarray:
     return np.round(np.linspace(0, n_samples, layout.plot_width + 1)).astype(np.intp)
 
 
-def waveform_columns(window: np.ndarray, relevance: np.ndarray | None, layout: Layout = LAYOUT) -> dict[str, np.ndarray]:
+def waveform_columns(
+    window: np.ndarray, relevance: np.ndarray | None, layout: Layout = LAYOUT
+) -> dict[str, np.ndarray]:
     """Per plot column: lowest and highest sample (normalised to a peak of 1) and summed relevance.
 
     Neighbouring columns overlap by one sample, so the drawn wave has no gaps.
@@ -146,7 +153,11 @@ def waveform_columns(window: np.ndarray, relevance: np.ndarray | None, layout: L
 
 
 def render_waveform(
-    window: np.ndarray, relevance: np.ndarray | None, *, colormap: str = "red-blue", layout: Layout = LAYOUT
+    window: np.ndarray,
+    relevance: np.ndarray | None,
+    *,
+    colormap: str = "red-blue",
+    layout: Layout = LAYOUT,
 ) -> bytes:
     """PNG of the waveform, coloured by relevance (or plain grey when ``relevance`` is None).
 
@@ -192,7 +203,9 @@ def _waveform_background(layout: Layout) -> np.ndarray:
 
 
 @lru_cache(maxsize=8)
-def _spectrogram_index(layout: Layout, n_freq: int, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _spectrogram_index(
+    layout: Layout, n_freq: int, n_frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each plot row and column: the frequency bin and kept STFT frame it shows.
 
     Columns are placed by the frame's centre time (frame f of the zero-padded STFT
@@ -201,10 +214,16 @@ def _spectrogram_index(layout: Layout, n_freq: int, n_frames: int) -> tuple[np.n
     """
     from explainer import preprocessing as pp
 
-    t = layout.t0_s + (np.arange(layout.plot_width) + 0.5) / layout.plot_width * (layout.t1_s - layout.t0_s)
+    t = layout.t0_s + (np.arange(layout.plot_width) + 0.5) / layout.plot_width * (
+        layout.t1_s - layout.t0_s
+    )
     frame = np.round(t * pp.SAMPLE_RATE / pp.HOP).astype(np.intp) - pp.FRAME_SLICE.start
     valid = (frame >= 0) & (frame < n_frames)
-    freq = (layout.plot_height - 0.5 - np.arange(layout.plot_height)) / layout.plot_height * (pp.SAMPLE_RATE / 2)
+    freq = (
+        (layout.plot_height - 0.5 - np.arange(layout.plot_height))
+        / layout.plot_height
+        * (pp.SAMPLE_RATE / 2)
+    )
     bins = np.clip(np.round(freq / (pp.SAMPLE_RATE / pp.NPERSEG)).astype(np.intp), 0, n_freq - 1)
     return bins, np.clip(frame, 0, n_frames - 1), valid
 
@@ -216,7 +235,11 @@ def spectrogram_pixels(image: np.ndarray, layout: Layout = LAYOUT) -> tuple[np.n
 
 
 def render_spectrogram(
-    spectrogram_db: np.ndarray, relevance: np.ndarray | None, *, colormap: str = "red-blue", layout: Layout = LAYOUT
+    spectrogram_db: np.ndarray,
+    relevance: np.ndarray | None,
+    *,
+    colormap: str = "red-blue",
+    layout: Layout = LAYOUT,
 ) -> bytes:
     """PNG of the spectrogram in grey, with relevance laid over it in colour.
 
@@ -257,7 +280,7 @@ def render_spectrogram(
 
 def _compose(area: np.ndarray, style: tuple[str, str | None], layout: Layout) -> bytes:
     canvas = _frame(style, layout).copy()
-    canvas[layout.y0:layout.y1, layout.x0:layout.x1] = area
+    canvas[layout.y0 : layout.y1, layout.x0 : layout.x1] = area
     return png_bytes(canvas)
 
 
@@ -278,14 +301,23 @@ def png_bytes(pixels: np.ndarray) -> bytes:
     filtered[0, 1:] = rows[0]
     np.subtract(rows[1:], rows[:-1], out=filtered[1:, 1:])  # uint8 arithmetic wraps, as PNG wants
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB, no interlace
-    return b"".join([
-        b"\x89PNG\r\n\x1a\n", _png_chunk(b"IHDR", header),
-        _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), PNG_COMPRESS_LEVEL)), _png_chunk(b"IEND", b""),
-    ])
+    return b"".join(
+        [
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), PNG_COMPRESS_LEVEL)),
+            _png_chunk(b"IEND", b""),
+        ]
+    )
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 @lru_cache(maxsize=16)
@@ -326,7 +358,12 @@ def _frame(style: tuple[str, str | None], layout: Layout) -> np.ndarray:
 def _axes_box(layout: Layout, x_start: int, x_end: int, pad_rows: int = 0) -> list[float]:
     w, h = layout.width_px, layout.height_px
     bottom = layout.y1 + pad_rows
-    return [x_start / w, 1 - bottom / h, (x_end - x_start) / w, (layout.plot_height + 2 * pad_rows) / h]
+    return [
+        x_start / w,
+        1 - bottom / h,
+        (x_end - x_start) / w,
+        (layout.plot_height + 2 * pad_rows) / h,
+    ]
 
 
 def _colour_bar(fig: Any, layout: Layout, kind: str, colormap: str | None) -> None:

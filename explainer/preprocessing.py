@@ -65,7 +65,9 @@ def place_in_window(
     n = audio.shape[0]
     if n > WINDOW:
         if not crop:
-            raise ClipTooLongError(f"clip has {n} samples ({n / SAMPLE_RATE:.3f} s); the window holds {WINDOW} (1 s)")
+            raise ClipTooLongError(
+                f"clip has {n} samples ({n / SAMPLE_RATE:.3f} s); the window holds {WINDOW} (1 s)"
+            )
         start = (n - WINDOW) // 2
         return audio[start : start + WINDOW].copy(), -start
     if offset is None:

@@ -115,7 +115,9 @@ def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) ->
         torch.set_num_threads(threads)
 
 
-def _render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path, run: Any) -> dict[str, Any]:
+def _render_chunk(
+    spec: dict[str, Any], indices: Sequence[int], out_dir: Path, run: Any
+) -> dict[str, Any]:
     import torch
 
     from explainer.relevance import explain
@@ -132,7 +134,9 @@ def _render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path, r
         batch = torch.from_numpy(np.stack([p[1] for p in prepared])).unsqueeze(1)
         targets = torch.tensor([_target_index(spec, spec["stimuli"][i]) for i in group])
         mid = time.perf_counter()
-        relevance = explain(run.model, batch, method, targets=targets, params=spec["methods"][method]).relevance
+        relevance = explain(
+            run.model, batch, method, targets=targets, params=spec["methods"][method]
+        ).relevance
         relevance = relevance.squeeze(1).double().numpy()
         end = time.perf_counter()
         for i, (window, model_input), rel in zip(group, prepared, relevance, strict=True):
@@ -146,9 +150,13 @@ def _render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path, r
 
 def _prepare(run: Any, spec: dict[str, Any], stim: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The window and network input the plan saw (same placement, checked)."""
-    window, model_input, offset = run.prepare(Path(spec["data_root"]) / stim["recording"], stim["recording"])
+    window, model_input, offset = run.prepare(
+        Path(spec["data_root"]) / stim["recording"], stim["recording"]
+    )
     if offset != stim["offset_samples"]:
-        raise UserError(f"{stim['recording']}: placed at {offset}, the plan said {stim['offset_samples']}")
+        raise UserError(
+            f"{stim['recording']}: placed at {offset}, the plan said {stim['offset_samples']}"
+        )
     return window, model_input.astype(np.float32)
 
 
@@ -158,7 +166,12 @@ def _target_index(spec: dict[str, Any], stim: dict[str, Any]) -> int:
 
 
 def render_stimulus(
-    spec: dict[str, Any], index: int, window: np.ndarray, model_input: np.ndarray, relevance: np.ndarray, out_dir: Path
+    spec: dict[str, Any],
+    index: int,
+    window: np.ndarray,
+    model_input: np.ndarray,
+    relevance: np.ndarray,
+    out_dir: Path,
 ) -> dict[str, Any]:
     """Make and write one stimulus's four files; raise :class:`StimulusError` if a check fails.
 
@@ -177,37 +190,71 @@ def render_stimulus(
     files = {
         "original_audio": audio_checks.wav_bytes(original, render["playback_rate"]),
         "audible_heatmap": audio_checks.wav_bytes(heard, render["playback_rate"]),
-        "visual_heatmap": _image(representation, window, model_input, relevance, render["colormap"]),
+        "visual_heatmap": _image(
+            representation, window, model_input, relevance, render["colormap"]
+        ),
         "plain_image": _plain_image(representation, window, model_input),
     }
-    entries = {role: write_content(out_dir, data, ROLE_MEDIA_TYPES[role]) for role, data in files.items()}
-    return {"index": index, "files": entries, "audio_checks": record, "timeline": heatmaps.timeline()}
+    entries = {
+        role: write_content(out_dir, data, ROLE_MEDIA_TYPES[role]) for role, data in files.items()
+    }
+    return {
+        "index": index,
+        "files": entries,
+        "audio_checks": record,
+        "timeline": heatmaps.timeline(),
+    }
 
 
 def _audio_pair(
-    window: np.ndarray, relevance: np.ndarray, representation: str, render: dict[str, Any], stim_id: str
+    window: np.ndarray,
+    relevance: np.ndarray,
+    representation: str,
+    render: dict[str, Any],
+    stim_id: str,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Original and audible heatmap at the playback rate, loudness-matched and checked."""
     from explainer import preprocessing as pp
 
-    heard = audible.audible_heatmap(window, relevance, representation, envelope_ms=render["envelope_ms"])
+    heard = audible.audible_heatmap(
+        window, relevance, representation, envelope_ms=render["envelope_ms"]
+    )
     rate = render["playback_rate"]
     pair = [audible.resample(s, pp.SAMPLE_RATE, rate) for s in (window, heard)]
     matched = audio_checks.match_loudness(
-        pair[0], pair[1], target_rms_dbfs=render["target_rms_dbfs"], peak_ceiling_dbfs=render["peak_ceiling_dbfs"]
+        pair[0],
+        pair[1],
+        target_rms_dbfs=render["target_rms_dbfs"],
+        peak_ceiling_dbfs=render["peak_ceiling_dbfs"],
     )
     length = int(round(pp.WINDOW * rate / pp.SAMPLE_RATE))
     problems = []
-    for label, signal in (("original audio", matched.original), ("audible heatmap", matched.audible)):
-        problems += audio_checks.check_signal(signal, rate, expected_rate=rate, expected_length=length, label=label)
+    for label, signal in (
+        ("original audio", matched.original),
+        ("audible heatmap", matched.audible),
+    ):
+        problems += audio_checks.check_signal(
+            signal, rate, expected_rate=rate, expected_length=length, label=label
+        )
     if problems:
         raise StimulusError(f"stimulus {stim_id}: " + "; ".join(problems))
-    record = {"loudness": matched.record, "checks": ["finite", "sample_rate", "length", "no_clipping", "not_silent"],
-              "passed": True, "length_samples": length, "sample_rate": rate}
+    record = {
+        "loudness": matched.record,
+        "checks": ["finite", "sample_rate", "length", "no_clipping", "not_silent"],
+        "passed": True,
+        "length_samples": length,
+        "sample_rate": rate,
+    }
     return matched.original, matched.audible, record
 
 
-def _image(representation: str, window: np.ndarray, model_input: np.ndarray, relevance: np.ndarray | None, colormap: str) -> bytes:
+def _image(
+    representation: str,
+    window: np.ndarray,
+    model_input: np.ndarray,
+    relevance: np.ndarray | None,
+    colormap: str,
+) -> bytes:
     if representation == "waveform":
         return heatmaps.render_waveform(window, relevance, colormap=colormap)
     return heatmaps.render_spectrogram(model_input, relevance, colormap=colormap)
@@ -219,7 +266,10 @@ def _plain_image(representation: str, window: np.ndarray, model_input: np.ndarra
     Cached by the window's content (not its name: another run may place the clip
     elsewhere).
     """
-    key = (representation, hashlib.blake2b(np.ascontiguousarray(window).tobytes(), digest_size=16).digest())
+    key = (
+        representation,
+        hashlib.blake2b(np.ascontiguousarray(window).tobytes(), digest_size=16).digest(),
+    )
     if key not in _PLAIN_CACHE:
         _PLAIN_CACHE[key] = _image(representation, window, model_input, None, "red-blue")
         if len(_PLAIN_CACHE) > _PLAIN_CACHE_SIZE:

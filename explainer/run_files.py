@@ -25,7 +25,15 @@ PREDICTIONS_NAME = "predictions.csv"
 SUMMARY_NAME = "summary.json"
 FIGURES_DIR = "figures"
 METRIC_COLUMNS = (
-    "epoch", "step", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "best",
+    "epoch",
+    "step",
+    "train_loss",
+    "train_accuracy",
+    "val_loss",
+    "val_accuracy",
+    "learning_rate",
+    "seconds",
+    "best",
 )
 
 

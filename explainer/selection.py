@@ -59,13 +59,21 @@ class Design:
         if self.n_decisions < 1:
             problems.append(f"--n must be at least 1, got {self.n_decisions}")
         if not 0.0 <= self.incorrect_fraction <= 1.0:
-            problems.append(f"--incorrect-fraction must be within 0..1, got {self.incorrect_fraction}")
+            problems.append(
+                f"--incorrect-fraction must be within 0..1, got {self.incorrect_fraction}"
+            )
         if self.practice < 0:
             problems.append(f"--practice must be >= 0, got {self.practice}")
         if not self.methods or len(set(self.methods)) != len(self.methods):
             problems.append(f"--methods must name distinct methods, got {list(self.methods)}")
-        if self.split not in SPLITS or self.target not in ("predicted", "true") or self.shortfall not in SHORTFALL_POLICIES:
-            problems.append(f"bad split/target/shortfall: {self.split!r}/{self.target!r}/{self.shortfall!r}")
+        if (
+            self.split not in SPLITS
+            or self.target not in ("predicted", "true")
+            or self.shortfall not in SHORTFALL_POLICIES
+        ):
+            problems.append(
+                f"bad split/target/shortfall: {self.split!r}/{self.target!r}/{self.shortfall!r}"
+            )
         if problems:
             raise UserError("; ".join(problems))
 
@@ -105,7 +113,9 @@ class Selection:
     shortfall: list[str] = field(default_factory=list)
 
 
-def candidate_speakers(split: dict[str, Sequence[str]], which: str, available: Sequence[str]) -> list[str]:
+def candidate_speakers(
+    split: dict[str, Sequence[str]], which: str, available: Sequence[str]
+) -> list[str]:
     """Speakers whose recordings may be explained, from the run's split."""
     chosen = {
         "test": set(split["test"]),
@@ -116,7 +126,9 @@ def candidate_speakers(split: dict[str, Sequence[str]], which: str, available: S
     return sorted(chosen & set(available))
 
 
-def cell_targets(classes: Sequence[str], design: Design, rng: np.random.Generator) -> dict[tuple[str, bool], int]:
+def cell_targets(
+    classes: Sequence[str], design: Design, rng: np.random.Generator
+) -> dict[tuple[str, bool], int]:
     """Requested decisions per (true class, correct) cell, summing to ``n_decisions``.
 
     Largest-remainder rounding; ties go to cells in a seeded random order, so no class
@@ -134,14 +146,19 @@ def cell_targets(classes: Sequence[str], design: Design, rng: np.random.Generato
     return counts
 
 
-def spread_over_speakers(candidates: Sequence[Candidate], rng: np.random.Generator) -> list[Candidate]:
+def spread_over_speakers(
+    candidates: Sequence[Candidate], rng: np.random.Generator
+) -> list[Candidate]:
     """Seeded order that takes one recording per speaker in turn (round robin)."""
     by_speaker: dict[str, list[Candidate]] = {}
     for c in sorted(candidates, key=lambda c: c.relpath):
         by_speaker.setdefault(c.speaker, []).append(c)
     speakers = sorted(by_speaker)
     speakers = [speakers[i] for i in rng.permutation(len(speakers))]
-    queues = [[group[i] for i in rng.permutation(len(group))] for group in (by_speaker[s] for s in speakers)]
+    queues = [
+        [group[i] for i in rng.permutation(len(group))]
+        for group in (by_speaker[s] for s in speakers)
+    ]
     ordered = []
     while any(queues):
         for queue in queues:
@@ -150,7 +167,9 @@ def spread_over_speakers(candidates: Sequence[Candidate], rng: np.random.Generat
     return ordered
 
 
-def select(candidates: Sequence[Candidate], classes: Sequence[str], design: Design, seed: int) -> Selection:
+def select(
+    candidates: Sequence[Candidate], classes: Sequence[str], design: Design, seed: int
+) -> Selection:
     """Choose the main and practice decisions for ``design`` with ``seed``.
 
     Raises
@@ -161,22 +180,38 @@ def select(candidates: Sequence[Candidate], classes: Sequence[str], design: Desi
     """
     rng = np.random.default_rng(seed)
     targets = cell_targets(classes, design, rng)
-    pools = {cell: spread_over_speakers([c for c in candidates if (c.true_label, c.correct) == cell], rng)
-             for cell in targets}
+    pools = {
+        cell: spread_over_speakers(
+            [c for c in candidates if (c.true_label, c.correct) == cell], rng
+        )
+        for cell in targets
+    }
     available = {cell: len(pool) for cell, pool in pools.items()}
     used_audio: set[str] = set()
     chosen = {cell: _take(pools[cell], want, used_audio) for cell, want in targets.items()}
-    short = {cell: want - len(chosen[cell]) for cell, want in targets.items() if len(chosen[cell]) < want}
+    short = {
+        cell: want - len(chosen[cell]) for cell, want in targets.items() if len(chosen[cell]) < want
+    }
     if short and design.shortfall == "error":
-        raise UserError("too few candidates: " + "; ".join(_shortfall_line(c, targets[c], available[c]) for c in short))
+        raise UserError(
+            "too few candidates: "
+            + "; ".join(_shortfall_line(c, targets[c], available[c]) for c in short)
+        )
     for (label, correct), missing in short.items():  # fill from the same class's other cell
         chosen[(label, not correct)] += _take(pools[(label, not correct)], missing, used_audio)
     selection = Selection(main=[c for cell in targets for c in chosen[cell]], practice=[])
     if not selection.main:
         raise UserError("no decisions could be selected: no candidate recordings")
-    selection.cells = [{"true_label": label, "correct": correct, "requested": targets[(label, correct)],
-                        "available": available[(label, correct)], "selected": len(chosen[(label, correct)])}
-                       for label, correct in targets]
+    selection.cells = [
+        {
+            "true_label": label,
+            "correct": correct,
+            "requested": targets[(label, correct)],
+            "available": available[(label, correct)],
+            "selected": len(chosen[(label, correct)]),
+        }
+        for label, correct in targets
+    ]
     selection.shortfall = [_shortfall_line(cell, targets[cell], available[cell]) for cell in short]
     selection.practice = _practice(pools, design.practice, used_audio)
     return selection
@@ -199,7 +234,9 @@ def _shortfall_line(cell: tuple[str, bool], want: int, available: int) -> str:
     return f"class {label} {'correct' if correct else 'incorrect'}: {want} requested, {available} available"
 
 
-def _practice(pools: dict[tuple[str, bool], list[Candidate]], n: int, used_audio: set[str]) -> list[Candidate]:
+def _practice(
+    pools: dict[tuple[str, bool], list[Candidate]], n: int, used_audio: set[str]
+) -> list[Candidate]:
     """Practice decisions: correct ones first, one class at a time, from what is left."""
     order = sorted(pools, key=lambda cell: (not cell[1], cell[0]))
     practice: list[Candidate] = []

@@ -54,7 +54,9 @@ class Split:
         parts = [set(self.train), set(self.validate), set(self.test)]
         shared = (parts[0] & parts[1]) | (parts[0] & parts[2]) | (parts[1] & parts[2])
         if shared:
-            raise ValueError(f"split {self.name}: speakers {sorted(shared)} are in more than one part")
+            raise ValueError(
+                f"split {self.name}: speakers {sorted(shared)} are in more than one part"
+            )
         if not all(parts):
             raise ValueError(f"split {self.name}: train, validate and test each need a speaker")
 
@@ -63,7 +65,12 @@ class Split:
         return self.train + self.validate + self.test
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "train": list(self.train), "validate": list(self.validate), "test": list(self.test)}
+        return {
+            "name": self.name,
+            "train": list(self.train),
+            "validate": list(self.validate),
+            "test": list(self.test),
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], name: str = "custom") -> Split:
@@ -79,7 +86,9 @@ def _ids(values: Sequence[Any]) -> tuple[str, ...]:
     return tuple(f"{int(v):02d}" for v in values)
 
 
-def splits_from_folds(folds: Sequence[Sequence[Any]], prefix: str, subgroups: int = 1) -> list[Split]:
+def splits_from_folds(
+    folds: Sequence[Sequence[Any]], prefix: str, subgroups: int = 1
+) -> list[Split]:
     """Rotate through ``folds``: split i trains on n-2 folds from i, then validates, then tests.
 
     With ``subgroups`` > 1 each fold is that many equal groups, and a training part lists
@@ -91,9 +100,16 @@ def splits_from_folds(folds: Sequence[Sequence[Any]], prefix: str, subgroups: in
     splits = []
     for i in range(n):
         train_folds = [folds[(i + k) % n] for k in range(n - 2)]
-        train = [s for g in range(subgroups) for fold in train_folds for s in _group(fold, g, subgroups)]
+        train = [
+            s for g in range(subgroups) for fold in train_folds for s in _group(fold, g, subgroups)
+        ]
         splits.append(
-            Split(f"{prefix}:{i}", _ids(train), _ids(folds[(i + n - 2) % n]), _ids(folds[(i + n - 1) % n]))
+            Split(
+                f"{prefix}:{i}",
+                _ids(train),
+                _ids(folds[(i + n - 2) % n]),
+                _ids(folds[(i + n - 1) % n]),
+            )
         )
     return splits
 
@@ -181,7 +197,9 @@ def resolve_splits(
     elif scheme == "generic":
         splits = rotating_splits(speaker_sexes, task=task, seed=seed)
     else:
-        raise UserError(f"--split {spec!r}: expected paper:K, generic:K, auto:K (K a number or 'all') or a .json file")
+        raise UserError(
+            f"--split {spec!r}: expected paper:K, generic:K, auto:K (K a number or 'all') or a .json file"
+        )
     return _select(splits, which or "0", spec)
 
 
@@ -207,4 +225,6 @@ def _split_from_file(path: Path) -> Split:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Split.from_dict(data, name=path.stem)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise UserError(f"{path}: not a split file with train/validate/test speaker lists ({exc})") from exc
+        raise UserError(
+            f"{path}: not a split file with train/validate/test speaker lists ({exc})"
+        ) from exc

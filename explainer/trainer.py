@@ -38,9 +38,20 @@ class RunTrainer:
     """Train ``config`` on ``parts`` ("train", "validate", "test" tables) into ``out``."""
 
     def __init__(
-        self, config: TrainConfig, parts: dict[str, RecordingTable], out: Path, options: RunOptions, data: dict[str, Any]
+        self,
+        config: TrainConfig,
+        parts: dict[str, RecordingTable],
+        out: Path,
+        options: RunOptions,
+        data: dict[str, Any],
     ) -> None:
-        self.config, self.parts, self.out, self.options, self.data = config, parts, Path(out), options, data
+        self.config, self.parts, self.out, self.options, self.data = (
+            config,
+            parts,
+            Path(out),
+            options,
+            data,
+        )
         self.classes = TASK_CLASSES[config.task]
         self.loop: Loop | None = None
 
@@ -51,12 +62,19 @@ class RunTrainer:
             # Validation and test clips are placed once, unperturbed: placement 0 of the seed.
             train = part == "train"
             pre = preprocess(
-                list(table), self.config.representation, seed=self.config.seed, crop=self.config.crop_long_clips,
+                list(table),
+                self.config.representation,
+                seed=self.config.seed,
+                crop=self.config.crop_long_clips,
                 placements=self.config.placements if train else 1,
                 speed_perturbation=self.config.speed_perturbation if train else 0.0,
-                cache_dir=self.options.cache_dir, workers=self.options.workers, progress=self.options.progress,
+                cache_dir=self.options.cache_dir,
+                workers=self.options.workers,
+                progress=self.options.progress,
             )
-            labels = np.array([self.classes.index(label) for label in table.labels(self.config.task)], np.int64)
+            labels = np.array(
+                [self.classes.index(label) for label in table.labels(self.config.task)], np.int64
+            )
             result[part] = ArraySet(pre.inputs, labels)
         return result
 
@@ -65,14 +83,27 @@ class RunTrainer:
         torch.manual_seed(c.seed)  # initial weights, then dropout, come from this generator
         model = build_model(c.architecture, len(self.classes), c.width, dropout=c.dropout)
         hyper = Hyper(
-            seed=c.seed, batch_size=c.batch_size, epochs=c.epochs, max_steps=c.max_steps, optimizer=c.optimizer,
-            lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay, grad_clip=c.grad_clip,
+            seed=c.seed,
+            batch_size=c.batch_size,
+            epochs=c.epochs,
+            max_steps=c.max_steps,
+            optimizer=c.optimizer,
+            lr=c.lr,
+            momentum=c.momentum,
+            weight_decay=c.weight_decay,
+            grad_clip=c.grad_clip,
             lr_schedule=c.lr_schedule,
         )
         return Loop(
-            model=model, optimizer=make_optimizer(model, hyper), hyper=hyper, train=arrays["train"],
-            val=arrays["validate"], state=LoopState(), on_epoch=self._on_epoch,
-            on_checkpoint=self._on_checkpoint, progress=self.options.progress,
+            model=model,
+            optimizer=make_optimizer(model, hyper),
+            hyper=hyper,
+            train=arrays["train"],
+            val=arrays["validate"],
+            state=LoopState(),
+            on_epoch=self._on_epoch,
+            on_checkpoint=self._on_checkpoint,
+            progress=self.options.progress,
         )
 
     def fit(self, *, resume: bool) -> dict[str, Any] | None:
@@ -81,10 +112,18 @@ class RunTrainer:
         self.loop = self.build_loop(arrays)
         checkpoint = self.out / rf.CHECKPOINT_NAME
         if resume and checkpoint.is_file():
-            restore_checkpoint(self.loop, torch.load(checkpoint, map_location="cpu", weights_only=False))
-            print(f"resuming at step {self.loop.state.step} (epoch {self.loop.state.epoch + 1})", file=sys.stderr)
+            restore_checkpoint(
+                self.loop, torch.load(checkpoint, map_location="cpu", weights_only=False)
+            )
+            print(
+                f"resuming at step {self.loop.state.step} (epoch {self.loop.state.epoch + 1})",
+                file=sys.stderr,
+            )
         if not self.loop.run(self.options.stop_after):
-            print(f"stopped at step {self.loop.state.step}; continue with --resume --out {self.out}", file=sys.stderr)
+            print(
+                f"stopped at step {self.loop.state.step}; continue with --resume --out {self.out}",
+                file=sys.stderr,
+            )
             return None
         return self.finish(arrays["test"])
 
@@ -104,7 +143,9 @@ class RunTrainer:
 
         assert self.loop is not None
         model, state = self.loop.model, self.loop.state
-        model.load_state_dict(torch.load(self.out / rf.MODEL_NAME, map_location="cpu", weights_only=True))
+        model.load_state_dict(
+            torch.load(self.out / rf.MODEL_NAME, map_location="cpu", weights_only=True)
+        )
         test_loss, test_acc, logits = evaluate(model, test)
         predicted = logits.argmax(1)
         confusion = confusion_matrix(test.labels, predicted, len(self.classes))
@@ -112,11 +153,19 @@ class RunTrainer:
         figures = self.out / rf.FIGURES_DIR
         figures.mkdir(exist_ok=True)
         plot_learning_curves(state.history, figures / "learning_curves.png", title=self._title())
-        plot_confusion_matrix(confusion, self.classes, figures / "confusion_matrix.png", title=f"{self._title()}: test")
+        plot_confusion_matrix(
+            confusion,
+            self.classes,
+            figures / "confusion_matrix.png",
+            title=f"{self._title()}: test",
+        )
         summary = self._summary(test_loss, test_acc, confusion)
         rf.write_json(self.out / rf.SUMMARY_NAME, summary)
         (self.out / rf.CHECKPOINT_NAME).unlink(missing_ok=True)
-        print(f"test accuracy {test_acc:.4f} on {len(test.labels)} clips of held-out speakers -> {self.out}", file=sys.stderr)
+        print(
+            f"test accuracy {test_acc:.4f} on {len(test.labels)} clips of held-out speakers -> {self.out}",
+            file=sys.stderr,
+        )
         return summary
 
     def _title(self) -> str:
@@ -127,12 +176,24 @@ class RunTrainer:
         for recording, scores in zip(self.parts["test"], logits, strict=True):
             predicted = self.classes[int(scores.argmax())]
             true = recording.label(self.config.task)
-            rows.append({
-                "relpath": recording.relpath, "speaker": recording.speaker, "true_label": true,
-                "predicted_label": predicted, "correct": int(true == predicted),
-                **{f"logit_{c}": float(s) for c, s in zip(self.classes, scores, strict=True)},
-            })
-        columns = ["relpath", "speaker", "true_label", "predicted_label", "correct", *(f"logit_{c}" for c in self.classes)]
+            rows.append(
+                {
+                    "relpath": recording.relpath,
+                    "speaker": recording.speaker,
+                    "true_label": true,
+                    "predicted_label": predicted,
+                    "correct": int(true == predicted),
+                    **{f"logit_{c}": float(s) for c, s in zip(self.classes, scores, strict=True)},
+                }
+            )
+        columns = [
+            "relpath",
+            "speaker",
+            "true_label",
+            "predicted_label",
+            "correct",
+            *(f"logit_{c}" for c in self.classes),
+        ]
         rf.write_csv(self.out / rf.PREDICTIONS_NAME, columns, rows)
 
     def _summary(self, test_loss: float, test_acc: float, confusion: np.ndarray) -> dict[str, Any]:
@@ -140,13 +201,22 @@ class RunTrainer:
         state, model = self.loop.state, self.loop.model
         best = state.history[state.best_epoch - 1]
         return {
-            "architecture": self.config.architecture, "task": self.config.task, "split": self.config.split["name"],
-            "classes": self.classes, "test_accuracy": test_acc, "test_loss": test_loss,
-            "test_n": int(confusion.sum()), "confusion_matrix": confusion.tolist(),
-            "best_epoch": state.best_epoch, "best_val_accuracy": best["val_accuracy"],
-            "epochs": state.epoch, "steps": state.step, "train_seconds": round(state.seconds, 3),
+            "architecture": self.config.architecture,
+            "task": self.config.task,
+            "split": self.config.split["name"],
+            "classes": self.classes,
+            "test_accuracy": test_acc,
+            "test_loss": test_loss,
+            "test_n": int(confusion.sum()),
+            "confusion_matrix": confusion.tolist(),
+            "best_epoch": state.best_epoch,
+            "best_val_accuracy": best["val_accuracy"],
+            "epochs": state.epoch,
+            "steps": state.step,
+            "train_seconds": round(state.seconds, 3),
             "n_parameters": int(sum(p.numel() for p in model.parameters())),
-            "weights_sha256": rf.sha256_of(self.out / rf.MODEL_NAME), "seed": self.config.seed,
+            "weights_sha256": rf.sha256_of(self.out / rf.MODEL_NAME),
+            "seed": self.config.seed,
             "data_fingerprint": self.data["fingerprint"],
         }
 

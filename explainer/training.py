@@ -26,24 +26,80 @@ from explainer.splits import Split, paper_splits, resolve_splits
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
-        "audionet": {"width": 1.0, "optimizer": "sgd", "lr": 1e-4, "momentum": 0.9, "batch_size": 100,
-                     "epochs": None, "max_steps": 50_000, "grad_clip": None, "placements": 1,
-                     "dropout": 0.5, "lr_schedule": "constant", "speed_perturbation": 0.0},
-        "alexnet": {"width": 1.0, "optimizer": "sgd", "lr": 1e-3, "momentum": 0.9, "batch_size": 100,
-                    "epochs": None, "max_steps": 10_000, "grad_clip": 5.0, "placements": 1,
-                    "dropout": 0.5, "lr_schedule": "constant", "speed_perturbation": 0.0},
+        "audionet": {
+            "width": 1.0,
+            "optimizer": "sgd",
+            "lr": 1e-4,
+            "momentum": 0.9,
+            "batch_size": 100,
+            "epochs": None,
+            "max_steps": 50_000,
+            "grad_clip": None,
+            "placements": 1,
+            "dropout": 0.5,
+            "lr_schedule": "constant",
+            "speed_perturbation": 0.0,
+        },
+        "alexnet": {
+            "width": 1.0,
+            "optimizer": "sgd",
+            "lr": 1e-3,
+            "momentum": 0.9,
+            "batch_size": 100,
+            "epochs": None,
+            "max_steps": 10_000,
+            "grad_clip": 5.0,
+            "placements": 1,
+            "dropout": 0.5,
+            "lr_schedule": "constant",
+            "speed_perturbation": 0.0,
+        },
     },
     "demo": {
-        "audionet": {"width": 0.25, "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_size": 32,
-                     "epochs": 12, "max_steps": None, "grad_clip": None, "placements": 8,
-                     "dropout": 0.0, "lr_schedule": "cosine", "speed_perturbation": 0.1},
-        "alexnet": {"width": 0.25, "optimizer": "adam", "lr": 1e-3, "momentum": 0.9, "batch_size": 32,
-                    "epochs": 12, "max_steps": None, "grad_clip": None, "placements": 4,
-                    "dropout": 0.0, "lr_schedule": "cosine", "speed_perturbation": 0.1},
+        "audionet": {
+            "width": 0.25,
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "momentum": 0.9,
+            "batch_size": 32,
+            "epochs": 12,
+            "max_steps": None,
+            "grad_clip": None,
+            "placements": 8,
+            "dropout": 0.0,
+            "lr_schedule": "cosine",
+            "speed_perturbation": 0.1,
+        },
+        "alexnet": {
+            "width": 0.25,
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "momentum": 0.9,
+            "batch_size": 32,
+            "epochs": 12,
+            "max_steps": None,
+            "grad_clip": None,
+            "placements": 4,
+            "dropout": 0.0,
+            "lr_schedule": "cosine",
+            "speed_perturbation": 0.1,
+        },
     },
 }
-TUNABLE = ("width", "optimizer", "lr", "momentum", "batch_size", "epochs", "max_steps", "grad_clip", "placements",
-           "dropout", "lr_schedule", "speed_perturbation")
+TUNABLE = (
+    "width",
+    "optimizer",
+    "lr",
+    "momentum",
+    "batch_size",
+    "epochs",
+    "max_steps",
+    "grad_clip",
+    "placements",
+    "dropout",
+    "lr_schedule",
+    "speed_perturbation",
+)
 
 
 @dataclass
@@ -87,13 +143,32 @@ class TrainConfig:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--data", type=Path, required=True, help="corpus folder in the AudioMNIST layout")
-    add("--out", type=Path, required=True, help="run folder to write (one sub-folder per split with ':all')")
+    add(
+        "--out",
+        type=Path,
+        required=True,
+        help="run folder to write (one sub-folder per split with ':all')",
+    )
     add("--model", choices=sorted(MODELS), default="audionet", help="network (default audionet)")
     add("--task", choices=TASKS, default="digit", help="what to classify (default digit)")
-    add("--split", default="auto:0", help="paper:K|generic:K|auto:K (K a number or 'all') or a JSON file (default auto:0)")
+    add(
+        "--split",
+        default="auto:0",
+        help="paper:K|generic:K|auto:K (K a number or 'all') or a JSON file (default auto:0)",
+    )
     add("--split-seed", type=int, default=0, help="seed of generic splits (default 0)")
-    add("--preset", choices=["auto", *PRESETS], default="auto", help="paper, demo or auto (paper on the full AudioMNIST)")
-    add("--seed", type=int, default=0, help="seed of weights, batch order, dropout and clip placement (default 0)")
+    add(
+        "--preset",
+        choices=["auto", *PRESETS],
+        default="auto",
+        help="paper, demo or auto (paper on the full AudioMNIST)",
+    )
+    add(
+        "--seed",
+        type=int,
+        default=0,
+        help="seed of weights, batch order, dropout and clip placement (default 0)",
+    )
     add("--width", type=float, help="channel multiplier (1.0 = the paper's network)")
     add("--optimizer", choices=["sgd", "adam"])
     add("--lr", type=float, help="learning rate")
@@ -105,20 +180,58 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--grad-clip", type=float, help="clip the gradient's L2 norm (AlexNet in the paper: 5)")
     add("--placements", type=int, help="random placements per training clip (paper: 1)")
     add("--dropout", type=float, help="dropout rate of the fully connected layers (paper: 0.5)")
-    add("--lr-schedule", choices=["constant", "cosine"], help="learning rate over the run (paper: constant)")
-    add("--speed-perturbation", type=float, metavar="SPREAD",
-        help="training copies play 1 ± SPREAD times faster (augmentation; paper: 0)")
-    add("--subset", type=int, metavar="TAKES", help="use only takes 0..TAKES-1 of each digit and speaker")
-    add("--crop-long-clips", action="store_true", help="centre-crop clips longer than 1 s instead of failing")
-    add("--drop-duplicates", action="store_true", help="keep one of each group of identical recordings")
-    add("--skip-unknown-speakers", action="store_true", help="leave out speakers missing from the metadata")
-    add("--cache-dir", type=Path, help="preprocessing cache (default $HEARXAI_CACHE_DIR or ~/.cache/hearxai)")
+    add(
+        "--lr-schedule",
+        choices=["constant", "cosine"],
+        help="learning rate over the run (paper: constant)",
+    )
+    add(
+        "--speed-perturbation",
+        type=float,
+        metavar="SPREAD",
+        help="training copies play 1 ± SPREAD times faster (augmentation; paper: 0)",
+    )
+    add(
+        "--subset",
+        type=int,
+        metavar="TAKES",
+        help="use only takes 0..TAKES-1 of each digit and speaker",
+    )
+    add(
+        "--crop-long-clips",
+        action="store_true",
+        help="centre-crop clips longer than 1 s instead of failing",
+    )
+    add(
+        "--drop-duplicates",
+        action="store_true",
+        help="keep one of each group of identical recordings",
+    )
+    add(
+        "--skip-unknown-speakers",
+        action="store_true",
+        help="leave out speakers missing from the metadata",
+    )
+    add(
+        "--cache-dir",
+        type=Path,
+        help="preprocessing cache (default $HEARXAI_CACHE_DIR or ~/.cache/hearxai)",
+    )
     add("--no-cache", action="store_true", help="preprocess in memory without caching")
     add("--workers", type=int, default=2, help="preprocessing processes (default 2)")
     add("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    add("--resume", action="store_true", help="continue an interrupted run in --out with its saved configuration")
+    add(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run in --out with its saved configuration",
+    )
     add("--force", action="store_true", help="replace an existing run in --out")
-    add("--stop-after", type=int, metavar="STEPS", help="stop (resumably) after this many steps, as if interrupted")
+    add(
+        "--stop-after",
+        type=int,
+        metavar="STEPS",
+        help="stop (resumably) after this many steps, as if interrupted",
+    )
     add("--quiet", action="store_true", help="no progress bars")
 
 
@@ -131,7 +244,9 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     options = RunOptions(
         cache_dir=None if args.no_cache else (args.cache_dir or default_cache_dir()),
-        workers=args.workers, progress=not args.quiet, stop_after=args.stop_after,
+        workers=args.workers,
+        progress=not args.quiet,
+        stop_after=args.stop_after,
     )
     if args.resume:
         result = resume_run(args.out, args.data, options)
@@ -164,18 +279,30 @@ def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[T
     """One configuration per split named by ``--split``, preset values overridden by options."""
     preset = args.preset
     if preset == "auto":
-        preset = "paper" if set(paper_splits("digit")[0].speakers) <= set(table.speakers()) else "demo"
+        preset = (
+            "paper" if set(paper_splits("digit")[0].speakers) <= set(table.speakers()) else "demo"
+        )
         print(f"preset: {preset}", file=sys.stderr)
     values = dict(PRESETS[preset][args.model])
     values.update({k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None})
     _check_values(values)
-    splits = resolve_splits(args.split, task=args.task, speaker_sexes=table.speaker_sexes(), seed=args.split_seed)
+    splits = resolve_splits(
+        args.split, task=args.task, speaker_sexes=table.speaker_sexes(), seed=args.split_seed
+    )
     return [
         TrainConfig(
-            architecture=args.model, task=args.task, preset=preset, split=split.to_dict(),
-            split_seed=args.split_seed, seed=args.seed, weight_decay=args.weight_decay,
-            crop_long_clips=args.crop_long_clips, max_takes=args.subset, drop_duplicates=args.drop_duplicates,
-            skip_unknown_speakers=args.skip_unknown_speakers, **values,
+            architecture=args.model,
+            task=args.task,
+            preset=preset,
+            split=split.to_dict(),
+            split_seed=args.split_seed,
+            seed=args.seed,
+            weight_decay=args.weight_decay,
+            crop_long_clips=args.crop_long_clips,
+            max_takes=args.subset,
+            drop_duplicates=args.drop_duplicates,
+            skip_unknown_speakers=args.skip_unknown_speakers,
+            **values,
         )
         for split in splits
     ]
@@ -191,7 +318,9 @@ def _check_values(values: dict[str, Any]) -> None:
     if values["lr"] <= 0:
         raise UserError(f"--lr must be positive, got {values['lr']}")
     if not 0.0 <= values["speed_perturbation"] < 0.5:
-        raise UserError(f"--speed-perturbation must be in [0, 0.5), got {values['speed_perturbation']}")
+        raise UserError(
+            f"--speed-perturbation must be in [0, 0.5), got {values['speed_perturbation']}"
+        )
     if not 0.0 <= values["dropout"] < 1.0:
         raise UserError(f"--dropout must be in [0, 1), got {values['dropout']}")
 
@@ -212,12 +341,26 @@ def prepare_run_dir(out: Path, *, force: bool) -> None:
         raise UserError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
         if not force:
-            hint = "pass --resume to continue it or " if (out / rf.CHECKPOINT_NAME).exists() else "pass "
+            hint = (
+                "pass --resume to continue it or "
+                if (out / rf.CHECKPOINT_NAME).exists()
+                else "pass "
+            )
             raise UserError(f"{out}: run folder is not empty; {hint}--force to start over")
-        ours = {rf.MODEL_NAME, rf.CONFIG_NAME, rf.METRICS_NAME, rf.CHECKPOINT_NAME, rf.PREDICTIONS_NAME, rf.SUMMARY_NAME, rf.FIGURES_DIR}
+        ours = {
+            rf.MODEL_NAME,
+            rf.CONFIG_NAME,
+            rf.METRICS_NAME,
+            rf.CHECKPOINT_NAME,
+            rf.PREDICTIONS_NAME,
+            rf.SUMMARY_NAME,
+            rf.FIGURES_DIR,
+        }
         foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
         if foreign:
-            raise UserError(f"{out}: holds files that are not part of a run ({', '.join(foreign[:3])}); choose another --out")
+            raise UserError(
+                f"{out}: holds files that are not part of a run ({', '.join(foreign[:3])}); choose another --out"
+            )
         for name in ours:
             target = out / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
@@ -228,7 +371,9 @@ def split_parts(table: RecordingTable, split: Split) -> dict[str, RecordingTable
     """The recordings of each part of ``split``; every listed speaker must have recordings."""
     missing = sorted(set(split.speakers) - set(table.speakers()))
     if missing:
-        raise UserError(f"split {split.name} names speakers {', '.join(missing)} with no recordings in {table.root}")
+        raise UserError(
+            f"split {split.name} names speakers {', '.join(missing)} with no recordings in {table.root}"
+        )
     return {
         "train": table.where(speakers=split.train),
         "validate": table.where(speakers=split.validate),
@@ -236,7 +381,9 @@ def split_parts(table: RecordingTable, split: Split) -> dict[str, RecordingTable
     }
 
 
-def describe_data(table: RecordingTable, parts: dict[str, RecordingTable], split: Split) -> dict[str, Any]:
+def describe_data(
+    table: RecordingTable, parts: dict[str, RecordingTable], split: Split
+) -> dict[str, Any]:
     """The training data description a bundle records: what, a fingerprint, how many, which split."""
     used = table.where(speakers=split.speakers)
     counts = " / ".join(f"{len(parts[p].speakers())} {p}" for p in ("train", "validate", "test"))
@@ -249,7 +396,9 @@ def describe_data(table: RecordingTable, parts: dict[str, RecordingTable], split
     }
 
 
-def train(config: TrainConfig, table: RecordingTable, out: Path, options: RunOptions) -> dict[str, Any] | None:
+def train(
+    config: TrainConfig, table: RecordingTable, out: Path, options: RunOptions
+) -> dict[str, Any] | None:
     """Train one run into ``out`` (already prepared); returns its summary, or None if stopped early."""
     from explainer.trainer import RunTrainer
 
@@ -272,15 +421,19 @@ def resume_run(out: Path, data: Path, options: RunOptions) -> dict[str, Any] | N
     saved = rf.read_json(out / rf.CONFIG_NAME)
     config = TrainConfig.from_dict(saved)
     args = argparse.Namespace(
-        skip_unknown_speakers=config.skip_unknown_speakers, drop_duplicates=config.drop_duplicates,
-        subset=config.max_takes, quiet=not options.progress,
+        skip_unknown_speakers=config.skip_unknown_speakers,
+        drop_duplicates=config.drop_duplicates,
+        subset=config.max_takes,
+        quiet=not options.progress,
     )
     table = load_table(data, args)
     split = Split.from_dict(config.split)
     parts = split_parts(table, split)
     described = describe_data(table, parts, split)
     if described["fingerprint"] != saved["data"]["fingerprint"]:
-        raise UserError(f"{data}: the recordings differ from those the run in {out} started with (fingerprint changed)")
+        raise UserError(
+            f"{data}: the recordings differ from those the run in {out} started with (fingerprint changed)"
+        )
     return RunTrainer(config, parts, out, options, saved["data"]).fit(resume=True)
 
 
@@ -302,7 +455,7 @@ class TrainedRun:
 
     @property
     def representation(self) -> str:
-        """"waveform" (AudioNet) or "spectrogram" (AlexNet)."""
+        """ "waveform" (AudioNet) or "spectrogram" (AlexNet)."""
         return MODEL_INPUT[self.architecture]
 
     def prepare(self, path: Path, relpath: str) -> tuple[np.ndarray, np.ndarray, int]:
@@ -350,8 +503,15 @@ def load_run(run_dir: Path) -> TrainedRun:
     summary_path = run_dir / rf.SUMMARY_NAME
     summary = rf.read_json(summary_path) if summary_path.is_file() else {}
     return TrainedRun(
-        model=model, architecture=config["architecture"], task=config["task"], classes=list(classes),
-        width=float(config["width"]), weights_sha256=rf.sha256_of(weights), config=config,
-        data_description=config["data"], test_accuracy=summary.get("test_accuracy"),
-        test_speakers=list(config["split"]["test"]), run_dir=run_dir,
+        model=model,
+        architecture=config["architecture"],
+        task=config["task"],
+        classes=list(classes),
+        width=float(config["width"]),
+        weights_sha256=rf.sha256_of(weights),
+        config=config,
+        data_description=config["data"],
+        test_accuracy=summary.get("test_accuracy"),
+        test_speakers=list(config["split"]["test"]),
+        run_dir=run_dir,
     )

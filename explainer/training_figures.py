@@ -26,8 +26,16 @@ def plot_learning_curves(history: Sequence[dict[str, Any]], path: Path, *, title
     epochs = [int(r["epoch"]) for r in history]
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.8))
     for key, label in (("train", "training"), ("val", "validation")):
-        ax_loss.plot(epochs, [float(r[f"{key}_loss"]) for r in history], marker="o", ms=3, label=label)
-        ax_acc.plot(epochs, [100 * float(r[f"{key}_accuracy"]) for r in history], marker="o", ms=3, label=label)
+        ax_loss.plot(
+            epochs, [float(r[f"{key}_loss"]) for r in history], marker="o", ms=3, label=label
+        )
+        ax_acc.plot(
+            epochs,
+            [100 * float(r[f"{key}_accuracy"]) for r in history],
+            marker="o",
+            ms=3,
+            label=label,
+        )
     best = [int(r["epoch"]) for r in history if int(r["best"])]
     if best:
         for ax in (ax_loss, ax_acc):
@@ -40,7 +48,9 @@ def plot_learning_curves(history: Sequence[dict[str, Any]], path: Path, *, title
     return path
 
 
-def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: Path, *, title: str = "") -> Path:
+def plot_confusion_matrix(
+    matrix: np.ndarray, classes: Sequence[str], path: Path, *, title: str = ""
+) -> Path:
     """Counts per (true, predicted) class, coloured by the share of each true class."""
     matrix = np.asarray(matrix)
     shares = matrix / np.maximum(1, matrix.sum(axis=1, keepdims=True))
@@ -49,8 +59,15 @@ def plot_confusion_matrix(matrix: np.ndarray, classes: Sequence[str], path: Path
     image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     for i in range(matrix.shape[0]):
         for j in range(matrix.shape[1]):
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8,
-                    color="white" if shares[i, j] > 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                str(matrix[i, j]),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if shares[i, j] > 0.6 else "black",
+            )
     ax.set_xticks(range(len(classes)), classes, rotation=45 if max(map(len, classes)) > 2 else 0)
     ax.set_yticks(range(len(classes)), classes)
     ax.set(xlabel="predicted", ylabel="true")

@@ -97,7 +97,12 @@ class Timing:
 def make_optimizer(model: nn.Module, hyper: Hyper) -> torch.optim.Optimizer:
     """SGD with momentum (the paper's solver) or Adam (the quick demo preset)."""
     if hyper.optimizer == "sgd":
-        return torch.optim.SGD(model.parameters(), lr=hyper.lr, momentum=hyper.momentum, weight_decay=hyper.weight_decay)
+        return torch.optim.SGD(
+            model.parameters(),
+            lr=hyper.lr,
+            momentum=hyper.momentum,
+            weight_decay=hyper.weight_decay,
+        )
     if hyper.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
     raise ValueError(f"unknown optimizer {hyper.optimizer!r}; choose sgd or adam")
@@ -118,7 +123,9 @@ def learning_rate(hyper: Hyper, step: int, total: int) -> float:
         return hyper.lr
     if hyper.lr_schedule == "cosine":
         return hyper.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
-    raise ValueError(f"unknown learning-rate schedule {hyper.lr_schedule!r}; choose constant or cosine")
+    raise ValueError(
+        f"unknown learning-rate schedule {hyper.lr_schedule!r}; choose constant or cosine"
+    )
 
 
 def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
@@ -126,7 +133,9 @@ def epoch_order(seed: int, epoch: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, 7919, epoch]).permutation(n)
 
 
-def predict_logits(model: nn.Module, inputs: np.ndarray, batch_size: int = EVAL_BATCH) -> np.ndarray:
+def predict_logits(
+    model: nn.Module, inputs: np.ndarray, batch_size: int = EVAL_BATCH
+) -> np.ndarray:
     """Logits ``(n, n_classes)`` for inputs ``(n, *shape)``, in eval mode without gradients."""
     was_training = model.training
     model.eval()
@@ -150,7 +159,11 @@ def evaluate(model: nn.Module, data: ArraySet) -> tuple[float, float, np.ndarray
 
 
 def train_step(
-    model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor, grad_clip: float | None
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    grad_clip: float | None,
 ) -> tuple[float, int]:
     """One SGD step; returns the batch's summed loss and number of correct predictions."""
     model.train()
@@ -207,9 +220,16 @@ class Loop:
 
         total = self.total = total_steps(self.hyper, self.train.size)
         done_now = 0
-        with stop_on_interrupt() as stop_requested, tqdm(
-            total=total, initial=self.state.step, desc="training", unit="step", disable=not self.progress
-        ) as bar:
+        with (
+            stop_on_interrupt() as stop_requested,
+            tqdm(
+                total=total,
+                initial=self.state.step,
+                desc="training",
+                unit="step",
+                disable=not self.progress,
+            ) as bar,
+        ):
             # An epoch cut short (by max_steps) still needs its validation.
             while self.state.step < total or self.state.position > 0:
                 for batch in self._remaining_batches():
@@ -250,7 +270,11 @@ class Loop:
 
     def _postfix(self) -> dict[str, str]:
         s = self.state
-        post = {"epoch": str(s.epoch + 1), "loss": f"{s.loss_sum / max(1, s.seen):.3f}", "acc": f"{s.correct / max(1, s.seen):.3f}"}
+        post = {
+            "epoch": str(s.epoch + 1),
+            "loss": f"{s.loss_sum / max(1, s.seen):.3f}",
+            "acc": f"{s.correct / max(1, s.seen):.3f}",
+        }
         if s.history:
             post["val_acc"] = f"{s.history[-1]['val_accuracy']:.3f}"
         return post
@@ -265,10 +289,15 @@ class Loop:
         if best:
             s.best_key, s.best_epoch = key, s.epoch + 1
         row = {
-            "epoch": s.epoch + 1, "step": s.step,
-            "train_loss": s.loss_sum / max(1, s.seen), "train_accuracy": s.correct / max(1, s.seen),
-            "val_loss": val_loss, "val_accuracy": val_acc,
-            "learning_rate": self.optimizer.param_groups[0]["lr"], "seconds": round(s.seconds, 3), "best": int(best),
+            "epoch": s.epoch + 1,
+            "step": s.step,
+            "train_loss": s.loss_sum / max(1, s.seen),
+            "train_accuracy": s.correct / max(1, s.seen),
+            "val_loss": val_loss,
+            "val_accuracy": val_acc,
+            "learning_rate": self.optimizer.param_groups[0]["lr"],
+            "seconds": round(s.seconds, 3),
+            "best": int(best),
         }
         s.history.append(row)
         s.epoch, s.position, s.loss_sum, s.correct, s.seen = s.epoch + 1, 0, 0.0, 0, 0

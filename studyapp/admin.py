@@ -78,13 +78,15 @@ class StudyAdminForm(forms.ModelForm):
     """The study form plus the two design factors, crossed into conditions on save."""
 
     modalities = forms.MultipleChoiceField(
-        choices=Condition.Modality.choices, widget=forms.CheckboxSelectMultiple,
+        choices=Condition.Modality.choices,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Explanation modalities to compare (each becomes a level of the modality factor).",
     )
     methods = forms.MultipleChoiceField(
-        required=False, widget=forms.CheckboxSelectMultiple,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
         help_text="Explanation methods to cross with the modalities. Leave empty for a study with one "
-                  "method (any stimulus of the bundle); tick two or more to compare methods.",
+        "method (any stimulus of the bundle); tick two or more to compare methods.",
     )
 
     class Meta:
@@ -101,12 +103,18 @@ class StudyAdminForm(forms.ModelForm):
             all_methods = sorted({m for bundle in Bundle.objects.all() for m in bundle.methods})
             self.fields["methods"].choices = [(m, m) for m in all_methods]
         if "modalities" in self.fields:
-            modalities, methods = study_factor_levels(self.instance) if self.instance.pk else (["visual", "audible"], [])
+            modalities, methods = (
+                study_factor_levels(self.instance)
+                if self.instance.pk
+                else (["visual", "audible"], [])
+            )
             self.initial.setdefault("modalities", modalities)
             self.initial.setdefault("methods", methods)
         for name in ("practice_stimuli", "excluded_stimuli"):
             if name in self.fields and self.instance.pk:
-                self.fields[name].queryset = Stimulus.objects.filter(bundle_id=self.instance.bundle_id)
+                self.fields[name].queryset = Stimulus.objects.filter(
+                    bundle_id=self.instance.bundle_id
+                )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -120,10 +128,16 @@ class StudyAdminForm(forms.ModelForm):
         conditions = self._conditions(probe)
         if conditions is None:
             return data
-        report = study_design_report(study=probe, conditions=conditions, practice=self._pks("practice_stimuli", probe),
-                                     excluded=self._pks("excluded_stimuli", probe))
+        report = study_design_report(
+            study=probe,
+            conditions=conditions,
+            practice=self._pks("practice_stimuli", probe),
+            excluded=self._pks("excluded_stimuli", probe),
+        )
         if report.errors and probe.status in {Study.Status.PILOT, Study.Status.LIVE}:
-            raise ValidationError([f"The design cannot run as {probe.status}: {e}" for e in report.errors])
+            raise ValidationError(
+                [f"The design cannot run as {probe.status}: {e}" for e in report.errors]
+            )
         return data
 
     def _conditions(self, probe: Study) -> list[tuple[str, str, str]] | None:
@@ -133,10 +147,15 @@ class StudyAdminForm(forms.ModelForm):
         methods = self.cleaned_data.get("methods") or []
         missing = sorted(set(methods) - set(probe.bundle.methods))
         if missing:
-            self.add_error("methods", f"{', '.join(missing)} not in bundle {probe.bundle.name} "
-                                      f"(it has {', '.join(probe.bundle.methods)})")
+            self.add_error(
+                "methods",
+                f"{', '.join(missing)} not in bundle {probe.bundle.name} "
+                f"(it has {', '.join(probe.bundle.methods)})",
+            )
             return None
-        problems = study_conditions_problems(study=probe, modalities=self.cleaned_data["modalities"], methods=methods)
+        problems = study_conditions_problems(
+            study=probe, modalities=self.cleaned_data["modalities"], methods=methods
+        )
         if problems:
             self.add_error("modalities", problems)
             return None
@@ -177,32 +196,90 @@ class StudyAdmin(admin.ModelAdmin):
     change_form_template = "admin/studyapp/study/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Study]:
-        return super().get_queryset(request).annotate(
-            n_sessions=Count("participants", filter=Q(participants__is_pilot=False), distinct=True),
-            n_conditions=Count("conditions", distinct=True),
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                n_sessions=Count(
+                    "participants", filter=Q(participants__is_pilot=False), distinct=True
+                ),
+                n_conditions=Count("conditions", distinct=True),
+            )
         )
 
-    def get_fieldsets(self, request: HttpRequest, obj: Study | None = None) -> list[tuple[str | None, dict[str, Any]]]:
+    def get_fieldsets(
+        self, request: HttpRequest, obj: Study | None = None
+    ) -> list[tuple[str | None, dict[str, Any]]]:
         frozen = obj is not None and study_is_frozen(obj)
-        note = format_html('<p class="frozen-note">{}</p>', study_frozen_reason(obj)) if frozen else ""
+        note = (
+            format_html('<p class="frozen-note">{}</p>', study_frozen_reason(obj)) if frozen else ""
+        )
         factors = ("factor_summary",) if frozen else ("modalities", "methods")
         return [
             (None, {"fields": ("slug", "title", "status", "bundle", "seed", "live_since")}),
-            ("Conditions: explanation modality x method", {
-                "fields": (*factors, "assignment", "method_assignment"), "description": note}),
-            ("Trial sets", {"fields": ("n_trials", "n_practice", "n_catch", "share_incorrect", "stimulus_sampling",
-                                       "practice_stimuli", "excluded_stimuli"), "description": note}),
-            ("Questions", {"fields": ("task", "ask_rating", "ask_confidence"), "description": note}),
-            ("Audio rules", {"fields": ("audio_must_finish", "max_replays", "allow_seeking", "allow_back")}),
-            ("Consent, instructions and debrief", {"fields": (
-                "consent_version", "consent_text", "instructions_text", "debrief_text", "demographics")}),
-            ("Headphone screen", {"fields": ("headphone_screen", "screen_trials", "screen_pass_threshold")}),
-            ("Recruitment", {"fields": (
-                "target_per_condition", "time_limit_minutes", "completion_code", "completion_url",
-                "screenout_code", "screenout_url", "noconsent_code", "noconsent_url")}),
+            (
+                "Conditions: explanation modality x method",
+                {"fields": (*factors, "assignment", "method_assignment"), "description": note},
+            ),
+            (
+                "Trial sets",
+                {
+                    "fields": (
+                        "n_trials",
+                        "n_practice",
+                        "n_catch",
+                        "share_incorrect",
+                        "stimulus_sampling",
+                        "practice_stimuli",
+                        "excluded_stimuli",
+                    ),
+                    "description": note,
+                },
+            ),
+            (
+                "Questions",
+                {"fields": ("task", "ask_rating", "ask_confidence"), "description": note},
+            ),
+            (
+                "Audio rules",
+                {"fields": ("audio_must_finish", "max_replays", "allow_seeking", "allow_back")},
+            ),
+            (
+                "Consent, instructions and debrief",
+                {
+                    "fields": (
+                        "consent_version",
+                        "consent_text",
+                        "instructions_text",
+                        "debrief_text",
+                        "demographics",
+                    )
+                },
+            ),
+            (
+                "Headphone screen",
+                {"fields": ("headphone_screen", "screen_trials", "screen_pass_threshold")},
+            ),
+            (
+                "Recruitment",
+                {
+                    "fields": (
+                        "target_per_condition",
+                        "time_limit_minutes",
+                        "completion_code",
+                        "completion_url",
+                        "screenout_code",
+                        "screenout_url",
+                        "noconsent_code",
+                        "noconsent_url",
+                    )
+                },
+            ),
         ]
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Study | None = None) -> tuple[str, ...]:
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: Study | None = None
+    ) -> tuple[str, ...]:
         if obj is not None and study_is_frozen(obj):
             return ("live_since", "factor_summary", *FROZEN_FIELDS)
         return ("live_since",)
@@ -210,25 +287,38 @@ class StudyAdmin(admin.ModelAdmin):
     def get_inlines(self, request: HttpRequest, obj: Study | None) -> list[type]:
         return self.inlines if obj is not None else []
 
-    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
-                    extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
         study = self.get_object(request, object_id)
         if study is not None and request.method == "GET" and study_is_frozen(study):
             messages.warning(request, study_frozen_reason(study))
         return super().change_view(request, object_id, form_url, extra_context)
 
-    def save_model(self, request: HttpRequest, obj: Study, form: forms.ModelForm, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: Study, form: forms.ModelForm, change: bool
+    ) -> None:
         before = Study.objects.get(pk=obj.pk) if change else None
         # The form's factors belong to this save even when it is the one that takes the study live.
         form.taking_live = before is None or not study_is_frozen(before)
         study_save(study=obj, before=before, changed=form.changed_data)
 
-    def save_related(self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool) -> None:
+    def save_related(
+        self, request: HttpRequest, form: forms.ModelForm, formsets: Any, change: bool
+    ) -> None:
         super().save_related(request, form, formsets, change)
         study = form.instance
         if "modalities" in form.cleaned_data:
-            study_conditions_set(study=study, modalities=form.cleaned_data["modalities"],
-                                 methods=form.cleaned_data.get("methods") or [], taking_live=form.taking_live)
+            study_conditions_set(
+                study=study,
+                modalities=form.cleaned_data["modalities"],
+                methods=form.cleaned_data.get("methods") or [],
+                taking_live=form.taking_live,
+            )
         report = study_design_report(study=study)
         for problem in report.errors:
             messages.error(request, f"Before this study can run: {problem}")
@@ -259,20 +349,36 @@ class StudyAdmin(admin.ModelAdmin):
 
     @admin.display(description="dashboard")
     def dashboard_link(self, obj: Study) -> str:
-        return format_html('<a href="{}">dashboard</a>', reverse("study-dashboard", args=[obj.slug]))
+        return format_html(
+            '<a href="{}">dashboard</a>', reverse("study-dashboard", args=[obj.slug])
+        )
 
-    @admin.action(description="Duplicate selected studies (as new draft versions)", permissions=["add"])
+    @admin.action(
+        description="Duplicate selected studies (as new draft versions)", permissions=["add"]
+    )
     def duplicate_studies(self, request: HttpRequest, queryset: QuerySet[Study]) -> None:
         for study in queryset:
             copy_ = study_duplicate(study=study)
             url = reverse("admin:studyapp_study_change", args=[copy_.pk])
-            messages.success(request, format_html('Duplicated {} as <a href="{}">{}</a> (draft).', study.slug, url, copy_.slug))
+            messages.success(
+                request,
+                format_html(
+                    'Duplicated {} as <a href="{}">{}</a> (draft).', study.slug, url, copy_.slug
+                ),
+            )
 
     def get_urls(self) -> list[URLPattern]:
         own = [
-            path("<int:study_id>/export/", self.admin_site.admin_view(self.export_view), name="studyapp_study_export"),
-            path("<int:study_id>/duplicate/", self.admin_site.admin_view(self.duplicate_view),
-                 name="studyapp_study_duplicate"),
+            path(
+                "<int:study_id>/export/",
+                self.admin_site.admin_view(self.export_view),
+                name="studyapp_study_export",
+            ),
+            path(
+                "<int:study_id>/duplicate/",
+                self.admin_site.admin_view(self.duplicate_view),
+                name="studyapp_study_duplicate",
+            ),
         ]
         return own + super().get_urls()
 
@@ -283,11 +389,19 @@ class StudyAdmin(admin.ModelAdmin):
         form = ExportForm(request.POST if request.method == "POST" else None)
         if request.method == "POST" and form.is_valid():
             job = export_job_create(study=study, **form.cleaned_data)
-            messages.info(request, f"Export job #{job.pk} queued; this page shows its status and the download.")
+            messages.info(
+                request,
+                f"Export job #{job.pk} queued; this page shows its status and the download.",
+            )
             return HttpResponseRedirect(reverse("admin:studyapp_exportjob_change", args=[job.pk]))
-        context = {**self.admin_site.each_context(request), "title": f"Export responses of {study.slug}",
-                   "study": study, "form": form, "opts": self.model._meta,
-                   "jobs": study.export_jobs.order_by("-created_at")[:10]}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Export responses of {study.slug}",
+            "study": study,
+            "form": form,
+            "opts": self.model._meta,
+            "jobs": study.export_jobs.order_by("-created_at")[:10],
+        }
         return render(request, "admin/studyapp/study/export.html", context)
 
     def duplicate_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
@@ -296,19 +410,29 @@ class StudyAdmin(admin.ModelAdmin):
             raise PermissionDenied
         if request.method == "POST":
             copy_ = study_duplicate(study=study)
-            messages.success(request, f"Duplicated {study.slug} as {copy_.slug} (draft): change its design here.")
+            messages.success(
+                request, f"Duplicated {study.slug} as {copy_.slug} (draft): change its design here."
+            )
             return HttpResponseRedirect(reverse("admin:studyapp_study_change", args=[copy_.pk]))
-        context = {**self.admin_site.each_context(request), "title": f"Duplicate {study.slug}", "study": study,
-                   "opts": self.model._meta}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Duplicate {study.slug}",
+            "study": study,
+            "opts": self.model._meta,
+        }
         return render(request, "admin/studyapp/study/duplicate.html", context)
 
 
 class ExportForm(forms.Form):
     include_pilot = forms.BooleanField(
-        required=False, help_text="Also export sessions collected while the study was in pilot mode (flagged is_pilot).")
+        required=False,
+        help_text="Also export sessions collected while the study was in pilot mode (flagged is_pilot).",
+    )
     include_recruitment_ids = forms.BooleanField(
-        required=False, help_text="Add recruitment ids (e.g. Prolific ids) to participants.csv. Leave off unless "
-                                  "you need them (for example to pay or to match a bonus): they identify people.")
+        required=False,
+        help_text="Add recruitment ids (e.g. Prolific ids) to participants.csv. Leave off unless "
+        "you need them (for example to pay or to match a bonus): they identify people.",
+    )
 
 
 # --------------------------------------------------------------------------- jobs
@@ -317,7 +441,15 @@ class ExportForm(forms.Form):
 class JobAdmin(ReadOnlyAdmin):
     change_form_template = "admin/studyapp/job_change_form.html"
     # Where a job is and what happens next (queued without Redis, running, worker dead).
-    LEASE_FIELDS = ("state", "attempts", "created_at", "dispatched_at", "started_at", "heartbeat_at", "finished_at")
+    LEASE_FIELDS = (
+        "state",
+        "attempts",
+        "created_at",
+        "dispatched_at",
+        "started_at",
+        "heartbeat_at",
+        "finished_at",
+    )
 
     @admin.display(description="state")
     def state(self, obj: Job) -> str:
@@ -327,11 +459,19 @@ class JobAdmin(ReadOnlyAdmin):
     def problems_list(self, obj: Job) -> str:
         if not obj.problems:
             return "none"
-        return format_html('<ul class="job-problems">{}</ul>', format_html_join("", "<li>{}</li>", ((p,) for p in obj.problems)))
+        return format_html(
+            '<ul class="job-problems">{}</ul>',
+            format_html_join("", "<li>{}</li>", ((p,) for p in obj.problems)),
+        )
 
-    def render_change_form(self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any) -> HttpResponse:
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         obj = context.get("original")
-        context["job_running"] = obj is not None and obj.status in {Job.Status.QUEUED, Job.Status.RUNNING}
+        context["job_running"] = obj is not None and obj.status in {
+            Job.Status.QUEUED,
+            Job.Status.RUNNING,
+        }
         return super().render_change_form(request, context, *args, **kwargs)
 
 
@@ -339,7 +479,7 @@ class BundleUploadForm(forms.Form):
     archive = forms.FileField(
         validators=[FileExtensionValidator(["zip"])],
         help_text="A zip of a stimulus bundle folder (manifest.json and its files), as written by "
-                  "python -m explainer bundle.",
+        "python -m explainer bundle.",
     )
 
 
@@ -347,7 +487,14 @@ class BundleUploadForm(forms.Form):
 class ImportJobAdmin(JobAdmin):
     list_display = ("id", "what", "status", "message", "bundle", "created_at", "finished_at")
     list_filter = ("status",)
-    fields = readonly_fields = ("status", "what", "message", "problems_list", "bundle_link", *JobAdmin.LEASE_FIELDS)
+    fields = readonly_fields = (
+        "status",
+        "what",
+        "message",
+        "problems_list",
+        "bundle_link",
+        *JobAdmin.LEASE_FIELDS,
+    )
     change_list_template = "admin/studyapp/importjob/change_list.html"
 
     @admin.display(description="bundle")
@@ -362,13 +509,19 @@ class ImportJobAdmin(JobAdmin):
         return format_html('{} &middot; <a href="{}">create a study on it</a>', obj.bundle, create)
 
     def get_urls(self) -> list[URLPattern]:
-        upload = path("upload/", self.admin_site.admin_view(self.upload_view), name="studyapp_importjob_upload")
+        upload = path(
+            "upload/",
+            self.admin_site.admin_view(self.upload_view),
+            name="studyapp_importjob_upload",
+        )
         return [upload, *super().get_urls()]
 
     def upload_view(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm("studyapp.add_bundle"):
             raise PermissionDenied
-        form = BundleUploadForm(*((request.POST, request.FILES) if request.method == "POST" else ()))
+        form = BundleUploadForm(
+            *((request.POST, request.FILES) if request.method == "POST" else ())
+        )
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["archive"]
             try:
@@ -380,18 +533,43 @@ class ImportJobAdmin(JobAdmin):
             else:
                 job = import_job_create(source=stored, original_name=upload.name[:255])
                 messages.info(request, f"Import job #{job.pk} queued for {upload.name}.")
-                return HttpResponseRedirect(reverse("admin:studyapp_importjob_change", args=[job.pk]))
-        context = {**self.admin_site.each_context(request), "title": "Upload a stimulus bundle", "form": form,
-                   "opts": self.model._meta}
+                return HttpResponseRedirect(
+                    reverse("admin:studyapp_importjob_change", args=[job.pk])
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Upload a stimulus bundle",
+            "form": form,
+            "opts": self.model._meta,
+        }
         return render(request, "admin/studyapp/importjob/upload.html", context)
 
 
 @admin.register(ExportJob)
 class ExportJobAdmin(JobAdmin):
-    list_display = ("id", "study", "status", "options", "n_trials", "n_participants", "created_at", "download")
+    list_display = (
+        "id",
+        "study",
+        "status",
+        "options",
+        "n_trials",
+        "n_participants",
+        "created_at",
+        "download",
+    )
     list_filter = ("status", "study")
-    fields = readonly_fields = ("study", "status", "options", "message", "problems_list", "n_trials",
-                                "n_participants", "archive_bytes", "download", *JobAdmin.LEASE_FIELDS)
+    fields = readonly_fields = (
+        "study",
+        "status",
+        "options",
+        "message",
+        "problems_list",
+        "n_trials",
+        "n_participants",
+        "archive_bytes",
+        "download",
+        *JobAdmin.LEASE_FIELDS,
+    )
 
     @admin.display(description="download")
     def download(self, obj: ExportJob) -> str:
@@ -400,8 +578,14 @@ class ExportJobAdmin(JobAdmin):
         if not obj.archive_path or export_expired(obj):
             return "deleted (export again)"
         expires = export_expires_at(obj)
-        link = format_html('<a href="{}">download zip</a>', reverse("export-download", args=[obj.download_token]))
-        return link if expires is None else format_html("{} (until {} UTC)", link, f"{expires:%Y-%m-%d %H:%M}")
+        link = format_html(
+            '<a href="{}">download zip</a>', reverse("export-download", args=[obj.download_token])
+        )
+        return (
+            link
+            if expires is None
+            else format_html("{} (until {} UTC)", link, f"{expires:%Y-%m-%d %H:%M}")
+        )
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return request.user.has_perm("studyapp.delete_exportjob")
@@ -429,8 +613,17 @@ def _export_file_delete(job: ExportJob) -> None:
 @admin.register(Bundle)
 class BundleAdmin(ReadOnlyAdmin):
     list_display = ("name", "architecture", "task", "methods_list", "n_stimuli", "imported_at")
-    readonly_fields = ("name", "architecture", "task", "format_version", "manifest_sha256", "weights_sha256",
-                       "classes", "imported_at", "manifest")
+    readonly_fields = (
+        "name",
+        "architecture",
+        "task",
+        "format_version",
+        "manifest_sha256",
+        "weights_sha256",
+        "classes",
+        "imported_at",
+        "manifest",
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Bundle]:
         return super().get_queryset(request).annotate(n=Count("stimuli"))
@@ -444,20 +637,39 @@ class BundleAdmin(ReadOnlyAdmin):
         return obj.n
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return super().has_delete_permission(request, obj) and not (obj is not None and obj.studies.exists())
+        return super().has_delete_permission(request, obj) and not (
+            obj is not None and obj.studies.exists()
+        )
 
 
 @admin.register(Stimulus)
 class StimulusAdmin(ReadOnlyAdmin):
-    list_display = ("stimulus_id", "bundle", "source_recording", "true_label", "predicted_label", "model_correct",
-                    "method", "practice")
+    list_display = (
+        "stimulus_id",
+        "bundle",
+        "source_recording",
+        "true_label",
+        "predicted_label",
+        "model_correct",
+        "method",
+        "practice",
+    )
     list_filter = ("bundle", "model_correct", "method", "practice", "true_label")
     search_fields = ("stimulus_id", "source_recording")
 
 
 @admin.register(Participant)
 class ParticipantAdmin(ReadOnlyAdmin):
-    list_display = ("pseudonym", "study", "arm", "rotation", "status", "is_pilot", "started_at", "completed_at")
+    list_display = (
+        "pseudonym",
+        "study",
+        "arm",
+        "rotation",
+        "status",
+        "is_pilot",
+        "started_at",
+        "completed_at",
+    )
     list_filter = ("study", "status", "is_pilot", "arm")
     search_fields = ("pseudonym",)
     exclude = ("token", "recruitment_key")
@@ -468,12 +680,17 @@ class ParticipantAdmin(ReadOnlyAdmin):
         actions.pop("delete_selected", None)  # withdrawal is the one way to delete a session
         return actions
 
-    @admin.action(description="Withdraw selected participants (delete all their data)", permissions=["delete"])
+    @admin.action(
+        description="Withdraw selected participants (delete all their data)", permissions=["delete"]
+    )
     def withdraw(self, request: HttpRequest, queryset: QuerySet[Participant]) -> None:
         names = [p.pseudonym for p in queryset]
         for participant in queryset:
             participant_withdraw(participant=participant)
-        messages.success(request, f"Withdrew {len(names)} participant(s) and deleted their data: {', '.join(names)}.")
+        messages.success(
+            request,
+            f"Withdrew {len(names)} participant(s) and deleted their data: {', '.join(names)}.",
+        )
 
 
 @admin.register(Response)

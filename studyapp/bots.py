@@ -23,8 +23,13 @@ from html.parser import HTMLParser
 from typing import Protocol
 from urllib.parse import urlencode
 
-TERMINAL = {"/done/": "completed", "/declined/": "declined", "/screened-out/": "screened_out",
-            "/expired/": "expired", "/withdrawn/": "withdrawn"}
+TERMINAL = {
+    "/done/": "completed",
+    "/declined/": "declined",
+    "/screened-out/": "screened_out",
+    "/expired/": "expired",
+    "/withdrawn/": "withdrawn",
+}
 
 
 def listen_log(audio: dict[str, float | None]) -> list[dict[str, object]]:
@@ -115,7 +120,11 @@ class _FormParser(HTMLParser):
 
     def fixed_fields(self) -> dict[str, str]:
         """Fields sent back as the page gave them (CSRF token, submission key, ...)."""
-        return {c.name: c.value for c in self.controls if c.kind == "hidden" and c.name not in {"events", "rt_ms"}}
+        return {
+            c.name: c.value
+            for c in self.controls
+            if c.kind == "hidden" and c.name not in {"events", "rt_ms"}
+        }
 
 
 def _is_float(text: str) -> bool:
@@ -145,7 +154,9 @@ class BotResult:
 
 
 Oracle = Callable[[str, int], str | None]  # (token, trial position) -> correct answer
-ScreenOracle = Callable[[str, int], int | None]  # (token, sound-check number) -> interval with the tone
+ScreenOracle = Callable[
+    [str, int], int | None
+]  # (token, sound-check number) -> interval with the tone
 
 
 @dataclass
@@ -213,7 +224,11 @@ class Bot:
 
     def _screening_answer(self, path: str, form: _FormParser, result: BotResult) -> dict[str, str]:
         match = re.search(r"/p/([^/]+)/sound-check/(\d+)/", path)
-        right = self.screen_oracle(match.group(1), int(match.group(2))) if (self.screen_oracle and match) else None
+        right = (
+            self.screen_oracle(match.group(1), int(match.group(2)))
+            if (self.screen_oracle and match)
+            else None
+        )
         options = [int(v) for v in form.options("answer")] or [1, 2, 3]
         if right is not None and self.screen_accuracy is not None:
             wrong = [o for o in options if o != right]
@@ -224,15 +239,25 @@ class Bot:
         duration = form.audio.get("screening") or 4.0
         events = [
             {"media": "screening", "event": "play", "client_ms": 500.0, "media_time_s": 0.0},
-            {"media": "screening", "event": "ended", "client_ms": 505.0 + 1000 * duration, "media_time_s": duration},
+            {
+                "media": "screening",
+                "event": "ended",
+                "client_ms": 505.0 + 1000 * duration,
+                "media_time_s": duration,
+            },
         ]
-        return {"answer": str(choice), "rt_ms": f"{self.rng.lognormvariate(7.0, 0.4):.1f}",
-                "events": json.dumps(events)}
+        return {
+            "answer": str(choice),
+            "rt_ms": f"{self.rng.lognormvariate(7.0, 0.4):.1f}",
+            "events": json.dumps(events),
+        }
 
     def _answer(self, path: str, form: _FormParser, result: BotResult) -> dict[str, str]:
         options = form.options("answer")
         match = re.search(r"/p/([^/]+)/trial/(\d+)/", path)
-        right = self.oracle(match.group(1), int(match.group(2))) if (self.oracle and match) else None
+        right = (
+            self.oracle(match.group(1), int(match.group(2))) if (self.oracle and match) else None
+        )
         if right is not None and self.accuracy is not None:
             wrong = [o for o in options if o != right] or options
             choice = right if self.rng.random() < self.accuracy else self.rng.choice(wrong)
@@ -241,10 +266,13 @@ class Bot:
         result.answers += 1
         result.correct += int(choice == right)
         rt = self.rng.lognormvariate(7.6, 0.4)  # about 2 s, like a person
-        answer = {"answer": choice, "rt_ms": f"{rt:.1f}", "events": json.dumps(listen_log(form.audio))}
+        answer = {
+            "answer": choice,
+            "rt_ms": f"{rt:.1f}",
+            "events": json.dumps(listen_log(form.audio)),
+        }
         if form.kind("rating"):
             answer["rating"] = str(self.rng.randint(1, 7))
         if form.kind("confidence"):
             answer["confidence"] = str(self.rng.randint(0, 100))
         return answer
-

@@ -31,8 +31,9 @@ def start_job_sweep(**kwargs: Any) -> None:
 
     interval = settings.JOB_SWEEP_S
     if interval > 0:
-        threading.Thread(target=jobs_sweep_forever, args=(interval, _sweep_stop), name="job-sweep",
-                         daemon=True).start()
+        threading.Thread(
+            target=jobs_sweep_forever, args=(interval, _sweep_stop), name="job-sweep", daemon=True
+        ).start()
 
 
 @worker_shutdown.connect

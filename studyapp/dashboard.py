@@ -22,12 +22,18 @@ from studyapp.services.assignment import study_arms
 
 Z95 = 1.959963984540054
 STATUS_COLOURS = {  # colour-blind-safe (Okabe-Ito)
-    "completed": "#009E73", "active": "#0072B2", "abandoned": "#E69F00",
-    "screened_out": "#CC79A7", "declined": "#999999",
+    "completed": "#009E73",
+    "active": "#0072B2",
+    "abandoned": "#E69F00",
+    "screened_out": "#CC79A7",
+    "declined": "#999999",
 }
 STATUS_LABELS = {
-    "completed": "completed", "active": "active", "abandoned": "abandoned",
-    "screened_out": "screened out", "declined": "declined",
+    "completed": "completed",
+    "active": "active",
+    "abandoned": "abandoned",
+    "screened_out": "screened out",
+    "declined": "declined",
 }
 
 
@@ -85,7 +91,9 @@ def _bucket(status: str, last_seen_ok: bool) -> str:
 
 def dashboard_status(*, study: Study, pilot: bool) -> list[GroupStatus]:
     """Session counts and completion times per arm, for pilot or live sessions."""
-    groups = {arm.label: GroupStatus(arm.label, [c.name for c in arm.cells]) for arm in study_arms(study)}
+    groups = {
+        arm.label: GroupStatus(arm.label, [c.name for c in arm.cells]) for arm in study_arms(study)
+    }
     cutoff = timezone.now() - timedelta(minutes=study.time_limit_minutes)
     rows = Participant.objects.filter(study=study, is_pilot=pilot).values_list(
         "arm", "condition__name", "status", "last_seen_at", "started_at", "completed_at"
@@ -103,13 +111,21 @@ def dashboard_status(*, study: Study, pilot: bool) -> list[GroupStatus]:
 def dashboard_accuracy(*, study: Study, pilot: bool) -> list[ConditionAccuracy]:
     """Accuracy of main trials per condition so far (catch and practice trials left out)."""
     rows = (
-        Response.objects.filter(trial__participant__study=study, trial__participant__is_pilot=pilot,
-                                trial__kind=Trial.Kind.MAIN)
+        Response.objects.filter(
+            trial__participant__study=study,
+            trial__participant__is_pilot=pilot,
+            trial__kind=Trial.Kind.MAIN,
+        )
         .values("trial__condition__name")
         .annotate(n=Count("id"), k=Count("id", filter=Q(answer_correct=True)))
         .order_by("trial__condition__position", "trial__condition__name")
     )
-    return [ConditionAccuracy(r["trial__condition__name"], r["n"], r["k"], *wilson_interval(r["k"], r["n"])) for r in rows]
+    return [
+        ConditionAccuracy(
+            r["trial__condition__name"], r["n"], r["k"], *wilson_interval(r["k"], r["n"])
+        )
+        for r in rows
+    ]
 
 
 def median_minutes(groups: list[GroupStatus]) -> float | None:
@@ -133,28 +149,38 @@ def _svg(width: int, height: int, body: list[str], title: str) -> str:
     )
 
 
-def status_chart_svg(groups: list[GroupStatus], *, target: int = 0, title: str = "Sessions per group") -> str:
+def status_chart_svg(
+    groups: list[GroupStatus], *, target: int = 0, title: str = "Sessions per group"
+) -> str:
     """Stacked horizontal bars of session outcomes per arm, with the target as a dashed line."""
     scale_max = max([target, *(g.started for g in groups), 1])
     unit = _BAR_W / scale_max
     body = [f'<text x="0" y="18" font-weight="bold">{escape(title)}</text>']
     for i, group in enumerate(groups):
         y = _TOP + i * _ROW
-        body.append(f'<text x="{_LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(group.arm)}</text>')
+        body.append(
+            f'<text x="{_LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(group.arm)}</text>'
+        )
         x = float(_LABEL_W)
         for key, colour in STATUS_COLOURS.items():
             n = getattr(group, key)
             if n:
-                body.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{n * unit:.1f}" height="{_ROW - 8}" fill="{colour}">'
-                            f"<title>{escape(group.arm)}: {n} {STATUS_LABELS[key]}</title></rect>")
+                body.append(
+                    f'<rect x="{x:.1f}" y="{y + 4}" width="{n * unit:.1f}" height="{_ROW - 8}" fill="{colour}">'
+                    f"<title>{escape(group.arm)}: {n} {STATUS_LABELS[key]}</title></rect>"
+                )
                 x += n * unit
         body.append(f'<text x="{x + 6:.1f}" y="{y + 17}">{group.started}</text>')
     bottom = _TOP + len(groups) * _ROW
     if target:
         tx = _LABEL_W + target * unit
-        body.append(f'<line x1="{tx:.1f}" y1="{_TOP - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#000" '
-                    f'stroke-dasharray="4 3"><title>target {target} per group</title></line>')
-        body.append(f'<text x="{tx:.1f}" y="{_TOP - 8}" text-anchor="middle">target {target}</text>')
+        body.append(
+            f'<line x1="{tx:.1f}" y1="{_TOP - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#000" '
+            f'stroke-dasharray="4 3"><title>target {target} per group</title></line>'
+        )
+        body.append(
+            f'<text x="{tx:.1f}" y="{_TOP - 8}" text-anchor="middle">target {target}</text>'
+        )
     body += _legend(bottom + 16)
     return _svg(_LABEL_W + _BAR_W + 60, bottom + 40, body, title)
 
@@ -168,7 +194,9 @@ def _legend(y: int) -> list[str]:
     return items
 
 
-def accuracy_chart_svg(rows: list[ConditionAccuracy], *, title: str = "Accuracy so far (95% CI)") -> str:
+def accuracy_chart_svg(
+    rows: list[ConditionAccuracy], *, title: str = "Accuracy so far (95% CI)"
+) -> str:
     """Horizontal bars of accuracy per condition with Wilson intervals; chance is not drawn."""
     body = [f'<text x="0" y="18" font-weight="bold">{escape(title)}</text>']
     bottom = _TOP + len(rows) * _ROW
@@ -178,11 +206,17 @@ def accuracy_chart_svg(rows: list[ConditionAccuracy], *, title: str = "Accuracy 
         body.append(f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">{tick:.0%}</text>')
     for i, row in enumerate(rows):
         y = _TOP + i * _ROW
-        body.append(f'<text x="{_LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(row.condition)}</text>')
+        body.append(
+            f'<text x="{_LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(row.condition)}</text>'
+        )
         if row.n:
-            body.append(f'<rect x="{_LABEL_W}" y="{y + 4}" width="{row.accuracy * _BAR_W:.1f}" height="{_ROW - 8}" '
-                        f'fill="#0072B2" fill-opacity="0.6"/>')
+            body.append(
+                f'<rect x="{_LABEL_W}" y="{y + 4}" width="{row.accuracy * _BAR_W:.1f}" height="{_ROW - 8}" '
+                f'fill="#0072B2" fill-opacity="0.6"/>'
+            )
             lo, hi = _LABEL_W + row.low * _BAR_W, _LABEL_W + row.high * _BAR_W
-            body.append(f'<line x1="{lo:.1f}" y1="{y + 15}" x2="{hi:.1f}" y2="{y + 15}" stroke="#000" stroke-width="2"/>')
+            body.append(
+                f'<line x1="{lo:.1f}" y1="{y + 15}" x2="{hi:.1f}" y2="{y + 15}" stroke="#000" stroke-width="2"/>'
+            )
         body.append(f'<text x="{_LABEL_W + _BAR_W + 16}" y="{y + 17}">{row.correct}/{row.n}</text>')
     return _svg(_LABEL_W + _BAR_W + 90, bottom + 24, body, title)

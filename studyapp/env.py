@@ -31,7 +31,9 @@ def env_bool(name: str, default: bool) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise ImproperlyConfigured(f"environment variable {name}={raw!r} is not a boolean (use 1/0, true/false)")
+    raise ImproperlyConfigured(
+        f"environment variable {name}={raw!r} is not a boolean (use 1/0, true/false)"
+    )
 
 
 def env_int(name: str, default: int) -> int:
@@ -41,7 +43,9 @@ def env_int(name: str, default: int) -> int:
     try:
         return int(raw)
     except ValueError:
-        raise ImproperlyConfigured(f"environment variable {name}={raw!r} is not an integer") from None
+        raise ImproperlyConfigured(
+            f"environment variable {name}={raw!r} is not an integer"
+        ) from None
 
 
 def env_list(name: str, default: list[str]) -> list[str]:

@@ -22,7 +22,12 @@ MODALITIES = ("visual", "audible", "both", "none")
 TASKS = ("forward", "verification")
 TRIAL_KINDS = ("practice", "main", "catch")
 PARTICIPANT_STATUSES = (
-    "started", "declined", "screened_out", "in_progress", "completed", "abandoned",
+    "started",
+    "declined",
+    "screened_out",
+    "in_progress",
+    "completed",
+    "abandoned",
 )
 
 
@@ -48,8 +53,17 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     _c("is_pilot", "boolean", "True if collected while the study was in pilot mode."),
     _c("condition", "string", "Condition name (modality, plus method where it varies)."),
     _c("modality", "string", "Explanation modality shown on this trial.", levels=MODALITIES),
-    _c("method", "string", "Explanation method that produced the heatmaps (e.g. lrp-epsilon-plus-flat)."),
-    _c("trial_kind", "string", "practice, main or catch (attention check) trial.", levels=TRIAL_KINDS),
+    _c(
+        "method",
+        "string",
+        "Explanation method that produced the heatmaps (e.g. lrp-epsilon-plus-flat).",
+    ),
+    _c(
+        "trial_kind",
+        "string",
+        "practice, main or catch (attention check) trial.",
+        levels=TRIAL_KINDS,
+    ),
     _c("trial_position", "integer", "1-based position of the trial in the participant's sequence."),
     _c("stimulus", "string", "Stimulus id from the bundle manifest."),
     _c("source_recording", "string", "Corpus recording the stimulus was made from."),
@@ -57,16 +71,57 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     _c("true_label", "string", "Ground-truth class of the recording."),
     _c("predicted_label", "string", "Class the model predicted."),
     _c("model_correct", "boolean", "True if the model's prediction equals the true label."),
-    _c("task", "string", "Primary question of the trial: forward simulation or verification.", levels=TASKS),
-    _c("answer", "string", "Participant's answer: a class label (forward) or yes/no (verification)."),
-    _c("answer_correct", "boolean", "Forward: answer equals predicted_label. Verification: answer matches model_correct. Catch: answer equals the known answer."),
-    _c("rating", "integer", "Helpfulness of the explanation, Likert 1 (not at all) to 7 (very).", nullable=True),
-    _c("confidence", "integer", "Confidence in the answer, 0 to 100.", unit="percent", nullable=True),
-    _c("rt_ms", "number", "Response time measured in the browser from when answering became possible (performance.now()).", unit="ms", nullable=True),
-    _c("server_rt_ms", "number", "Time between the server sending the trial page and receiving the answer.", unit="ms", nullable=True),
+    _c(
+        "task",
+        "string",
+        "Primary question of the trial: forward simulation or verification.",
+        levels=TASKS,
+    ),
+    _c(
+        "answer",
+        "string",
+        "Participant's answer: a class label (forward) or yes/no (verification).",
+    ),
+    _c(
+        "answer_correct",
+        "boolean",
+        "Forward: answer equals predicted_label. Verification: answer matches model_correct. Catch: answer equals the known answer.",
+    ),
+    _c(
+        "rating",
+        "integer",
+        "Helpfulness of the explanation, Likert 1 (not at all) to 7 (very).",
+        nullable=True,
+    ),
+    _c(
+        "confidence",
+        "integer",
+        "Confidence in the answer, 0 to 100.",
+        unit="percent",
+        nullable=True,
+    ),
+    _c(
+        "rt_ms",
+        "number",
+        "Response time measured in the browser from when answering became possible (performance.now()).",
+        unit="ms",
+        nullable=True,
+    ),
+    _c(
+        "server_rt_ms",
+        "number",
+        "Time between the server sending the trial page and receiving the answer.",
+        unit="ms",
+        nullable=True,
+    ),
     _c("plays_original", "integer", "Number of times playback of the original clip started."),
     _c("plays_explanation", "integer", "Number of times playback of the audible heatmap started."),
-    _c("presented_at", "datetime", "Server time the trial page was first served (ISO 8601, UTC).", nullable=True),
+    _c(
+        "presented_at",
+        "datetime",
+        "Server time the trial page was first served (ISO 8601, UTC).",
+        nullable=True,
+    ),
     _c("answered_at", "datetime", "Server time the answer was stored (ISO 8601, UTC)."),
 )
 
@@ -74,7 +129,12 @@ PARTICIPANT_COLUMNS: tuple[Column, ...] = (
     _c("study", "string", "Study slug."),
     _c("participant", "string", "Participant pseudonym."),
     _c("is_pilot", "boolean", "True if the session started while the study was in pilot mode."),
-    _c("condition", "string", "Between-participant condition (empty for within-participant designs).", nullable=True),
+    _c(
+        "condition",
+        "string",
+        "Between-participant condition (empty for within-participant designs).",
+        nullable=True,
+    ),
     _c("status", "string", "Final state of the session.", levels=PARTICIPANT_STATUSES),
     _c("seed", "integer", "Seed of this participant's trial order and assignment."),
     _c("consent_version", "string", "Version of the consent text agreed to.", nullable=True),
@@ -82,10 +142,25 @@ PARTICIPANT_COLUMNS: tuple[Column, ...] = (
     _c("completed_at", "datetime", "Server time the session completed.", nullable=True),
     _c("duration_s", "number", "Seconds from start to completion.", unit="s", nullable=True),
     _c("age_range", "string", "Self-reported age range.", nullable=True),
-    _c("hearing_problems", "string", "Self-reported hearing problems (yes, no, prefer not to say).", nullable=True),
+    _c(
+        "hearing_problems",
+        "string",
+        "Self-reported hearing problems (yes, no, prefer not to say).",
+        nullable=True,
+    ),
     _c("native_language", "string", "Self-reported native language.", nullable=True),
-    _c("audio_device", "string", "Self-reported playback device (headphones, speakers).", nullable=True),
-    _c("screening_passed", "boolean", "Passed the headphone screen (empty if the study has none).", nullable=True),
+    _c(
+        "audio_device",
+        "string",
+        "Self-reported playback device (headphones, speakers).",
+        nullable=True,
+    ),
+    _c(
+        "screening_passed",
+        "boolean",
+        "Passed the headphone screen (empty if the study has none).",
+        nullable=True,
+    ),
     _c("screening_score", "integer", "Headphone-screen trials answered correctly.", nullable=True),
     _c("n_trials_answered", "integer", "Main and catch trials answered."),
     _c("catch_total", "integer", "Catch trials answered."),
@@ -97,7 +172,12 @@ RECRUITMENT_COLUMNS: tuple[Column, ...] = (
     _c("prolific_pid", "string", "Prolific participant id.", nullable=True),
     _c("prolific_study_id", "string", "Prolific study id.", nullable=True),
     _c("prolific_session_id", "string", "Prolific session id.", nullable=True),
-    _c("participant_label", "string", "Generic recruitment label from the entry link.", nullable=True),
+    _c(
+        "participant_label",
+        "string",
+        "Generic recruitment label from the entry link.",
+        nullable=True,
+    ),
 )
 
 EVENT_COLUMNS: tuple[Column, ...] = (
@@ -106,9 +186,16 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     _c("trial_position", "integer", "Trial the event belongs to."),
     _c("stimulus", "string", "Stimulus id."),
     _c("media", "string", "Which player fired the event.", levels=("original", "explanation")),
-    _c("event", "string", "Media event.", levels=("play", "pause", "ended", "replay", "seek_blocked")),
+    _c(
+        "event",
+        "string",
+        "Media event.",
+        levels=("play", "pause", "ended", "replay", "seek_blocked"),
+    ),
     _c("client_ms", "number", "performance.now() in the browser when the event fired.", unit="ms"),
-    _c("media_time_s", "number", "Playback position when the event fired.", unit="s", nullable=True),
+    _c(
+        "media_time_s", "number", "Playback position when the event fired.", unit="s", nullable=True
+    ),
 )
 
 FILE_COLUMNS: dict[str, tuple[Column, ...]] = {
@@ -130,7 +217,9 @@ def codebook(*, study: str, title: str, with_recruitment_ids: bool = False) -> d
     """The ``dataset_description.json`` of an export (Psych-DS style)."""
     variables = []
     for file_name, columns in FILE_COLUMNS.items():
-        extra = RECRUITMENT_COLUMNS if (file_name == PARTICIPANTS_FILE and with_recruitment_ids) else ()
+        extra = (
+            RECRUITMENT_COLUMNS if (file_name == PARTICIPANTS_FILE and with_recruitment_ids) else ()
+        )
         for col in (*columns, *extra):
             entry: dict[str, object] = {
                 "@type": "PropertyValue",

@@ -28,8 +28,15 @@ PREFER_NOT = ("prefer not to say", "Prefer not to say")
 DEMOGRAPHIC_QUESTIONS: dict[str, Question] = {
     "age_range": Question(
         "What is your age?",
-        (("18-24", "18 to 24"), ("25-34", "25 to 34"), ("35-44", "35 to 44"), ("45-54", "45 to 54"),
-         ("55-64", "55 to 64"), ("65+", "65 or older"), PREFER_NOT),
+        (
+            ("18-24", "18 to 24"),
+            ("25-34", "25 to 34"),
+            ("35-44", "35 to 44"),
+            ("45-54", "45 to 54"),
+            ("55-64", "55 to 64"),
+            ("65+", "65 or older"),
+            PREFER_NOT,
+        ),
     ),
     "hearing_problems": Question(
         "Do you have any hearing problems (for example hearing loss or tinnitus)?",
@@ -41,7 +48,10 @@ DEMOGRAPHIC_QUESTIONS: dict[str, Question] = {
     ),
     "audio_device": Question(
         "How are you listening to the sounds in this study?",
-        (("headphones", "Headphones or earphones"), ("speakers", "Loudspeakers (including laptop or phone speakers)")),
+        (
+            ("headphones", "Headphones or earphones"),
+            ("speakers", "Loudspeakers (including laptop or phone speakers)"),
+        ),
     ),
 }
 
@@ -61,20 +71,28 @@ class DemographicsForm(forms.Form):
                 continue  # an unknown key in the study design is skipped, not shown broken
             if question.choices:
                 field: forms.Field = forms.ChoiceField(
-                    label=question.label, choices=question.choices, widget=forms.RadioSelect,
+                    label=question.label,
+                    choices=question.choices,
+                    widget=forms.RadioSelect,
                     error_messages={"required": "Please choose one of the options."},
                 )
             else:
                 field = forms.RegexField(
-                    label=question.label, required=False, max_length=64, help_text=question.help_text, strip=True,
+                    label=question.label,
+                    required=False,
+                    max_length=64,
+                    help_text=question.help_text,
+                    strip=True,
                     regex=r"^[^\W\d_](?:[^\W\d_]|[ ,.'()\-]){0,63}$",
                     error_messages={"invalid": "Please use letters only (for example: English)."},
                 )
             self.fields[key] = field
 
     def answers(self) -> dict[str, str | None]:
-        return {key: (value.strip() or None) if isinstance(value, str) else value
-                for key, value in self.cleaned_data.items()}
+        return {
+            key: (value.strip() or None) if isinstance(value, str) else value
+            for key, value in self.cleaned_data.items()
+        }
 
 
 class EventLogField(forms.CharField):
@@ -102,15 +120,23 @@ class EventLogField(forms.CharField):
         if media not in self.media or name not in EVENT_NAMES:
             raise forms.ValidationError("unknown event media or name")
         if not _is_number(client_ms) or not 0 <= client_ms < MAX_CLIENT_MS:
-            raise forms.ValidationError("event client_ms must be a non-negative number of milliseconds")
+            raise forms.ValidationError(
+                "event client_ms must be a non-negative number of milliseconds"
+            )
         if position is not None and (not _is_number(position) or not 0 <= position < 3600):
             raise forms.ValidationError("event media_time_s must be a number of seconds")
-        return {"media": media, "event": name, "client_ms": float(client_ms),
-                "media_time_s": None if position is None else float(position)}
+        return {
+            "media": media,
+            "event": name,
+            "client_ms": float(client_ms),
+            "media_time_s": None if position is None else float(position),
+        }
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value  # not NaN
+    return (
+        isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    )  # not NaN
 
 
 class TimedForm(forms.Form):
@@ -124,7 +150,9 @@ class AnswerForm(TimedForm):
     confidence = forms.IntegerField(min_value=0, max_value=100, required=False)
     events = EventLogField()
 
-    def __init__(self, *args: Any, choices: list[str], ask_rating: bool, ask_confidence: bool, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, choices: list[str], ask_rating: bool, ask_confidence: bool, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         # A set checked in clean_answer rather than a ChoiceField built per form: this
         # form is made for every answer, and building the field cost more than the check.
@@ -135,14 +163,21 @@ class AnswerForm(TimedForm):
     def clean_answer(self) -> str:
         value = self.cleaned_data["answer"]
         if value not in self.choices:
-            raise forms.ValidationError(f"Select a valid choice. {value} is not one of the available choices.")
+            raise forms.ValidationError(
+                f"Select a valid choice. {value} is not one of the available choices."
+            )
         return value
 
 
 class CalibrationForm(forms.Form):
-    plays = forms.IntegerField(min_value=1, max_value=1000,
-                               error_messages={"required": "Please play the sound first.",
-                                               "min_value": "Please play the sound first."})
+    plays = forms.IntegerField(
+        min_value=1,
+        max_value=1000,
+        error_messages={
+            "required": "Please play the sound first.",
+            "min_value": "Please play the sound first.",
+        },
+    )
 
 
 class ScreeningAnswerForm(TimedForm):

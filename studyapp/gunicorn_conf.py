@@ -78,6 +78,8 @@ def post_worker_init(worker: Any) -> None:
     get_resolver().url_patterns  # noqa: B018 - imports every view module now, not on first request
     loaded = forbidden_modules_loaded()
     if loaded:
-        worker.log.critical("web worker %s loaded %s; the web side must not import them", worker.pid, loaded)
+        worker.log.critical(
+            "web worker %s loaded %s; the web side must not import them", worker.pid, loaded
+        )
         sys.exit(Arbiter.WORKER_BOOT_ERROR)
     worker.log.info("web worker %s ready without %s", worker.pid, ", ".join(FORBIDDEN_MODULES))

@@ -63,7 +63,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
-def logging_config(*, fmt: str, level: str, loggers: dict[str, dict[str, object]] | None = None) -> dict:
+def logging_config(
+    *, fmt: str, level: str, loggers: dict[str, dict[str, object]] | None = None
+) -> dict:
     """A :func:`logging.config.dictConfig` dictionary writing to stdout.
 
     Parameters

@@ -24,5 +24,7 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         policy = ADMIN_CSP if request.path.startswith("/admin/") else STRICT_CSP
         response.headers.setdefault("Content-Security-Policy", policy)
-        response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        response.headers.setdefault(
+            "Permissions-Policy", "camera=(), microphone=(), geolocation=()"
+        )
         return response

@@ -71,7 +71,9 @@ class Stimulus(models.Model):
         verbose_name_plural = "stimuli"
         ordering = ["bundle_id", "stimulus_id"]
         constraints = [
-            models.UniqueConstraint(fields=["bundle", "stimulus_id"], name="stimulus_unique_id_in_bundle"),
+            models.UniqueConstraint(
+                fields=["bundle", "stimulus_id"], name="stimulus_unique_id_in_bundle"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,14 +96,19 @@ class Study(models.Model):
         WITHIN = "within", "Within participants (conditions counterbalanced across trials)"
 
     class Sampling(models.TextChoices):
-        PER_PARTICIPANT = "per_participant", "Each participant gets their own balanced sample of the bundle"
+        PER_PARTICIPANT = (
+            "per_participant",
+            "Each participant gets their own balanced sample of the bundle",
+        )
         FIXED = "fixed", "Every participant sees the same balanced set (chosen with the study seed)"
 
     slug = models.SlugField(max_length=64, unique=True)
     title = models.CharField(max_length=200)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.DRAFT)
     bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="studies")
-    seed = models.BigIntegerField(default=0, help_text="Base seed of every participant's randomisation.")
+    seed = models.BigIntegerField(
+        default=0, help_text="Base seed of every participant's randomisation."
+    )
 
     consent_text = models.TextField(default="")
     consent_version = models.CharField(max_length=32, default="1")
@@ -118,41 +125,60 @@ class Study(models.Model):
     task = models.CharField(max_length=16, choices=Task.choices, default=Task.FORWARD)
     ask_rating = models.BooleanField(default=False)
     ask_confidence = models.BooleanField(default=False)
-    audio_must_finish = models.BooleanField(default=True, help_text="Each clip must be heard to the end before answering.")
-    max_replays = models.PositiveSmallIntegerField(default=3, help_text="Replays allowed per clip after the first play (0 = none).")
+    audio_must_finish = models.BooleanField(
+        default=True, help_text="Each clip must be heard to the end before answering."
+    )
+    max_replays = models.PositiveSmallIntegerField(
+        default=3, help_text="Replays allowed per clip after the first play (0 = none)."
+    )
     allow_seeking = models.BooleanField(default=False)
-    allow_back = models.BooleanField(default=False, help_text="Participants may change an answer they already gave.")
+    allow_back = models.BooleanField(
+        default=False, help_text="Participants may change an answer they already gave."
+    )
 
     assignment = models.CharField(
-        max_length=8, choices=Assignment.choices, default=Assignment.BETWEEN,
+        max_length=8,
+        choices=Assignment.choices,
+        default=Assignment.BETWEEN,
         help_text="How the explanation-modality factor is assigned.",
     )
     method_assignment = models.CharField(
-        max_length=8, choices=Assignment.choices, default=Assignment.BETWEEN,
+        max_length=8,
+        choices=Assignment.choices,
+        default=Assignment.BETWEEN,
         help_text="How the explanation-method factor is assigned (matters only when the study crosses several methods).",
     )
     stimulus_sampling = models.CharField(
-        max_length=16, choices=Sampling.choices, default=Sampling.PER_PARTICIPANT,
+        max_length=16,
+        choices=Sampling.choices,
+        default=Sampling.PER_PARTICIPANT,
         help_text="Within-participant designs always use one fixed set (a Latin square needs it).",
     )
     practice_stimuli = models.ManyToManyField(
-        Stimulus, blank=True, related_name="+",
+        Stimulus,
+        blank=True,
+        related_name="+",
         help_text="Practice stimuli chosen by the researcher; empty = those the bundle flags as practice.",
     )
     excluded_stimuli = models.ManyToManyField(
-        Stimulus, blank=True, related_name="+", help_text="Stimuli never shown in this study.",
+        Stimulus,
+        blank=True,
+        related_name="+",
+        help_text="Stimuli never shown in this study.",
     )
     n_trials = models.PositiveSmallIntegerField(default=20)
     n_practice = models.PositiveSmallIntegerField(default=0)
     n_catch = models.PositiveSmallIntegerField(default=0)
     share_incorrect = models.FloatField(
-        default=0.5, help_text="Share of main trials where the model was wrong (as far as the bundle allows)."
+        default=0.5,
+        help_text="Share of main trials where the model was wrong (as far as the bundle allows).",
     )
     target_per_condition = models.PositiveIntegerField(default=0, help_text="0 means no limit.")
     time_limit_minutes = models.PositiveIntegerField(default=60)
 
     demographics = models.JSONField(
-        default=list, blank=True,
+        default=list,
+        blank=True,
         help_text="Demographic questions to ask: any of age_range, hearing_problems, native_language, audio_device.",
     )
     headphone_screen = models.BooleanField(default=False)
@@ -162,16 +188,24 @@ class Study(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     live_since = models.DateTimeField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="When the study first went live; its design is frozen from then on.",
     )
 
     class Meta:
         verbose_name_plural = "studies"
         constraints = [
-            models.CheckConstraint(condition=Q(share_incorrect__gte=0) & Q(share_incorrect__lte=1), name="study_share_incorrect_0_1"),
+            models.CheckConstraint(
+                condition=Q(share_incorrect__gte=0) & Q(share_incorrect__lte=1),
+                name="study_share_incorrect_0_1",
+            ),
             models.CheckConstraint(condition=Q(n_trials__gte=1), name="study_at_least_one_trial"),
-            models.CheckConstraint(condition=Q(screen_pass_threshold__lte=models.F("screen_trials")), name="study_screen_threshold_le_trials"),
+            models.CheckConstraint(
+                condition=Q(screen_pass_threshold__lte=models.F("screen_trials")),
+                name="study_screen_threshold_le_trials",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -192,13 +226,20 @@ class Condition(models.Model):
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="conditions")
     name = models.SlugField(max_length=64)
     modality = models.CharField(max_length=8, choices=Modality.choices)
-    method = models.CharField(max_length=64, blank=True, default="", help_text="Explanation method; empty = any method in the bundle.")
+    method = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="Explanation method; empty = any method in the bundle.",
+    )
     position = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["study_id", "position", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["study", "name"], name="condition_unique_name_in_study"),
+            models.UniqueConstraint(
+                fields=["study", "name"], name="condition_unique_name_in_study"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -215,17 +256,23 @@ class Participant(models.Model):
         ABANDONED = "abandoned"
 
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
-    condition = models.ForeignKey(Condition, on_delete=models.PROTECT, null=True, blank=True, related_name="participants")
+    condition = models.ForeignKey(
+        Condition, on_delete=models.PROTECT, null=True, blank=True, related_name="participants"
+    )
     token = models.CharField(max_length=64, unique=True)
     pseudonym = models.CharField(max_length=16)
     seed = models.BigIntegerField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.STARTED)
     is_pilot = models.BooleanField(default=False)
     arm = models.CharField(
-        max_length=200, blank=True, default="",
+        max_length=200,
+        blank=True,
+        default="",
         help_text="Group of conditions assigned (the condition's name in a between-participant design).",
     )
-    rotation = models.PositiveSmallIntegerField(default=0, help_text="Latin-square list of a within-participant design.")
+    rotation = models.PositiveSmallIntegerField(
+        default=0, help_text="Latin-square list of a within-participant design."
+    )
 
     recruitment_key = models.CharField(max_length=200, null=True, blank=True)
     prolific_pid = models.CharField(max_length=64, blank=True, default="")
@@ -248,10 +295,13 @@ class Participant(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(
-                fields=["study", "recruitment_key"], condition=Q(recruitment_key__isnull=False),
+                fields=["study", "recruitment_key"],
+                condition=Q(recruitment_key__isnull=False),
                 name="participant_one_session_per_recruitment_id",
             ),
-            models.UniqueConstraint(fields=["study", "pseudonym"], name="participant_unique_pseudonym"),
+            models.UniqueConstraint(
+                fields=["study", "pseudonym"], name="participant_unique_pseudonym"
+            ),
         ]
         indexes = [models.Index(fields=["study", "condition", "status"])]
 
@@ -266,17 +316,23 @@ class Trial(models.Model):
         CATCH = "catch"
 
     participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="trials")
-    position = models.PositiveSmallIntegerField(help_text="1-based order in which the participant sees the trial.")
+    position = models.PositiveSmallIntegerField(
+        help_text="1-based order in which the participant sees the trial."
+    )
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.MAIN)
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="trials")
     condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="trials")
-    expected_answer = models.CharField(max_length=64, blank=True, default="", help_text="Known answer of a catch trial.")
+    expected_answer = models.CharField(
+        max_length=64, blank=True, default="", help_text="Known answer of a catch trial."
+    )
     presented_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["participant_id", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["participant", "position"], name="trial_unique_position"),
+            models.UniqueConstraint(
+                fields=["participant", "position"], name="trial_unique_position"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -295,13 +351,18 @@ class Response(models.Model):
     server_rt_ms = models.FloatField(null=True, blank=True)
     plays_original = models.PositiveSmallIntegerField(default=0)
     plays_explanation = models.PositiveSmallIntegerField(default=0)
-    submission_key = models.CharField(max_length=64, blank=True, default="", help_text="Client idempotency key.")
+    submission_key = models.CharField(
+        max_length=64, blank=True, default="", help_text="Client idempotency key."
+    )
     received_at = models.DateTimeField(auto_now_add=True)
     revised_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=7), name="response_rating_1_7"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | Q(rating__gte=1, rating__lte=7),
+                name="response_rating_1_7",
+            ),
             models.CheckConstraint(
                 condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=100),
                 name="response_confidence_0_100",
@@ -346,12 +407,21 @@ class Job(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(auto_now_add=True)
     dispatched_at = models.DateTimeField(
-        null=True, blank=True, help_text="When the task was last handed to the queue (empty: not yet, e.g. Redis was down).")
+        null=True,
+        blank=True,
+        help_text="When the task was last handed to the queue (empty: not yet, e.g. Redis was down).",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="Last sign of life of the worker running it.")
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running it."
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0, help_text="How many times a worker has started it.")
-    claim = models.CharField(max_length=32, blank=True, default="", help_text="Id of the current run.")
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="How many times a worker has started it."
+    )
+    claim = models.CharField(
+        max_length=32, blank=True, default="", help_text="Id of the current run."
+    )
     problems = models.JSONField(default=list, blank=True)
     message = models.TextField(blank=True, default="")
 
@@ -363,7 +433,9 @@ class ImportJob(Job):
     source = models.CharField(max_length=500, help_text="Bundle folder or uploaded archive path.")
     study_slug = models.SlugField(max_length=64, blank=True, default="")
     bundle = models.ForeignKey(Bundle, on_delete=models.SET_NULL, null=True, blank=True)
-    original_name = models.CharField(max_length=255, blank=True, default="", help_text="Name of the uploaded file.")
+    original_name = models.CharField(
+        max_length=255, blank=True, default="", help_text="Name of the uploaded file."
+    )
 
     def __str__(self) -> str:
         return f"import #{self.pk} {self.status}"

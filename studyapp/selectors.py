@@ -23,8 +23,16 @@ from studyapp.sql_rows import Columns, RowReader, column, left_join, prepared_cu
 
 # Steps a session can be at, in the order a participant meets them.
 STEPS = (
-    "consent", "demographics", "calibration", "screening", "instructions", "trial",
-    "done", "declined", "screened_out", "expired",
+    "consent",
+    "demographics",
+    "calibration",
+    "screening",
+    "instructions",
+    "trial",
+    "done",
+    "declined",
+    "screened_out",
+    "expired",
 )
 
 
@@ -34,24 +42,71 @@ def participant_by_token(*, token: str) -> Participant | None:
     The manifest lists every stimulus of the bundle and can run to megabytes; no
     participant page needs it whole (``bundle_colormap`` reads the one value they do).
     """
-    return (Participant.objects.select_related("study", "study__bundle", "condition")
-            .defer("study__bundle__manifest").filter(token=token).first())
+    return (
+        Participant.objects.select_related("study", "study__bundle", "condition")
+        .defer("study__bundle__manifest")
+        .filter(token=token)
+        .first()
+    )
 
 
 # What storing an answer reads of the session, its study and bundle, and of the open
 # trials. The rest stays deferred (loaded only if a rarer path reads it): this runs on
 # every answer, and turning a hundred columns into Python objects was a third of its work.
 _ANSWER_READER = RowReader(
-    Columns.of(Participant, "p", ("token", "pseudonym", "status", "study", "condition", "last_seen_at",
-                                  "consented_at", "instructions_seen_at", "screening_passed", "demographics")),
-    Columns.of(Study, "s", ("slug", "status", "bundle", "task", "ask_rating", "ask_confidence", "audio_must_finish",
-                            "max_replays", "allow_seeking", "allow_back", "time_limit_minutes", "demographics",
-                            "headphone_screen")),
+    Columns.of(
+        Participant,
+        "p",
+        (
+            "token",
+            "pseudonym",
+            "status",
+            "study",
+            "condition",
+            "last_seen_at",
+            "consented_at",
+            "instructions_seen_at",
+            "screening_passed",
+            "demographics",
+        ),
+    ),
+    Columns.of(
+        Study,
+        "s",
+        (
+            "slug",
+            "status",
+            "bundle",
+            "task",
+            "ask_rating",
+            "ask_confidence",
+            "audio_must_finish",
+            "max_replays",
+            "allow_seeking",
+            "allow_back",
+            "time_limit_minutes",
+            "demographics",
+            "headphone_screen",
+        ),
+    ),
     Columns.of(Bundle, "b", ("classes", "manifest_sha256")),
-    Columns.of(Trial, "t", ("participant", "position", "kind", "stimulus", "condition", "expected_answer",
-                            "presented_at")),
+    Columns.of(
+        Trial,
+        "t",
+        (
+            "participant",
+            "position",
+            "kind",
+            "stimulus",
+            "condition",
+            "expected_answer",
+            "presented_at",
+        ),
+    ),
     Columns.of(Condition, "c", ("modality",)),
-    Columns.of(Stimulus, "st", ("predicted_label", "model_correct", "original_audio", "audible_heatmap")),
+    Columns.of(
+        Stimulus, "st", ("predicted_label", "model_correct", "original_audio", "audible_heatmap")
+    ),
     Columns.of(MediaFile, "oa", ("duration_s",)),
     Columns.of(MediaFile, "ah", ("duration_s",)),
 )
@@ -105,7 +160,9 @@ def answer_session(*, token: str) -> AnswerSession | None:
         rows = cursor.fetchall()
     if not rows:
         return None
-    participant, study, bundle, trial, condition, stimulus, original, audible = _ANSWER_READER.read(rows[:1])[0]
+    participant, study, bundle, trial, condition, stimulus, original, audible = _ANSWER_READER.read(
+        rows[:1]
+    )[0]
     study.bundle = bundle
     participant.study = study
     trials = [] if trial is None else [trial]
@@ -122,11 +179,21 @@ def answer_session(*, token: str) -> AnswerSession | None:
 # asked trial with all it shows. Whole rows, unlike the answer's read: the page's template
 # reads many fields, and each deferred one it touched would cost a query of its own.
 # (alias, the stimulus's field), in the reader's order
-_PAGE_MEDIA = (("oa", "original_audio"), ("vh", "visual_heatmap"), ("ah", "audible_heatmap"), ("pi", "plain_image"))
+_PAGE_MEDIA = (
+    ("oa", "original_audio"),
+    ("vh", "visual_heatmap"),
+    ("ah", "audible_heatmap"),
+    ("pi", "plain_image"),
+)
 _PAGE_READER = RowReader(
-    Columns.all(Participant, "p"), Columns.all(Study, "s"), Columns.all(Bundle, "b", but=("manifest",)),
-    Columns.all(Condition, "pc"), Columns.all(Trial, "t"), Columns.all(Condition, "tc"),
-    Columns.all(Response, "r"), Columns.all(Stimulus, "st"),
+    Columns.all(Participant, "p"),
+    Columns.all(Study, "s"),
+    Columns.all(Bundle, "b", but=("manifest",)),
+    Columns.all(Condition, "pc"),
+    Columns.all(Trial, "t"),
+    Columns.all(Condition, "tc"),
+    Columns.all(Response, "r"),
+    Columns.all(Stimulus, "st"),
     *(Columns.all(MediaFile, alias) for alias, _ in _PAGE_MEDIA),
 )
 
@@ -148,8 +215,11 @@ class TrialPage:
 
     def previous_revisable(self) -> bool:
         """Whether the participant may go back to the trial before this one (studies with allow_back)."""
-        return (self.participant.study.allow_back and self.previous_kind is not None
-                and self.previous_kind != Trial.Kind.PRACTICE)
+        return (
+            self.participant.study.allow_back
+            and self.previous_kind is not None
+            and self.previous_kind != Trial.Kind.PRACTICE
+        )
 
 
 @lru_cache(maxsize=4)
@@ -179,7 +249,9 @@ def _trial_page_sql(vendor: str) -> str:
 
 def trial_page(*, token: str, position: int) -> TrialPage | None:
     """The session behind ``token`` with everything its trial page at ``position`` reads (None: no such session)."""
-    low, high = connection.ops.integer_field_range(Trial._meta.get_field("position").get_internal_type())
+    low, high = connection.ops.integer_field_range(
+        Trial._meta.get_field("position").get_internal_type()
+    )
     if not low <= position <= high:
         # A position no trial can have (a URL may carry any number of digits): match none,
         # rather than send the database an integer it cannot hold (SQLite raises on those).
@@ -208,7 +280,11 @@ def trial_page(*, token: str, position: int) -> TrialPage | None:
 @lru_cache(maxsize=512)
 def _colormap(bundle_id: int, manifest_sha256: str) -> str:
     # Keyed by content hash as well: a bundle never changes, but a test database may reuse an id.
-    found = Bundle.objects.filter(pk=bundle_id).values_list("manifest__rendering__visual__colormap", flat=True).first()
+    found = (
+        Bundle.objects.filter(pk=bundle_id)
+        .values_list("manifest__rendering__visual__colormap", flat=True)
+        .first()
+    )
     return found if isinstance(found, str) else ""
 
 
@@ -231,7 +307,9 @@ class _Unread(Enum):
 UNREAD = _Unread.UNREAD  # (a value a caller has not read yet: the function reads it)
 
 
-def participant_step(*, participant: Participant, first_open: int | None | _Unread = UNREAD) -> tuple[str, int | None]:
+def participant_step(
+    *, participant: Participant, first_open: int | None | _Unread = UNREAD
+) -> tuple[str, int | None]:
     """Where the participant is: (step name, trial position or screening trial number).
 
     ``first_open``: the position of the first unanswered trial (None: none is left), if
@@ -256,7 +334,11 @@ def participant_step(*, participant: Participant, first_open: int | None | _Unre
     if participant.instructions_seen_at is None:
         return "instructions", None
     if first_open is UNREAD:
-        found = Trial.objects.filter(participant=participant, response__isnull=True).order_by("position").first()
+        found = (
+            Trial.objects.filter(participant=participant, response__isnull=True)
+            .order_by("position")
+            .first()
+        )
         first_open = None if found is None else found.position
     if first_open is None:
         return "done", None
@@ -269,9 +351,13 @@ def trial_for_page(*, participant: Participant, position: int) -> Trial | None:
     Two small queries rather than one join of eight tables: PostgreSQL plans every
     query afresh, and planning that join took longer than running both (docs/benchmarks.md).
     """
-    trial = (Trial.objects.select_related("condition", "response")
-             .filter(participant=participant, position=position).first())
+    trial = (
+        Trial.objects.select_related("condition", "response")
+        .filter(participant=participant, position=position)
+        .first()
+    )
     if trial is not None:
         trial.stimulus = Stimulus.objects.select_related(
-            "original_audio", "visual_heatmap", "audible_heatmap", "plain_image").get(pk=trial.stimulus_id)
+            "original_audio", "visual_heatmap", "audible_heatmap", "plain_image"
+        ).get(pk=trial.stimulus_id)
     return trial

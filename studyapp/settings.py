@@ -21,7 +21,9 @@ SECRET_KEY = env_str("DJANGO_SECRET_KEY", _DEV_KEY if DEBUG else None)
 if not DEBUG and (SECRET_KEY == _DEV_KEY or len(SECRET_KEY) < 50):
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set to a long random value when DEBUG is off")
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be set to a long random value when DEBUG is off"
+    )
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -158,8 +160,11 @@ PROXY_COUNT = env_int("HEARXAI_PROXY_COUNT", 0 if DEBUG else 1)
 CACHES = {
     "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     if not REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
-          "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5}}
+    else {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+    }
 }
 
 # Security (HTTPS settings switch on with DEBUG off; check --deploy must pass).

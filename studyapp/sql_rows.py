@@ -41,7 +41,9 @@ class Columns:
     def of(cls, model: type[Model], alias: str, names: Iterable[str]) -> Columns:
         """``names`` are field names or attnames (``study`` or ``study_id``); the primary key is always read."""
         wanted = set(names) | {model._meta.pk.attname}
-        fields = tuple(f for f in model._meta.concrete_fields if f.name in wanted or f.attname in wanted)
+        fields = tuple(
+            f for f in model._meta.concrete_fields if f.name in wanted or f.attname in wanted
+        )
         unknown = wanted - {f.name for f in fields} - {f.attname for f in fields}
         if unknown:
             raise ValueError(f"{model.__name__} has no fields {sorted(unknown)}")
@@ -50,7 +52,9 @@ class Columns:
     @classmethod
     def all(cls, model: type[Model], alias: str, *, but: Iterable[str] = ()) -> Columns:
         """Every column of the model's table except the fields named in ``but`` (left deferred)."""
-        return cls.of(model, alias, [f.name for f in model._meta.concrete_fields if f.name not in set(but)])
+        return cls.of(
+            model, alias, [f.name for f in model._meta.concrete_fields if f.name not in set(but)]
+        )
 
     def select_list(self) -> str:
         quote = connection.ops.quote_name
@@ -75,7 +79,9 @@ def column(model: type[Model], alias: str, name: str) -> str:
     return f"{alias}.{connection.ops.quote_name(model._meta.get_field(name).column)}"
 
 
-def left_join(model: type[Model], alias: str, owner: type[Model], owner_alias: str, key: str) -> str:
+def left_join(
+    model: type[Model], alias: str, owner: type[Model], owner_alias: str, key: str
+) -> str:
     """``LEFT JOIN`` of the row (of ``model``, as ``alias``) that the foreign key ``key`` of ``owner`` points to."""
     return f"LEFT JOIN {table(model, alias)} ON {column(model, alias, 'id')} = {column(owner, owner_alias, key)}"
 
@@ -89,7 +95,9 @@ class RowReader:
     def select_list(self) -> str:
         return ", ".join(group.select_list() for group in self.groups)
 
-    def read(self, rows: Sequence[Sequence[Any]], *, only: Collection[int] | None = None) -> list[list[Model | None]]:
+    def read(
+        self, rows: Sequence[Sequence[Any]], *, only: Collection[int] | None = None
+    ) -> list[list[Model | None]]:
         """One list per row: an instance (or None) per group, with Django's value conversions applied.
 
         ``only``: the positions of the groups to build (the others are None).
@@ -107,7 +115,11 @@ class RowReader:
             start, objects = 0, []
             for index, group in enumerate(self.groups):
                 wanted = only is None or index in only
-                objects.append(group.build(row[start:start + len(group.fields)], db.alias) if wanted else None)
+                objects.append(
+                    group.build(row[start : start + len(group.fields)], db.alias)
+                    if wanted
+                    else None
+                )
                 start += len(group.fields)
             out.append(objects)
         return out
@@ -116,7 +128,11 @@ class RowReader:
     def _converters(self, vendor: str) -> list[tuple[int, tuple[list[Any], Any]]]:
         # The same conversions the ORM applies (JSON text to objects, SQLite's text to datetimes ...).
         compiler = Query(self.groups[0].model).get_compiler(connection=connection)
-        return sorted(compiler.get_converters([f.get_col(g.alias) for g in self.groups for f in g.fields]).items())
+        return sorted(
+            compiler.get_converters(
+                [f.get_col(g.alias) for g in self.groups for f in g.fields]
+            ).items()
+        )
 
 
 def prepared_cursor() -> CursorWrapper:

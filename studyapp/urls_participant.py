@@ -15,7 +15,11 @@ urlpatterns = [
     path("p/<str:token>/volume/", views.calibration, name="calibration"),
     path("p/<str:token>/volume/sound.wav", views.calibration_sound, name="calibration_sound"),
     path("p/<str:token>/sound-check/<int:number>/", views.screening, name="screening"),
-    path("p/<str:token>/sound-check/<int:number>/sound.wav", views.screening_sound, name="screening_sound"),
+    path(
+        "p/<str:token>/sound-check/<int:number>/sound.wav",
+        views.screening_sound,
+        name="screening_sound",
+    ),
     path("p/<str:token>/instructions/", views.instructions, name="instructions"),
     path("p/<str:token>/trial/<int:position>/", views.trial, name="trial"),
     path("p/<str:token>/trial/<int:position>/feedback/", views.feedback, name="feedback"),

@@ -6,7 +6,15 @@ from studyapp.views import preview
 
 urlpatterns = [
     path("<slug:slug>/", preview.preview_index, name="preview_index"),
-    path("<slug:slug>/<slug:condition>/sound/<int:number>.wav", preview.preview_sound, name="preview_sound"),
+    path(
+        "<slug:slug>/<slug:condition>/sound/<int:number>.wav",
+        preview.preview_sound,
+        name="preview_sound",
+    ),
     path("<slug:slug>/<slug:condition>/<slug:page>/", preview.preview_page, name="preview_page"),
-    path("<slug:slug>/<slug:condition>/<slug:page>/<int:number>/", preview.preview_page, name="preview_numbered"),
+    path(
+        "<slug:slug>/<slug:condition>/<slug:page>/<int:number>/",
+        preview.preview_page,
+        name="preview_numbered",
+    ),
 ]

@@ -45,10 +45,15 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     phase = "pilot" if pilot else "live"
     context = {
         **admin.site.each_context(request),
-        "title": f"Dashboard: {study.title}", "study": study, "groups": groups, "phase": phase,
-        "other_phase": "live" if pilot else "pilot", "median_minutes": median_minutes(groups),
+        "title": f"Dashboard: {study.title}",
+        "study": study,
+        "groups": groups,
+        "phase": phase,
+        "other_phase": "live" if pilot else "pilot",
+        "median_minutes": median_minutes(groups),
         "accuracy": dashboard_accuracy(study=study, pilot=pilot) if show_accuracy else None,
-        "show_accuracy": show_accuracy, "totals": _totals(groups),
+        "show_accuracy": show_accuracy,
+        "totals": _totals(groups),
         "chart_query": f"phase={phase}" + ("&accuracy=show" if show_accuracy and not pilot else ""),
     }
     return render(request, "studyapp/researcher/dashboard.html", context)
@@ -66,7 +71,9 @@ def study_chart(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
     pilot = _phase(request, study)
     if kind == "status":
-        svg = status_chart_svg(dashboard_status(study=study, pilot=pilot), target=study.target_per_condition)
+        svg = status_chart_svg(
+            dashboard_status(study=study, pilot=pilot), target=study.target_per_condition
+        )
     elif kind == "accuracy" and _accuracy_visible(request, pilot):
         svg = accuracy_chart_svg(dashboard_accuracy(study=study, pilot=pilot))
     else:
@@ -82,10 +89,16 @@ def export_download(request: HttpRequest, token: str) -> FileResponse:
     """The zip of a finished export job; the token in the URL is unguessable and staff log in."""
     job = export_job_file(token=token)
     if job is None:
-        raise Http404("no finished export with this link (it may have been deleted, or removed after "
-                      "HEARXAI_EXPORT_KEEP_DAYS days: export again from the study page)")
+        raise Http404(
+            "no finished export with this link (it may have been deleted, or removed after "
+            "HEARXAI_EXPORT_KEEP_DAYS days: export again from the study page)"
+        )
     name = f"{job.study.slug}-export-{job.finished_at:%Y%m%d-%H%M%S}.zip"
-    response = FileResponse(open(Path(job.archive_path), "rb"), as_attachment=True, filename=name,
-                            content_type="application/zip")
+    response = FileResponse(
+        open(Path(job.archive_path), "rb"),
+        as_attachment=True,
+        filename=name,
+        content_type="application/zip",
+    )
     response["Cache-Control"] = "private, no-store"
     return response

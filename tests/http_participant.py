@@ -56,7 +56,14 @@ class HttpClient:
     of the site would add (``X-Forwarded-Proto``, ``X-Forwarded-For``, ``Host``).
     """
 
-    def __init__(self, host: str, port: int, *, headers: dict[str, str] | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        headers: dict[str, str] | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
         self.host, self.port, self.timeout_s = host, port, timeout_s
         self.headers = headers or {}
         self.cookies: dict[str, str] = {}
@@ -72,8 +79,14 @@ class HttpClient:
             except (OSError, ConnectionError):
                 pass
 
-    async def request(self, method: str, path: str, *, form: dict[str, str] | None = None,
-                      headers: dict[str, str] | None = None) -> Reply:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         """Send one request and read its whole reply; :class:`ConnectionProblem` if the connection fails."""
         body = urlencode(form).encode() if form is not None else b""
         head = {**self.headers, **(headers or {})}
@@ -83,10 +96,20 @@ class HttpClient:
         if form is not None:
             head["Content-Type"] = "application/x-www-form-urlencoded"
         head["Content-Length"] = str(len(body))
-        raw = f"{method} {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n"
+        raw = (
+            f"{method} {path} HTTP/1.1\r\n"
+            + "".join(f"{k}: {v}\r\n" for k, v in head.items())
+            + "\r\n"
+        )
         try:
             return await asyncio.wait_for(self._exchange(raw.encode() + body), self.timeout_s)
-        except (TimeoutError, OSError, ConnectionError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (
+            TimeoutError,
+            OSError,
+            ConnectionError,
+            asyncio.IncompleteReadError,
+            ValueError,
+        ) as exc:
             await self.close()
             raise ConnectionProblem(f"{method} {path}: {type(exc).__name__}: {exc}") from None
 
@@ -147,8 +170,12 @@ class Walk:
     label: str
     token: str = ""
     completed: bool = False
-    acknowledged: list[tuple[int, str, int]] = field(default_factory=list)  # (position, key, events sent)
-    errors: list[str] = field(default_factory=list)  # unexpected replies (a 4xx to a well-formed answer...)
+    acknowledged: list[tuple[int, str, int]] = field(
+        default_factory=list
+    )  # (position, key, events sent)
+    errors: list[str] = field(
+        default_factory=list
+    )  # unexpected replies (a 4xx to a well-formed answer...)
     retries: int = 0  # answers (or pages) sent again after a lost reply
 
 
@@ -162,14 +189,29 @@ class Participant:
     called for every request with the endpoint's name, its latency and the status.
     """
 
-    def __init__(self, client: HttpClient, *, slug: str, label: str, origin: str, pace: Pace,
-                 rng: random.Random, timing: Timing | None = None) -> None:
+    def __init__(
+        self,
+        client: HttpClient,
+        *,
+        slug: str,
+        label: str,
+        origin: str,
+        pace: Pace,
+        rng: random.Random,
+        timing: Timing | None = None,
+    ) -> None:
         self.client, self.slug, self.origin, self.pace, self.rng = client, slug, origin, pace, rng
         self.walk = Walk(label)
         self.timing = timing or (lambda endpoint, ms, status: None)
 
-    async def send(self, endpoint: str, method: str, path: str, form: dict[str, str] | None = None,
-                   headers: dict[str, str] | None = None) -> Reply:
+    async def send(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        form: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         """One request, retried (same content) while the connection fails or the server answers 5xx/429."""
         extra = {"Origin": self.origin, **(headers or {})} if method == "POST" else headers
         for attempt in range(self.pace.max_attempts):
@@ -183,8 +225,12 @@ class Participant:
                 if reply.status < 500 and reply.status != 429:
                     return reply
             self.walk.retries += 1
-            await asyncio.sleep(self.pace.retry_waits_s[min(attempt, len(self.pace.retry_waits_s) - 1)])
-        raise ConnectionProblem(f"{method} {path}: no answer after {self.pace.max_attempts} attempts")
+            await asyncio.sleep(
+                self.pace.retry_waits_s[min(attempt, len(self.pace.retry_waits_s) - 1)]
+            )
+        raise ConnectionProblem(
+            f"{method} {path}: no answer after {self.pace.max_attempts} attempts"
+        )
 
     async def run(self) -> Walk:
         """Take the whole study; returns the :class:`Walk` (also on failure, with the reason in ``errors``)."""
@@ -214,7 +260,9 @@ class Participant:
     async def _page(self, path: str) -> str | None:
         """Visit ``path``; returns the next path, or None when the walk ends."""
         endpoint = _endpoint(path)
-        reply = await self.send(endpoint + "_page" if endpoint == "trial" else endpoint, "GET", path)
+        reply = await self.send(
+            endpoint + "_page" if endpoint == "trial" else endpoint, "GET", path
+        )
         if reply.status in {301, 302}:
             return urlsplit(reply.headers["location"]).path
         if reply.status != 200:
@@ -244,8 +292,12 @@ class Participant:
             await asyncio.sleep(self.pace.think_s * jitter)
         options = form.options("answer")  # type: ignore[attr-defined]
         events = listen_log(form.audio)  # type: ignore[attr-defined]
-        data = {**form.fixed_fields(), "answer": self.rng.choice(options),  # type: ignore[attr-defined]
-                "rt_ms": f"{self.rng.lognormvariate(7.6, 0.4):.1f}", "events": json.dumps(events)}
+        data = {
+            **form.fixed_fields(),
+            "answer": self.rng.choice(options),  # type: ignore[attr-defined]
+            "rt_ms": f"{self.rng.lognormvariate(7.6, 0.4):.1f}",
+            "events": json.dumps(events),
+        }
         reply = await self.send("answer", "POST", path, data, headers={"X-Requested-With": "fetch"})
         return self._after_answer(path, data["submission_key"], len(events), reply)
 
@@ -269,7 +321,11 @@ def _endpoint(path: str) -> str:
     """The page's name from its path (``/p/<token>/trial/3/`` -> ``trial``)."""
     parts = [p for p in path.split("/") if p]
     if len(parts) >= 3 and parts[0] == "p":
-        return {"about-you": "demographics", "volume": "calibration", "sound-check": "screening"}.get(parts[2], parts[2])
+        return {
+            "about-you": "demographics",
+            "volume": "calibration",
+            "sound-check": "screening",
+        }.get(parts[2], parts[2])
     return "resume" if parts[:1] == ["p"] else "page"
 
 
@@ -298,10 +354,14 @@ def stored_answers(database_url: str) -> dict[tuple[str, int], tuple[str, int, i
         GROUP BY p.token, t.position, t.id
     """
     with psycopg.connect(database_url) as conn:
-        return {(token, pos): (key, n, events) for token, pos, key, n, events in conn.execute(query)}
+        return {
+            (token, pos): (key, n, events) for token, pos, key, n, events in conn.execute(query)
+        }
 
 
-def check_answers(database_url: str, acknowledged: dict[str, list[tuple[int, str, int]]]) -> dict[str, int]:
+def check_answers(
+    database_url: str, acknowledged: dict[str, list[tuple[int, str, int]]]
+) -> dict[str, int]:
     """Lost: acknowledged but not stored (or stored under another key); duplicated: stored twice."""
     stored = stored_answers(database_url)
     lost = duplicated = 0
@@ -312,5 +372,9 @@ def check_answers(database_url: str, acknowledged: dict[str, list[tuple[int, str
                 lost += 1
             elif found[1] > 1 or found[2] > n_events:
                 duplicated += 1
-    return {"acknowledged": sum(len(a) for a in acknowledged.values()), "stored": len(stored),
-            "answers_lost": lost, "answers_duplicated": duplicated}
+    return {
+        "acknowledged": sum(len(a) for a in acknowledged.values()),
+        "stored": len(stored),
+        "answers_lost": lost,
+        "answers_duplicated": duplicated,
+    }

@@ -23,7 +23,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--trials", type=int, default=40)
-    parser.add_argument("--ready", type=int, default=0, help="participants to enrol up to their first trial")
+    parser.add_argument(
+        "--ready", type=int, default=0, help="participants to enrol up to their first trial"
+    )
     parser.add_argument("--staff", default="", help="user:password of a staff account to create")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
@@ -35,8 +37,16 @@ def main(argv: list[str]) -> int:
     study = _study(args.out.parent / "bundle", args.trials, args.seed)
     if args.staff:
         _staff(*args.staff.split(":", 1))
-    args.out.write_text(json.dumps({"study_id": study.pk, "slug": SLUG, "longest_clip_s": _longest_clip(),
-                                    "ready": _ready(study, args.ready)}))
+    args.out.write_text(
+        json.dumps(
+            {
+                "study_id": study.pk,
+                "slug": SLUG,
+                "longest_clip_s": _longest_clip(),
+                "ready": _ready(study, args.ready),
+            }
+        )
+    )
     return 0
 
 
@@ -46,8 +56,16 @@ def _study(bundle_dir: Path, trials: int, seed: int) -> object:
     from tests.synthetic_bundle import write_synthetic_bundle
 
     bundle = bundle_import(bundle_dir=write_synthetic_bundle(bundle_dir, n=max(48, trials + 8)))
-    return study_create(slug=SLUG, title="Load", bundle=bundle, status="live", n_trials=trials, seed=seed,
-                        consent_text="Consent.", conditions=[("visual", "visual", ""), ("audible", "audible", "")])
+    return study_create(
+        slug=SLUG,
+        title="Load",
+        bundle=bundle,
+        status="live",
+        n_trials=trials,
+        seed=seed,
+        consent_text="Consent.",
+        conditions=[("visual", "visual", ""), ("audible", "audible", "")],
+    )
 
 
 def _staff(username: str, password: str) -> None:
@@ -66,7 +84,9 @@ def _ready(study: object, n: int) -> list[list[str]]:
     )
 
     people = []
-    for i in tqdm(range(n), desc="enrolling participants", unit="participant", file=sys.stderr, disable=not n):
+    for i in tqdm(
+        range(n), desc="enrolling participants", unit="participant", file=sys.stderr, disable=not n
+    ):
         person, _ = participant_enroll(study=study, recruitment={"participant_label": f"ready-{i}"})  # type: ignore[arg-type]
         participant_consent(participant=person, agree=True)
         participant_instructions_done(participant=person)

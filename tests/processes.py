@@ -52,11 +52,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def production_env(*, data_dir: Path, static_root: Path, database_url: str, redis_url: str) -> dict[str, str]:
+def production_env(
+    *, data_dir: Path, static_root: Path, database_url: str, redis_url: str
+) -> dict[str, str]:
     """The environment a deployment sets (.env.example), on top of a scrubbed copy of ours."""
     inherited = {
-        key: value for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "HEARXAI_", "CELERY_")) and key not in {"DATABASE_URL", "REDIS_URL"}
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "HEARXAI_", "CELERY_"))
+        and key not in {"DATABASE_URL", "REDIS_URL"}
     }
     return inherited | {
         "DJANGO_SETTINGS_MODULE": "studyapp.settings",
@@ -106,17 +110,28 @@ def start_command(name: str, argv: list[str], *, env: dict[str, str], logs: Path
     """Run any program in its own session, output to ``logs/<name>.out`` and ``.err`` (appended)."""
     out, err = logs / f"{name}.out", logs / f"{name}.err"
     with out.open("ab") as stdout, err.open("ab") as stderr:
-        popen = subprocess.Popen(argv, cwd=REPO, env=env, stdout=stdout, stderr=stderr,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
+        popen = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env=env,
+            stdout=stdout,
+            stderr=stderr,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     return Process(name, popen, out, err)
 
 
-def wait_until(condition: Callable[[], bool], *, timeout_s: float, what: str, process: Process | None = None) -> None:
+def wait_until(
+    condition: Callable[[], bool], *, timeout_s: float, what: str, process: Process | None = None
+) -> None:
     """Poll ``condition``; fail with the process's output if it dies or time runs out."""
     deadline = time.monotonic() + timeout_s
     while not condition():
         if process is not None and process.popen.poll() is not None:
-            raise AssertionError(f"{process.name} exited ({process.popen.returncode}) before {what}:\n{process.output()[-3000:]}")
+            raise AssertionError(
+                f"{process.name} exited ({process.popen.returncode}) before {what}:\n{process.output()[-3000:]}"
+            )
         if time.monotonic() > deadline:
             tail = process.output()[-3000:] if process else ""
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n{tail}")
@@ -181,19 +196,46 @@ def maps_torch(pid: int) -> bool:
 # --------------------------------------------------------------------------- web server
 
 
-def start_web(env: dict[str, str], *, port: int, workers: int, logs: Path, name: str = "web",
-              app: str = "studyapp.wsgi:application", extra: list[str] | None = None,
-              timeout_s: float = 90.0) -> Process:
+def start_web(
+    env: dict[str, str],
+    *,
+    port: int,
+    workers: int,
+    logs: Path,
+    name: str = "web",
+    app: str = "studyapp.wsgi:application",
+    extra: list[str] | None = None,
+    timeout_s: float = 90.0,
+) -> Process:
     """gunicorn with the production configuration (studyapp.gunicorn_conf), once every worker is up.
 
     ``app`` may name another WSGI application served by the same set-up (the load
     benchmark's ceiling); ``extra`` adds gunicorn options (``--threads 2``).
     """
-    web = start(name, ["-m", "gunicorn", "-c", "python:studyapp.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-                       "--workers", str(workers), *(extra or []), app], env=env, logs=logs)
+    web = start(
+        name,
+        [
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:studyapp.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(workers),
+            *(extra or []),
+            app,
+        ],
+        env=env,
+        logs=logs,
+    )
     try:
-        wait_until(lambda: web.output().count("ready without torch") >= workers, timeout_s=timeout_s,
-                   what=f"{workers} gunicorn workers to boot", process=web)
+        wait_until(
+            lambda: web.output().count("ready without torch") >= workers,
+            timeout_s=timeout_s,
+            what=f"{workers} gunicorn workers to boot",
+            process=web,
+        )
     except BaseException:
         web.stop()
         raise
@@ -232,10 +274,14 @@ def postgres_bindir() -> Path | None:
     """Where initdb, pg_ctl and postgres live (``pg_config --bindir``, else Debian's layout)."""
     candidates: list[Path] = []
     if shutil.which("pg_config"):
-        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True, check=False)
+        found = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=False
+        )
         candidates.append(Path(found.stdout.strip()))
     candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    return next((c for c in candidates if (c / "initdb").is_file() and (c / "pg_ctl").is_file()), None)
+    return next(
+        (c for c in candidates if (c / "initdb").is_file() and (c / "pg_ctl").is_file()), None
+    )
 
 
 def _server_user() -> str | None:
@@ -283,8 +329,18 @@ class PrivatePostgres:
         if user:
             shutil.chown(root, user)
         server = cls(root, free_port(), bindir, user)
-        server._run("initdb", "-D", str(server.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--locale=C", "--no-sync")
+        server._run(
+            "initdb",
+            "-D",
+            str(server.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--locale=C",
+            "--no-sync",
+        )
         return server
 
     @property
@@ -299,18 +355,34 @@ class PrivatePostgres:
         argv = [str(self.bindir / program), *args]
         if self.user:
             argv = ["runuser", "-u", self.user, "--", *argv]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout_s, check=False, cwd=self.root)
+        done = subprocess.run(
+            argv, capture_output=True, text=True, timeout=timeout_s, check=False, cwd=self.root
+        )
         if done.returncode != 0:
-            raise RuntimeError(f"{program} failed ({done.returncode}): {done.stderr[-2000:]}{self.log_tail()}")
+            raise RuntimeError(
+                f"{program} failed ({done.returncode}): {done.stderr[-2000:]}{self.log_tail()}"
+            )
 
     def log_tail(self) -> str:
         log = self.root / "server.log"
         return "\n" + log.read_text(errors="replace")[-2000:] if log.is_file() else ""
 
     def start(self) -> None:
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
-                   "-c fsync=off -c full_page_writes=off -c max_connections=100")
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.root / "server.log"), "-o", options, "-w", "start")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' "
+            "-c fsync=off -c full_page_writes=off -c max_connections=100"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
 
     def stop(self, mode: str = "fast") -> None:
         """Stop the server (``fast``: roll back open transactions and disconnect everyone)."""
@@ -356,11 +428,26 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        argv = [shutil.which("redis-server") or "redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-                "--save", "", "--appendonly", "no", "--daemonize", "no"]
+        argv = [
+            shutil.which("redis-server") or "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+        ]
         self.process = start_command("redis", argv, env=dict(os.environ), logs=self.logs)
-        wait_until(lambda: port_open("127.0.0.1", self.port), timeout_s=20, what="the private Redis",
-                   process=self.process)
+        wait_until(
+            lambda: port_open("127.0.0.1", self.port),
+            timeout_s=20,
+            what="the private Redis",
+            process=self.process,
+        )
 
     def stop(self) -> None:
         if self.process is not None:

@@ -47,7 +47,9 @@ def _put(bundle_dir: Path, data: bytes, suffix: str, media_type: str) -> dict[st
     return {"path": rel, "sha256": sha, "media_type": media_type}
 
 
-def _stimulus(bundle_dir: Path, index: int, label: int, predicted: int, method: str, practice: bool) -> dict[str, Any]:
+def _stimulus(
+    bundle_dir: Path, index: int, label: int, predicted: int, method: str, practice: bool
+) -> dict[str, Any]:
     t = np.arange(RATE) / RATE
     tone = 0.3 * np.sin(2 * np.pi * (200 + 40 * label + index) * t) * np.hanning(RATE)
     envelope = np.clip(np.sin(np.pi * t) ** 2, 0, 1)
@@ -62,17 +64,30 @@ def _stimulus(bundle_dir: Path, index: int, label: int, predicted: int, method: 
     scores = [0.02] * 10
     scores[predicted] = 0.82
     return {
-        "id": f"s{index:04d}-{method}", "source": {"recording": f"{index % 6 + 1:02d}/{label}_{index % 6 + 1:02d}_{index}.wav",
-                                                  "speaker": f"{index % 6 + 1:02d}", "take": index},
-        "true_label": str(label), "predicted_label": str(predicted), "scores": scores,
-        "correct": label == predicted, "method": method, "practice": practice, "files": files,
+        "id": f"s{index:04d}-{method}",
+        "source": {
+            "recording": f"{index % 6 + 1:02d}/{label}_{index % 6 + 1:02d}_{index}.wav",
+            "speaker": f"{index % 6 + 1:02d}",
+            "take": index,
+        },
+        "true_label": str(label),
+        "predicted_label": str(predicted),
+        "scores": scores,
+        "correct": label == predicted,
+        "method": method,
+        "practice": practice,
+        "files": files,
         "timeline": {"x0_px": 60, "x1_px": 560, "width_px": 600, "t0_s": 0.0, "t1_s": 1.0},
     }
 
 
 def write_synthetic_bundle(
-    bundle_dir: Path, *, n: int = 24, methods: tuple[str, ...] = ("lrp-epsilon-plus-flat",),
-    n_practice: int = 2, share_wrong: float = 0.25,
+    bundle_dir: Path,
+    *,
+    n: int = 24,
+    methods: tuple[str, ...] = ("lrp-epsilon-plus-flat",),
+    n_practice: int = 2,
+    share_wrong: float = 0.25,
 ) -> Path:
     """Write a bundle of ``n`` stimuli per method into ``bundle_dir``; return the folder."""
     bundle_dir.mkdir(parents=True, exist_ok=True)
@@ -80,14 +95,32 @@ def write_synthetic_bundle(
     for method in methods:
         for i in range(n):
             label = i % 10
-            wrong = i >= n_practice and (i % int(round(1 / share_wrong))) == 0 if share_wrong else False
-            stimuli.append(_stimulus(bundle_dir, i, label, (label + 1) % 10 if wrong else label, method, i < n_practice))
+            wrong = (
+                i >= n_practice and (i % int(round(1 / share_wrong))) == 0 if share_wrong else False
+            )
+            stimuli.append(
+                _stimulus(
+                    bundle_dir,
+                    i,
+                    label,
+                    (label + 1) % 10 if wrong else label,
+                    method,
+                    i < n_practice,
+                )
+            )
     manifest = {
-        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION,
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
         "generator": {"name": "tests.synthetic_bundle", "version": "0"},
-        "model": {"architecture": "audionet", "task": "digit", "input": "waveform",
-                  "classes": [str(d) for d in range(10)], "weights_sha256": "0" * 64, "test_accuracy": 0.9,
-                  "training_data": {"description": "synthetic tones", "fingerprint": "synthetic"}},
+        "model": {
+            "architecture": "audionet",
+            "task": "digit",
+            "input": "waveform",
+            "classes": [str(d) for d in range(10)],
+            "weights_sha256": "0" * 64,
+            "test_accuracy": 0.9,
+            "training_data": {"description": "synthetic tones", "fingerprint": "synthetic"},
+        },
         "audio": {"sample_rate": RATE, "loudness_matching": "rms"},
         "methods": {m: {"params": {}} for m in methods},
         "selection": {"seed": 0, "design": {"per_class": n // 10}},

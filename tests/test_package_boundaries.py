@@ -16,7 +16,16 @@ REPO = Path(__file__).resolve().parent.parent
 
 FORBIDDEN = {
     "explainer": {"django", "studyapp", "analysis"},
-    "studyapp": {"torch", "torchvision", "zennit", "analysis", "explainer", "pandas", "statsmodels", "matplotlib"},
+    "studyapp": {
+        "torch",
+        "torchvision",
+        "zennit",
+        "analysis",
+        "explainer",
+        "pandas",
+        "statsmodels",
+        "matplotlib",
+    },
     "analysis": {"django", "torch", "torchvision", "zennit", "explainer", "studyapp"},
 }
 ALLOWED_CROSSING = {"studyapp": {"explainer.bundle_format"}, "analysis": {"studyapp.export_format"}}
@@ -55,7 +64,9 @@ def test_each_package_imports_only_what_its_boundary_allows(package: str) -> Non
 
 def test_the_boundary_check_catches_a_forbidden_import(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import torch\nfrom django.db import models\nfrom studyapp.export_format import TRIALS_FILE\n")
+    bad.write_text(
+        "import torch\nfrom django.db import models\nfrom studyapp.export_format import TRIALS_FILE\n"
+    )
     names = imported_modules(bad)
     assert "torch" in names and "django.db.models" in names
     assert "studyapp.export_format.TRIALS_FILE" in names
@@ -79,7 +90,8 @@ def test_contract_modules_import_only_the_standard_library(path: Path) -> None:
     import sys
 
     third_party = {
-        name.split(".")[0] for name in imported_modules(path)
+        name.split(".")[0]
+        for name in imported_modules(path)
         if name.split(".")[0] not in sys.stdlib_module_names and name.split(".")[0] != "__future__"
     }
     assert third_party <= {"jsonschema"}
@@ -104,6 +116,8 @@ def test_the_web_side_runs_without_torch_installed() -> None:
         "    if '.migrations.' not in m.name: importlib.import_module(m.name)\n"
         "print('ok')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")

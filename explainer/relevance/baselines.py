@@ -35,29 +35,49 @@ def time_rate(inputs: torch.Tensor) -> float:
     return preprocessing.SAMPLE_RATE / (preprocessing.NPERSEG - preprocessing.NOVERLAP)
 
 
-def _predict(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _predict(
+    model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor]:
     with torch.no_grad():
         logits = model(inputs.to(model_dtype(model)))
     return logits, (logits.argmax(dim=1) if targets is None else targets)
 
 
-@register_method("gradient", "baseline", "Gradient of the explained logit with respect to the input.")
-def gradient(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, params: Mapping[str, Any]) -> Result:
+@register_method(
+    "gradient", "baseline", "Gradient of the explained logit with respect to the input."
+)
+def gradient(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None,
+    params: Mapping[str, Any],
+) -> Result:
     return seeded_backward(model, inputs, targets, seed_with_logit=False)
 
 
 @register_method("gradient-x-input", "baseline", "Input times the gradient of the explained logit.")
-def gradient_x_input(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, params: Mapping[str, Any]) -> Result:
+def gradient_x_input(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None,
+    params: Mapping[str, Any],
+) -> Result:
     grad, logits, targets = seeded_backward(model, inputs, targets, seed_with_logit=False)
     return inputs.to(grad) * grad, logits, targets
 
 
 @register_method(
-    "integrated-gradients", "baseline",
+    "integrated-gradients",
+    "baseline",
     "Integrated gradients from silence to the input (midpoint rule with n_steps steps).",
     n_steps=32,
 )
-def integrated_gradients(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, params: Mapping[str, Any]) -> Result:
+def integrated_gradients(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None,
+    params: Mapping[str, Any],
+) -> Result:
     n_steps = int(params["n_steps"])
     if n_steps < 1:
         raise ValueError("integrated-gradients needs n_steps >= 1")
@@ -67,25 +87,39 @@ def integrated_gradients(model: torch.nn.Module, inputs: torch.Tensor, targets: 
     total = torch.zeros_like(x)
     for step in range(n_steps):
         alpha = (step + 0.5) / n_steps
-        grad, _, _ = seeded_backward(model, baseline + alpha * (x - baseline), targets, seed_with_logit=False)
+        grad, _, _ = seeded_backward(
+            model, baseline + alpha * (x - baseline), targets, seed_with_logit=False
+        )
         total += grad
     return (x - baseline) * total / n_steps, logits, targets
 
 
 @register_method(
-    "smoothgrad", "baseline",
+    "smoothgrad",
+    "baseline",
     "Mean gradient over noisy copies of the input (noise sd = noise_level x the input's range; "
     "the same seeded noise for every input).",
-    n_samples=16, noise_level=0.1, seed=0,
+    n_samples=16,
+    noise_level=0.1,
+    seed=0,
 )
-def smoothgrad(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, params: Mapping[str, Any]) -> Result:
+def smoothgrad(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None,
+    params: Mapping[str, Any],
+) -> Result:
     logits, targets = _predict(model, inputs, targets)
     x = inputs.to(logits.dtype)
     flat = x.reshape(x.shape[0], -1)
-    sigma = (params["noise_level"] * (flat.max(1).values - flat.min(1).values)).reshape(-1, *([1] * (x.ndim - 1)))
+    sigma = (params["noise_level"] * (flat.max(1).values - flat.min(1).values)).reshape(
+        -1, *([1] * (x.ndim - 1))
+    )
     # One noise draw shared by the whole batch keeps each explanation independent of its batch.
     generator = torch.Generator().manual_seed(int(params["seed"]))
-    noise = torch.randn((int(params["n_samples"]), *x.shape[1:]), generator=generator, dtype=x.dtype)
+    noise = torch.randn(
+        (int(params["n_samples"]), *x.shape[1:]), generator=generator, dtype=x.dtype
+    )
     total = torch.zeros_like(x)
     for draw in noise:
         grad, _, _ = seeded_backward(model, x + sigma * draw, targets, seed_with_logit=False)
@@ -103,12 +137,20 @@ def occlusion_windows(length: int, window: int, stride: int) -> list[int]:
 
 
 @register_method(
-    "occlusion", "baseline",
+    "occlusion",
+    "baseline",
     "Time-segment occlusion: each time step gets the mean drop of the explained logit over the "
     "windows (window_ms long, every stride_ms) that silenced it.",
-    window_ms=50.0, stride_ms=25.0, windows_per_pass=8,
+    window_ms=50.0,
+    stride_ms=25.0,
+    windows_per_pass=8,
 )
-def occlusion(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, params: Mapping[str, Any]) -> Result:
+def occlusion(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None,
+    params: Mapping[str, Any],
+) -> Result:
     logits, targets = _predict(model, inputs, targets)
     x = inputs.to(logits.dtype)
     length, rate = x.shape[-1], time_rate(x)
@@ -118,15 +160,19 @@ def occlusion(model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tenso
     drop_sum, count = x.new_zeros((x.shape[0], length)), x.new_zeros(length)
     per_pass = max(1, int(params["windows_per_pass"]))
     for first in range(0, len(starts), per_pass):
-        chunk = starts[first:first + per_pass]
+        chunk = starts[first : first + per_pass]
         occluded = x.unsqueeze(0).repeat(len(chunk), *([1] * x.ndim))
         for k, start in enumerate(chunk):
-            occluded[k, ..., start:start + window] = silence[..., start:start + window]
+            occluded[k, ..., start : start + window] = silence[..., start : start + window]
         with torch.no_grad():
             out = model(occluded.reshape(-1, *x.shape[1:])).reshape(len(chunk), x.shape[0], -1)
         drops = reference - (out * one_hot(logits, targets)).sum(-1)  # (windows, B)
         for k, start in enumerate(chunk):
-            drop_sum[:, start:start + window] += drops[k].unsqueeze(1)
-            count[start:start + window] += 1
+            drop_sum[:, start : start + window] += drops[k].unsqueeze(1)
+            count[start : start + window] += 1
     per_step = drop_sum / count
-    return per_step.reshape(x.shape[0], *([1] * (x.ndim - 2)), length).expand_as(x).clone(), logits, targets
+    return (
+        per_step.reshape(x.shape[0], *([1] * (x.ndim - 2)), length).expand_as(x).clone(),
+        logits,
+        targets,
+    )

@@ -53,7 +53,9 @@ def box_bounds(inputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return flat.min(dim=1).values.reshape(shape), flat.max(dim=1).values.reshape(shape)
 
 
-def build_composite(name: str, params: dict[str, Any], inputs: torch.Tensor, *, fast: bool = True) -> Composite:
+def build_composite(
+    name: str, params: dict[str, Any], inputs: torch.Tensor, *, fast: bool = True
+) -> Composite:
     """The composite registered as ``name`` with ``params``; ``inputs`` supplies z-box bounds.
 
     Parameters
@@ -69,14 +71,14 @@ def build_composite(name: str, params: dict[str, Any], inputs: torch.Tensor, *, 
     """
     builders = _FAST if fast else _STOCK
     if name not in builders:
-        raise ValueError(f"unknown LRP composite {name!r}; choose one of {', '.join(sorted(builders))}")
+        raise ValueError(
+            f"unknown LRP composite {name!r}; choose one of {', '.join(sorted(builders))}"
+        )
     return builders[name](params, inputs)
 
 
 def _stock_epsilon(p: dict[str, Any], x: torch.Tensor) -> Composite:
-    return zc.LayerMapComposite(
-        zc.layer_map_base() + [(LINEAR, zr.Epsilon(epsilon=p["epsilon"]))]
-    )
+    return zc.LayerMapComposite(zc.layer_map_base() + [(LINEAR, zr.Epsilon(epsilon=p["epsilon"]))])
 
 
 def _stock_plus_flat(p: dict[str, Any], x: torch.Tensor) -> Composite:
@@ -85,7 +87,9 @@ def _stock_plus_flat(p: dict[str, Any], x: torch.Tensor) -> Composite:
 
 def _stock_gamma_box(p: dict[str, Any], x: torch.Tensor) -> Composite:
     low, high = box_bounds(x)
-    return zc.EpsilonGammaBox(low=low, high=high, epsilon=p["epsilon"], gamma=p["gamma"], stabilizer=p["stabilizer"])
+    return zc.EpsilonGammaBox(
+        low=low, high=high, epsilon=p["epsilon"], gamma=p["gamma"], stabilizer=p["stabilizer"]
+    )
 
 
 def _stock_alpha_beta(p: dict[str, Any], x: torch.Tensor) -> Composite:
@@ -98,7 +102,10 @@ def _fast_epsilon(p: dict[str, Any], x: torch.Tensor) -> Composite:
 
 def _fast_plus_flat(p: dict[str, Any], x: torch.Tensor) -> Composite:
     return zc.SpecialFirstLayerMapComposite(
-        layer_map=[(CONV, fr.ZPlus(stabilizer=p["stabilizer"])), (nn.Linear, fr.Epsilon(epsilon=p["epsilon"]))],
+        layer_map=[
+            (CONV, fr.ZPlus(stabilizer=p["stabilizer"])),
+            (nn.Linear, fr.Epsilon(epsilon=p["epsilon"])),
+        ],
         first_map=[(LINEAR, fr.Flat(stabilizer=p["stabilizer"]))],
     )
 
@@ -115,10 +122,12 @@ def _fast_gamma_box(p: dict[str, Any], x: torch.Tensor) -> Composite:
 
 
 def _fast_alpha_beta(p: dict[str, Any], x: torch.Tensor) -> Composite:
-    return zc.LayerMapComposite([
-        (CONV, fr.AlphaBeta(alpha=2.0, beta=1.0, stabilizer=p["stabilizer"])),
-        (nn.Linear, fr.Epsilon(epsilon=p["epsilon"])),
-    ])
+    return zc.LayerMapComposite(
+        [
+            (CONV, fr.AlphaBeta(alpha=2.0, beta=1.0, stabilizer=p["stabilizer"])),
+            (nn.Linear, fr.Epsilon(epsilon=p["epsilon"])),
+        ]
+    )
 
 
 Builder = Callable[[dict[str, Any], torch.Tensor], Composite]

@@ -42,7 +42,9 @@ class _LayerRelevance(torch.autograd.Function):
     """Identity on the layer output whose backward is the rule's relevance map."""
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, z: torch.Tensor, rule: FastRule, module: torch.nn.Module) -> torch.Tensor:
+    def forward(
+        ctx: Any, x: torch.Tensor, z: torch.Tensor, rule: FastRule, module: torch.nn.Module
+    ) -> torch.Tensor:
         ctx.rule, ctx.module = rule, module
         ctx.save_for_backward(x, z)
         return z
@@ -50,7 +52,9 @@ class _LayerRelevance(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, relevance: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         if torch.is_grad_enabled():
-            raise RuntimeError("fast LRP rules do not support create_graph; use implementation='zennit'")
+            raise RuntimeError(
+                "fast LRP rules do not support create_graph; use implementation='zennit'"
+            )
         x, z = ctx.saved_tensors
         return ctx.rule.relevance(ctx.module, x, z, relevance), None, None, None
 
@@ -67,13 +71,17 @@ class FastRule(Hook):
 
     def register(self, module: torch.nn.Module) -> RemovableHandleList:
         layers.check_supported(module)
-        return RemovableHandleList([
-            RemovableHandle(self),
-            module.register_forward_pre_hook(self._pre_forward),
-            module.register_forward_hook(self._post_forward),
-        ])
+        return RemovableHandleList(
+            [
+                RemovableHandle(self),
+                module.register_forward_pre_hook(self._pre_forward),
+                module.register_forward_hook(self._post_forward),
+            ]
+        )
 
-    def _pre_forward(self, module: torch.nn.Module, args: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    def _pre_forward(
+        self, module: torch.nn.Module, args: tuple[Any, ...]
+    ) -> tuple[Any, ...] | None:
         x = args[0]
         if not (self.active and torch.is_grad_enabled() and x.requires_grad):
             self.stored_tensors.pop("input", None)
@@ -82,13 +90,17 @@ class FastRule(Hook):
         # Detached, so the layer's own forward builds no graph autograd would walk back.
         return (x.detach(), *args[1:])
 
-    def _post_forward(self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor) -> torch.Tensor | None:
+    def _post_forward(
+        self, module: torch.nn.Module, args: tuple[Any, ...], output: torch.Tensor
+    ) -> torch.Tensor | None:
         x = self.stored_tensors.pop("input", None)
         if x is None:
             return None
         return _LayerRelevance.apply(x, output.detach(), self, module)
 
-    def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor
+    ) -> torch.Tensor:
         """Relevance of the layer input ``x`` given output ``z`` and output relevance ``r``."""
         raise NotImplementedError
 
@@ -97,7 +109,9 @@ def _stabilizer(value: Any) -> Any:
     return Stabilizer.ensure(value)
 
 
-def divide_stabilized_(numerator: torch.Tensor, denominator: torch.Tensor, stabilizer: Any) -> torch.Tensor:
+def divide_stabilized_(
+    numerator: torch.Tensor, denominator: torch.Tensor, stabilizer: Any
+) -> torch.Tensor:
     """``numerator / stabilize(denominator)``, written into ``denominator`` (which it owns).
 
     For a float stabilizer this is zennit's ``z + eps * sign(z)`` (sign of 0 taken as +1)
@@ -136,10 +150,15 @@ def _stack(weights: list[torch.Tensor], groups: int) -> torch.Tensor:
     return weights[0] if len(weights) == 1 else layers.stack_out(weights, groups)
 
 
-def _stack_bias(biases: list[torch.Tensor | None], weights: list[torch.Tensor], groups: int) -> torch.Tensor | None:
+def _stack_bias(
+    biases: list[torch.Tensor | None], weights: list[torch.Tensor], groups: int
+) -> torch.Tensor | None:
     if all(b is None for b in biases):
         return None
-    filled = [b if b is not None else w.new_zeros(w.shape[0]) for b, w in zip(biases, weights, strict=True)]
+    filled = [
+        b if b is not None else w.new_zeros(w.shape[0])
+        for b, w in zip(biases, weights, strict=True)
+    ]
     return filled[0] if len(filled) == 1 else layers.stack_bias(filled, groups)
 
 
@@ -163,7 +182,9 @@ class Branch:
     scale: float = 1.0
 
 
-def branch_outputs(module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], signs: str) -> torch.Tensor:
+def branch_outputs(
+    module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], signs: str
+) -> torch.Tensor:
     """Outputs of all branches in one call, stacked along channels as :func:`layers.stack_out`.
 
     For inputs of mixed sign, ``x+`` and ``x-`` are stacked along input channels (with
@@ -176,12 +197,18 @@ def branch_outputs(module: torch.nn.Module, x: torch.Tensor, branches: list[Bran
         return layers.forward(module, x, weight, bias)
     if groups == 1:
         both = torch.cat([x.clamp(min=0), x.clamp(max=0)], dim=1)
-        return layers.forward(module, both, _stack([torch.cat([b.w_pos, b.w_neg], 1) for b in branches], 1), bias)
+        return layers.forward(
+            module, both, _stack([torch.cat([b.w_pos, b.w_neg], 1) for b in branches], 1), bias
+        )
     out = layers.forward(module, x.clamp(min=0), _stack([b.w_pos for b in branches], groups), bias)
-    return out.add_(layers.forward(module, x.clamp(max=0), _stack([b.w_neg for b in branches], groups), None))
+    return out.add_(
+        layers.forward(module, x.clamp(max=0), _stack([b.w_neg for b in branches], groups), None)
+    )
 
 
-def branch_relevance(module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], grad: torch.Tensor, signs: str) -> torch.Tensor:
+def branch_relevance(
+    module: torch.nn.Module, x: torch.Tensor, branches: list[Branch], grad: torch.Tensor, signs: str
+) -> torch.Tensor:
     """``x+ sum_k scale_k T(w_pos_k, g_k) + x- sum_k scale_k T(w_neg_k, g_k)`` in one transposed call.
 
     ``grad`` holds every branch's ``g_k`` stacked as :func:`branch_outputs` stacks outputs;
@@ -191,11 +218,15 @@ def branch_relevance(module: torch.nn.Module, x: torch.Tensor, branches: list[Br
     pos = [b.w_pos * b.scale if b.scale != 1 else b.w_pos for b in branches]
     neg = [b.w_neg * b.scale if b.scale != 1 else b.w_neg for b in branches]
     if signs != "mixed":
-        return x * layers.transpose(module, x, _stack(pos if signs == "nonneg" else neg, groups), grad)
+        return x * layers.transpose(
+            module, x, _stack(pos if signs == "nonneg" else neg, groups), grad
+        )
     x_pos, x_neg = x.clamp(min=0), x.clamp(max=0)
     if groups == 1:
         weight = _stack([torch.cat([p, n], dim=1) for p, n in zip(pos, neg, strict=True)], 1)
-        g_pos, g_neg = layers.transpose(module, torch.cat([x_pos, x_neg], 1), weight, grad).split(x.shape[1], dim=1)
+        g_pos, g_neg = layers.transpose(module, torch.cat([x_pos, x_neg], 1), weight, grad).split(
+            x.shape[1], dim=1
+        )
     else:
         g_pos = layers.transpose(module, x, _stack(pos, groups), grad)
         g_neg = layers.transpose(module, x, _stack(neg, groups), grad)
@@ -203,7 +234,11 @@ def branch_relevance(module: torch.nn.Module, x: torch.Tensor, branches: list[Br
 
 
 def two_sided_relevance(
-    module: torch.nn.Module, x: torch.Tensor, r: torch.Tensor, branches: list[Branch], stabilizer: Any,
+    module: torch.nn.Module,
+    x: torch.Tensor,
+    r: torch.Tensor,
+    branches: list[Branch],
+    stabilizer: Any,
     masks: list[torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Relevance of a rule made of ``branches``, each normalised by its own output.
@@ -225,7 +260,9 @@ class Epsilon(FastRule):
     def __init__(self, epsilon: float = 1e-6) -> None:
         super().__init__(epsilon=epsilon)
 
-    def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor
+    ) -> torch.Tensor:
         # z is the layer's own output, kept from the forward pass (and no longer needed).
         grad = divide_stabilized_(r, z.clone(), self.params["epsilon"])
         return x * layers.transpose(module, x, module.weight, grad)
@@ -237,7 +274,9 @@ class ZPlus(FastRule):
     def __init__(self, stabilizer: float = 1e-6) -> None:
         super().__init__(stabilizer=stabilizer)
 
-    def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor
+    ) -> torch.Tensor:
         w = module.weight
         branches = [Branch(w.clamp(min=0), _clamp(module.bias, min=0), w.clamp(max=0))]
         return two_sided_relevance(module, x, r, branches, self.params["stabilizer"])
@@ -251,7 +290,9 @@ class AlphaBeta(FastRule):
             raise ValueError("alpha and beta must be non-negative with alpha - beta = 1")
         super().__init__(alpha=alpha, beta=beta, stabilizer=stabilizer)
 
-    def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor
+    ) -> torch.Tensor:
         w, b = module.weight, module.bias
         w_pos, w_neg = w.clamp(min=0), w.clamp(max=0)
         branches = [
@@ -267,7 +308,9 @@ class Gamma(FastRule):
     def __init__(self, gamma: float = 0.25, stabilizer: float = 1e-6) -> None:
         super().__init__(gamma=gamma, stabilizer=stabilizer)
 
-    def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor
+    ) -> torch.Tensor:
         gamma, w, b = self.params["gamma"], module.weight, module.bias
         w_up, w_down = w + gamma * w.clamp(min=0), w + gamma * w.clamp(max=0)
         up = Branch(w_up, None if b is None else b + gamma * b.clamp(min=0), w_down)
@@ -276,7 +319,9 @@ class Gamma(FastRule):
         # pass). A side that receives none, as the negative side after a ReLU, is skipped.
         sides = [(up, z > 0), (down, z < 0)]
         sides = [(branch, mask) for branch, mask in sides if bool((r * mask).any())] or sides[:1]
-        return two_sided_relevance(module, x, r, [s[0] for s in sides], self.params["stabilizer"], [s[1] for s in sides])
+        return two_sided_relevance(
+            module, x, r, [s[0] for s in sides], self.params["stabilizer"], [s[1] for s in sides]
+        )
 
 
 class Flat(FastRule):
@@ -300,7 +345,9 @@ class Flat(FastRule):
             self._denominators[key] = self.stabilize(layers.forward(module, ones, weight, None))
         return self._denominators[key]
 
-    def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor
+    ) -> torch.Tensor:
         groups = _groups(module)
         # Every output channel has the same all-ones weight and denominator, so sum first.
         per_group = r.reshape(r.shape[0], groups, -1, *r.shape[2:]).sum(dim=2)
@@ -323,21 +370,29 @@ class ZBox(FastRule):
         high = expand(self.params["high"], x.shape, cut_batch_dim=True).to(x)
         return low, high
 
-    def relevance(self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor) -> torch.Tensor:
+    def relevance(
+        self, module: torch.nn.Module, x: torch.Tensor, z: torch.Tensor, r: torch.Tensor
+    ) -> torch.Tensor:
         w, b = module.weight, module.bias
         w_pos, w_neg = w.clamp(min=0), w.clamp(max=0)
         low, high = self._bounds(x)
         stacked = _groups(module) == 1 and not isinstance(module, torch.nn.Linear)
         if stacked:
             # Both bound terms in one call, stacked along input channels (b+ + b- = b).
-            bounds = layers.forward(module, torch.cat([low, high], 1), torch.cat([w_pos, w_neg], 1), b)
+            bounds = layers.forward(
+                module, torch.cat([low, high], 1), torch.cat([w_pos, w_neg], 1), b
+            )
         else:
             bounds = layers.forward(module, low, w_pos, _clamp(b, min=0))
             bounds.add_(layers.forward(module, high, w_neg, _clamp(b, max=0)))
         s = divide_stabilized_(r, torch.sub(z, bounds, out=bounds), self.params["stabilizer"])
         if stacked:
-            grads = layers.transpose(module, torch.cat([x, low, high], 1), torch.cat([w, w_pos, w_neg], 1), s)
+            grads = layers.transpose(
+                module, torch.cat([x, low, high], 1), torch.cat([w, w_pos, w_neg], 1), s
+            )
             g_x, g_low, g_high = grads.split(x.shape[1], dim=1)
         else:
-            g_x, g_low, g_high = (layers.transpose(module, x, weight, s) for weight in (w, w_pos, w_neg))
+            g_x, g_low, g_high = (
+                layers.transpose(module, x, weight, s) for weight in (w, w_pos, w_neg)
+            )
         return x * g_x - (low * g_low + high * g_high)

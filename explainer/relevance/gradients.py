@@ -37,7 +37,11 @@ def one_hot(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
 
 
 def seeded_backward(
-    model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, *, seed_with_logit: bool
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    targets: torch.Tensor | None,
+    *,
+    seed_with_logit: bool,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One forward and one backward pass from the target logits.
 

@@ -17,13 +17,19 @@ SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d)
 def check_supported(module: nn.Module) -> None:
     """Raise ``TypeError`` for a layer the fast rules cannot handle exactly."""
     if not isinstance(module, SUPPORTED):
-        raise TypeError(f"fast LRP rules support {[t.__name__ for t in SUPPORTED]}, not {type(module).__name__}")
+        raise TypeError(
+            f"fast LRP rules support {[t.__name__ for t in SUPPORTED]}, not {type(module).__name__}"
+        )
     if isinstance(module, nn.Conv1d | nn.Conv2d):
         if module.padding_mode != "zeros" or isinstance(module.padding, str):
-            raise TypeError(f"fast LRP rules need integer zero padding, got {module.padding!r}/{module.padding_mode}")
+            raise TypeError(
+                f"fast LRP rules need integer zero padding, got {module.padding!r}/{module.padding_mode}"
+            )
 
 
-def forward(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+def forward(
+    module: nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
     """The layer's output for ``x`` with ``weight`` and ``bias`` in place of its own."""
     if isinstance(module, nn.Linear):
         return F.linear(x, weight, bias)
@@ -31,7 +37,9 @@ def forward(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, bias: torc
     return conv(x, weight, bias, module.stride, module.padding, module.dilation, module.groups)
 
 
-def transpose(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+def transpose(
+    module: nn.Module, x: torch.Tensor, weight: torch.Tensor, grad: torch.Tensor
+) -> torch.Tensor:
     """Vector-Jacobian product ``grad^T d forward(x, weight) / dx``, shaped like ``x``.
 
     The layer is linear in ``x``, so this does not depend on ``x``'s values, only its shape.
@@ -39,8 +47,17 @@ def transpose(module: nn.Module, x: torch.Tensor, weight: torch.Tensor, grad: to
     if isinstance(module, nn.Linear):
         return grad.matmul(weight)
     return torch.ops.aten.convolution_backward(
-        grad, x, weight, None, module.stride, module.padding, module.dilation,
-        False, [0] * len(module.stride), module.groups, (True, False, False),
+        grad,
+        x,
+        weight,
+        None,
+        module.stride,
+        module.padding,
+        module.dilation,
+        False,
+        [0] * len(module.stride),
+        module.groups,
+        (True, False, False),
     )[0]
 
 
@@ -70,7 +87,9 @@ def split_out(stacked: torch.Tensor, n: int, groups: int) -> list[torch.Tensor]:
     if groups == 1:
         return list(stacked.split(channels, dim=1))
     shaped = stacked.reshape(stacked.shape[0], groups, n, channels // groups, *stacked.shape[2:])
-    return [shaped[:, :, i].reshape(stacked.shape[0], channels, *stacked.shape[2:]) for i in range(n)]
+    return [
+        shaped[:, :, i].reshape(stacked.shape[0], channels, *stacked.shape[2:]) for i in range(n)
+    ]
 
 
 def join_out(parts: list[torch.Tensor], groups: int) -> torch.Tensor:

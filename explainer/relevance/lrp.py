@@ -16,12 +16,19 @@ IMPLEMENTATIONS = ("fast", "zennit")
 
 def _lrp_method(name: str) -> Any:
     def fn(
-        model: torch.nn.Module, inputs: torch.Tensor, targets: torch.Tensor | None, params: Mapping[str, Any]
+        model: torch.nn.Module,
+        inputs: torch.Tensor,
+        targets: torch.Tensor | None,
+        params: Mapping[str, Any],
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         if params["implementation"] not in IMPLEMENTATIONS:
-            raise ValueError(f"implementation must be one of {IMPLEMENTATIONS}, not {params['implementation']!r}")
+            raise ValueError(
+                f"implementation must be one of {IMPLEMENTATIONS}, not {params['implementation']!r}"
+            )
         rule_params = {k: v for k, v in params.items() if k != "implementation"}
-        composite = build_composite(name, rule_params, inputs, fast=params["implementation"] == "fast")
+        composite = build_composite(
+            name, rule_params, inputs, fast=params["implementation"] == "fast"
+        )
         with composite.context(model):
             return seeded_backward(model, inputs, targets, seed_with_logit=True)
 
@@ -29,4 +36,6 @@ def _lrp_method(name: str) -> Any:
 
 
 for _name, (_description, _defaults) in LRP_COMPOSITES.items():
-    register_method(_name, "lrp", _description, implementation="fast", **_defaults)(_lrp_method(_name))
+    register_method(_name, "lrp", _description, implementation="fast", **_defaults)(
+        _lrp_method(_name)
+    )

@@ -66,7 +66,9 @@ def register_method(
     def wrap(fn: MethodFn) -> MethodFn:
         if name in METHODS:
             raise ValueError(f"explanation method {name!r} is registered twice")
-        METHODS[name] = Method(name=name, family=family, description=description, defaults=defaults, fn=fn)
+        METHODS[name] = Method(
+            name=name, family=family, description=description, defaults=defaults, fn=fn
+        )
         return fn
 
     return wrap

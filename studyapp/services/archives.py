@@ -22,7 +22,13 @@ from django.conf import settings
 
 from explainer.bundle_format import MANIFEST_NAME, BundleError, is_safe_relative_path
 
-ALLOWED_SUFFIXES = {".json": b"", ".wav": b"RIFF", ".png": b"\x89PNG\r\n\x1a\n", ".md": b"", ".txt": b""}
+ALLOWED_SUFFIXES = {
+    ".json": b"",
+    ".wav": b"RIFF",
+    ".png": b"\x89PNG\r\n\x1a\n",
+    ".md": b"",
+    ".txt": b"",
+}
 # Debris that archivers add on their own; skipped rather than refused.
 IGNORED_PARTS = {"__MACOSX", ".DS_Store", "Thumbs.db"}
 DEFAULT_MAX_RATIO = 100.0
@@ -46,7 +52,8 @@ class ArchiveLimits:
     def from_settings(cls) -> ArchiveLimits:
         """Limits from the ``BUNDLE_MAX_*`` settings (environment ``HEARXAI_BUNDLE_MAX_*``)."""
         return cls(
-            max_files=settings.BUNDLE_MAX_FILES, max_file_bytes=settings.BUNDLE_MAX_FILE_BYTES,
+            max_files=settings.BUNDLE_MAX_FILES,
+            max_file_bytes=settings.BUNDLE_MAX_FILE_BYTES,
             max_total_bytes=settings.BUNDLE_MAX_TOTAL_BYTES,
             max_ratio=float(getattr(settings, "BUNDLE_MAX_COMPRESSION_RATIO", DEFAULT_MAX_RATIO)),
         )
@@ -86,13 +93,19 @@ def _entry_problems(info: zipfile.ZipInfo, limits: ArchiveLimits) -> list[str]:
         return problems
     suffix = PurePosixPath(name).suffix.lower()
     if suffix not in ALLOWED_SUFFIXES:
-        problems.append(f"{name}: file type {suffix or '(none)'!r} is not part of a bundle "
-                        f"(allowed: {', '.join(sorted(ALLOWED_SUFFIXES))})")
+        problems.append(
+            f"{name}: file type {suffix or '(none)'!r} is not part of a bundle "
+            f"(allowed: {', '.join(sorted(ALLOWED_SUFFIXES))})"
+        )
     if info.file_size > limits.max_file_bytes:
-        problems.append(f"{name}: {info.file_size} bytes, more than the {limits.max_file_bytes} allowed per file")
+        problems.append(
+            f"{name}: {info.file_size} bytes, more than the {limits.max_file_bytes} allowed per file"
+        )
     ratio = info.file_size / max(info.compress_size, 1)
     if info.file_size > RATIO_FLOOR_BYTES and ratio > limits.max_ratio:
-        problems.append(f"{name}: compression ratio {ratio:.0f}:1 exceeds {limits.max_ratio:.0f}:1 (zip bomb?)")
+        problems.append(
+            f"{name}: compression ratio {ratio:.0f}:1 exceeds {limits.max_ratio:.0f}:1 (zip bomb?)"
+        )
     return problems
 
 
@@ -117,13 +130,19 @@ def archive_inspect(*, archive: Path, limits: ArchiveLimits | None = None) -> Ar
         Listing every problem found (the archive's name is part of each message's context).
     """
     archive = Path(archive)
-    files, root = _inspect(archive, archive.name, limits or ArchiveLimits.from_settings(), read_content=True)
+    files, root = _inspect(
+        archive, archive.name, limits or ArchiveLimits.from_settings(), read_content=True
+    )
     prefix = f"{root}/" if root else ""
-    entries = {i.filename: i.filename[len(prefix):] for i in files if i.filename.startswith(prefix)}
+    entries = {
+        i.filename: i.filename[len(prefix) :] for i in files if i.filename.startswith(prefix)
+    }
     return ArchivePlan(root, entries, sum(i.file_size for i in files))
 
 
-def archive_check_headers(*, source: Path | BinaryIO, name: str, limits: ArchiveLimits | None = None) -> None:
+def archive_check_headers(
+    *, source: Path | BinaryIO, name: str, limits: ArchiveLimits | None = None
+) -> None:
     """The quick check of an upload before it is stored: every entry's header, nothing decompressed.
 
     Refuses paths out of the folder, links and special files, files that are not part of
@@ -138,8 +157,9 @@ def archive_check_headers(*, source: Path | BinaryIO, name: str, limits: Archive
     _inspect(source, name, limits or ArchiveLimits.from_settings(), read_content=False)
 
 
-def _inspect(source: Path | BinaryIO, name: str, limits: ArchiveLimits,
-             *, read_content: bool) -> tuple[list[zipfile.ZipInfo], str]:
+def _inspect(
+    source: Path | BinaryIO, name: str, limits: ArchiveLimits, *, read_content: bool
+) -> tuple[list[zipfile.ZipInfo], str]:
     """(files, bundle root) of a zip that passed every check; else :class:`ArchiveError`."""
     if not zipfile.is_zipfile(source):
         raise ArchiveError([f"{name}: not a zip archive"])
@@ -153,19 +173,27 @@ def _inspect(source: Path | BinaryIO, name: str, limits: ArchiveLimits,
     return files, root
 
 
-def _all_problems(zf: zipfile.ZipFile, limits: ArchiveLimits,
-                  *, read_content: bool = True) -> tuple[list[zipfile.ZipInfo], str, list[str]]:
+def _all_problems(
+    zf: zipfile.ZipFile, limits: ArchiveLimits, *, read_content: bool = True
+) -> tuple[list[zipfile.ZipInfo], str, list[str]]:
     """(files to extract, bundle root inside the archive, every problem found)."""
     infos = [i for i in zf.infolist() if not _ignored(i.filename)]
     files = [i for i in infos if not i.is_dir()]
     overall = _archive_problems(files, limits)
     per_entry = {i.filename: _entry_problems(i, limits) for i in infos}
     root, root_problems = _bundle_root([i.filename for i in files])
-    problems = overall + _duplicates(infos) + [p for found in per_entry.values() for p in found] + root_problems
+    problems = (
+        overall
+        + _duplicates(infos)
+        + [p for found in per_entry.values() for p in found]
+        + root_problems
+    )
     if not overall and read_content:
         # Headers can lie about sizes: decompress every entry whose header passed, counting
         # bytes (never beyond the limits) and keeping nothing, before a single byte is written.
-        problems += [p for i in files if not per_entry[i.filename] and (p := _content_problem(zf, i, limits))]
+        problems += [
+            p for i in files if not per_entry[i.filename] and (p := _content_problem(zf, i, limits))
+        ]
     return files, root, problems
 
 
@@ -177,10 +205,14 @@ def _archive_problems(files: list[zipfile.ZipInfo], limits: ArchiveLimits) -> li
     total = sum(i.file_size for i in files)
     packed = sum(i.compress_size for i in files)
     if total > limits.max_total_bytes:
-        problems.append(f"archive unpacks to {total} bytes, more than the {limits.max_total_bytes} allowed")
+        problems.append(
+            f"archive unpacks to {total} bytes, more than the {limits.max_total_bytes} allowed"
+        )
     elif total > RATIO_FLOOR_BYTES and total / max(packed, 1) > limits.max_ratio:
-        problems.append(f"archive compression ratio {total / max(packed, 1):.0f}:1 exceeds "
-                        f"{limits.max_ratio:.0f}:1 (zip bomb?)")
+        problems.append(
+            f"archive compression ratio {total / max(packed, 1):.0f}:1 exceeds "
+            f"{limits.max_ratio:.0f}:1 (zip bomb?)"
+        )
     return problems
 
 
@@ -196,7 +228,9 @@ def _duplicates(infos: list[zipfile.ZipInfo]) -> list[str]:
     return problems
 
 
-def _content_problem(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ArchiveLimits) -> str | None:
+def _content_problem(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: ArchiveLimits
+) -> str | None:
     """Decompress one entry without keeping it: size as declared, CRC intact, right magic bytes."""
     cap = min(info.file_size, limits.max_file_bytes)
     seen = 0
@@ -208,8 +242,16 @@ def _content_problem(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Archive
                     head += block[:16]
                 seen += len(block)
                 if seen > cap:
-                    return f"{info.filename}: unpacks to more than its declared {info.file_size} bytes"
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError) as exc:
+                    return (
+                        f"{info.filename}: unpacks to more than its declared {info.file_size} bytes"
+                    )
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        EOFError,
+        NotImplementedError,
+    ) as exc:
         return f"{info.filename}: cannot be read ({exc})"
     magic = ALLOWED_SUFFIXES[PurePosixPath(info.filename).suffix.lower()]
     if magic and not head.startswith(magic):

@@ -112,11 +112,15 @@ class Recording:
         return methods[cell.method] if cell.method else self.by_method[0][1]
 
 
-def arms_from_cells(cells: Sequence[Cell], *, modality_within: bool, method_within: bool) -> list[ArmSpec]:
+def arms_from_cells(
+    cells: Sequence[Cell], *, modality_within: bool, method_within: bool
+) -> list[ArmSpec]:
     """Group conditions into arms: conditions that differ only in within-factors share an arm."""
     groups: dict[tuple[str, ...], list[Cell]] = defaultdict(list)
     for cell in cells:
-        key = (() if modality_within else (cell.modality,)) + (() if method_within else (cell.method,))
+        key = (() if modality_within else (cell.modality,)) + (
+            () if method_within else (cell.method,)
+        )
         groups[key].append(cell)
     arms = []
     for key, members in groups.items():
@@ -137,7 +141,9 @@ def unit_choose(
     target : participants wanted per arm; 0 means no limit.
     rng : seeded generator that breaks ties.
     """
-    totals = {arm.label: sum(counts.get((arm.label, r), 0) for r in range(len(arm.cells))) for arm in arms}
+    totals = {
+        arm.label: sum(counts.get((arm.label, r), 0) for r in range(len(arm.cells))) for arm in arms
+    }
     open_arms = [arm for arm in arms if not target or totals[arm.label] < target]
     if not open_arms:
         return None
@@ -159,11 +165,15 @@ def recordings_group(items: Iterable[Item], methods: set[str]) -> list[Recording
     for name, by_method in sorted(grouped.items()):
         if needed <= set(by_method):
             first = next(iter(by_method.values()))
-            recordings.append(Recording(name, first.label, first.correct, tuple(sorted(by_method.items()))))
+            recordings.append(
+                Recording(name, first.label, first.correct, tuple(sorted(by_method.items())))
+            )
     return recordings
 
 
-def balanced_sample(pool: Sequence[Recording], n: int, share_incorrect: float, rng: random.Random) -> list[Recording]:
+def balanced_sample(
+    pool: Sequence[Recording], n: int, share_incorrect: float, rng: random.Random
+) -> list[Recording]:
     """``n`` recordings: the wanted share of wrong model decisions, round-robin over classes."""
     wrong = [r for r in pool if not r.correct]
     right = [r for r in pool if r.correct]
@@ -190,7 +200,9 @@ def _round_robin(pool: Sequence[Recording], n: int, rng: random.Random) -> list[
     return picked
 
 
-def latin_square(recordings: Sequence[Recording], cells: Sequence[Cell], rotation: int) -> list[tuple[Recording, Cell]]:
+def latin_square(
+    recordings: Sequence[Recording], cells: Sequence[Cell], rotation: int
+) -> list[tuple[Recording, Cell]]:
     """Pair each recording with a condition: rank ``j`` gets condition ``(j + rotation) mod c``.
 
     Ranking by (model correct, class) first spreads correct and wrong decisions and the
@@ -219,23 +231,36 @@ def plan_rows(
     methods = set(design.methods) | {cell.method for cell in arm.cells}
     practice_pool = recordings_group([i for i in items if i.practice], methods)
     used = {r.name for r in practice_pool}
-    main_pool = [r for r in recordings_group([i for i in items if not i.practice], methods) if r.name not in used]
+    main_pool = [
+        r
+        for r in recordings_group([i for i in items if not i.practice], methods)
+        if r.name not in used
+    ]
     main = _main_recordings(design, arm, main_pool, rng)
     chosen = {r.name for r in main}
     leftover = [r for r in main_pool if r.name not in chosen]
     if not practice_pool:
-        practice_pool = leftover  # nothing flagged: practise on recordings the main part does not use
+        practice_pool = (
+            leftover  # nothing flagged: practise on recordings the main part does not use
+        )
     practice = rng.sample(practice_pool, min(design.n_practice, len(practice_pool)))
     chosen |= {r.name for r in practice}
     leftover = [r for r in leftover if r.name not in chosen]
-    rows = [PlanRow("practice", rec.item_for(cell), cell)
-            for rec, cell in zip(practice, _cycle(arm.cells, len(practice), rotation), strict=True)]
-    main_rows = [PlanRow("main", rec.item_for(cell), cell) for rec, cell in latin_square(main, arm.cells, rotation)]
+    rows = [
+        PlanRow("practice", rec.item_for(cell), cell)
+        for rec, cell in zip(practice, _cycle(arm.cells, len(practice), rotation), strict=True)
+    ]
+    main_rows = [
+        PlanRow("main", rec.item_for(cell), cell)
+        for rec, cell in latin_square(main, arm.cells, rotation)
+    ]
     rng.shuffle(main_rows)
     return rows + _with_catch_trials(main_rows, design, arm, leftover, rng)
 
 
-def _main_recordings(design: DesignSpec, arm: ArmSpec, pool: list[Recording], rng: random.Random) -> list[Recording]:
+def _main_recordings(
+    design: DesignSpec, arm: ArmSpec, pool: list[Recording], rng: random.Random
+) -> list[Recording]:
     # A Latin square needs every participant to see the same items, so within-arms
     # (and fixed designs) draw the set from the study seed instead of the participant's.
     fixed = design.fixed_set or len(arm.cells) > 1
@@ -248,7 +273,11 @@ def _cycle(cells: Sequence[Cell], n: int, start: int) -> list[Cell]:
 
 
 def _with_catch_trials(
-    main: list[PlanRow], design: DesignSpec, arm: ArmSpec, spare: list[Recording], rng: random.Random
+    main: list[PlanRow],
+    design: DesignSpec,
+    arm: ArmSpec,
+    spare: list[Recording],
+    rng: random.Random,
 ) -> list[PlanRow]:
     """Insert instructed-response trials, each on a recording the participant hears only there."""
     rows = list(main)
@@ -256,9 +285,15 @@ def _with_catch_trials(
     rng.shuffle(spare)
     for _ in range(min(design.n_catch, len(spare))):
         # The page tells the participant which answer to give; the stimulus is a distractor.
-        expected = rng.choice(["yes", "no"]) if design.task == Study.Task.VERIFICATION else rng.choice(design.classes)
+        expected = (
+            rng.choice(["yes", "no"])
+            if design.task == Study.Task.VERIFICATION
+            else rng.choice(design.classes)
+        )
         cell = rng.choice(arm.cells)
-        rows.insert(rng.randint(0, len(rows)), PlanRow("catch", spare.pop().item_for(cell), cell, expected))
+        rows.insert(
+            rng.randint(0, len(rows)), PlanRow("catch", spare.pop().item_for(cell), cell, expected)
+        )
     return rows
 
 
@@ -313,7 +348,8 @@ def study_arms(study: Study, cells: Sequence[Cell] | None = None) -> list[ArmSpe
     if cells is None:
         cells = [Cell(c.pk, c.name, c.modality, c.method) for c in study.conditions.all()]
     return arms_from_cells(
-        cells, modality_within=study.assignment == Study.Assignment.WITHIN,
+        cells,
+        modality_within=study.assignment == Study.Assignment.WITHIN,
         method_within=study.method_assignment == Study.Assignment.WITHIN,
     )
 
@@ -325,7 +361,8 @@ def unit_counts(study: Study) -> dict[Unit, int]:
     """
     pilot = study.status == Study.Status.PILOT
     rows = (
-        Participant.objects.filter(study=study, is_pilot=pilot).filter(holding_slot(study))
+        Participant.objects.filter(study=study, is_pilot=pilot)
+        .filter(holding_slot(study))
         .values_list("arm", "rotation", "condition__name")
     )
     counts: dict[Unit, int] = defaultdict(int)
@@ -338,14 +375,21 @@ def unit_counts(study: Study) -> dict[Unit, int]:
 def study_design_spec(study: Study) -> DesignSpec:
     """The design fields of ``study`` as the planner reads them."""
     return DesignSpec(
-        n_trials=study.n_trials, n_practice=study.n_practice, n_catch=study.n_catch,
-        share_incorrect=study.share_incorrect, fixed_set=study.stimulus_sampling == Study.Sampling.FIXED,
-        study_seed=study.seed, task=study.task, classes=tuple(str(c) for c in study.bundle.classes),
+        n_trials=study.n_trials,
+        n_practice=study.n_practice,
+        n_catch=study.n_catch,
+        share_incorrect=study.share_incorrect,
+        fixed_set=study.stimulus_sampling == Study.Sampling.FIXED,
+        study_seed=study.seed,
+        task=study.task,
+        classes=tuple(str(c) for c in study.bundle.classes),
         methods=tuple(sorted({c.method for c in study.conditions.all()})),
     )
 
 
-def study_items(study: Study, practice: set[int] | None = None, excluded: set[int] | None = None) -> list[Item]:
+def study_items(
+    study: Study, practice: set[int] | None = None, excluded: set[int] | None = None
+) -> list[Item]:
     """The stimuli the study may show, with the researcher's practice choice applied.
 
     ``practice`` and ``excluded`` (stimulus pks) replace the stored choices when given.
@@ -355,11 +399,29 @@ def study_items(study: Study, practice: set[int] | None = None, excluded: set[in
     if excluded is None:
         excluded = set(study.excluded_stimuli.values_list("pk", flat=True)) if study.pk else set()
     chosen_practice = practice
-    rows = Stimulus.objects.filter(bundle_id=study.bundle_id).exclude(pk__in=excluded).values_list(
-        "pk", "stimulus_id", "source_recording", "true_label", "model_correct", "method", "practice"
+    rows = (
+        Stimulus.objects.filter(bundle_id=study.bundle_id)
+        .exclude(pk__in=excluded)
+        .values_list(
+            "pk",
+            "stimulus_id",
+            "source_recording",
+            "true_label",
+            "model_correct",
+            "method",
+            "practice",
+        )
     )
     return [
-        Item(pk, sid, rec, label, correct, method, (pk in chosen_practice) if chosen_practice else practice)
+        Item(
+            pk,
+            sid,
+            rec,
+            label,
+            correct,
+            method,
+            (pk in chosen_practice) if chosen_practice else practice,
+        )
         for pk, sid, rec, label, correct, method, practice in rows
     ]
 
@@ -370,8 +432,12 @@ def assignment_choose(*, study: Study, seed: int) -> tuple[ArmSpec, int] | None:
     Call inside a transaction that has locked the study row
     (``select_for_update``), so concurrent arrivals are decided one at a time.
     """
-    return unit_choose(unit_counts(study), study_arms(study), target=study.target_per_condition,
-                       rng=random.Random(seed))
+    return unit_choose(
+        unit_counts(study),
+        study_arms(study),
+        target=study.target_per_condition,
+        rng=random.Random(seed),
+    )
 
 
 def assignment_plan(*, study: Study, arm: str, rotation: int, seed: int) -> list[PlannedTrial]:
@@ -386,7 +452,10 @@ def assignment_plan(*, study: Study, arm: str, rotation: int, seed: int) -> list
 def _to_planned(rows: list[PlanRow], study: Study) -> list[PlannedTrial]:
     conditions = study_cells(study)
     stimuli = Stimulus.objects.in_bulk([row.item.key for row in rows])
-    return [PlannedTrial(row.kind, stimuli[row.item.key], conditions[row.cell.key], row.expected_answer) for row in rows]
+    return [
+        PlannedTrial(row.kind, stimuli[row.item.key], conditions[row.cell.key], row.expected_answer)
+        for row in rows
+    ]
 
 
 def assignment_make(*, study: Study, seed: int) -> Assignment | None:
@@ -407,7 +476,9 @@ def assignment_make(*, study: Study, seed: int) -> Assignment | None:
 def assignment_replay(*, participant: Participant) -> list[PlannedTrial]:
     """Re-derive a participant's trials from their stored arm, rotation and seed."""
     arm = participant.arm or (participant.condition.name if participant.condition else "")
-    return assignment_plan(study=participant.study, arm=arm, rotation=participant.rotation, seed=participant.seed)
+    return assignment_plan(
+        study=participant.study, arm=arm, rotation=participant.rotation, seed=participant.seed
+    )
 
 
 # --------------------------------------------------------------------------- earlier interface
@@ -426,7 +497,9 @@ def condition_choose(*, study: Study, rng: random.Random) -> Condition | None:
     """
     arms = study_arms(study)
     if any(len(arm.cells) > 1 for arm in arms):
-        raise ValueError(f"study {study.slug!r} has within-participant factors; use assignment_make")
+        raise ValueError(
+            f"study {study.slug!r} has within-participant factors; use assignment_make"
+        )
     chosen = unit_choose(unit_counts(study), arms, target=study.target_per_condition, rng=rng)
     return None if chosen is None else study_cells(study)[chosen[0].cells[0].key]
 
@@ -434,4 +507,3 @@ def condition_choose(*, study: Study, rng: random.Random) -> Condition | None:
 def trial_plan(*, study: Study, condition: Condition, seed: int) -> list[PlannedTrial]:
     """The trials of a between-participant session in ``condition`` (walking-skeleton API)."""
     return assignment_plan(study=study, arm=condition.name, rotation=0, seed=seed)
-

@@ -64,7 +64,10 @@ def heard_to_end(events: Sequence[dict[str, Any]], media: str, duration_s: float
             listened += t - started_at
             started_at = None
             if name == "ended":
-                if duration_s is None or listened >= MIN_LISTENED_SHARE * duration_s * 1000 - LISTEN_SLACK_MS:
+                if (
+                    duration_s is None
+                    or listened >= MIN_LISTENED_SHARE * duration_s * 1000 - LISTEN_SLACK_MS
+                ):
                     return True
                 listened = 0.0
     return False
@@ -76,17 +79,23 @@ def _duration(trial: Trial, media: str) -> float | None:
     return item.duration_s
 
 
-def audio_rule_problems(*, study: Study, trial: Trial, events: Sequence[dict[str, Any]]) -> list[str]:
+def audio_rule_problems(
+    *, study: Study, trial: Trial, events: Sequence[dict[str, Any]]
+) -> list[str]:
     """Every way the event log breaks the study's audio rules (empty if none)."""
     problems = []
     required = required_media(trial)
     for media in {e["media"] for e in events} - set(required):
-        problems.append(f"events for the {MEDIA_LABELS[media]} player, which this trial does not have")
+        problems.append(
+            f"events for the {MEDIA_LABELS[media]} player, which this trial does not have"
+        )
     for media in required:
         label = MEDIA_LABELS[media]
         replays = sum(1 for e in events if e["media"] == media and e["event"] == "replay")
         if replays > study.max_replays:
-            problems.append(f"the {label} was replayed {replays} times; the study allows {study.max_replays}")
+            problems.append(
+                f"the {label} was replayed {replays} times; the study allows {study.max_replays}"
+            )
         if study.audio_must_finish:
             duration = None if study.allow_seeking else _duration(trial, media)
             if not heard_to_end(events, media, duration):

@@ -25,10 +25,16 @@ SILENCE_RMS = 1e-4
 def audio_info(path: Path) -> tuple[dict[str, Any], np.ndarray]:
     """Decode a WAV file; return its info and samples (float64, mono)."""
     data, rate = sf.read(str(path), dtype="float64", always_2d=True)
-    return {"sample_rate": int(rate), "duration_s": len(data) / rate, "channels": data.shape[1]}, data[:, 0]
+    return {
+        "sample_rate": int(rate),
+        "duration_s": len(data) / rate,
+        "channels": data.shape[1],
+    }, data[:, 0]
 
 
-def audio_problems(path: Path, rel: str, expected_rate: int, max_seconds: float) -> tuple[list[str], float | None]:
+def audio_problems(
+    path: Path, rel: str, expected_rate: int, max_seconds: float
+) -> tuple[list[str], float | None]:
     """Problems with one audio file, and its RMS (None if unreadable)."""
     try:
         info, samples = audio_info(path)
@@ -38,7 +44,9 @@ def audio_problems(path: Path, rel: str, expected_rate: int, max_seconds: float)
     if info["channels"] != 1:
         problems.append(f"{rel}: {info['channels']} channels, expected mono")
     if info["sample_rate"] != expected_rate:
-        problems.append(f"{rel}: sample rate {info['sample_rate']} Hz, manifest says {expected_rate} Hz")
+        problems.append(
+            f"{rel}: sample rate {info['sample_rate']} Hz, manifest says {expected_rate} Hz"
+        )
     if info["duration_s"] <= 0 or info["duration_s"] > max_seconds:
         problems.append(f"{rel}: duration {info['duration_s']:.2f} s outside (0, {max_seconds}] s")
     if not np.all(np.isfinite(samples)):
@@ -67,7 +75,9 @@ def image_problems(path: Path, rel: str) -> tuple[list[str], dict[str, int]]:
     return problems, {"width_px": width, "height_px": height}
 
 
-def loudness_problem(stimulus_id: str, original_rms: float | None, audible_rms: float | None) -> str | None:
+def loudness_problem(
+    stimulus_id: str, original_rms: float | None, audible_rms: float | None
+) -> str | None:
     """A message if the audible heatmap's RMS level differs from the original's by more than the tolerance (dB)."""
     if not original_rms or not audible_rms:
         return None
@@ -80,7 +90,9 @@ def loudness_problem(stimulus_id: str, original_rms: float | None, audible_rms: 
     return None
 
 
-def media_problems(bundle_dir: Path, manifest: dict[str, Any]) -> tuple[list[str], dict[str, dict[str, Any]]]:
+def media_problems(
+    bundle_dir: Path, manifest: dict[str, Any]
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Decode every file once; return problems and per-path media info for storage."""
     rate = int(manifest["audio"]["sample_rate"])
     max_seconds = float(manifest["audio"].get("max_duration_s", MAX_AUDIO_SECONDS))
@@ -105,7 +117,9 @@ def media_problems(bundle_dir: Path, manifest: dict[str, Any]) -> tuple[list[str
             problems.extend(found)
         files = stim["files"]
         mismatch = loudness_problem(
-            stim["id"], rms.get(files["original_audio"]["path"]), rms.get(files["audible_heatmap"]["path"])
+            stim["id"],
+            rms.get(files["original_audio"]["path"]),
+            rms.get(files["audible_heatmap"]["path"]),
         )
         if mismatch:
             problems.append(mismatch)

@@ -55,37 +55,63 @@ def bundle_import(*, bundle_dir: Path, name: str = "") -> Bundle:
 
 
 def _write_bundle(
-    bundle_dir: Path, manifest: dict[str, Any], manifest_sha: str,
-    infos: dict[str, dict[str, Any]], name: str, added: list[Path],
+    bundle_dir: Path,
+    manifest: dict[str, Any],
+    manifest_sha: str,
+    infos: dict[str, dict[str, Any]],
+    name: str,
+    added: list[Path],
 ) -> Bundle:
     model = manifest["model"]
     bundle = Bundle.objects.create(
         name=name or f"{model['architecture']}-{model['task']}-{manifest_sha[:8]}",
-        manifest=manifest, manifest_sha256=manifest_sha, format_version=manifest["format_version"],
-        architecture=model["architecture"], task=model["task"], classes=model["classes"],
+        manifest=manifest,
+        manifest_sha256=manifest_sha,
+        format_version=manifest["format_version"],
+        architecture=model["architecture"],
+        task=model["task"],
+        classes=model["classes"],
         weights_sha256=model["weights_sha256"],
     )
     media: dict[str, MediaFile] = {}
     for stim in manifest["stimuli"]:
         for entry in stim["files"].values():
             if entry["path"] not in media:
-                media[entry["path"]] = _store(bundle_dir, entry, infos.get(entry["path"], {}), added)
+                media[entry["path"]] = _store(
+                    bundle_dir, entry, infos.get(entry["path"], {}), added
+                )
         Stimulus.objects.create(
-            bundle=bundle, stimulus_id=stim["id"], source_recording=stim["source"]["recording"],
-            speaker=stim["source"]["speaker"], true_label=stim["true_label"],
-            predicted_label=stim["predicted_label"], model_correct=stim["correct"], scores=stim["scores"],
-            method=stim["method"], practice=stim["practice"], timeline=stim.get("timeline"),
-            **{role: media[stim["files"][role]["path"]] for role in
-               ("original_audio", "visual_heatmap", "audible_heatmap", "plain_image")},
+            bundle=bundle,
+            stimulus_id=stim["id"],
+            source_recording=stim["source"]["recording"],
+            speaker=stim["source"]["speaker"],
+            true_label=stim["true_label"],
+            predicted_label=stim["predicted_label"],
+            model_correct=stim["correct"],
+            scores=stim["scores"],
+            method=stim["method"],
+            practice=stim["practice"],
+            timeline=stim.get("timeline"),
+            **{
+                role: media[stim["files"][role]["path"]]
+                for role in ("original_audio", "visual_heatmap", "audible_heatmap", "plain_image")
+            },
         )
     return bundle
 
 
-def _store(bundle_dir: Path, entry: dict[str, Any], info: dict[str, Any], added: list[Path]) -> MediaFile:
+def _store(
+    bundle_dir: Path, entry: dict[str, Any], info: dict[str, Any], added: list[Path]
+) -> MediaFile:
     target = Path(settings.MEDIA_ROOT) / media_relative_path(entry["sha256"], entry["media_type"])
     if not target.exists():
         added.append(target)
-    return media_store(source=bundle_dir / entry["path"], media_type=entry["media_type"], sha256=entry["sha256"], info=info)
+    return media_store(
+        source=bundle_dir / entry["path"],
+        media_type=entry["media_type"],
+        sha256=entry["sha256"],
+        info=info,
+    )
 
 
 def bundle_import_archive(*, archive: Path, name: str = "") -> Bundle:

@@ -43,10 +43,16 @@ def exports_expire(now: datetime | None = None) -> list[str]:
         return []
     now = now or timezone.now()
     actions = []
-    old = ExportJob.objects.filter(status=Job.Status.SUCCEEDED, finished_at__lte=now - timedelta(days=days))
+    old = ExportJob.objects.filter(
+        status=Job.Status.SUCCEEDED, finished_at__lte=now - timedelta(days=days)
+    )
     for job in old.exclude(archive_path="").only("pk", "archive_path", "message"):
-        note = f"{job.message} · archive deleted after {days} days (export again to download the data)"
-        if ExportJob.objects.filter(pk=job.pk, archive_path=job.archive_path).update(archive_path="", message=note):
+        note = (
+            f"{job.message} · archive deleted after {days} days (export again to download the data)"
+        )
+        if ExportJob.objects.filter(pk=job.pk, archive_path=job.archive_path).update(
+            archive_path="", message=note
+        ):
             Path(job.archive_path).unlink(missing_ok=True)
             actions.append(f"export job {job.pk}: archive deleted after {days} days")
     return actions

@@ -46,10 +46,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _write_csv(path: Path, header: list[str], rows: Iterable[dict[str, Any]], total: int | None = None,
-               progress: bool = False) -> int:
+def _write_csv(
+    path: Path,
+    header: list[str],
+    rows: Iterable[dict[str, Any]],
+    total: int | None = None,
+    progress: bool = False,
+) -> int:
     count = 0
-    rows = tqdm(rows, desc=path.name, total=total, unit="row", disable=not progress or None, leave=False)
+    rows = tqdm(
+        rows, desc=path.name, total=total, unit="row", disable=not progress or None, leave=False
+    )
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(header)
@@ -67,28 +74,60 @@ def _participants(study: Study, include_pilot: bool) -> Any:
 # Export column -> database path. Rows are read as plain tuples (no model instances):
 # several times faster, and a chunk of tuples is all that is ever held in memory.
 TRIAL_FIELDS = {
-    "participant": "trial__participant__pseudonym", "is_pilot": "trial__participant__is_pilot",
-    "condition": "trial__condition__name", "modality": "trial__condition__modality",
-    "method": "trial__stimulus__method", "trial_kind": "trial__kind", "trial_position": "trial__position",
-    "stimulus": "trial__stimulus__stimulus_id", "source_recording": "trial__stimulus__source_recording",
-    "speaker": "trial__stimulus__speaker", "true_label": "trial__stimulus__true_label",
-    "predicted_label": "trial__stimulus__predicted_label", "model_correct": "trial__stimulus__model_correct",
-    "answer": "answer", "answer_correct": "answer_correct", "rating": "rating", "confidence": "confidence",
-    "rt_ms": "rt_ms", "server_rt_ms": "server_rt_ms", "plays_original": "plays_original",
-    "plays_explanation": "plays_explanation", "presented_at": "trial__presented_at", "answered_at": "received_at",
+    "participant": "trial__participant__pseudonym",
+    "is_pilot": "trial__participant__is_pilot",
+    "condition": "trial__condition__name",
+    "modality": "trial__condition__modality",
+    "method": "trial__stimulus__method",
+    "trial_kind": "trial__kind",
+    "trial_position": "trial__position",
+    "stimulus": "trial__stimulus__stimulus_id",
+    "source_recording": "trial__stimulus__source_recording",
+    "speaker": "trial__stimulus__speaker",
+    "true_label": "trial__stimulus__true_label",
+    "predicted_label": "trial__stimulus__predicted_label",
+    "model_correct": "trial__stimulus__model_correct",
+    "answer": "answer",
+    "answer_correct": "answer_correct",
+    "rating": "rating",
+    "confidence": "confidence",
+    "rt_ms": "rt_ms",
+    "server_rt_ms": "server_rt_ms",
+    "plays_original": "plays_original",
+    "plays_explanation": "plays_explanation",
+    "presented_at": "trial__presented_at",
+    "answered_at": "received_at",
 }
 PARTICIPANT_FIELDS = {
-    "participant": "pseudonym", "is_pilot": "is_pilot", "condition": "condition__name", "status": "status",
-    "seed": "seed", "consent_version": "consent_version", "started_at": "started_at",
-    "completed_at": "completed_at", "screening_passed": "screening_passed", "screening_score": "screening_score",
-    "n_trials_answered": "n_answered", "catch_total": "n_catch", "catch_correct": "n_catch_ok",
+    "participant": "pseudonym",
+    "is_pilot": "is_pilot",
+    "condition": "condition__name",
+    "status": "status",
+    "seed": "seed",
+    "consent_version": "consent_version",
+    "started_at": "started_at",
+    "completed_at": "completed_at",
+    "screening_passed": "screening_passed",
+    "screening_score": "screening_score",
+    "n_trials_answered": "n_answered",
+    "catch_total": "n_catch",
+    "catch_correct": "n_catch_ok",
     "demographics": "demographics",
 }
-RECRUITMENT_FIELDS = ("prolific_pid", "prolific_study_id", "prolific_session_id", "participant_label")
+RECRUITMENT_FIELDS = (
+    "prolific_pid",
+    "prolific_study_id",
+    "prolific_session_id",
+    "participant_label",
+)
 DEMOGRAPHICS = ("age_range", "hearing_problems", "native_language", "audio_device")
 EVENT_FIELDS = {
-    "participant": "trial__participant__pseudonym", "trial_position": "trial__position",
-    "stimulus": "trial__stimulus__stimulus_id", "media": "media", "event": "event", "client_ms": "client_ms",
+    "participant": "trial__participant__pseudonym",
+    "trial_position": "trial__position",
+    "stimulus": "trial__stimulus__stimulus_id",
+    "media": "media",
+    "event": "event",
+    "client_ms": "client_ms",
     "media_time_s": "media_time_s",
 }
 
@@ -102,8 +141,9 @@ def _tuples(qs: Any, fields: dict[str, str] | tuple[str, ...]) -> Iterator[dict[
 
 def trial_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
     """One row per answered trial, in participant and trial order."""
-    responses = Response.objects.filter(trial__participant__in=_participants(study, include_pilot)).order_by(
-        "trial__participant_id", "trial__position")
+    responses = Response.objects.filter(
+        trial__participant__in=_participants(study, include_pilot)
+    ).order_by("trial__participant_id", "trial__position")
     for row in _tuples(responses, TRIAL_FIELDS):
         row.update(study=study.slug, task=study.task)
         yield row
@@ -113,17 +153,22 @@ def participant_rows(study: Study, include_pilot: bool, with_ids: bool) -> Itera
     """One row per session, with answer and catch-trial counts."""
     answered = Q(trials__response__isnull=False) & ~Q(trials__kind="practice")
     catch = Q(trials__response__isnull=False, trials__kind="catch")
-    qs = _participants(study, include_pilot).annotate(
-        n_answered=Count("trials", filter=answered),
-        n_catch=Count("trials", filter=catch),
-        n_catch_ok=Count("trials", filter=catch & Q(trials__response__answer_correct=True)),
-    ).order_by("id")
+    qs = (
+        _participants(study, include_pilot)
+        .annotate(
+            n_answered=Count("trials", filter=answered),
+            n_catch=Count("trials", filter=catch),
+            n_catch_ok=Count("trials", filter=catch & Q(trials__response__answer_correct=True)),
+        )
+        .order_by("id")
+    )
     fields = {**PARTICIPANT_FIELDS, **({k: k for k in RECRUITMENT_FIELDS} if with_ids else {})}
     for row in _tuples(qs, fields):
         demographics = row.pop("demographics") or {}
         started, completed = row["started_at"], row["completed_at"]
         row.update(
-            study=study.slug, consent_version=row["consent_version"] or None,
+            study=study.slug,
+            consent_version=row["consent_version"] or None,
             duration_s=(completed - started).total_seconds() if completed else None,
             **{k: demographics.get(k) for k in DEMOGRAPHICS},
         )
@@ -132,8 +177,9 @@ def participant_rows(study: Study, include_pilot: bool, with_ids: bool) -> Itera
 
 def event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
     """The audio play log, in participant, trial and client-time order."""
-    events = AudioEvent.objects.filter(trial__participant__in=_participants(study, include_pilot)).order_by(
-        "trial__participant_id", "trial__position", "client_ms", "id")
+    events = AudioEvent.objects.filter(
+        trial__participant__in=_participants(study, include_pilot)
+    ).order_by("trial__participant_id", "trial__position", "client_ms", "id")
     for row in _tuples(events, EVENT_FIELDS):
         row["study"] = study.slug
         yield row
@@ -150,7 +196,11 @@ def _sizes(study: Study, include_pilot: bool) -> dict[str, int]:
 
 
 def export_write(
-    *, study: Study, out_dir: Path, include_pilot: bool = False, include_recruitment_ids: bool = False,
+    *,
+    study: Study,
+    out_dir: Path,
+    include_pilot: bool = False,
+    include_recruitment_ids: bool = False,
     progress: bool = False,
 ) -> ExportSummary:
     """Write the export of ``study`` into ``out_dir`` (created; must not exist or be empty).
@@ -170,18 +220,34 @@ def export_write(
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".export-", dir=out_dir.parent))
     try:
-        n_trials = _write_csv(tmp / fmt.TRIALS_FILE, fmt.column_names(fmt.TRIALS_FILE), trial_rows(study, include_pilot),
-                              sizes.get("trials"), progress)
+        n_trials = _write_csv(
+            tmp / fmt.TRIALS_FILE,
+            fmt.column_names(fmt.TRIALS_FILE),
+            trial_rows(study, include_pilot),
+            sizes.get("trials"),
+            progress,
+        )
         n_participants = _write_csv(
             tmp / fmt.PARTICIPANTS_FILE,
             fmt.column_names(fmt.PARTICIPANTS_FILE, with_recruitment_ids=include_recruitment_ids),
-            participant_rows(study, include_pilot, include_recruitment_ids), sizes.get("participants"), progress,
+            participant_rows(study, include_pilot, include_recruitment_ids),
+            sizes.get("participants"),
+            progress,
         )
-        n_events = _write_csv(tmp / fmt.EVENTS_FILE, fmt.column_names(fmt.EVENTS_FILE), event_rows(study, include_pilot),
-                              sizes.get("events"), progress)
-        codebook = fmt.codebook(study=study.slug, title=study.title, with_recruitment_ids=include_recruitment_ids)
+        n_events = _write_csv(
+            tmp / fmt.EVENTS_FILE,
+            fmt.column_names(fmt.EVENTS_FILE),
+            event_rows(study, include_pilot),
+            sizes.get("events"),
+            progress,
+        )
+        codebook = fmt.codebook(
+            study=study.slug, title=study.title, with_recruitment_ids=include_recruitment_ids
+        )
         codebook["include_pilot"] = include_pilot
-        (tmp / fmt.CODEBOOK_FILE).write_text(json.dumps(codebook, indent=2) + "\n", encoding="utf-8")
+        (tmp / fmt.CODEBOOK_FILE).write_text(
+            json.dumps(codebook, indent=2) + "\n", encoding="utf-8"
+        )
         if out_dir.exists():
             out_dir.rmdir()
         tmp.replace(out_dir)

@@ -33,8 +33,10 @@ from studyapp.models import ExportJob, ImportJob, Job
 from studyapp.services.export_retention import exports_expire
 
 logger = logging.getLogger(__name__)
-WAITING_FOR_QUEUE = ("Waiting for the task queue (Redis) to accept this job; it is sent again "
-                     "automatically as soon as the queue is reachable.")
+WAITING_FOR_QUEUE = (
+    "Waiting for the task queue (Redis) to accept this job; it is sent again "
+    "automatically as soon as the queue is reachable."
+)
 # Failures of the broker connection (kombu wraps most; redis-py and sockets may surface as such).
 BROKER_ERRORS: tuple[type[BaseException], ...] = (OperationalError, OSError, ConnectionError)
 try:
@@ -85,10 +87,16 @@ def job_dispatch(model: type[Job], job_id: int) -> bool:
     try:
         job_task(model)(job_id)
     except BROKER_ERRORS as exc:
-        logger.warning("job %s #%s not queued, the broker is unreachable: %s", model.__name__, job_id, exc)
-        model.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(dispatched_at=None, message=WAITING_FOR_QUEUE)
+        logger.warning(
+            "job %s #%s not queued, the broker is unreachable: %s", model.__name__, job_id, exc
+        )
+        model.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+            dispatched_at=None, message=WAITING_FOR_QUEUE
+        )
         return False
-    model.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(dispatched_at=timezone.now(), message="")
+    model.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(
+        dispatched_at=timezone.now(), message=""
+    )
     return True
 
 
@@ -105,23 +113,39 @@ def job_claim(model: type[Job], job_id: int) -> Job | None:
     claim = secrets.token_hex(16)
     claimable = Q(status=Job.Status.QUEUED) | _stale(now)
     with transaction.atomic():
-        claimed = model.objects.filter(claimable, pk=job_id, attempts__lt=settings.JOB_MAX_ATTEMPTS).update(
-            status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, claim=claim,
-            attempts=F("attempts") + 1, message="",
+        claimed = model.objects.filter(
+            claimable, pk=job_id, attempts__lt=settings.JOB_MAX_ATTEMPTS
+        ).update(
+            status=Job.Status.RUNNING,
+            started_at=now,
+            heartbeat_at=now,
+            claim=claim,
+            attempts=F("attempts") + 1,
+            message="",
         )
     return model.objects.get(pk=job_id) if claimed else None
 
 
-def job_finish(job: Job, *, ok: bool, message: str = "", problems: list[str] | None = None,
-               **fields: Any) -> bool:
+def job_finish(
+    job: Job, *, ok: bool, message: str = "", problems: list[str] | None = None, **fields: Any
+) -> bool:
     """Record a job's outcome (and every problem found) on its row, with ``fields`` (e.g. ``bundle``).
 
     Returns False, recording nothing, if this run no longer holds the job (its lease
     ran out and another run took it over).
     """
-    outcome = {"status": Job.Status.SUCCEEDED if ok else Job.Status.FAILED, "finished_at": timezone.now(),
-               "message": message, "problems": problems or [], **fields}
-    written = type(job).objects.filter(pk=job.pk, claim=job.claim, status=Job.Status.RUNNING).update(**outcome)
+    outcome = {
+        "status": Job.Status.SUCCEEDED if ok else Job.Status.FAILED,
+        "finished_at": timezone.now(),
+        "message": message,
+        "problems": problems or [],
+        **fields,
+    }
+    written = (
+        type(job)
+        .objects.filter(pk=job.pk, claim=job.claim, status=Job.Status.RUNNING)
+        .update(**outcome)
+    )
     if not written:
         logger.warning("%s lost its lease before finishing; its outcome is not recorded", job)
         return False
@@ -154,8 +178,9 @@ def _beat(job: Job, stop: threading.Event) -> None:
     model = type(job)
     try:
         while not stop.wait(settings.JOB_HEARTBEAT_S):
-            held = model.objects.filter(pk=job.pk, claim=job.claim, status=Job.Status.RUNNING).update(
-                heartbeat_at=timezone.now())
+            held = model.objects.filter(
+                pk=job.pk, claim=job.claim, status=Job.Status.RUNNING
+            ).update(heartbeat_at=timezone.now())
             if not held:
                 return
     except Exception:  # a heartbeat that cannot reach the database ends; the lease then runs out
@@ -186,16 +211,22 @@ def _requeue_dead(model: type[Job], now: Any) -> list[str]:
     for job in model.objects.filter(_stale(now)):
         silent = job.heartbeat_at or job.started_at
         if job.attempts >= settings.JOB_MAX_ATTEMPTS:
-            note = (f"the worker running it stopped without finishing (no sign of life since {silent:%H:%M:%S} UTC); "
-                    f"{job.attempts} of {settings.JOB_MAX_ATTEMPTS} attempts used, so it is not tried again")
+            note = (
+                f"the worker running it stopped without finishing (no sign of life since {silent:%H:%M:%S} UTC); "
+                f"{job.attempts} of {settings.JOB_MAX_ATTEMPTS} attempts used, so it is not tried again"
+            )
             changed = model.objects.filter(_stale(now), pk=job.pk).update(
-                status=Job.Status.FAILED, finished_at=now, message=note, problems=[note], claim="")
+                status=Job.Status.FAILED, finished_at=now, message=note, problems=[note], claim=""
+            )
             verb = "failed"
         else:
-            note = (f"the worker running it stopped (no sign of life since {silent:%H:%M:%S} UTC); "
-                    f"queued again for attempt {job.attempts + 1} of {settings.JOB_MAX_ATTEMPTS}")
+            note = (
+                f"the worker running it stopped (no sign of life since {silent:%H:%M:%S} UTC); "
+                f"queued again for attempt {job.attempts + 1} of {settings.JOB_MAX_ATTEMPTS}"
+            )
             changed = model.objects.filter(_stale(now), pk=job.pk).update(
-                status=Job.Status.QUEUED, dispatched_at=None, claim="", message=note)
+                status=Job.Status.QUEUED, dispatched_at=None, claim="", message=note
+            )
             verb = "re-queued"
         if changed:
             actions.append(f"{verb} {job}: {note}")
@@ -213,7 +244,9 @@ def _send_unsent(model: type[Job], now: Any) -> list[str]:
         # Take the send (another sweeping worker may be on the same row).
         if model.objects.filter(due, pk=pk, status=Job.Status.QUEUED).update(dispatched_at=now):
             sent = job_dispatch(model, pk)
-            actions.append(f"{'sent' if sent else 'could not send'} {model.__name__} #{pk} to the queue")
+            actions.append(
+                f"{'sent' if sent else 'could not send'} {model.__name__} #{pk} to the queue"
+            )
     return actions
 
 
@@ -244,7 +277,9 @@ def job_state_note(job: Job, now: Any = None) -> str:
         silent_s = max(0, int((now - seen).total_seconds()))
         attempt = f"attempt {job.attempts} of {settings.JOB_MAX_ATTEMPTS}"
         if silent_s > settings.JOB_LEASE_S:
-            return (f"No sign of life from its worker for {silent_s} s ({attempt}): the worker is presumed "
-                    "stopped, and the job is queued again at the next recovery sweep.")
+            return (
+                f"No sign of life from its worker for {silent_s} s ({attempt}): the worker is presumed "
+                "stopped, and the job is queued again at the next recovery sweep."
+            )
         return f"Running on a worker ({attempt}; last sign of life {silent_s} s ago)."
     return job.message

@@ -25,11 +25,22 @@ from studyapp.services.exports import export_write
 from studyapp.services.job_leases import job_claim, job_finish, job_heartbeat, job_queue
 
 FINISHED = {Job.Status.SUCCEEDED, Job.Status.FAILED}
-__all__ = ["job_claim", "job_finish", "job_queue", "job_wait", "import_job_create", "import_job_run",
-           "export_job_create", "export_job_run", "export_job_file"]
+__all__ = [
+    "job_claim",
+    "job_finish",
+    "job_queue",
+    "job_wait",
+    "import_job_create",
+    "import_job_run",
+    "export_job_create",
+    "export_job_run",
+    "export_job_file",
+]
 
 
-def job_wait(model: type[Job], job_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.2) -> Job:
+def job_wait(
+    model: type[Job], job_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.2
+) -> Job:
     """Block until a job is finished (or the timeout passes); return its row."""
     deadline = time.monotonic() + timeout_s
     while True:
@@ -44,7 +55,9 @@ def job_wait(model: type[Job], job_id: int, *, timeout_s: float = 600.0, poll_s:
 
 def import_job_create(*, source: Path, study_slug: str = "", original_name: str = "") -> ImportJob:
     """Create the status row of a bundle import (a folder or a zip archive), then queue it."""
-    job = ImportJob.objects.create(source=str(source), study_slug=study_slug, original_name=original_name)
+    job = ImportJob.objects.create(
+        source=str(source), study_slug=study_slug, original_name=original_name
+    )
     job_queue(ImportJob, job.pk)
     return job
 
@@ -57,10 +70,18 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
     source = Path(job.source)
     try:
         with job_heartbeat(job):
-            bundle = bundle_import_archive(archive=source) if source.is_file() else bundle_import(bundle_dir=source)
+            bundle = (
+                bundle_import_archive(archive=source)
+                if source.is_file()
+                else bundle_import(bundle_dir=source)
+            )
     except BundleError as exc:
-        job_finish(job, ok=False, message=f"{len(exc.problems)} problem(s) found; nothing was imported",
-                   problems=exc.problems)
+        job_finish(
+            job,
+            ok=False,
+            message=f"{len(exc.problems)} problem(s) found; nothing was imported",
+            problems=exc.problems,
+        )
         _discard_upload(source)
         return job
     except Exception as exc:  # record anything unexpected on the row, then let the worker log it
@@ -68,8 +89,12 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         _discard_upload(source)
         raise
     # (A worker killed above leaves the upload in place for the run that replaces it.)
-    job_finish(job, ok=True, message=f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}",
-               bundle=bundle)
+    job_finish(
+        job,
+        ok=True,
+        message=f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}",
+        bundle=bundle,
+    )
     _discard_upload(source)
     return job
 
@@ -84,11 +109,17 @@ def _discard_upload(source: Path) -> None:
 # --------------------------------------------------------------------------- exports
 
 
-def export_job_create(*, study: Study, include_pilot: bool = False, include_recruitment_ids: bool = False) -> ExportJob:
+def export_job_create(
+    *, study: Study, include_pilot: bool = False, include_recruitment_ids: bool = False
+) -> ExportJob:
     """Create an export job with an unguessable download token, then queue it."""
     job = ExportJob.objects.create(
-        study=study, download_token=secrets.token_urlsafe(32),
-        options={"include_pilot": include_pilot, "include_recruitment_ids": include_recruitment_ids},
+        study=study,
+        download_token=secrets.token_urlsafe(32),
+        options={
+            "include_pilot": include_pilot,
+            "include_recruitment_ids": include_recruitment_ids,
+        },
     )
     job_queue(ExportJob, job.pk)
     return job
@@ -105,19 +136,30 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
     work = root / f".work-{job.download_token}-{job.claim}"
     try:
         with job_heartbeat(job):
-            summary = export_write(study=job.study, out_dir=work / job.study.slug,
-                                   include_pilot=bool(job.options.get("include_pilot")),
-                                   include_recruitment_ids=bool(job.options.get("include_recruitment_ids")))
-            archive = _zip_folder(summary.out_dir, root / f"{job.download_token}.zip", part=job.claim)
+            summary = export_write(
+                study=job.study,
+                out_dir=work / job.study.slug,
+                include_pilot=bool(job.options.get("include_pilot")),
+                include_recruitment_ids=bool(job.options.get("include_recruitment_ids")),
+            )
+            archive = _zip_folder(
+                summary.out_dir, root / f"{job.download_token}.zip", part=job.claim
+            )
     except Exception as exc:
         job_finish(job, ok=False, message=f"export failed: {exc}", problems=[str(exc)])
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    job_finish(job, ok=True, message=f"{summary.n_trials} trials, {summary.n_participants} participants, "
-                                     f"{summary.n_events} audio events",
-               archive_path=str(archive), archive_bytes=archive.stat().st_size,
-               n_trials=summary.n_trials, n_participants=summary.n_participants)
+    job_finish(
+        job,
+        ok=True,
+        message=f"{summary.n_trials} trials, {summary.n_participants} participants, "
+        f"{summary.n_events} audio events",
+        archive_path=str(archive),
+        archive_bytes=archive.stat().st_size,
+        n_trials=summary.n_trials,
+        n_participants=summary.n_participants,
+    )
     return job
 
 
@@ -144,7 +186,16 @@ def _zip_folder(folder: Path, target: Path, *, part: str = "tmp") -> Path:
 
 def export_job_file(*, token: str) -> ExportJob | None:
     """The finished export job with this download token, if its file is still there and not past its deadline."""
-    job = ExportJob.objects.select_related("study").filter(download_token=token, status=Job.Status.SUCCEEDED).first()
-    if job is None or not job.archive_path or export_expired(job) or not Path(job.archive_path).is_file():
+    job = (
+        ExportJob.objects.select_related("study")
+        .filter(download_token=token, status=Job.Status.SUCCEEDED)
+        .first()
+    )
+    if (
+        job is None
+        or not job.archive_path
+        or export_expired(job)
+        or not Path(job.archive_path).is_file()
+    ):
         return None
     return job

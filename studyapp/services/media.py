@@ -21,7 +21,9 @@ def media_absolute_path(media: MediaFile) -> Path:
     return Path(settings.MEDIA_ROOT) / media.path
 
 
-def media_store(*, source: Path, media_type: str, sha256: str | None = None, info: dict | None = None) -> MediaFile:
+def media_store(
+    *, source: Path, media_type: str, sha256: str | None = None, info: dict | None = None
+) -> MediaFile:
     """Copy ``source`` into media storage (if not there yet) and return its row.
 
     The copy goes to a temporary name first and is renamed into place, so a crash
@@ -40,6 +42,11 @@ def media_store(*, source: Path, media_type: str, sha256: str | None = None, inf
         return existing
     media, _ = MediaFile.objects.get_or_create(
         sha256=digest,
-        defaults={"media_type": media_type, "path": rel, "size": target.stat().st_size, **(info or {})},
+        defaults={
+            "media_type": media_type,
+            "path": rel,
+            "size": target.stat().st_size,
+            **(info or {}),
+        },
     )
     return media

@@ -84,14 +84,26 @@ def _enroll_new(study_id: int, key: str | None, recruitment: dict[str, str]) -> 
         if assignment is None:
             raise StudyUnavailable("full")
         participant = Participant.objects.create(
-            study=study, condition=assignment.condition, arm=assignment.arm, rotation=assignment.rotation,
+            study=study,
+            condition=assignment.condition,
+            arm=assignment.arm,
+            rotation=assignment.rotation,
             token=secrets.token_urlsafe(32),
-            pseudonym=_new_pseudonym(study), seed=seed, is_pilot=study.status == Study.Status.PILOT,
-            recruitment_key=key, **{k: v for k, v in recruitment.items() if k in RECRUITMENT_FIELDS.values()},
+            pseudonym=_new_pseudonym(study),
+            seed=seed,
+            is_pilot=study.status == Study.Status.PILOT,
+            recruitment_key=key,
+            **{k: v for k, v in recruitment.items() if k in RECRUITMENT_FIELDS.values()},
         )
         Trial.objects.bulk_create(
-            Trial(participant=participant, position=i, kind=p.kind, stimulus=p.stimulus,
-                  condition=p.condition, expected_answer=p.expected_answer)
+            Trial(
+                participant=participant,
+                position=i,
+                kind=p.kind,
+                stimulus=p.stimulus,
+                condition=p.condition,
+                expected_answer=p.expected_answer,
+            )
             for i, p in enumerate(assignment.trials, start=1)
         )
     return participant
@@ -130,9 +142,9 @@ def participant_expire_if_idle(*, participant: Participant) -> bool:
     cutoff = timezone.now() - timedelta(minutes=limit)
     if participant.last_seen_at and participant.last_seen_at >= cutoff:
         return False  # (decided on the row just read; the update below re-checks it)
-    expired = Participant.objects.filter(pk=participant.pk, status__in=ACTIVE, last_seen_at__lt=cutoff).update(
-        status=Participant.Status.ABANDONED
-    )
+    expired = Participant.objects.filter(
+        pk=participant.pk, status__in=ACTIVE, last_seen_at__lt=cutoff
+    ).update(status=Participant.Status.ABANDONED)
     if expired:
         participant.status = Participant.Status.ABANDONED
     return bool(expired)
@@ -152,7 +164,9 @@ def participant_consent(*, participant: Participant, agree: bool) -> Participant
     return participant
 
 
-def participant_demographics_save(*, participant: Participant, answers: dict[str, str | None]) -> Participant:
+def participant_demographics_save(
+    *, participant: Participant, answers: dict[str, str | None]
+) -> Participant:
     """Store the demographic answers once (the questions are the study's ``demographics``)."""
     asked = list(participant.study.demographics or [])
     unknown = set(answers) - set(asked)
@@ -221,7 +235,11 @@ def answer_is_correct(trial: Trial, answer: str) -> bool:
 
 
 def allowed_answers(study: Study) -> list[str]:
-    return ["yes", "no"] if study.task == Study.Task.VERIFICATION else [str(c) for c in study.bundle.classes]
+    return (
+        ["yes", "no"]
+        if study.task == Study.Task.VERIFICATION
+        else [str(c) for c in study.bundle.classes]
+    )
 
 
 def _check_shape(study: Study, answer: Answer) -> None:
@@ -246,14 +264,21 @@ class Recorded:
     next_position: int | None = None
 
 
-def response_record(*, participant: Participant, position: int, answer: Answer) -> tuple[Response, bool]:
+def response_record(
+    *, participant: Participant, position: int, answer: Answer
+) -> tuple[Response, bool]:
     """Store the answer to trial ``position``; returns (response, created). See :func:`answer_record`."""
     recorded = answer_record(participant=participant, position=position, answer=answer)
     return recorded.response, recorded.created
 
 
-def answer_record(*, participant: Participant, position: int, answer: Answer,
-                  open_trials: list[Trial] | None = None) -> Recorded:
+def answer_record(
+    *,
+    participant: Participant,
+    position: int,
+    answer: Answer,
+    open_trials: list[Trial] | None = None,
+) -> Recorded:
     """Store the answer to trial ``position`` exactly once.
 
     The same submission arriving twice (double click, a retry whose reply was lost,
@@ -320,9 +345,16 @@ def _open_trials(participant: Participant) -> list[Trial]:
 
 def _trial_with_response(participant: Participant, position: int) -> Trial | None:
     """Trial ``position`` of this participant, with its response if it has one."""
-    trial = Trial.objects.select_related(
-        "stimulus__original_audio", "stimulus__audible_heatmap", "condition", "response",
-    ).filter(participant=participant, position=position).first()
+    trial = (
+        Trial.objects.select_related(
+            "stimulus__original_audio",
+            "stimulus__audible_heatmap",
+            "condition",
+            "response",
+        )
+        .filter(participant=participant, position=position)
+        .first()
+    )
     if trial is not None:
         trial.participant = participant
     return trial
@@ -335,10 +367,22 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
         raise AnswerRejected("this trial has already been answered", code="answered")
     with transaction.atomic():
         response = Response.objects.select_for_update().get(pk=existing.pk)
-        response.answer, response.answer_correct = answer.answer, answer_is_correct(trial, answer.answer)
+        response.answer, response.answer_correct = (
+            answer.answer,
+            answer_is_correct(trial, answer.answer),
+        )
         response.rating, response.confidence = answer.rating, answer.confidence
         response.submission_key, response.revised_at = answer.submission_key, timezone.now()
-        response.save(update_fields=["answer", "answer_correct", "rating", "confidence", "submission_key", "revised_at"])
+        response.save(
+            update_fields=[
+                "answer",
+                "answer_correct",
+                "rating",
+                "confidence",
+                "submission_key",
+                "revised_at",
+            ]
+        )
         _store_events(trial, answer.events)
     return response
 
@@ -347,8 +391,13 @@ def _create_response(trial: Trial, answer: Answer) -> Response:
     now = timezone.now()
     server_rt = (now - trial.presented_at).total_seconds() * 1000 if trial.presented_at else None
     response = Response(
-        trial=trial, answer=answer.answer, answer_correct=answer_is_correct(trial, answer.answer),
-        rating=answer.rating, confidence=answer.confidence, rt_ms=answer.rt_ms, server_rt_ms=server_rt,
+        trial=trial,
+        answer=answer.answer,
+        answer_correct=answer_is_correct(trial, answer.answer),
+        rating=answer.rating,
+        confidence=answer.confidence,
+        rt_ms=answer.rt_ms,
+        server_rt_ms=server_rt,
         plays_original=play_count(answer.events, "original"),
         plays_explanation=play_count(answer.events, "explanation"),
         submission_key=answer.submission_key,

@@ -44,7 +44,9 @@ def response_insert(*, response: Response, events: Sequence[Mapping[str, Any]]) 
 def audio_events_insert(*, trial_id: int, events: Sequence[Mapping[str, Any]]) -> None:
     """Store audio ``events`` of a trial through the ORM (a revised answer's, or on SQLite)."""
     AudioEvent.objects.bulk_create(
-        AudioEvent(trial_id=trial_id, **{name: e.get(name) for name in EVENT_VALUES}) for e in events)
+        AudioEvent(trial_id=trial_id, **{name: e.get(name) for name in EVENT_VALUES})
+        for e in events
+    )
 
 
 @contextmanager
@@ -70,8 +72,14 @@ def _insert_sql() -> str:
     quote = connection.ops.quote_name
     names = ", ".join(quote(f.column) for f in _fields(Response))
     values = [AudioEvent._meta.get_field(name) for name in EVENT_VALUES]
-    event_columns = ", ".join(quote(f.column) for f in [AudioEvent._meta.get_field("trial"), *values,
-                                                       AudioEvent._meta.get_field("received_at")])
+    event_columns = ", ".join(
+        quote(f.column)
+        for f in [
+            AudioEvent._meta.get_field("trial"),
+            *values,
+            AudioEvent._meta.get_field("received_at"),
+        ]
+    )
     record = ", ".join(f"{quote(f.attname)} {f.db_type(connection)}" for f in values)
     picked = ", ".join(f"x.{quote(f.attname)}" for f in values)
     return (

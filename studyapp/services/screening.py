@@ -80,7 +80,9 @@ def _ramped(signal: np.ndarray, design: HugginsDesign) -> np.ndarray:
     return out
 
 
-def huggins_interval(rng: np.random.Generator, design: HugginsDesign, *, dichotic: bool) -> np.ndarray:
+def huggins_interval(
+    rng: np.random.Generator, design: HugginsDesign, *, dichotic: bool
+) -> np.ndarray:
     """One noise interval, shape (samples, 2): left, right.
 
     With ``dichotic`` the right channel is the same noise with the band
@@ -93,7 +95,10 @@ def huggins_interval(rng: np.random.Generator, design: HugginsDesign, *, dichoti
     if dichotic:
         spectrum = np.fft.rfft(left)
         freqs = np.fft.rfftfreq(n, d=1.0 / design.sample_rate)
-        lo, hi = design.centre_hz * (1 - design.band_fraction), design.centre_hz * (1 + design.band_fraction)
+        lo, hi = (
+            design.centre_hz * (1 - design.band_fraction),
+            design.centre_hz * (1 + design.band_fraction),
+        )
         spectrum[(freqs >= lo) & (freqs <= hi)] *= -1.0
         right = np.fft.irfft(spectrum, n=n)
     stereo = np.stack([left, right], axis=1)
@@ -126,14 +131,18 @@ def _design_key(design: HugginsDesign) -> str:
 
 def _write_wav_atomic(path: Path, signal: np.ndarray, rate: int) -> None:
     buffer = io.BytesIO()
-    sf.write(buffer, np.clip(signal, -1.0, 1.0).astype(np.float32), rate, format="WAV", subtype="PCM_16")
+    sf.write(
+        buffer, np.clip(signal, -1.0, 1.0).astype(np.float32), rate, format="WAV", subtype="PCM_16"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}.{timezone.now().timestamp():.6f}.part")
     tmp.write_bytes(buffer.getvalue())
     tmp.replace(path)  # never leave a half-written file under the final name
 
 
-def screening_sound_path(*, target: int | None, variant: int, design: HugginsDesign | None = None) -> Path:
+def screening_sound_path(
+    *, target: int | None, variant: int, design: HugginsDesign | None = None
+) -> Path:
     """The cached WAV of one pool item (``target=None``: the calibration noise), made if missing.
 
     Pool items are seeded by (target, variant), so every server makes the same files.
@@ -142,10 +151,18 @@ def screening_sound_path(*, target: int | None, variant: int, design: HugginsDes
     if not 0 <= variant < POOL_VARIANTS:
         raise ValueError(f"variant must be 0..{POOL_VARIANTS - 1}, got {variant}")
     name = "calibration" if target is None else f"t{target}"
-    path = Path(settings.MEDIA_ROOT) / "screening" / f"huggins-v{SCREENING_VERSION}-{_design_key(design)}-{name}-{variant}.wav"
+    path = (
+        Path(settings.MEDIA_ROOT)
+        / "screening"
+        / f"huggins-v{SCREENING_VERSION}-{_design_key(design)}-{name}-{variant}.wav"
+    )
     if not path.is_file():
         rng = np.random.default_rng([SCREENING_VERSION, 0 if target is None else target, variant])
-        signal = calibration_noise(rng, design) if target is None else huggins_trial(rng, design, target=target)
+        signal = (
+            calibration_noise(rng, design)
+            if target is None
+            else huggins_trial(rng, design, target=target)
+        )
         _write_wav_atomic(path, signal, design.sample_rate)
     return path
 
@@ -175,10 +192,14 @@ def screening_state_new(*, participant: Participant) -> dict[str, Any]:
     study = participant.study
     design = screening_design()
     return {
-        "method": SCREENING_METHOD, "version": SCREENING_VERSION, "design": asdict(design),
-        "n_trials": study.screen_trials, "pass_threshold": study.screen_pass_threshold,
+        "method": SCREENING_METHOD,
+        "version": SCREENING_VERSION,
+        "design": asdict(design),
+        "n_trials": study.screen_trials,
+        "pass_threshold": study.screen_pass_threshold,
         **screening_plan(seed=participant.seed, n_trials=study.screen_trials),
-        "calibration": None, "answers": [],
+        "calibration": None,
+        "answers": [],
     }
 
 
@@ -221,7 +242,9 @@ class ScreeningAnswer:
     events: tuple[dict[str, Any], ...] = ()
 
 
-def screening_answer_record(*, participant: Participant, number: int, answer: ScreeningAnswer) -> bool:
+def screening_answer_record(
+    *, participant: Participant, number: int, answer: ScreeningAnswer
+) -> bool:
     """Store the answer to screening trial ``number``; returns True if it was new.
 
     The last answer scores the screen; failing ends the session as screened out.
@@ -245,11 +268,17 @@ def screening_answer_record(*, participant: Participant, number: int, answer: Sc
             raise ScreeningRejected("this session is not taking screening answers", code="state")
         if state["calibration"] is None or number != len(answers) + 1 or number > state["n_trials"]:
             raise ScreeningRejected("sound checks must be answered in order", code="order")
-        answers.append({
-            "trial": number, "answer": answer.answer, "correct": answer.answer == state["targets"][number - 1],
-            "rt_ms": answer.rt_ms, "events": list(answer.events), "submission_key": answer.submission_key,
-            "received_at": timezone.now().isoformat(),
-        })
+        answers.append(
+            {
+                "trial": number,
+                "answer": answer.answer,
+                "correct": answer.answer == state["targets"][number - 1],
+                "rt_ms": answer.rt_ms,
+                "events": list(answer.events),
+                "submission_key": answer.submission_key,
+                "received_at": timezone.now().isoformat(),
+            }
+        )
         _score_if_finished(locked, state)
     participant.refresh_from_db()
     return True

@@ -22,15 +22,35 @@ from studyapp.services.assignment import Cell, recordings_group, study_arms, stu
 
 # Fields whose change would alter the meaning of data already collected.
 FROZEN_FIELDS: tuple[str, ...] = (
-    "bundle", "seed", "task", "assignment", "method_assignment", "stimulus_sampling",
-    "n_trials", "n_practice", "n_catch", "share_incorrect", "practice_stimuli", "excluded_stimuli",
-    "ask_rating", "ask_confidence", "audio_must_finish", "max_replays", "allow_seeking", "allow_back",
-    "consent_text", "consent_version", "instructions_text", "demographics",
-    "headphone_screen", "screen_trials", "screen_pass_threshold",
+    "bundle",
+    "seed",
+    "task",
+    "assignment",
+    "method_assignment",
+    "stimulus_sampling",
+    "n_trials",
+    "n_practice",
+    "n_catch",
+    "share_incorrect",
+    "practice_stimuli",
+    "excluded_stimuli",
+    "ask_rating",
+    "ask_confidence",
+    "audio_must_finish",
+    "max_replays",
+    "allow_seeking",
+    "allow_back",
+    "consent_text",
+    "consent_version",
+    "instructions_text",
+    "demographics",
+    "headphone_screen",
+    "screen_trials",
+    "screen_pass_threshold",
 )
 FROZEN_REASON = (
     "This study went live on {date}, so its design is frozen: changing what participants see or are "
-    "asked would mix two experiments in one data set. Use the \"Duplicate study\" action to make a new "
+    'asked would mix two experiments in one data set. Use the "Duplicate study" action to make a new '
     "version with a changed design."
 )
 MODALITY_ORDER = tuple(Condition.Modality.values)
@@ -56,15 +76,23 @@ def condition_name(modality: str, method: str, *, several_methods: bool) -> str:
     return f"{modality}-{method}"[:64] if several_methods and method else modality
 
 
-def conditions_crossed(modalities: Sequence[str], methods: Sequence[str]) -> list[tuple[str, str, str]]:
+def conditions_crossed(
+    modalities: Sequence[str], methods: Sequence[str]
+) -> list[tuple[str, str, str]]:
     """Every (name, modality, method) of modality x method; ``methods`` empty = any method."""
     bad = [m for m in modalities if m not in MODALITY_ORDER]
     if bad or not modalities:
-        raise ValueError(f"modalities {list(modalities)!r}: choose one or more of {', '.join(MODALITY_ORDER)}")
+        raise ValueError(
+            f"modalities {list(modalities)!r}: choose one or more of {', '.join(MODALITY_ORDER)}"
+        )
     ordered = sorted(dict.fromkeys(modalities), key=MODALITY_ORDER.index)
     method_levels = list(dict.fromkeys(methods)) or [""]
     several = len(method_levels) > 1
-    return [(condition_name(mod, meth, several_methods=several), mod, meth) for mod in ordered for meth in method_levels]
+    return [
+        (condition_name(mod, meth, several_methods=several), mod, meth)
+        for mod in ordered
+        for meth in method_levels
+    ]
 
 
 def study_factor_levels(study: Study) -> tuple[list[str], list[str]]:
@@ -83,11 +111,17 @@ def _check_conditions(bundle: Bundle, conditions: list[tuple[str, str, str]]) ->
         if modality not in Condition.Modality.values:
             raise ValueError(f"condition {name!r}: unknown modality {modality!r}")
         if method and method not in methods:
-            raise ValueError(f"condition {name!r}: method {method!r} is not in the bundle ({sorted(methods)})")
+            raise ValueError(
+                f"condition {name!r}: method {method!r} is not in the bundle ({sorted(methods)})"
+            )
 
 
 def study_conditions_set(
-    *, study: Study, modalities: Sequence[str], methods: Sequence[str] = (), taking_live: bool = False,
+    *,
+    study: Study,
+    modalities: Sequence[str],
+    methods: Sequence[str] = (),
+    taking_live: bool = False,
 ) -> list[Condition]:
     """Replace the study's conditions by the cross of ``modalities`` and ``methods``.
 
@@ -108,7 +142,9 @@ def study_conditions_set(
                 del keep[key]
         result = []
         for position, (name, modality, method) in enumerate(wanted):
-            condition = keep.get((modality, method)) or Condition(study=study, modality=modality, method=method)
+            condition = keep.get((modality, method)) or Condition(
+                study=study, modality=modality, method=method
+            )
             condition.name, condition.position = name, position
             condition.save()
             result.append(condition)
@@ -129,9 +165,16 @@ def _condition_delete(condition: Condition) -> None:
 
 
 def study_create(
-    *, slug: str, title: str, bundle: Bundle,
-    conditions: Iterable[tuple[str, str, str]] = (("visual", "visual", ""), ("audible", "audible", "")),
-    modalities: Sequence[str] | None = None, methods: Sequence[str] = (),
+    *,
+    slug: str,
+    title: str,
+    bundle: Bundle,
+    conditions: Iterable[tuple[str, str, str]] = (
+        ("visual", "visual", ""),
+        ("audible", "audible", ""),
+    ),
+    modalities: Sequence[str] | None = None,
+    methods: Sequence[str] = (),
     **fields: Any,
 ) -> Study:
     """Create a study on ``bundle``.
@@ -139,7 +182,9 @@ def study_create(
     Conditions come either from ``modalities`` x ``methods`` (crossed factors) or,
     when ``modalities`` is None, from ``conditions`` given as (name, modality, method).
     """
-    conditions = conditions_crossed(modalities, methods) if modalities is not None else list(conditions)
+    conditions = (
+        conditions_crossed(modalities, methods) if modalities is not None else list(conditions)
+    )
     _check_conditions(bundle, conditions)
     with transaction.atomic():
         study = Study(slug=slug, title=title, bundle=bundle, **fields)
@@ -148,7 +193,9 @@ def study_create(
         study.full_clean()
         study.save()
         for position, (name, modality, method) in enumerate(conditions):
-            Condition.objects.create(study=study, name=name, modality=modality, method=method, position=position)
+            Condition.objects.create(
+                study=study, name=name, modality=modality, method=method, position=position
+            )
     return study
 
 
@@ -165,7 +212,9 @@ def study_frozen_reason(study: Study) -> str:
     return FROZEN_REASON.format(date=study.live_since.date()) if study.live_since else ""
 
 
-def study_change_problems(*, before: Study | None, after: Study, changed: Iterable[str]) -> list[str]:
+def study_change_problems(
+    *, before: Study | None, after: Study, changed: Iterable[str]
+) -> list[str]:
     """Why a change to a study may not be saved (empty if it may).
 
     Parameters
@@ -227,16 +276,25 @@ def study_duplicate(*, study: Study, slug: str = "", title: str = "") -> Study:
     """
     new_slug, version = (slug, 0) if slug else _next_slug(study.slug)
     skip = {"id", "slug", "title", "status", "live_since", "created_at", "updated_at"}
-    values = {f.name: getattr(study, f.name) for f in Study._meta.concrete_fields if f.name not in skip}
+    values = {
+        f.name: getattr(study, f.name) for f in Study._meta.concrete_fields if f.name not in skip
+    }
     base_title = re.sub(r" \(version \d+\)$", "", study.title)
     with transaction.atomic():
-        copy = Study(slug=new_slug, title=title or f"{base_title} (version {version})", status=Study.Status.DRAFT, **values)
+        copy = Study(
+            slug=new_slug,
+            title=title or f"{base_title} (version {version})",
+            status=Study.Status.DRAFT,
+            **values,
+        )
         copy.full_clean()
         copy.save()
         copy.practice_stimuli.set(study.practice_stimuli.all())
         copy.excluded_stimuli.set(study.excluded_stimuli.all())
         for c in study.conditions.all():
-            Condition.objects.create(study=copy, name=c.name, modality=c.modality, method=c.method, position=c.position)
+            Condition.objects.create(
+                study=copy, name=c.name, modality=c.modality, method=c.method, position=c.position
+            )
     return copy
 
 
@@ -244,8 +302,11 @@ def study_duplicate(*, study: Study, slug: str = "", title: str = "") -> Study:
 
 
 def study_design_report(
-    *, study: Study, conditions: Sequence[tuple[str, str, str]] | None = None,
-    practice: set[int] | None = None, excluded: set[int] | None = None,
+    *,
+    study: Study,
+    conditions: Sequence[tuple[str, str, str]] | None = None,
+    practice: set[int] | None = None,
+    excluded: set[int] | None = None,
 ) -> DesignReport:
     """Check that the bundle can supply what the design asks of every participant.
 
@@ -253,7 +314,11 @@ def study_design_report(
     pks) replace the stored ones, so a form can check a design before saving it.
     """
     report = DesignReport()
-    cells = None if conditions is None else [Cell(-i, n, mod, meth) for i, (n, mod, meth) in enumerate(conditions)]
+    cells = (
+        None
+        if conditions is None
+        else [Cell(-i, n, mod, meth) for i, (n, mod, meth) in enumerate(conditions)]
+    )
     arms = study_arms(study, cells)
     if not arms:
         report.errors.append("the study has no conditions")
@@ -262,13 +327,24 @@ def study_design_report(
     methods = {c.method for arm in arms for c in arm.cells}
     missing = sorted(m for m in methods if m and m not in study.bundle.methods)
     if missing:
-        report.errors.append(f"methods {missing} are not in the bundle (it has {study.bundle.methods})")
+        report.errors.append(
+            f"methods {missing} are not in the bundle (it has {study.bundle.methods})"
+        )
         return report
     practice = recordings_group([i for i in items if i.practice], methods)
     used = {r.name for r in practice}
-    main = [r for r in recordings_group([i for i in items if not i.practice], methods) if r.name not in used]
-    _pool_problems(study, report, n_main=len(main), n_practice=len(practice),
-                   n_wrong=sum(not r.correct for r in main))
+    main = [
+        r
+        for r in recordings_group([i for i in items if not i.practice], methods)
+        if r.name not in used
+    ]
+    _pool_problems(
+        study,
+        report,
+        n_main=len(main),
+        n_practice=len(practice),
+        n_wrong=sum(not r.correct for r in main),
+    )
     _advice(study, report, widest=max(len(arm.cells) for arm in arms), methods=methods)
     return report
 
@@ -286,14 +362,18 @@ def _advice(study: Study, report: DesignReport, *, widest: int, methods: set[str
         )
 
 
-def _pool_problems(study: Study, report: DesignReport, *, n_main: int, n_practice: int, n_wrong: int) -> None:
+def _pool_problems(
+    study: Study, report: DesignReport, *, n_main: int, n_practice: int, n_wrong: int
+) -> None:
     if n_main < study.n_trials:
         report.errors.append(
             f"the bundle has {n_main} usable recordings for main trials, but the study asks for {study.n_trials}"
         )
     spare = max(n_main - study.n_trials, 0)
     if n_practice and n_practice < study.n_practice:
-        report.errors.append(f"{study.n_practice} practice trials asked for, but only {n_practice} practice recordings")
+        report.errors.append(
+            f"{study.n_practice} practice trials asked for, but only {n_practice} practice recordings"
+        )
     # Catch trials (and practice, when nothing is flagged) use recordings the main part does not.
     from_spare = study.n_catch + (0 if n_practice else study.n_practice)
     if spare < from_spare:
@@ -309,7 +389,9 @@ def _pool_problems(study: Study, report: DesignReport, *, n_main: int, n_practic
         )
 
 
-def study_conditions_problems(*, study: Study, modalities: Sequence[str], methods: Sequence[str]) -> list[str]:
+def study_conditions_problems(
+    *, study: Study, modalities: Sequence[str], methods: Sequence[str]
+) -> list[str]:
     """Why the study's conditions cannot become ``modalities`` x ``methods`` (empty if they can)."""
     if not study.pk:
         return []
@@ -317,5 +399,6 @@ def study_conditions_problems(*, study: Study, modalities: Sequence[str], method
     doomed = [c for c in study.conditions.all() if (c.modality, c.method) not in wanted]
     return [
         f"condition {c.name!r} already has sessions (pilot data?); delete them first or duplicate the study"
-        for c in doomed if c.participants.exists() or c.trials.exists()
+        for c in doomed
+        if c.participants.exists() or c.trials.exists()
     ]

@@ -27,9 +27,16 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NO_SESSION = "This link does not belong to a session (it may have been withdrawn)."
 # URL name of each step (see selectors.STEPS); steps with a number take it as an argument.
 STEP_URL_NAMES = {
-    "consent": "consent", "demographics": "demographics", "calibration": "calibration",
-    "screening": "screening", "instructions": "instructions", "trial": "trial", "done": "done",
-    "declined": "declined", "screened_out": "screened_out", "expired": "expired",
+    "consent": "consent",
+    "demographics": "demographics",
+    "calibration": "calibration",
+    "screening": "screening",
+    "instructions": "instructions",
+    "trial": "trial",
+    "done": "done",
+    "declined": "declined",
+    "screened_out": "screened_out",
+    "expired": "expired",
 }
 
 
@@ -89,7 +96,9 @@ def heatmap_colours(study: Study) -> dict[str, str]:
 def page_context(participant: Participant, **extra: Any) -> dict[str, Any]:
     """What every page of a session needs (the withdraw link among it; unsaved previews have none)."""
     context: dict[str, Any] = {
-        "participant": participant, "study": participant.study, "colours": heatmap_colours(participant.study),
+        "participant": participant,
+        "study": participant.study,
+        "colours": heatmap_colours(participant.study),
     }
     # Seconds the end pages wait before sending the participant back to the recruiter.
     context["redirect_seconds"] = int(getattr(settings, "HEARXAI_REDIRECT_SECONDS", 5))
@@ -111,11 +120,21 @@ def next_page(request: HttpRequest, url: str) -> HttpResponse:
 
 def stale_page(request: HttpRequest, message: str, url: str) -> HttpResponse:
     """The page was out of date (answered in another tab, replayed request): go where they belong."""
-    return JsonResponse({"ok": False, "error": message, "next": url}, status=409) if wants_json(request) else redirect(url)
+    return (
+        JsonResponse({"ok": False, "error": message, "next": url}, status=409)
+        if wants_json(request)
+        else redirect(url)
+    )
 
 
-def problem(request: HttpRequest, message: str, *, status: int = 400, continue_url: str = "",
-            participant: Participant | None = None) -> HttpResponse:
+def problem(
+    request: HttpRequest,
+    message: str,
+    *,
+    status: int = 400,
+    continue_url: str = "",
+    participant: Participant | None = None,
+) -> HttpResponse:
     """A friendly page (or JSON for page scripts) naming what was wrong with a request."""
     if wants_json(request):
         return JsonResponse({"ok": False, "error": message}, status=status)

@@ -46,7 +46,9 @@ def client_address(request: HttpRequest) -> str:
     """
     hops = int(getattr(settings, "PROXY_COUNT", 0) or 0)
     if hops > 0:
-        forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()]
+        forwarded = [
+            a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if a.strip()
+        ]
         if len(forwarded) >= hops:
             return forwarded[-hops]
     return request.META.get("REMOTE_ADDR", "")
@@ -67,11 +69,16 @@ def _hit(key: str) -> int:
     store = _counter()
     try:
         return _increment(store, key)
-    except Exception as exc:  # any failure of the shared cache must not fail a participant's request
+    except (
+        Exception
+    ) as exc:  # any failure of the shared cache must not fail a participant's request
         with _lock:
             if time.monotonic() >= _shared_down_until:
-                logger.warning("rate limits counted in process memory for %.0f s: shared cache failed (%s)",
-                               FALLBACK_S, exc)
+                logger.warning(
+                    "rate limits counted in process memory for %.0f s: shared cache failed (%s)",
+                    FALLBACK_S,
+                    exc,
+                )
             _shared_down_until = time.monotonic() + FALLBACK_S
         return _increment(_local, key)
 
@@ -83,7 +90,11 @@ COUNTER_TTL_S = 61
 
 def _increment(store: BaseCache, key: str) -> int:
     if isinstance(store, RedisCache):
-        return int(_count_script(store._cache)(keys=[store.make_and_validate_key(key)], args=[COUNTER_TTL_S]))
+        return int(
+            _count_script(store._cache)(
+                keys=[store.make_and_validate_key(key)], args=[COUNTER_TTL_S]
+            )
+        )
     store.add(key, 0, timeout=COUNTER_TTL_S)
     try:
         return store.incr(key)
@@ -107,7 +118,9 @@ def over_limit(scope: str, who: str, limit: int) -> bool:
     return _hit(f"rl:{scope}:{_digest(who)}:{int(time.time() // 60)}") > limit
 
 
-def rate_limited(setting: str, *, per: str = "client") -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def rate_limited(
+    setting: str, *, per: str = "client"
+) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
     """Limit POSTs per minute to ``settings.<setting>`` (0 turns it off).
 
     ``per="client"`` counts per client address, ``per="session"`` per session token
@@ -122,8 +135,11 @@ def rate_limited(setting: str, *, per: str = "client") -> Callable[[Callable[...
             if request.method == "POST" and limit and over_limit(view.__name__, who, limit):
                 from studyapp.views.common import problem
 
-                reply = problem(request, "Too many requests in a short time. Please wait a minute and try again.",
-                                status=429)
+                reply = problem(
+                    request,
+                    "Too many requests in a short time. Please wait a minute and try again.",
+                    status=429,
+                )
                 reply["Retry-After"] = str(60 - int(time.time()) % 60)
                 return reply
             return view(request, *args, **kwargs)

@@ -51,8 +51,11 @@ def recruitment_from(params: Any) -> dict[str, str]:
 
 def _recruitment_params(params: Any) -> list[tuple[str, str]]:
     """The entry link's recruitment parameters to carry through the start form."""
-    return [(p, params[p].strip()) for p in RECRUITMENT_FIELDS
-            if p in params and _RECRUITMENT_VALUE.match(params[p].strip())]
+    return [
+        (p, params[p].strip())
+        for p in RECRUITMENT_FIELDS
+        if p in params and _RECRUITMENT_VALUE.match(params[p].strip())
+    ]
 
 
 def estimated_minutes(study: Study) -> int:
@@ -73,9 +76,18 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         if existing:
             return redirect("resume", token=existing.token)
         if not study.is_open:
-            return render(request, "studyapp/unavailable.html", {"study": study, "reason": "closed"})
-        return render(request, "studyapp/entry.html", {"study": study, "carry": _recruitment_params(request.GET),
-                                                       "minutes": estimated_minutes(study)})
+            return render(
+                request, "studyapp/unavailable.html", {"study": study, "reason": "closed"}
+            )
+        return render(
+            request,
+            "studyapp/entry.html",
+            {
+                "study": study,
+                "carry": _recruitment_params(request.GET),
+                "minutes": estimated_minutes(study),
+            },
+        )
     try:
         participant, _ = participant_enroll(study=study, recruitment=recruitment_from(request.POST))
     except StudyUnavailable as exc:
@@ -98,7 +110,9 @@ def consent(request: HttpRequest, token: str) -> HttpResponse:
         participant_consent(participant=participant, agree=form.cleaned_data["decision"] == "agree")
         return redirect(step_url(participant))
     status = 400 if request.method == "POST" else 200
-    return render(request, "studyapp/consent.html", page_context(participant, form=form), status=status)
+    return render(
+        request, "studyapp/consent.html", page_context(participant, form=form), status=status
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -106,12 +120,17 @@ def demographics(request: HttpRequest, token: str) -> HttpResponse:
     participant = participant_or_404(token)
     if not at_step(participant, "demographics"):
         return redirect(step_url(participant))
-    form = DemographicsForm(request.POST if request.method == "POST" else None, questions=list(participant.study.demographics))
+    form = DemographicsForm(
+        request.POST if request.method == "POST" else None,
+        questions=list(participant.study.demographics),
+    )
     if request.method == "POST" and form.is_valid():
         participant_demographics_save(participant=participant, answers=form.answers())
         return redirect(step_url(participant))
     status = 400 if request.method == "POST" else 200
-    return render(request, "studyapp/demographics.html", page_context(participant, form=form), status=status)
+    return render(
+        request, "studyapp/demographics.html", page_context(participant, form=form), status=status
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -127,7 +146,11 @@ def instructions(request: HttpRequest, token: str) -> HttpResponse:
 
 def instructions_context(participant: Participant) -> dict[str, Any]:
     modality = participant.condition.modality if participant.condition else ""
-    n_practice = participant.trials.filter(kind="practice").count() if participant.pk else participant.study.n_practice
+    n_practice = (
+        participant.trials.filter(kind="practice").count()
+        if participant.pk
+        else participant.study.n_practice
+    )
     return page_context(participant, modality=modality, n_practice=n_practice)
 
 
@@ -138,7 +161,11 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
         at_step(participant, "done") and participant_finish_if_complete(participant=participant)
     ):
         return redirect(step_url(participant))
-    return render(request, "studyapp/done.html", page_context(participant, redirect_url=participant.study.completion_url))
+    return render(
+        request,
+        "studyapp/done.html",
+        page_context(participant, redirect_url=participant.study.completion_url),
+    )
 
 
 @require_GET
@@ -146,7 +173,11 @@ def declined(request: HttpRequest, token: str) -> HttpResponse:
     participant = participant_or_404(token)
     if participant.status != Participant.Status.DECLINED:
         return redirect(step_url(participant))
-    return render(request, "studyapp/declined.html", page_context(participant, redirect_url=participant.study.noconsent_url))
+    return render(
+        request,
+        "studyapp/declined.html",
+        page_context(participant, redirect_url=participant.study.noconsent_url),
+    )
 
 
 @require_GET
@@ -154,8 +185,11 @@ def screened_out(request: HttpRequest, token: str) -> HttpResponse:
     participant = participant_or_404(token)
     if participant.status != Participant.Status.SCREENED_OUT:
         return redirect(step_url(participant))
-    return render(request, "studyapp/screened_out.html",
-                  page_context(participant, redirect_url=participant.study.screenout_url))
+    return render(
+        request,
+        "studyapp/screened_out.html",
+        page_context(participant, redirect_url=participant.study.screenout_url),
+    )
 
 
 @require_GET

@@ -30,8 +30,14 @@ PREVIEW_TOKEN = "preview-not-a-session"
 
 
 def _participant(study: Study, condition: Condition) -> Participant:
-    return Participant(study=study, condition=condition, token=PREVIEW_TOKEN, pseudonym=f"preview-{condition.name}",
-                       seed=study.seed, status=Participant.Status.IN_PROGRESS)
+    return Participant(
+        study=study,
+        condition=condition,
+        token=PREVIEW_TOKEN,
+        pseudonym=f"preview-{condition.name}",
+        seed=study.seed,
+        status=Participant.Status.IN_PROGRESS,
+    )
 
 
 def _trials(study: Study, condition: Condition, participant: Participant) -> list[Trial]:
@@ -42,8 +48,17 @@ def _trials(study: Study, condition: Condition, participant: Participant) -> lis
     """
     arm = next(a for a in study_arms(study) if any(cell.key == condition.pk for cell in a.cells))
     plan = assignment_plan(study=study, arm=arm.label, rotation=0, seed=study.seed)
-    return [Trial(participant=participant, position=i, kind=p.kind, stimulus=p.stimulus, condition=condition,
-                  expected_answer=p.expected_answer) for i, p in enumerate(plan, start=1)]
+    return [
+        Trial(
+            participant=participant,
+            position=i,
+            kind=p.kind,
+            stimulus=p.stimulus,
+            condition=condition,
+            expected_answer=p.expected_answer,
+        )
+        for i, p in enumerate(plan, start=1)
+    ]
 
 
 def preview_sequence(study: Study, trials: list[Trial]) -> list[tuple[str, int | None]]:
@@ -84,15 +99,22 @@ def preview_index(request: HttpRequest, slug: str) -> HttpResponse:
     for condition in study.conditions.all():
         participant = _participant(study, condition)
         sequence = preview_sequence(study, _trials(study, condition, participant))
-        links = [(f"{page} {number or ''}".strip(), preview_url(study, condition, page, number)) for page, number in sequence]
+        links = [
+            (f"{page} {number or ''}".strip(), preview_url(study, condition, page, number))
+            for page, number in sequence
+        ]
         links += [(page, preview_url(study, condition, page)) for page in ENDINGS]
         rows.append({"condition": condition, "links": links})
-    return render(request, "studyapp/preview_index.html", {"study": study, "rows": rows, "preview": True})
+    return render(
+        request, "studyapp/preview_index.html", {"study": study, "rows": rows, "preview": True}
+    )
 
 
 @staff_member_required
 @require_http_methods(["GET", "POST"])
-def preview_page(request: HttpRequest, slug: str, condition: str, page: str, number: int | None = None) -> HttpResponse:
+def preview_page(
+    request: HttpRequest, slug: str, condition: str, page: str, number: int | None = None
+) -> HttpResponse:
     study, cond, participant, trials = _load(slug, condition)
     sequence = preview_sequence(study, trials)
     if (page, number) not in sequence and not (number is None and page in ENDINGS):
@@ -100,20 +122,38 @@ def preview_page(request: HttpRequest, slug: str, condition: str, page: str, num
     if request.method == "POST":
         return _preview_post(request, study, cond, trials, sequence, page, number)
     template, context = _page(request, study, cond, participant, trials, sequence, page, number)
-    base = {"participant": participant, "study": study, "preview": True, "preview_condition": cond,
-            "preview_index": reverse("preview_index", args=[study.slug]),
-            "withdraw_url": preview_url(study, cond, "withdraw")}
+    base = {
+        "participant": participant,
+        "study": study,
+        "preview": True,
+        "preview_condition": cond,
+        "preview_index": reverse("preview_index", args=[study.slug]),
+        "withdraw_url": preview_url(study, cond, "withdraw"),
+    }
     return render(request, template, {**base, **context})
 
 
-def _next(study: Study, cond: Condition, sequence: list[tuple[str, int | None]], page: str, number: int | None) -> str:
+def _next(
+    study: Study,
+    cond: Condition,
+    sequence: list[tuple[str, int | None]],
+    page: str,
+    number: int | None,
+) -> str:
     at = sequence.index((page, number)) if (page, number) in sequence else len(sequence) - 1
     next_page_, next_number = sequence[min(at + 1, len(sequence) - 1)]
     return preview_url(study, cond, next_page_, next_number)
 
 
-def _preview_post(request: HttpRequest, study: Study, cond: Condition, trials: list[Trial],
-                  sequence: list[tuple[str, int | None]], page: str, number: int | None) -> HttpResponse:
+def _preview_post(
+    request: HttpRequest,
+    study: Study,
+    cond: Condition,
+    trials: list[Trial],
+    sequence: list[tuple[str, int | None]],
+    page: str,
+    number: int | None,
+) -> HttpResponse:
     """Check the posted form as the real page would, then move on without saving."""
     target = _next(study, cond, sequence, page, number)
     if page == "consent":
@@ -129,16 +169,24 @@ def _preview_post(request: HttpRequest, study: Study, cond: Condition, trials: l
     else:
         form = None
     if form is not None and not form.is_valid():
-        return problem(request, f"The page sent an answer the study would refuse: {form.errors.as_text()}")
+        return problem(
+            request, f"The page sent an answer the study would refuse: {form.errors.as_text()}"
+        )
     return next_page(request, target) if wants_json(request) else redirect(target)
 
 
 def _fixed_pages(study: Study, cond: Condition, url: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """Pages that need no trial: (template, extra context) by page name."""
     return {
-        "entry": ("studyapp/entry.html", {"form_action": url, "carry": [], "minutes": estimated_minutes(study)}),
+        "entry": (
+            "studyapp/entry.html",
+            {"form_action": url, "carry": [], "minutes": estimated_minutes(study)},
+        ),
         "consent": ("studyapp/consent.html", {"form": ConsentForm()}),
-        "demographics": ("studyapp/demographics.html", {"form": DemographicsForm(questions=list(study.demographics))}),
+        "demographics": (
+            "studyapp/demographics.html",
+            {"form": DemographicsForm(questions=list(study.demographics))},
+        ),
         "done": ("studyapp/done.html", {"redirect_url": ""}),
         "declined": ("studyapp/declined.html", {"redirect_url": ""}),
         "screened-out": ("studyapp/screened_out.html", {"redirect_url": ""}),
@@ -149,8 +197,16 @@ def _fixed_pages(study: Study, cond: Condition, url: str) -> dict[str, tuple[str
     }
 
 
-def _page(request: HttpRequest, study: Study, cond: Condition, participant: Participant, trials: list[Trial],
-          sequence: list[tuple[str, int | None]], page: str, number: int | None) -> tuple[str, dict[str, Any]]:
+def _page(
+    request: HttpRequest,
+    study: Study,
+    cond: Condition,
+    participant: Participant,
+    trials: list[Trial],
+    sequence: list[tuple[str, int | None]],
+    page: str,
+    number: int | None,
+) -> tuple[str, dict[str, Any]]:
     url = preview_url(study, cond, page, number)
     fixed = _fixed_pages(study, cond, url)
     if page in fixed:
@@ -161,20 +217,30 @@ def _page(request: HttpRequest, study: Study, cond: Condition, participant: Part
         return "studyapp/instructions.html", context
     if page == "calibration":
         sound = reverse("preview_sound", args=[study.slug, cond.name, 0])
-        return "studyapp/calibration.html", calibration_context(participant, sound, form=CalibrationForm())
+        return "studyapp/calibration.html", calibration_context(
+            participant, sound, form=CalibrationForm()
+        )
     if page == "screening" and number is not None:
         sound = reverse("preview_sound", args=[study.slug, cond.name, number])
-        return "studyapp/screening.html", screening_context(participant, number, study.screen_trials, sound)
+        return "studyapp/screening.html", screening_context(
+            participant, number, study.screen_trials, sound
+        )
     trial = trials[(number or 1) - 1]
     if page == "feedback":
         answer = request.GET.get("answer", "")[:64] or trial.stimulus.predicted_label
-        context = feedback_context(participant, trial, answer, _next(study, cond, sequence, page, number))
-        later = trials[trial.position:]
+        context = feedback_context(
+            participant, trial, answer, _next(study, cond, sequence, page, number)
+        )
+        later = trials[trial.position :]
         context["last_practice"] = not later or later[0].kind != Trial.Kind.PRACTICE
         return "studyapp/feedback.html", context
     return "studyapp/trial.html", trial_page_context(
-        participant=participant, trial=trial, answered=trial.position - 1, total=len(trials),
-        form_action=url, storage_key=f"hearxai-preview:{study.slug}:{cond.name}:{trial.position}",
+        participant=participant,
+        trial=trial,
+        answered=trial.position - 1,
+        total=len(trials),
+        form_action=url,
+        storage_key=f"hearxai-preview:{study.slug}:{cond.name}:{trial.position}",
     )
 
 
@@ -188,4 +254,8 @@ def preview_sound(request: HttpRequest, slug: str, condition: str, number: int) 
     if number == 0:
         return wav_response(screening_sound_path(target=None, variant=0))
     plan = screening_plan(seed=study.seed, n_trials=study.screen_trials)
-    return wav_response(screening_sound_path(target=plan["targets"][number - 1], variant=plan["variants"][number - 1]))
+    return wav_response(
+        screening_sound_path(
+            target=plan["targets"][number - 1], variant=plan["variants"][number - 1]
+        )
+    )

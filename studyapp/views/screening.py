@@ -41,15 +41,30 @@ def wav_response(path: Any) -> FileResponse:
 
 def calibration_context(participant: Participant, sound_url: str, **extra: Any) -> dict[str, Any]:
     design = screening_design()
-    return {"sound_url": sound_url, "duration_s": design.calibration_s, "form": CalibrationForm(), **extra}
+    return {
+        "sound_url": sound_url,
+        "duration_s": design.calibration_s,
+        "form": CalibrationForm(),
+        **extra,
+    }
 
 
-def screening_context(participant: Participant, number: int, n_trials: int, sound_url: str, **extra: Any) -> dict[str, Any]:
+def screening_context(
+    participant: Participant, number: int, n_trials: int, sound_url: str, **extra: Any
+) -> dict[str, Any]:
     design = screening_design()
     bounds = ";".join(f"{a:.3f},{b:.3f}" for a, b in design.interval_bounds_s())
-    return {"number": number, "n_trials": n_trials, "sound_url": sound_url, "intervals": bounds,
-            "duration_s": design.total_s, "options": [1, 2, 3], "form_action": "",
-            "submission_key": secrets.token_urlsafe(16), **extra}
+    return {
+        "number": number,
+        "n_trials": n_trials,
+        "sound_url": sound_url,
+        "intervals": bounds,
+        "duration_s": design.total_s,
+        "options": [1, 2, 3],
+        "form_action": "",
+        "submission_key": secrets.token_urlsafe(16),
+        **extra,
+    }
 
 
 @require_http_methods(["GET", "POST"])
@@ -60,12 +75,20 @@ def calibration(request: HttpRequest, token: str) -> HttpResponse:
     if request.method == "POST":
         form = CalibrationForm(request.POST)
         if not form.is_valid():
-            return problem(request, "Please play the sound and set your volume before going on.",
-                           continue_url=step_url(participant), participant=participant)
+            return problem(
+                request,
+                "Please play the sound and set your volume before going on.",
+                continue_url=step_url(participant),
+                participant=participant,
+            )
         screening_calibrated(participant=participant, plays=form.cleaned_data["plays"])
         return redirect(step_url(participant))
     sound = reverse("calibration_sound", args=[participant.token])
-    return render(request, "studyapp/calibration.html", page_context(participant, **calibration_context(participant, sound)))
+    return render(
+        request,
+        "studyapp/calibration.html",
+        page_context(participant, **calibration_context(participant, sound)),
+    )
 
 
 @require_GET
@@ -94,18 +117,30 @@ def _screening_post(request: HttpRequest, participant: Participant, number: int)
     form = ScreeningAnswerForm(request.POST)
     if not form.is_valid():
         field, errors = next(iter(form.errors.items()))
-        return problem(request, f"The answer could not be stored: {field}: {errors[0]}",
-                       continue_url=step_url(participant), participant=participant)
+        return problem(
+            request,
+            f"The answer could not be stored: {field}: {errors[0]}",
+            continue_url=step_url(participant),
+            participant=participant,
+        )
     data = form.cleaned_data
-    answer = ScreeningAnswer(answer=data["answer"], submission_key=data["submission_key"],
-                             rt_ms=data.get("rt_ms"), events=tuple(data["events"]))
+    answer = ScreeningAnswer(
+        answer=data["answer"],
+        submission_key=data["submission_key"],
+        rt_ms=data.get("rt_ms"),
+        events=tuple(data["events"]),
+    )
     try:
         screening_answer_record(participant=participant, number=number, answer=answer)
     except ScreeningRejected as exc:
         if exc.code in {"answered", "order", "state"}:
             return stale_page(request, str(exc), step_url(participant))
-        return problem(request, f"The answer could not be stored: {exc}", continue_url=step_url(participant),
-                       participant=participant)
+        return problem(
+            request,
+            f"The answer could not be stored: {exc}",
+            continue_url=step_url(participant),
+            participant=participant,
+        )
     return next_page(request, step_url(participant))
 
 
@@ -116,5 +151,8 @@ def screening_sound(request: HttpRequest, token: str, number: int) -> FileRespon
     if not at_step(participant, "screening", number):
         raise Http404("this sound check is not the current one")
     state = screening_state(participant)
-    return wav_response(screening_sound_path(target=state["targets"][number - 1],
-                                             variant=state["variants"][number - 1]))
+    return wav_response(
+        screening_sound_path(
+            target=state["targets"][number - 1], variant=state["variants"][number - 1]
+        )
+    )

@@ -42,25 +42,40 @@ STALE_CODES = {"answered", "order", "state"}
 
 
 def answer_form(study: Study, data: Any = None) -> AnswerForm:
-    return AnswerForm(data, choices=allowed_answers(study), ask_rating=study.ask_rating,
-                      ask_confidence=study.ask_confidence)
+    return AnswerForm(
+        data,
+        choices=allowed_answers(study),
+        ask_rating=study.ask_rating,
+        ask_confidence=study.ask_confidence,
+    )
 
 
-def trial_page_context(*, participant: Participant, trial: Trial, answered: int, total: int, **extra: Any) -> dict[str, Any]:
+def trial_page_context(
+    *, participant: Participant, trial: Trial, answered: int, total: int, **extra: Any
+) -> dict[str, Any]:
     """What the trial template needs; the preview builds the same from unsaved objects."""
     stim = trial.stimulus
     modality = trial.condition.modality
     previous = getattr(trial, "response", None) if trial.pk else None
     context = {
-        "trial": trial, "stimulus": stim, "modality": modality,
-        "show_image": modality in {"visual", "both"}, "show_plain_image": modality in {"none", "audible"},
+        "trial": trial,
+        "stimulus": stim,
+        "modality": modality,
+        "show_image": modality in {"visual", "both"},
+        "show_plain_image": modality in {"none", "audible"},
         "play_explanation": modality in {"audible", "both"},
-        "answers": allowed_answers(participant.study), "submission_key": secrets.token_urlsafe(16),
-        "answered": answered, "total": total, "percent": round(100 * answered / max(total, 1)),
-        "timeline": stim.timeline or {}, "previous": previous,
-        "confidence_value": previous.confidence if previous is not None else None, "is_last": trial.position == total,
+        "answers": allowed_answers(participant.study),
+        "submission_key": secrets.token_urlsafe(16),
+        "answered": answered,
+        "total": total,
+        "percent": round(100 * answered / max(total, 1)),
+        "timeline": stim.timeline or {},
+        "previous": previous,
+        "confidence_value": previous.confidence if previous is not None else None,
+        "is_last": trial.position == total,
         "storage_key": f"hearxai:{participant.pseudonym}:{trial.position}",
-        "form_action": "", "back_url": "",
+        "form_action": "",
+        "back_url": "",
     }
     context.update(extra)
     return page_context(participant, **context)
@@ -82,15 +97,26 @@ def trial(request: HttpRequest, token: str, position: int) -> HttpResponse:
     if not revising:
         trial_present(trial=trial_obj)
     context = trial_page_context(
-        participant=participant, trial=trial_obj, answered=page.answered, total=page.total, revising=revising,
-        back_url=reverse("trial", args=[participant.token, position - 1]) if page.previous_revisable() else "",
+        participant=participant,
+        trial=trial_obj,
+        answered=page.answered,
+        total=page.total,
+        revising=revising,
+        back_url=reverse("trial", args=[participant.token, position - 1])
+        if page.previous_revisable()
+        else "",
     )
     return render(request, "studyapp/trial.html", context)
 
 
 def _may_revise(page: TrialPage, step: str, current: int | None, position: int) -> bool:
     """Going back is allowed to an answered, non-practice trial before the current one."""
-    if not page.participant.study.allow_back or step != "trial" or current is None or not 1 <= position < current:
+    if (
+        not page.participant.study.allow_back
+        or step != "trial"
+        or current is None
+        or not 1 <= position < current
+    ):
         return False
     found = page.trial
     return found is not None and hasattr(found, "response") and found.kind != Trial.Kind.PRACTICE
@@ -100,20 +126,39 @@ def _trial_post(request: HttpRequest, session: AnswerSession, position: int) -> 
     participant = session.participant
     form = answer_form(participant.study, request.POST)
     if not form.is_valid():
-        return problem(request, f"The answer could not be stored: {_first_error(form)}",
-                       continue_url=step_url(participant), participant=participant)
+        return problem(
+            request,
+            f"The answer could not be stored: {_first_error(form)}",
+            continue_url=step_url(participant),
+            participant=participant,
+        )
     data = form.cleaned_data
-    answer = Answer(answer=data["answer"], rating=data.get("rating"), confidence=data.get("confidence"),
-                    rt_ms=data.get("rt_ms"), submission_key=data["submission_key"], events=tuple(data["events"]))
+    answer = Answer(
+        answer=data["answer"],
+        rating=data.get("rating"),
+        confidence=data.get("confidence"),
+        rt_ms=data.get("rt_ms"),
+        submission_key=data["submission_key"],
+        events=tuple(data["events"]),
+    )
     try:
-        recorded = answer_record(participant=participant, position=position, answer=answer,
-                                 open_trials=session.open_trials)
+        recorded = answer_record(
+            participant=participant,
+            position=position,
+            answer=answer,
+            open_trials=session.open_trials,
+        )
     except AnswerRejected as exc:
         if exc.code in STALE_CODES:
             return stale_page(request, str(exc), step_url(participant))
         status = 404 if exc.code == "not_found" else 400
-        return problem(request, f"The answer could not be stored: {exc}", status=status,
-                       continue_url=step_url(participant), participant=participant)
+        return problem(
+            request,
+            f"The answer could not be stored: {exc}",
+            status=status,
+            continue_url=step_url(participant),
+            participant=participant,
+        )
     if recorded.response.trial.kind == Trial.Kind.PRACTICE:
         return next_page(request, reverse("feedback", args=[participant.token, position]))
     return next_page(request, _after_answer_url(participant, recorded))
@@ -138,18 +183,34 @@ def feedback(request: HttpRequest, token: str, position: int) -> HttpResponse:
     """After a practice trial: what the right answer was, and why."""
     participant = participant_or_404(token)
     trial_obj = trial_for_page(participant=participant, position=position)
-    if (participant.status != Participant.Status.IN_PROGRESS or trial_obj is None
-            or trial_obj.kind != Trial.Kind.PRACTICE or not hasattr(trial_obj, "response")):
+    if (
+        participant.status != Participant.Status.IN_PROGRESS
+        or trial_obj is None
+        or trial_obj.kind != Trial.Kind.PRACTICE
+        or not hasattr(trial_obj, "response")
+    ):
         return redirect(step_url(participant))
-    return render(request, "studyapp/feedback.html",
-                  feedback_context(participant, trial_obj, trial_obj.response.answer, step_url(participant)))
+    return render(
+        request,
+        "studyapp/feedback.html",
+        feedback_context(participant, trial_obj, trial_obj.response.answer, step_url(participant)),
+    )
 
 
-def feedback_context(participant: Participant, trial_obj: Trial, answer: str, continue_url: str) -> dict[str, Any]:
-    next_trial = participant.trials.filter(position=trial_obj.position + 1).first() if participant.pk else None
+def feedback_context(
+    participant: Participant, trial_obj: Trial, answer: str, continue_url: str
+) -> dict[str, Any]:
+    next_trial = (
+        participant.trials.filter(position=trial_obj.position + 1).first()
+        if participant.pk
+        else None
+    )
     context = {
-        "trial": trial_obj, "stimulus": trial_obj.stimulus, "answer": answer,
-        "answer_correct": answer_is_correct(trial_obj, answer), "continue_url": continue_url,
+        "trial": trial_obj,
+        "stimulus": trial_obj.stimulus,
+        "answer": answer,
+        "answer_correct": answer_is_correct(trial_obj, answer),
+        "continue_url": continue_url,
         "last_practice": next_trial is None or next_trial.kind != Trial.Kind.PRACTICE,
     }
     return page_context(participant, **context)

@@ -11,12 +11,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _modules_after(code: str) -> set[str]:
     probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
-    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     return set(out.stdout.split())
 
 
 def test_importing_every_analysis_module_pulls_in_neither_django_nor_torch() -> None:
-    loaded = _modules_after("import analysis.report, analysis.power, analysis.calibration, analysis.__main__")
+    loaded = _modules_after(
+        "import analysis.report, analysis.power, analysis.calibration, analysis.__main__"
+    )
     assert not {m for m in loaded if m.split(".")[0] in {"django", "torch", "explainer"}}
     studyapp = {m for m in loaded if m.split(".")[0] == "studyapp"}
     assert studyapp <= {"studyapp", "studyapp.export_format"}

@@ -22,7 +22,10 @@ REPS = 150
 @pytest.fixture(scope="module")
 def study() -> dict[tuple[str, str], tuple[float, float]]:
     table = coverage_study(REPS, seed=SEED)
-    return {(row.estimator, row.quantity): (row.rate_ci_low, row.rate_ci_high) for row in table.itertuples()}
+    return {
+        (row.estimator, row.quantity): (row.rate_ci_low, row.rate_ci_high)
+        for row in table.itertuples()
+    }
 
 
 def _overlaps(interval: tuple[float, float], low: float, high: float) -> bool:
@@ -32,15 +35,19 @@ def _overlaps(interval: tuple[float, float], low: float, high: float) -> bool:
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["glmm", "gee", "welch", "log_rt"])
 def test_every_reported_interval_covers_the_true_value_92_to_98_percent_of_the_time(
-        study: dict[tuple[str, str], tuple[float, float]], estimator: str) -> None:
+    study: dict[tuple[str, str], tuple[float, float]], estimator: str
+) -> None:
     assert _overlaps(study[(estimator, "coverage")], 0.92, 0.98), study[(estimator, "coverage")]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("estimator", ["glmm", "gee", "welch", "mwu", "log_rt"])
 def test_without_an_effect_every_test_rejects_3_to_7_percent_of_the_time(
-        study: dict[tuple[str, str], tuple[float, float]], estimator: str) -> None:
-    assert _overlaps(study[(estimator, "false_positive_rate")], 0.03, 0.07), study[(estimator, "false_positive_rate")]
+    study: dict[tuple[str, str], tuple[float, float]], estimator: str
+) -> None:
+    assert _overlaps(study[(estimator, "false_positive_rate")], 0.03, 0.07), study[
+        (estimator, "false_positive_rate")
+    ]
 
 
 def test_wilson_and_dprime_intervals_cover_under_their_assumptions() -> None:

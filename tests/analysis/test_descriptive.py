@@ -47,8 +47,13 @@ def test_dprime_and_criterion_match_the_stdlib_normal_quantile(h: float, f: floa
 
 def _sdt_frame(hits: int, n_signal: int, fas: int, n_noise: int) -> pd.DataFrame:
     answers = ["yes"] * hits + ["no"] * (n_signal - hits) + ["yes"] * fas + ["no"] * (n_noise - fas)
-    return pd.DataFrame({"condition": "visual", "answer": answers,
-                         "model_correct": [True] * n_signal + [False] * n_noise})
+    return pd.DataFrame(
+        {
+            "condition": "visual",
+            "answer": answers,
+            "model_correct": [True] * n_signal + [False] * n_noise,
+        }
+    )
 
 
 def test_signal_detection_counts_hits_and_false_alarms() -> None:
@@ -69,11 +74,17 @@ def test_perfect_rates_stay_finite_thanks_to_the_log_linear_correction() -> None
 def _trials() -> pd.DataFrame:
     rng = np.random.default_rng(0)
     n = 400
-    return pd.DataFrame({
-        "participant": rng.integers(0, 40, n).astype(str), "stimulus": rng.integers(0, 20, n).astype(str),
-        "condition": np.where(rng.random(n) < 0.5, "visual", "audible"),
-        "answer_correct": rng.random(n) < 0.6, "model_correct": rng.random(n) < 0.5,
-        "confidence": rng.integers(0, 101, n).astype(float), "rating": rng.integers(1, 8, n).astype(float)})
+    return pd.DataFrame(
+        {
+            "participant": rng.integers(0, 40, n).astype(str),
+            "stimulus": rng.integers(0, 20, n).astype(str),
+            "condition": np.where(rng.random(n) < 0.5, "visual", "audible"),
+            "answer_correct": rng.random(n) < 0.6,
+            "model_correct": rng.random(n) < 0.5,
+            "confidence": rng.integers(0, 101, n).astype(float),
+            "rating": rng.integers(1, 8, n).astype(float),
+        }
+    )
 
 
 def test_accuracy_by_condition_matches_a_plain_groupby() -> None:
@@ -94,11 +105,18 @@ def test_accuracy_by_condition_names_a_missing_column() -> None:
 def test_calibration_bins_partition_the_trials() -> None:
     trials = _trials()
     table = confidence_calibration(trials)
-    assert table.groupby("condition")["n_trials"].sum().to_dict() == trials.groupby("condition").size().to_dict()
+    assert (
+        table.groupby("condition")["n_trials"].sum().to_dict()
+        == trials.groupby("condition").size().to_dict()
+    )
     assert (table["mean_confidence"] >= table["bin_low"]).all()
     assert (table["mean_confidence"] <= table["bin_high"]).all()
     summary = calibration_summary(trials).set_index("condition")
-    brier = ((trials["confidence"] / 100 - trials["answer_correct"]) ** 2).groupby(trials["condition"]).mean()
+    brier = (
+        ((trials["confidence"] / 100 - trials["answer_correct"]) ** 2)
+        .groupby(trials["condition"])
+        .mean()
+    )
     assert summary["brier"].to_dict() == pytest.approx(brier.to_dict())
 
 
@@ -110,9 +128,14 @@ def test_rating_summary_shares_sum_to_one() -> None:
 
 
 def test_stimulus_difficulty_flags_an_explanation_that_clearly_helped() -> None:
-    rows = [("s1", "visual", False)] * 30 + [("s1", "audible", True)] * 30 + \
-           [("s2", "visual", True)] * 15 + [("s2", "visual", False)] * 15 + \
-           [("s2", "audible", True)] * 15 + [("s2", "audible", False)] * 15
+    rows = (
+        [("s1", "visual", False)] * 30
+        + [("s1", "audible", True)] * 30
+        + [("s2", "visual", True)] * 15
+        + [("s2", "visual", False)] * 15
+        + [("s2", "audible", True)] * 15
+        + [("s2", "audible", False)] * 15
+    )
     trials = pd.DataFrame(rows, columns=["stimulus", "condition", "answer_correct"])
     table = stimulus_difficulty(trials, levels=["visual", "audible"]).set_index("stimulus")
     assert table.loc["s1", "verdict"] == "helped"

@@ -26,7 +26,9 @@ def test_the_flow_adds_up_step_by_step(data: tuple[pd.DataFrame, pd.DataFrame]) 
     assert flow["participants_removed"].iloc[1:].sum() > 0
 
 
-def test_each_rule_removes_the_participants_it_describes(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_each_rule_removes_the_participants_it_describes(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
     trials, people = data
     result = apply_exclusions(trials, people)
     kept = result.participants
@@ -41,18 +43,31 @@ def test_each_rule_removes_the_participants_it_describes(data: tuple[pd.DataFram
     assert set(result.excluded["participant"]).isdisjoint(kept["participant"])
 
 
-def test_turning_every_rule_off_keeps_everyone_with_main_trials(data: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_turning_every_rule_off_keeps_everyone_with_main_trials(
+    data: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
     trials, people = data
-    off = ExclusionConfig(exclude_pilot=False, require_complete=False, require_screening_pass=False,
-                          max_catch_fail_rate=None, min_rt_ms=None, max_fast_trial_rate=None)
+    off = ExclusionConfig(
+        exclude_pilot=False,
+        require_complete=False,
+        require_screening_pass=False,
+        max_catch_fail_rate=None,
+        min_rt_ms=None,
+        max_fast_trial_rate=None,
+    )
     result = apply_exclusions(trials, people, off)
     assert len(result.trials) == (trials["trial_kind"] == "main").sum()
-    assert len(result.participants) == trials.loc[trials["trial_kind"] == "main", "participant"].nunique()
+    assert (
+        len(result.participants)
+        == trials.loc[trials["trial_kind"] == "main", "participant"].nunique()
+    )
 
 
 def test_a_toml_config_is_read(tmp_path: Path) -> None:
     file = tmp_path / "exclusions.toml"
-    file.write_text("[exclusions]\nexclude_pilot = false\nmin_rt_ms = 400\nmax_catch_fail_rate = -1\n")
+    file.write_text(
+        "[exclusions]\nexclude_pilot = false\nmin_rt_ms = 400\nmax_catch_fail_rate = -1\n"
+    )
     config = load_exclusion_config(file)
     assert config == ExclusionConfig(exclude_pilot=False, min_rt_ms=400.0, max_catch_fail_rate=None)
 

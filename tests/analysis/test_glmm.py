@@ -12,9 +12,19 @@ from analysis.glmm import fit_crossed_glmm, glmm_contrasts
 from analysis.simulate import simulate_accuracy_trials
 
 
-def _data(seed: int, n: int = 300, effect: float = 0.5, sd_p: float = 0.8, sd_s: float = 0.5) -> pd.DataFrame:
-    return simulate_accuracy_trials(np.random.default_rng(seed), n_participants=n, n_trials=30, n_stimuli=60,
-                                    intercept=0.3, effect=effect, sd_participant=sd_p, sd_stimulus=sd_s)
+def _data(
+    seed: int, n: int = 300, effect: float = 0.5, sd_p: float = 0.8, sd_s: float = 0.5
+) -> pd.DataFrame:
+    return simulate_accuracy_trials(
+        np.random.default_rng(seed),
+        n_participants=n,
+        n_trials=30,
+        n_stimuli=60,
+        intercept=0.3,
+        effect=effect,
+        sd_participant=sd_p,
+        sd_stimulus=sd_s,
+    )
 
 
 def test_it_recovers_the_simulated_effect_and_variance_components() -> None:
@@ -41,7 +51,9 @@ def test_row_order_does_not_change_the_fit() -> None:
     data = _data(3, n=80)
     a = fit_crossed_glmm(data, levels=["visual", "audible"])
     b = fit_crossed_glmm(data.sample(frac=1.0, random_state=0), levels=["visual", "audible"])
-    assert a.coefficients["estimate"].to_numpy() == pytest.approx(b.coefficients["estimate"].to_numpy(), abs=1e-5)
+    assert a.coefficients["estimate"].to_numpy() == pytest.approx(
+        b.coefficients["estimate"].to_numpy(), abs=1e-5
+    )
     assert a.loglik == pytest.approx(b.loglik, abs=1e-6)
 
 
@@ -52,7 +64,9 @@ def test_contrasts_between_non_reference_levels_use_the_covariance() -> None:
     fit = fit_crossed_glmm(data, levels=["visual", "audible", "both"])
     table = glmm_contrasts(fit).set_index(["a", "b"])
     beta = fit.coefficients.set_index("term")["estimate"]
-    assert table.loc[("audible", "both"), "log_or"] == pytest.approx(beta["condition[both]"] - beta["condition[audible]"])
+    assert table.loc[("audible", "both"), "log_or"] == pytest.approx(
+        beta["condition[both]"] - beta["condition[audible]"]
+    )
     vec = np.array([0.0, -1.0, 1.0])
     assert table.loc[("audible", "both"), "se"] == pytest.approx(np.sqrt(vec @ fit.cov @ vec))
 
@@ -100,14 +114,27 @@ def test_the_sparse_and_dense_schur_updates_agree(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_large_stimulus_pool_takes_the_sparse_path_and_still_fits() -> None:
-    data = simulate_accuracy_trials(np.random.default_rng(10), n_participants=120, n_trials=20, n_stimuli=450,
-                                    intercept=0.3, effect=0.5, sd_participant=0.8, sd_stimulus=0.5)
+    data = simulate_accuracy_trials(
+        np.random.default_rng(10),
+        n_participants=120,
+        n_trials=20,
+        n_stimuli=450,
+        intercept=0.3,
+        effect=0.5,
+        sd_participant=0.8,
+        sd_stimulus=0.5,
+    )
     fit = fit_crossed_glmm(data, levels=["visual", "audible"])
     assert fit.n_stimuli > 400 and fit.converged
-    assert abs(fit.term("condition[audible]")["estimate"] - 0.5) < 3 * fit.term("condition[audible]")["se"]
+    assert (
+        abs(fit.term("condition[audible]")["estimate"] - 0.5)
+        < 3 * fit.term("condition[audible]")["se"]
+    )
 
 
-def test_starting_from_a_subsample_reaches_the_same_optimum(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_starting_from_a_subsample_reaches_the_same_optimum(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from analysis import glmm
 
     data = _data(11, n=200)
@@ -115,6 +142,9 @@ def test_starting_from_a_subsample_reaches_the_same_optimum(monkeypatch: pytest.
     monkeypatch.setattr(glmm, "SUBSAMPLE_ABOVE", 100)
     via_subsample = fit_crossed_glmm(data, levels=["visual", "audible"])
     assert via_subsample.coefficients["estimate"].to_numpy() == pytest.approx(
-        direct.coefficients["estimate"].to_numpy(), abs=1e-4)
-    assert via_subsample.coefficients["se"].to_numpy() == pytest.approx(direct.coefficients["se"].to_numpy(), rel=1e-3)
+        direct.coefficients["estimate"].to_numpy(), abs=1e-4
+    )
+    assert via_subsample.coefficients["se"].to_numpy() == pytest.approx(
+        direct.coefficients["se"].to_numpy(), rel=1e-3
+    )
     assert via_subsample.sd_stimulus == pytest.approx(direct.sd_stimulus, abs=1e-3)

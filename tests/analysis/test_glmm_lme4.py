@@ -43,11 +43,17 @@ def _rscript() -> str:
 
 def _glmer(data: pd.DataFrame, levels: list[str], tmp_path: Path) -> dict[str, object]:
     csv_file, script = tmp_path / "data.csv", tmp_path / "fit.R"
-    data.assign(y=data["answer_correct"].astype(int))[["y", "condition", "participant", "stimulus"]].to_csv(
-        csv_file, index=False)
+    data.assign(y=data["answer_correct"].astype(int))[
+        ["y", "condition", "participant", "stimulus"]
+    ].to_csv(csv_file, index=False)
     script.write_text(_R_SCRIPT)
-    out = subprocess.run([_rscript(), str(script), str(csv_file), ",".join(levels)],
-                         capture_output=True, text=True, timeout=300, check=True).stdout
+    out = subprocess.run(
+        [_rscript(), str(script), str(csv_file), ",".join(levels)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     parsed: dict[str, object] = {"beta": [], "se": []}
     for line in out.splitlines():
         parts = line.split()
@@ -61,17 +67,31 @@ def _glmer(data: pd.DataFrame, levels: list[str], tmp_path: Path) -> dict[str, o
     return parsed
 
 
-@pytest.mark.parametrize(("seed", "conditions", "effects"), [
-    (101, ("visual", "audible"), (0.0, 0.5)),
-    (202, ("visual", "audible", "both"), (0.0, -0.4, 0.3)),
-])
+@pytest.mark.parametrize(
+    ("seed", "conditions", "effects"),
+    [
+        (101, ("visual", "audible"), (0.0, 0.5)),
+        (202, ("visual", "audible", "both"), (0.0, -0.4, 0.3)),
+    ],
+)
 def test_estimates_and_standard_errors_match_lme4_within_five_percent(
-        seed: int, conditions: tuple[str, ...], effects: tuple[float, ...], tmp_path: Path) -> None:
+    seed: int, conditions: tuple[str, ...], effects: tuple[float, ...], tmp_path: Path
+) -> None:
     k = len(conditions)
-    spec = SimulationSpec(n_participants=90, n_trials=30, n_stimuli=50, conditions=conditions,
-                          effects=effects, dprime=(1.0,) * k, criterion=(0.0,) * k,
-                          log_rt_effects=(0.0,) * k, sd_participant=0.9, sd_stimulus=0.6,
-                          with_events=False, seed=seed)
+    spec = SimulationSpec(
+        n_participants=90,
+        n_trials=30,
+        n_stimuli=50,
+        conditions=conditions,
+        effects=effects,
+        dprime=(1.0,) * k,
+        criterion=(0.0,) * k,
+        log_rt_effects=(0.0,) * k,
+        sd_participant=0.9,
+        sd_stimulus=0.6,
+        with_events=False,
+        seed=seed,
+    )
     data = main_trials(simulate_study(spec).trials)
     ours = fit_crossed_glmm(data, levels=list(conditions))
     theirs = _glmer(data, list(conditions), tmp_path)
@@ -101,14 +121,28 @@ cat(sprintf("reml %.6f\n", REMLcrit(m)))
 
 def test_the_log_rt_model_matches_lmer(tmp_path: Path) -> None:
     rng = np.random.default_rng(303)
-    data = simulate_accuracy_trials(rng, n_participants=80, n_trials=25, n_stimuli=40, intercept=0.0,
-                                    effect=0.0, sd_participant=0.5, sd_stimulus=0.3, log_rt_effect=0.15)
+    data = simulate_accuracy_trials(
+        rng,
+        n_participants=80,
+        n_trials=25,
+        n_stimuli=40,
+        intercept=0.0,
+        effect=0.0,
+        sd_participant=0.5,
+        sd_stimulus=0.3,
+        log_rt_effect=0.15,
+    )
     fit = fit_log_rt_model(data, levels=["visual", "audible"])
     csv_file, script = tmp_path / "rt.csv", tmp_path / "lmer.R"
     data[["rt_ms", "condition", "participant", "stimulus"]].to_csv(csv_file, index=False)
     script.write_text(_LMER_SCRIPT)
-    out = subprocess.run([_rscript(), str(script), str(csv_file)], capture_output=True, text=True,
-                         timeout=300, check=True).stdout
+    out = subprocess.run(
+        [_rscript(), str(script), str(csv_file)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
     rows = [line.split() for line in out.splitlines()]
     betas = [(float(r[2]), float(r[3])) for r in rows if r[0] == "beta"]
     sds = {r[1]: float(r[2]) for r in rows if r[0] == "sd"}

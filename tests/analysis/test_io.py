@@ -36,7 +36,10 @@ def test_it_reads_the_simulated_export_with_contract_types(rich_export: Path) ->
 
 def test_it_rejects_a_malformed_boolean_naming_file_column_and_line(copy: Path) -> None:
     _edit_csv(copy / ef.TRIALS_FILE, "answer_correct", 4, "yes")
-    with pytest.raises(ExportError, match=r"trials.csv: column 'answer_correct' line 6: 'yes' is not 'true' or 'false'"):
+    with pytest.raises(
+        ExportError,
+        match=r"trials.csv: column 'answer_correct' line 6: 'yes' is not 'true' or 'false'",
+    ):
         load_export(copy)
 
 
@@ -60,7 +63,9 @@ def test_it_rejects_an_empty_required_value(copy: Path) -> None:
 
 def test_it_rejects_a_bad_datetime(copy: Path) -> None:
     _edit_csv(copy / ef.TRIALS_FILE, "answered_at", 1, "yesterday")
-    with pytest.raises(ExportError, match=r"'answered_at' line 3: 'yesterday' is not an ISO 8601 datetime"):
+    with pytest.raises(
+        ExportError, match=r"'answered_at' line 3: 'yesterday' is not an ISO 8601 datetime"
+    ):
         load_export(copy)
 
 
@@ -105,19 +110,33 @@ def test_main_trials_drops_practice_and_catch(rich_export: Path) -> None:
     assert len(main) == (trials["trial_kind"] == "main").sum()
 
 
-def test_writing_refuses_columns_the_contract_does_not_have(rich_export: Path, tmp_path: Path) -> None:
+def test_writing_refuses_columns_the_contract_does_not_have(
+    rich_export: Path, tmp_path: Path
+) -> None:
     export = load_export(rich_export, events=True)
     with pytest.raises(ValueError, match="columns differ from the contract"):
-        write_export(tmp_path / "out", trials=export.trials.drop(columns="rating"),
-                     participants=export.participants, events=export.events, study="s", title="t")
+        write_export(
+            tmp_path / "out",
+            trials=export.trials.drop(columns="rating"),
+            participants=export.participants,
+            events=export.events,
+            study="s",
+            title="t",
+        )
     assert not (tmp_path / "out").exists()
     assert not any(p.name.startswith(".out.") for p in tmp_path.iterdir())
 
 
 def test_a_written_export_reads_back_identically(rich_export: Path, tmp_path: Path) -> None:
     export = load_export(rich_export, events=True)
-    write_export(tmp_path / "again", trials=export.trials, participants=export.participants,
-                 events=export.events, study=export.study, title="again")
+    write_export(
+        tmp_path / "again",
+        trials=export.trials,
+        participants=export.participants,
+        events=export.events,
+        study=export.study,
+        title="again",
+    )
     again = load_export(tmp_path / "again", events=True)
     pd.testing.assert_frame_equal(again.trials, export.trials)
     pd.testing.assert_frame_equal(again.participants, export.participants)

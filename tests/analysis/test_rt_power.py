@@ -14,9 +14,17 @@ from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
 
 
 def test_log_rt_model_recovers_the_simulated_effect() -> None:
-    data = simulate_accuracy_trials(np.random.default_rng(1), n_participants=120, n_trials=30, n_stimuli=40,
-                                    intercept=0.0, effect=0.0, sd_participant=0.5, sd_stimulus=0.3,
-                                    log_rt_effect=0.2)
+    data = simulate_accuracy_trials(
+        np.random.default_rng(1),
+        n_participants=120,
+        n_trials=30,
+        n_stimuli=40,
+        intercept=0.0,
+        effect=0.0,
+        sd_participant=0.5,
+        sd_stimulus=0.3,
+        log_rt_effect=0.2,
+    )
     fit = fit_log_rt_model(data, levels=["visual", "audible"])
     row = fit.coefficients.iloc[1]
     assert row["ci_low"] < 0.2 < row["ci_high"]
@@ -27,18 +35,33 @@ def test_log_rt_model_recovers_the_simulated_effect() -> None:
 
 
 def test_the_crossed_lmm_matches_statsmodels_variance_components() -> None:
-    data = simulate_accuracy_trials(np.random.default_rng(2), n_participants=24, n_trials=12, n_stimuli=16,
-                                    intercept=0.0, effect=0.0, sd_participant=0.5, sd_stimulus=0.3,
-                                    log_rt_effect=0.1)
+    data = simulate_accuracy_trials(
+        np.random.default_rng(2),
+        n_participants=24,
+        n_trials=12,
+        n_stimuli=16,
+        intercept=0.0,
+        effect=0.0,
+        sd_participant=0.5,
+        sd_stimulus=0.3,
+        log_rt_effect=0.1,
+    )
     data["log_rt"] = np.log(data["rt_ms"])
     ours = fit_crossed_lmm(data, outcome="log_rt", levels=["visual", "audible"])
     # statsmodels fits crossed effects as variance components within one all-covering group.
     exog = sm.add_constant((data["condition"] == "audible").astype(float).to_numpy())
     vc = {"participant": "0 + C(participant)", "stimulus": "0 + C(stimulus)"}
-    ref = sm.MixedLM.from_formula("log_rt ~ C(condition, Treatment('visual'))", data.assign(g=1), groups="g",
-                                  vc_formula=vc, re_formula="0").fit(reml=True)
+    ref = sm.MixedLM.from_formula(
+        "log_rt ~ C(condition, Treatment('visual'))",
+        data.assign(g=1),
+        groups="g",
+        vc_formula=vc,
+        re_formula="0",
+    ).fit(reml=True)
     assert exog.shape[1] == 2
-    assert ours.coefficients["estimate"].to_numpy() == pytest.approx(ref.fe_params.to_numpy(), abs=1e-4)
+    assert ours.coefficients["estimate"].to_numpy() == pytest.approx(
+        ref.fe_params.to_numpy(), abs=1e-4
+    )
     assert ours.coefficients["se"].to_numpy() == pytest.approx(ref.bse_fe.to_numpy(), rel=1e-3)
     assert ours.sd_residual == pytest.approx(np.sqrt(ref.scale), rel=1e-3)
 
@@ -61,15 +84,21 @@ def test_the_solved_log_odds_give_the_requested_marginal_accuracies() -> None:
 
 
 def test_power_grows_with_participants_and_is_near_alpha_without_an_effect() -> None:
-    curve = power_curve([20, 120], n_trials=20, difference=0.12, n_sims=60, method="welch", progress=False, seed=3)
+    curve = power_curve(
+        [20, 120], n_trials=20, difference=0.12, n_sims=60, method="welch", progress=False, seed=3
+    )
     assert curve["power"].iloc[1] > curve["power"].iloc[0]
     assert curve["power"].iloc[1] > 0.6
-    null = simulate_power(n_participants=40, n_trials=20, difference=0.0, n_sims=100, method="welch", seed=9)
+    null = simulate_power(
+        n_participants=40, n_trials=20, difference=0.0, n_sims=100, method="welch", seed=9
+    )
     assert null["power"] < 0.12
     assert null["seed"] == 9
 
 
 def test_power_with_the_mixed_model_runs_and_records_its_inputs() -> None:
-    result = simulate_power(n_participants=30, n_trials=16, difference=0.15, n_sims=8, method="glmm", seed=1)
+    result = simulate_power(
+        n_participants=30, n_trials=16, difference=0.15, n_sims=8, method="glmm", seed=1
+    )
     assert result["method"] == "glmm" and result["n_sims"] == 8 and result["n_failed"] == 0
     assert 0.0 <= result["ci_low"] <= result["power"] <= result["ci_high"] <= 1.0

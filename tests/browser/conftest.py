@@ -23,8 +23,14 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--mute-audio", "--autoplay-policy=no-user-gesture-required",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--mute-audio",
+    "--autoplay-policy=no-user-gesture-required",
 ]
 # Short sound checks keep the browser suite fast; the stimulus is otherwise the real one.
 FAST_SCREENING = {"interval_s": 0.3, "gap_s": 0.15, "ramp_s": 0.01, "calibration_s": 0.4}
@@ -50,7 +56,9 @@ def browser(chromium_path: str) -> Iterator[Any]:
     except ImportError:  # pragma: no cover - the test extra installs it
         need(False, "playwright (python package)")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(
+            executable_path=chromium_path, headless=True, args=CHROMIUM_ARGS
+        )
         yield browser
         browser.close()
 
@@ -63,7 +71,13 @@ def browser_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def site(live_server: Any, transactional_db: None, media_root: Path, settings: Any, browser_bundle_dir: Path) -> Any:
+def site(
+    live_server: Any,
+    transactional_db: None,
+    media_root: Path,
+    settings: Any,
+    browser_bundle_dir: Path,
+) -> Any:
     """The live site with the synthetic bundle imported and fast sound checks."""
     from django.core.cache import cache
 
@@ -92,7 +106,11 @@ class PageWatch:
             self.problems.append(f"console: {message.text}")
 
     def foreign_requests(self) -> list[str]:
-        return [url for url in self.requests if not url.startswith(self.origin) and not url.startswith("data:")]
+        return [
+            url
+            for url in self.requests
+            if not url.startswith(self.origin) and not url.startswith("data:")
+        ]
 
 
 @pytest.fixture
@@ -101,7 +119,9 @@ def new_page(browser: Any, site: Any) -> Iterator[Callable[..., tuple[Any, PageW
     contexts: list[Any] = []
 
     def open_page(**context_options: Any) -> tuple[Any, PageWatch]:
-        context = browser.new_context(**{"viewport": {"width": 1100, "height": 900}, **context_options})
+        context = browser.new_context(
+            **{"viewport": {"width": 1100, "height": 900}, **context_options}
+        )
         context.set_default_timeout(15_000)
         contexts.append(context)
         page = context.new_page()

@@ -16,12 +16,25 @@ ANSWER_OPEN_MS = 20_000
 
 
 def make_study(bundle: Any, slug: str, modality: str, **fields: Any) -> Study:
-    design = {"status": Study.Status.LIVE, "n_trials": 2, "n_practice": 1, "n_catch": 1,
-              "consent_text": "You are invited to a study about explanations.\n\nTaking part is voluntary.",
-              "completion_code": "C0MPL3TE", "screenout_code": "SCR33N", "noconsent_code": "N0C0NSENT",
-              "max_replays": 1, **fields}
-    return study_create(slug=slug, title=f"Listening study ({modality})", bundle=bundle,
-                        conditions=[(modality, modality, "")], **design)
+    design = {
+        "status": Study.Status.LIVE,
+        "n_trials": 2,
+        "n_practice": 1,
+        "n_catch": 1,
+        "consent_text": "You are invited to a study about explanations.\n\nTaking part is voluntary.",
+        "completion_code": "C0MPL3TE",
+        "screenout_code": "SCR33N",
+        "noconsent_code": "N0C0NSENT",
+        "max_replays": 1,
+        **fields,
+    }
+    return study_create(
+        slug=slug,
+        title=f"Listening study ({modality})",
+        bundle=bundle,
+        conditions=[(modality, modality, "")],
+        **design,
+    )
 
 
 def participant_of(page: Page) -> Participant:
@@ -63,7 +76,9 @@ def set_volume(page: Page, shot: str = "") -> None:
     if shot:
         screenshot(page, shot)
     page.get_by_role("button", name="Play noise").click()
-    expect(page.locator("#status-calibration")).to_contain_text("Played 1 time", timeout=ANSWER_OPEN_MS)
+    expect(page.locator("#status-calibration")).to_contain_text(
+        "Played 1 time", timeout=ANSWER_OPEN_MS
+    )
     go_on = page.get_by_role("button", name="My volume is set, continue")
     expect(go_on).to_be_enabled()
     go_on.click()
@@ -94,7 +109,9 @@ def read_instructions(page: Page, shot: str = "") -> None:
 
 def current_trial(page: Page) -> Trial:
     position = int(re.search(r"/trial/(\d+)/", page.url).group(1))  # type: ignore[union-attr]
-    return Trial.objects.select_related("stimulus", "condition").get(participant=participant_of(page), position=position)
+    return Trial.objects.select_related("stimulus", "condition").get(
+        participant=participant_of(page), position=position
+    )
 
 
 def right_answer(trial: Trial) -> str:
@@ -110,12 +127,16 @@ def listen(page: Page) -> None:
     page.get_by_role("button", name="Play recording").click()
     explanation = page.get_by_role("button", name="Play explanation")
     if explanation.count():
-        expect(page.locator("#status-original")).to_contain_text("Heard to the end", timeout=ANSWER_OPEN_MS)
+        expect(page.locator("#status-original")).to_contain_text(
+            "Heard to the end", timeout=ANSWER_OPEN_MS
+        )
         explanation.click()
     expect(page.locator("input[name=answer]").first).to_be_enabled(timeout=ANSWER_OPEN_MS)
 
 
-def answer(page: Page, value: str, *, rating: int | None = None, confidence: int | None = None) -> None:
+def answer(
+    page: Page, value: str, *, rating: int | None = None, confidence: int | None = None
+) -> None:
     page.locator(f"input[name=answer][value='{value}']").check()
     if rating is not None:
         page.locator(f"input[name=rating][value='{rating}']").check()
@@ -129,8 +150,13 @@ def submit(page: Page) -> None:
     page.wait_for_url(lambda url: url != old)
 
 
-def do_trials(page: Page, *, shots: dict[str, str] | None = None, rating: int | None = None,
-              confidence: int | None = None) -> list[str]:
+def do_trials(
+    page: Page,
+    *,
+    shots: dict[str, str] | None = None,
+    rating: int | None = None,
+    confidence: int | None = None,
+) -> list[str]:
     """Answer every trial correctly (continuing past practice feedback); returns the kinds met."""
     kinds = []
     shots = dict(shots or {})

@@ -33,44 +33,77 @@ def _clip(label: int, index: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _audible(window: np.ndarray, relevance: np.ndarray) -> np.ndarray:
-    mask = np.convolve(np.clip(relevance, 0, None) ** 2, np.hanning(161) / np.hanning(161).sum(), mode="same")
+    mask = np.convolve(
+        np.clip(relevance, 0, None) ** 2, np.hanning(161) / np.hanning(161).sum(), mode="same"
+    )
     audible = window * mask / mask.max()
-    return audible * np.sqrt(np.mean(window**2) / np.mean(audible**2))  # loudness matched, as the explainer does
+    return audible * np.sqrt(
+        np.mean(window**2) / np.mean(audible**2)
+    )  # loudness matched, as the explainer does
 
 
-def _stimulus(bundle_dir: Path, index: int, label: int, predicted: int, method: str, practice: bool) -> dict[str, Any]:
+def _stimulus(
+    bundle_dir: Path, index: int, label: int, predicted: int, method: str, practice: bool
+) -> dict[str, Any]:
     window, relevance = _clip(label, index)
     files = {
         "original_audio": _put(bundle_dir, _wav_bytes(window), ".wav", "audio/wav"),
-        "audible_heatmap": _put(bundle_dir, _wav_bytes(_audible(window, relevance)), ".wav", "audio/wav"),
-        "visual_heatmap": _put(bundle_dir, heatmaps.render_waveform(window, relevance), ".png", "image/png"),
-        "plain_image": _put(bundle_dir, heatmaps.render_waveform(window, None), ".png", "image/png"),
+        "audible_heatmap": _put(
+            bundle_dir, _wav_bytes(_audible(window, relevance)), ".wav", "audio/wav"
+        ),
+        "visual_heatmap": _put(
+            bundle_dir, heatmaps.render_waveform(window, relevance), ".png", "image/png"
+        ),
+        "plain_image": _put(
+            bundle_dir, heatmaps.render_waveform(window, None), ".png", "image/png"
+        ),
     }
     scores = [0.02] * 10
     scores[predicted] = 0.82
     speaker = f"{index % 6 + 1:02d}"
     return {
-        "id": f"r{index:04d}", "source": {"recording": f"{speaker}/{label}_{speaker}_{index}.wav", "speaker": speaker,
-                                          "take": index},
-        "true_label": str(label), "predicted_label": str(predicted), "scores": scores, "correct": label == predicted,
-        "method": method, "practice": practice, "files": files, "timeline": heatmaps.timeline(),
+        "id": f"r{index:04d}",
+        "source": {
+            "recording": f"{speaker}/{label}_{speaker}_{index}.wav",
+            "speaker": speaker,
+            "take": index,
+        },
+        "true_label": str(label),
+        "predicted_label": str(predicted),
+        "scores": scores,
+        "correct": label == predicted,
+        "method": method,
+        "practice": practice,
+        "files": files,
+        "timeline": heatmaps.timeline(),
     }
 
 
-def write_realistic_bundle(bundle_dir: Path, *, n: int = 16, method: str = "lrp-epsilon-plus-flat") -> Path:
+def write_realistic_bundle(
+    bundle_dir: Path, *, n: int = 16, method: str = "lrp-epsilon-plus-flat"
+) -> Path:
     """Write ``n`` stimuli (two flagged as practice, every fourth one a model error)."""
     bundle_dir.mkdir(parents=True, exist_ok=True)
     stimuli = []
     for i in range(n):
         label = i % 10
         wrong = i >= 2 and i % 4 == 0
-        stimuli.append(_stimulus(bundle_dir, i, label, (label + 3) % 10 if wrong else label, method, i < 2))
+        stimuli.append(
+            _stimulus(bundle_dir, i, label, (label + 3) % 10 if wrong else label, method, i < 2)
+        )
     manifest = {
-        "format": BUNDLE_FORMAT, "format_version": BUNDLE_VERSION,
+        "format": BUNDLE_FORMAT,
+        "format_version": BUNDLE_VERSION,
         "generator": {"name": "tests.browser.realistic_bundle", "version": "0"},
-        "model": {"architecture": "audionet", "task": "digit", "input": "waveform",
-                  "classes": [str(d) for d in range(10)], "weights_sha256": "0" * 64, "test_accuracy": 0.9,
-                  "training_data": {"description": "synthetic voiced bursts", "fingerprint": "synthetic"}},
+        "model": {
+            "architecture": "audionet",
+            "task": "digit",
+            "input": "waveform",
+            "classes": [str(d) for d in range(10)],
+            "weights_sha256": "0" * 64,
+            "test_accuracy": 0.9,
+            "training_data": {"description": "synthetic voiced bursts", "fingerprint": "synthetic"},
+        },
         "audio": {"sample_rate": RATE, "loudness_matching": "rms"},
         "methods": {method: {"params": {}}},
         "selection": {"seed": 0, "design": {"per_class": 1}},

@@ -12,7 +12,12 @@ from studyapp.models import AudioEvent, Participant, Response, Trial
 from tests.browser import driver
 from tests.browser.conftest import screenshot
 
-PHONE = {"viewport": {"width": 360, "height": 740}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+PHONE = {
+    "viewport": {"width": 360, "height": 740},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 SAMPLE = """() => {
   const playing = [...document.querySelectorAll('audio')].find(a => !a.paused && !a.ended);
   const line = document.getElementById('playhead');
@@ -22,11 +27,19 @@ SAMPLE = """() => {
 
 
 def _expected_left(timeline: dict[str, float], t: float) -> float:
-    fraction = (min(max(t, timeline["t0_s"]), timeline["t1_s"]) - timeline["t0_s"]) / (timeline["t1_s"] - timeline["t0_s"])
-    return 100 * (timeline["x0_px"] + fraction * (timeline["x1_px"] - timeline["x0_px"])) / timeline["width_px"]
+    fraction = (min(max(t, timeline["t0_s"]), timeline["t1_s"]) - timeline["t0_s"]) / (
+        timeline["t1_s"] - timeline["t0_s"]
+    )
+    return (
+        100
+        * (timeline["x0_px"] + fraction * (timeline["x1_px"] - timeline["x0_px"]))
+        / timeline["width_px"]
+    )
 
 
-def test_the_playhead_follows_the_clip_and_the_audible_explanation(site: Any, new_page: Any) -> None:
+def test_the_playhead_follows_the_clip_and_the_audible_explanation(
+    site: Any, new_page: Any
+) -> None:
     study = driver.make_study(site.bundle, "playhead", "both", n_practice=0, n_catch=0)
     page, _ = new_page()
     driver.start(page, site, study.slug, "pid-playhead")
@@ -49,15 +62,25 @@ def test_the_playhead_follows_the_clip_and_the_audible_explanation(site: Any, ne
         lefts = [s[2] for s in samples]
         assert lefts == sorted(lefts) and lefts[-1] > lefts[0]
         # The line marks the moment being heard, to within a couple of animation frames.
-        assert all(abs(left - _expected_left(timeline, t)) < 4.0 for _, t, left, _ in samples), samples
+        assert all(abs(left - _expected_left(timeline, t)) < 4.0 for _, t, left, _ in samples), (
+            samples
+        )
         expect(page.locator(f"#status-{media}")).to_contain_text("Heard to the end", timeout=5000)
         expect(page.locator("#playhead")).to_be_hidden()
 
 
 def test_the_pages_fit_a_360_pixel_phone_and_work_by_touch(site: Any, new_page: Any) -> None:
-    study = driver.make_study(site.bundle, "phone", "both", ask_rating=True, ask_confidence=True,
-                              headphone_screen=True, screen_trials=1, screen_pass_threshold=1,
-                              demographics=["age_range", "audio_device"])
+    study = driver.make_study(
+        site.bundle,
+        "phone",
+        "both",
+        ask_rating=True,
+        ask_confidence=True,
+        headphone_screen=True,
+        screen_trials=1,
+        screen_pass_threshold=1,
+        demographics=["age_range", "audio_device"],
+    )
     page, watch = new_page(**PHONE)
 
     def fits(name: str) -> None:
@@ -94,9 +117,18 @@ def test_the_pages_fit_a_360_pixel_phone_and_work_by_touch(site: Any, new_page: 
     assert watch.problems == []
 
 
-def test_a_participant_can_withdraw_and_everything_recorded_is_deleted(site: Any, new_page: Any) -> None:
-    study = driver.make_study(site.bundle, "withdraw", "audible", n_practice=0, n_catch=0,
-                              demographics=["age_range"], headphone_screen=False)
+def test_a_participant_can_withdraw_and_everything_recorded_is_deleted(
+    site: Any, new_page: Any
+) -> None:
+    study = driver.make_study(
+        site.bundle,
+        "withdraw",
+        "audible",
+        n_practice=0,
+        n_catch=0,
+        demographics=["age_range"],
+        headphone_screen=False,
+    )
     page, _ = new_page()
     driver.start(page, site, study.slug, "pid-withdraw")
     driver.agree(page)
@@ -129,9 +161,19 @@ def test_a_participant_can_withdraw_and_everything_recorded_is_deleted(site: Any
     screenshot(page, "not-found")
 
 
-def test_staff_preview_every_page_of_a_condition_without_creating_data(site: Any, new_page: Any) -> None:
-    study = driver.make_study(site.bundle, "preview", "both", demographics=["age_range"], headphone_screen=True,
-                              screen_trials=1, screen_pass_threshold=1, ask_confidence=True)
+def test_staff_preview_every_page_of_a_condition_without_creating_data(
+    site: Any, new_page: Any
+) -> None:
+    study = driver.make_study(
+        site.bundle,
+        "preview",
+        "both",
+        demographics=["age_range"],
+        headphone_screen=True,
+        screen_trials=1,
+        screen_pass_threshold=1,
+        ask_confidence=True,
+    )
     get_user_model().objects.create_user("staff", password="preview-pass-123", is_staff=True)
     page, watch = new_page()
     page.goto(f"{site.url}/research/preview/{study.slug}/")

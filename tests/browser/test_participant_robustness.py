@@ -16,7 +16,9 @@ from tests.browser.conftest import screenshot
 
 
 def _plain_study(site: Any, slug: str, **fields: Any) -> Study:
-    return driver.make_study(site.bundle, slug, "visual", **{"n_trials": 3, "n_practice": 0, "n_catch": 0, **fields})
+    return driver.make_study(
+        site.bundle, slug, "visual", **{"n_trials": 3, "n_practice": 0, "n_catch": 0, **fields}
+    )
 
 
 def _begin(page: Page, site: Any, study: Study, pid: str) -> None:
@@ -34,8 +36,14 @@ def _answer_current(page: Page) -> None:
 
 
 def test_failing_the_sound_check_ends_with_the_screen_out_code(site: Any, new_page: Any) -> None:
-    study = _plain_study(site, "screen-fail", headphone_screen=True, screen_trials=2, screen_pass_threshold=2,
-                         screenout_url="https://app.prolific.com/submissions/complete?cc=SCR33N")
+    study = _plain_study(
+        site,
+        "screen-fail",
+        headphone_screen=True,
+        screen_trials=2,
+        screen_pass_threshold=2,
+        screenout_url="https://app.prolific.com/submissions/complete?cc=SCR33N",
+    )
     page, watch = new_page()
     driver.start(page, site, study.slug, "pid-fail")
     driver.agree(page)
@@ -43,7 +51,9 @@ def test_failing_the_sound_check_ends_with_the_screen_out_code(site: Any, new_pa
     driver.sound_checks(page, correct=False)
     expect(page.locator("#screenout-code")).to_have_text("SCR33N")
     expect(page.locator("#redirect-link")).to_have_attribute("href", study.screenout_url)
-    page.route("https://app.prolific.com/**", lambda route: route.abort())  # never leave the test machine
+    page.route(
+        "https://app.prolific.com/**", lambda route: route.abort()
+    )  # never leave the test machine
     screenshot(page, "screened-out")
     participant = Participant.objects.get(prolific_pid="pid-fail")
     assert participant.status == Participant.Status.SCREENED_OUT
@@ -66,7 +76,9 @@ def test_declining_consent_shows_the_no_consent_code(site: Any, new_page: Any) -
     assert participant.status == Participant.Status.DECLINED and participant.consented_at is None
 
 
-def test_the_recruiter_redirect_comes_only_after_the_last_answer_is_stored(site: Any, new_page: Any) -> None:
+def test_the_recruiter_redirect_comes_only_after_the_last_answer_is_stored(
+    site: Any, new_page: Any
+) -> None:
     study = _plain_study(site, "redirect", n_trials=1)
     study.completion_url = f"{site.url}/?cc=C0MPL3TE"
     study.save()
@@ -101,7 +113,9 @@ def test_a_reload_keeps_what_was_heard_and_a_new_tab_resumes_at_the_first_unansw
     # Closing the tab and following the recruitment link again lands on trial 3.
     page.context.close()
     again, _ = new_page()
-    again.goto(f"{site.url}/s/{study.slug}/?PROLIFIC_PID=pid-reload&STUDY_ID=study-1&SESSION_ID=other")
+    again.goto(
+        f"{site.url}/s/{study.slug}/?PROLIFIC_PID=pid-reload&STUDY_ID=study-1&SESSION_ID=other"
+    )
     again.wait_for_url("**/trial/3/")
     assert Participant.objects.filter(prolific_pid="pid-reload").count() == 1
     _answer_current(again)
@@ -129,7 +143,9 @@ def test_a_double_submission_is_stored_once(site: Any, new_page: Any) -> None:
 
     # A double click sends one request.
     posts: list[str] = []
-    page.on("request", lambda request: posts.append(request.url) if request.method == "POST" else None)
+    page.on(
+        "request", lambda request: posts.append(request.url) if request.method == "POST" else None
+    )
     trial = driver.current_trial(page)
     driver.listen(page)
     driver.answer(page, driver.right_answer(trial))
@@ -144,7 +160,9 @@ def test_a_double_submission_is_stored_once(site: Any, new_page: Any) -> None:
     assert AudioEvent.objects.filter(trial=first.trial).count() == 2  # not logged twice
 
 
-def test_an_answer_given_while_offline_is_sent_when_the_connection_returns(site: Any, new_page: Any) -> None:
+def test_an_answer_given_while_offline_is_sent_when_the_connection_returns(
+    site: Any, new_page: Any
+) -> None:
     study = _plain_study(site, "offline")
     page, _ = new_page()
     _begin(page, site, study, "pid-offline")
@@ -167,7 +185,9 @@ def test_a_closed_or_full_study_shows_a_friendly_page(site: Any, new_page: Any) 
     page, watch = new_page()
     response = page.goto(f"{site.url}/s/{closed.slug}/?PROLIFIC_PID=late")
     assert response is not None and response.status == 200
-    expect(page.get_by_role("heading", name="This study is not taking participants right now")).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="This study is not taking participants right now")
+    ).to_be_visible()
     screenshot(page, "unavailable-closed")
     _begin(page, site, full, "first")
     other, _ = new_page()
@@ -177,7 +197,9 @@ def test_a_closed_or_full_study_shows_a_friendly_page(site: Any, new_page: Any) 
     screenshot(other, "unavailable-full")
     assert not Participant.objects.filter(prolific_pid__in=["late", "second"]).exists()
     # Left alone past the study's time limit, the session ends with a friendly page.
-    Participant.objects.filter(prolific_pid="first").update(last_seen_at=timezone.now() - timedelta(hours=2))
+    Participant.objects.filter(prolific_pid="first").update(
+        last_seen_at=timezone.now() - timedelta(hours=2)
+    )
     page.reload()
     expect(page.get_by_role("heading", name="This session has ended")).to_be_visible()
     screenshot(page, "expired")

@@ -20,19 +20,35 @@ ALL_QUESTIONS = ["age_range", "hearing_problems", "native_language", "audio_devi
 
 def assert_real_playback(participant: Participant, media: str) -> None:
     """Every answered trial logged a play and an ended about one clip-length apart."""
-    for trial in Trial.objects.filter(participant=participant).select_related("stimulus__original_audio"):
+    for trial in Trial.objects.filter(participant=participant).select_related(
+        "stimulus__original_audio"
+    ):
         events = list(AudioEvent.objects.filter(trial=trial, media=media).order_by("client_ms"))
         names = [e.event for e in events]
         assert names[:1] == ["play"] and "ended" in names, (trial.position, names)
         play = events[0].client_ms
         ended = next(e.client_ms for e in events if e.event == "ended")
         duration_ms = 1000 * trial.stimulus.original_audio.duration_s
-        assert 0.85 * duration_ms <= ended - play <= duration_ms + 1500, (trial.position, ended - play)
+        assert 0.85 * duration_ms <= ended - play <= duration_ms + 1500, (
+            trial.position,
+            ended - play,
+        )
 
 
-def test_a_participant_completes_the_visual_condition_with_every_page(site: Any, new_page: Any) -> None:
-    study = driver.make_study(site.bundle, "visual-run", "visual", demographics=ALL_QUESTIONS, headphone_screen=True,
-                              screen_trials=2, screen_pass_threshold=2, ask_rating=True, ask_confidence=True)
+def test_a_participant_completes_the_visual_condition_with_every_page(
+    site: Any, new_page: Any
+) -> None:
+    study = driver.make_study(
+        site.bundle,
+        "visual-run",
+        "visual",
+        demographics=ALL_QUESTIONS,
+        headphone_screen=True,
+        screen_trials=2,
+        screen_pass_threshold=2,
+        ask_rating=True,
+        ask_confidence=True,
+    )
     page, watch = new_page()
     driver.start(page, site, study.slug, "pid-visual", shot="entry")
     driver.agree(page, shot="consent")
@@ -40,22 +56,41 @@ def test_a_participant_completes_the_visual_condition_with_every_page(site: Any,
     driver.set_volume(page, shot="calibration")
     driver.sound_checks(page, correct=True, shot="screening")
     driver.read_instructions(page, shot="instructions")
-    kinds = driver.do_trials(page, shots={"practice": "trial-practice-visual", "feedback": "feedback-practice",
-                                          "catch": "trial-catch", "main": "trial-visual"}, rating=5, confidence=70)
+    kinds = driver.do_trials(
+        page,
+        shots={
+            "practice": "trial-practice-visual",
+            "feedback": "feedback-practice",
+            "catch": "trial-catch",
+            "main": "trial-visual",
+        },
+        rating=5,
+        confidence=70,
+    )
     expect(page.locator("#completion-code")).to_have_text("C0MPL3TE")
     screenshot(page, "done")
 
     participant = Participant.objects.get(prolific_pid="pid-visual")
     assert participant.status == Participant.Status.COMPLETED
-    assert (participant.prolific_study_id, participant.prolific_session_id) == ("study-1", "session-pid-visual")
+    assert (participant.prolific_study_id, participant.prolific_session_id) == (
+        "study-1",
+        "session-pid-visual",
+    )
     assert participant.consent_version == study.consent_version
-    assert participant.demographics == {"age_range": "25-34", "hearing_problems": "no", "native_language": "English",
-                                        "audio_device": "headphones"}
+    assert participant.demographics == {
+        "age_range": "25-34",
+        "hearing_problems": "no",
+        "native_language": "English",
+        "audio_device": "headphones",
+    }
     assert participant.screening_passed is True and participant.screening_score == 2
     assert sorted(kinds) == ["catch", "main", "main", "practice"]
     responses = list(Response.objects.filter(trial__participant=participant))
     assert len(responses) == 4 and all(r.answer_correct for r in responses)
-    assert all(r.rating == 5 and r.confidence == 70 and r.rt_ms > 0 and r.server_rt_ms > 0 for r in responses)
+    assert all(
+        r.rating == 5 and r.confidence == 70 and r.rt_ms > 0 and r.server_rt_ms > 0
+        for r in responses
+    )
     assert all(r.plays_original == 1 and r.plays_explanation == 0 for r in responses)
     assert_real_playback(participant, "original")
     assert watch.problems == [] and watch.foreign_requests() == []
@@ -63,8 +98,13 @@ def test_a_participant_completes_the_visual_condition_with_every_page(site: Any,
 
 @pytest.mark.parametrize("modality", ["audible", "none"])
 def test_a_participant_completes_the_condition(site: Any, new_page: Any, modality: str) -> None:
-    study = driver.make_study(site.bundle, f"{modality}-run", modality, n_trials=1,
-                              task="verification" if modality == "none" else "forward")
+    study = driver.make_study(
+        site.bundle,
+        f"{modality}-run",
+        modality,
+        n_trials=1,
+        task="verification" if modality == "none" else "forward",
+    )
     page, watch = new_page()
     driver.start(page, site, study.slug, f"pid-{modality}")
     driver.agree(page)
@@ -91,7 +131,9 @@ def _tab_to(page: Page, selector: str) -> None:
     raise AssertionError(f"could not reach {selector} with the Tab key")
 
 
-def test_a_participant_completes_the_both_condition_with_the_keyboard_only(site: Any, new_page: Any) -> None:
+def test_a_participant_completes_the_both_condition_with_the_keyboard_only(
+    site: Any, new_page: Any
+) -> None:
     study = driver.make_study(site.bundle, "both-run", "both", n_trials=1, ask_rating=True)
     page, watch = new_page()
     page.goto(f"{site.url}/s/{study.slug}/?PROLIFIC_PID=pid-both")

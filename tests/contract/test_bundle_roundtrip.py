@@ -21,7 +21,13 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("roundtrip")
     run = explainer_fixtures.train_fixture_run(root, "audionet", ["--epochs", "1"])
     design = Design(n_decisions=4, practice=1, methods=METHODS)
-    spec = eb.plan_bundle(run, explainer_fixtures.DEMO_CORPUS, design, seed=11, method_params={"smoothgrad": {"n_samples": 4}})
+    spec = eb.plan_bundle(
+        run,
+        explainer_fixtures.DEMO_CORPUS,
+        design,
+        seed=11,
+        method_params={"smoothgrad": {"n_samples": 4}},
+    )
     eb.write_bundle(spec, root / "bundle")
     return root / "bundle"
 
@@ -30,7 +36,9 @@ def test_the_contract_module_reads_what_the_explainer_writes(written: Path) -> N
     manifest = bf.read_manifest(written)
     assert bf.check_bundle_files(written, manifest) == []
     text = (written / bf.MANIFEST_NAME).read_text(encoding="utf-8")
-    assert text == bf.dumps_manifest(json.loads(text))  # canonical form, so re-runs compare byte for byte
+    assert text == bf.dumps_manifest(
+        json.loads(text)
+    )  # canonical form, so re-runs compare byte for byte
     assert (manifest["format"], manifest["format_version"]) == (bf.BUNDLE_FORMAT, bf.BUNDLE_VERSION)
     for stim in manifest["stimuli"]:
         assert set(stim["files"]) == set(bf.FILE_ROLES)
@@ -45,7 +53,9 @@ def test_the_contract_module_reads_what_the_explainer_writes(written: Path) -> N
 
 
 @pytest.mark.django_db
-def test_the_study_site_validates_and_imports_it_with_timelines(written: Path, media_root: Path) -> None:
+def test_the_study_site_validates_and_imports_it_with_timelines(
+    written: Path, media_root: Path
+) -> None:
     from studyapp.models import Stimulus
     from studyapp.services.bundles import bundle_import, bundle_validate
 
@@ -56,5 +66,9 @@ def test_the_study_site_validates_and_imports_it_with_timelines(written: Path, m
     for stim in manifest["stimuli"]:
         row = stored[stim["id"]]
         assert (row.method, row.practice, row.true_label, row.predicted_label) == (
-            stim["method"], stim["practice"], stim["true_label"], stim["predicted_label"])
+            stim["method"],
+            stim["practice"],
+            stim["true_label"],
+            stim["predicted_label"],
+        )
         assert row.timeline == stim["timeline"]

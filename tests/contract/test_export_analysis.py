@@ -15,9 +15,19 @@ from studyapp import export_format as ef
 
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    spec = SimulationSpec(n_participants=10, n_trials=8, n_stimuli=16, verification_fraction=0.3,
-                          inattentive_rate=0.2, incomplete_rate=0.2, declined_rate=0.1,
-                          pilot_fraction=0.1, screen_fail_rate=0.2, fast_rate=0.1, seed=3)
+    spec = SimulationSpec(
+        n_participants=10,
+        n_trials=8,
+        n_stimuli=16,
+        verification_fraction=0.3,
+        inattentive_rate=0.2,
+        incomplete_rate=0.2,
+        declined_rate=0.1,
+        pilot_fraction=0.1,
+        screen_fail_rate=0.2,
+        fast_rate=0.1,
+        seed=3,
+    )
     return simulate_export(tmp_path_factory.mktemp("export") / "exp", spec)
 
 
@@ -61,7 +71,9 @@ def test_every_value_reads_back_with_the_type_the_contract_gives_it(export_dir: 
     assert len(export.events) > len(export.trials)
 
 
-def test_forward_correctness_means_the_answer_equals_the_models_prediction(export_dir: Path) -> None:
+def test_forward_correctness_means_the_answer_equals_the_models_prediction(
+    export_dir: Path,
+) -> None:
     trials = load_export(export_dir).trials
     forward = trials[(trials["task"] == "forward") & (trials["trial_kind"] == "main")]
     assert ((forward["answer"] == forward["predicted_label"]) == forward["answer_correct"]).all()

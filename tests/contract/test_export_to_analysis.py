@@ -59,45 +59,75 @@ def _run_study(study: Study) -> None:
 
 
 def _snapshot(study: Study, folder: Path) -> Exported:
-    live = Response.objects.filter(trial__participant__study=study, trial__participant__is_pilot=False)
+    live = Response.objects.filter(
+        trial__participant__study=study, trial__participant__is_pilot=False
+    )
     per_condition = {}
     for condition in study.conditions.all():
         main = live.filter(trial__condition=condition, trial__kind="main")
         per_condition[condition.name] = (main.count(), main.filter(answer_correct=True).count())
-    return Exported(study.slug, folder, live.count(),
-                    Participant.objects.filter(study=study, is_pilot=False).count(),
-                    AudioEvent.objects.filter(trial__participant__study=study, trial__participant__is_pilot=False).count(),
-                    per_condition)
+    return Exported(
+        study.slug,
+        folder,
+        live.count(),
+        Participant.objects.filter(study=study, is_pilot=False).count(),
+        AudioEvent.objects.filter(
+            trial__participant__study=study, trial__participant__is_pilot=False
+        ).count(),
+        per_condition,
+    )
 
 
 @pytest.fixture(scope="module")
-def exported(django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory) -> Exported:
+def exported(
+    django_db_setup: None, django_db_blocker: Any, tmp_path_factory: pytest.TempPathFactory
+) -> Exported:
     """One study run and exported for the whole module; its rows are rolled back afterwards."""
     root = tmp_path_factory.mktemp("contract")
-    with django_db_blocker.unblock(), override_settings(MEDIA_ROOT=root / "media", UPLOAD_ROOT=root / "uploads"):
+    with (
+        django_db_blocker.unblock(),
+        override_settings(MEDIA_ROOT=root / "media", UPLOAD_ROOT=root / "uploads"),
+    ):
         with transaction.atomic():
             bundle = bundle_import(bundle_dir=bundle_folder(n=30, methods=METHODS))
-            study = study_on(bundle, slug="contract", status=Study.Status.PILOT, methods=METHODS,
-                             method_assignment="within", n_trials=8, n_practice=1, n_catch=1, ask_rating=True,
-                             ask_confidence=True)
+            study = study_on(
+                bundle,
+                slug="contract",
+                status=Study.Status.PILOT,
+                methods=METHODS,
+                method_assignment="within",
+                n_trials=8,
+                n_practice=1,
+                n_catch=1,
+                ask_rating=True,
+                ask_confidence=True,
+            )
             complete(study, "pilot-person")
             Study.objects.filter(pk=study.pk).update(status=Study.Status.LIVE)
             study.refresh_from_db()
             _run_study(study)
-            folder = export_write(study=study, out_dir=root / "export", include_recruitment_ids=True).out_dir
+            folder = export_write(
+                study=study, out_dir=root / "export", include_recruitment_ids=True
+            ).out_dir
             snapshot = _snapshot(study, folder)
             transaction.set_rollback(True)
     return snapshot
 
 
-def test_analysis_reads_a_real_export_with_every_column_under_its_contract_name(exported: Exported) -> None:
+def test_analysis_reads_a_real_export_with_every_column_under_its_contract_name(
+    exported: Exported,
+) -> None:
     folder = exported.folder
     export = load_export(folder, events=True)
     assert list(export.trials.columns) == fmt.column_names(fmt.TRIALS_FILE)
-    assert list(export.participants.columns) == fmt.column_names(fmt.PARTICIPANTS_FILE, with_recruitment_ids=True)
+    assert list(export.participants.columns) == fmt.column_names(
+        fmt.PARTICIPANTS_FILE, with_recruitment_ids=True
+    )
     assert list(export.events.columns) == fmt.column_names(fmt.EVENTS_FILE)
     assert export.study == exported.slug
-    assert json.loads((folder / fmt.CODEBOOK_FILE).read_text())["export_version"] == fmt.EXPORT_VERSION
+    assert (
+        json.loads((folder / fmt.CODEBOOK_FILE).read_text())["export_version"] == fmt.EXPORT_VERSION
+    )
 
 
 def test_every_row_analysis_reads_is_a_row_of_the_database(exported: Exported) -> None:
@@ -127,6 +157,9 @@ def test_types_survive_the_round_trip(exported: Exported) -> None:
     assert trials["answer_correct"].dtype == bool and trials["model_correct"].dtype == bool
     assert str(trials["answered_at"].dt.tz) == "UTC"
     assert pd.api.types.is_numeric_dtype(trials["rt_ms"]) and trials["rt_ms"].notna().all()
-    assert trials["rating"].dropna().between(1, 7).all() and trials["confidence"].dropna().between(0, 100).all()
+    assert (
+        trials["rating"].dropna().between(1, 7).all()
+        and trials["confidence"].dropna().between(0, 100).all()
+    )
     completed = export.participants[export.participants["status"] == "completed"]
     assert completed["duration_s"].notna().all() and (completed["duration_s"] >= 0).all()

@@ -27,7 +27,9 @@ N_TRIALS = 8
 
 
 def run_cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, *args], cwd=REPO, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"{' '.join(args)} failed:\n{result.stderr[-3000:]}"
     return result
 
@@ -37,14 +39,50 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Train a small AudioNet on a subset of the demo corpus and write a bundle from it."""
     work = tmp_path_factory.mktemp("pipeline")
     run = work / "run"
-    run_cli("-m", "explainer", "train", "--data", str(CORPUS), "--model", "audionet", "--task", "digit",
-            "--out", str(run), "--subset", "3", "--width", "0.125", "--epochs", "4", "--quiet",
-            "--cache-dir", str(work / "cache"), "--workers", "1")
+    run_cli(
+        "-m",
+        "explainer",
+        "train",
+        "--data",
+        str(CORPUS),
+        "--model",
+        "audionet",
+        "--task",
+        "digit",
+        "--out",
+        str(run),
+        "--subset",
+        "3",
+        "--width",
+        "0.125",
+        "--epochs",
+        "4",
+        "--quiet",
+        "--cache-dir",
+        str(work / "cache"),
+        "--workers",
+        "1",
+    )
     for name in ("model.pt", "config.json", "metrics.csv", "summary.json"):
         assert (run / name).is_file(), f"run folder lacks {name}"
     out = work / "bundle"
-    run_cli("-m", "explainer", "bundle", "--run", str(run), "--data", str(CORPUS), "--out", str(out),
-            "--n", "20", "--seed", "0", "--practice", "2")
+    run_cli(
+        "-m",
+        "explainer",
+        "bundle",
+        "--run",
+        str(run),
+        "--data",
+        str(CORPUS),
+        "--out",
+        str(out),
+        "--n",
+        "20",
+        "--seed",
+        "0",
+        "--practice",
+        "2",
+    )
     return out
 
 
@@ -66,9 +104,14 @@ def test_the_pipeline_from_bundle_to_report_keeps_every_answer_and_every_number(
     study = Study.objects.get(slug="e2e")
 
     call_command("simulate_participants", study="e2e", n=N_PARTICIPANTS, accuracy=0.75, seed=3)
-    assert Participant.objects.filter(study=study, status=Participant.Status.COMPLETED).count() == N_PARTICIPANTS
-    stored = {(r.trial.participant.pseudonym, r.trial.position): r for r in
-              Response.objects.select_related("trial__participant")}
+    assert (
+        Participant.objects.filter(study=study, status=Participant.Status.COMPLETED).count()
+        == N_PARTICIPANTS
+    )
+    stored = {
+        (r.trial.participant.pseudonym, r.trial.position): r
+        for r in Response.objects.select_related("trial__participant")
+    }
 
     export = tmp_path / "export"
     call_command("export_responses", study="e2e", out=str(export))
@@ -91,9 +134,13 @@ def test_the_pipeline_from_bundle_to_report_keeps_every_answer_and_every_number(
 def _check_report_accuracy(report: Path, rows: list[dict[str, str]]) -> None:
     """The report's per-condition accuracy equals a hand count over the main trials."""
     main = [r for r in rows if r["trial_kind"] == "main"]
-    with open(report / "tables" / "accuracy_by_condition.csv", newline="", encoding="utf-8") as handle:
+    with open(
+        report / "tables" / "accuracy_by_condition.csv", newline="", encoding="utf-8"
+    ) as handle:
         table = [r for r in csv.DictReader(handle) if r["model_correct"] == "all"]
-    assert {r["condition"] for r in table} == {r["condition"] for r in main} == {"visual", "audible"}
+    assert (
+        {r["condition"] for r in table} == {r["condition"] for r in main} == {"visual", "audible"}
+    )
     for entry in table:
         mine = [r for r in main if r["condition"] == entry["condition"]]
         correct = sum(r["answer_correct"] == "true" for r in mine)

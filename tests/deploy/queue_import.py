@@ -26,8 +26,17 @@ def main(bundle_dir: Path) -> int:
         return 2
     job = import_job_create(source=bundle_dir)
     done = job_wait(ImportJob, job.pk, timeout_s=40, poll_s=0.1)
-    print(json.dumps({"job_id": done.pk, "status": done.status, "message": done.message,
-                      "problems": done.problems, "broker": settings.CELERY_BROKER_URL}))
+    print(
+        json.dumps(
+            {
+                "job_id": done.pk,
+                "status": done.status,
+                "message": done.message,
+                "problems": done.problems,
+                "broker": settings.CELERY_BROKER_URL,
+            }
+        )
+    )
     return 0
 
 

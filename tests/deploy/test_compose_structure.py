@@ -40,9 +40,25 @@ LIBRARY_VARIABLES = {
 # Keys of a compose service this project uses; anything else is most likely a typo
 # (a misspelt `healthcheck` would silently leave a service unchecked).
 KNOWN_SERVICE_KEYS = {
-    "image", "build", "command", "entrypoint", "environment", "env_file", "ports", "volumes",
-    "depends_on", "healthcheck", "restart", "logging", "stop_grace_period", "user", "deploy",
-    "networks", "expose", "shm_size", "profiles",
+    "image",
+    "build",
+    "command",
+    "entrypoint",
+    "environment",
+    "env_file",
+    "ports",
+    "volumes",
+    "depends_on",
+    "healthcheck",
+    "restart",
+    "logging",
+    "stop_grace_period",
+    "user",
+    "deploy",
+    "networks",
+    "expose",
+    "shm_size",
+    "profiles",
 }
 _INTERPOLATION = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -70,7 +86,9 @@ def one_shot_services(services: dict[str, dict[str, Any]]) -> set[str]:
 def documented_variables() -> set[str]:
     """Names in .env.example, whether set (``NAME=``) or shown commented (``# NAME=``)."""
     pattern = re.compile(r"^#?\s*([A-Z][A-Z0-9_]*)=")
-    return {m.group(1) for line in ENV_EXAMPLE.read_text().splitlines() if (m := pattern.match(line))}
+    return {
+        m.group(1) for line in ENV_EXAMPLE.read_text().splitlines() if (m := pattern.match(line))
+    }
 
 
 def interpolated_variables(node: Any) -> set[str]:
@@ -84,7 +102,16 @@ def interpolated_variables(node: Any) -> set[str]:
 
 def variables_read_by(paths: list[Path]) -> set[str]:
     """Names passed as the first argument to env_* helpers, os.environ.get, os.getenv or os.environ[]."""
-    readers = {"env_str", "env_bool", "env_int", "env_int_or_off", "env_list", "get", "getenv", "setdefault"}
+    readers = {
+        "env_str",
+        "env_bool",
+        "env_int",
+        "env_int_or_off",
+        "env_list",
+        "get",
+        "getenv",
+        "setdefault",
+    }
     found = set()
     for path in paths:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
@@ -131,7 +158,9 @@ def extras_installed(text: str) -> set[str]:
 
 def resolved_extra(extra: str) -> set[str]:
     """Distribution names an extra pulls in, following ``hearxai[other]`` references."""
-    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
     names: set[str] = set()
     for requirement in extras[extra]:
         name = re.match(r"[A-Za-z0-9_.-]+", requirement).group(0).lower()
@@ -145,17 +174,23 @@ def resolved_extra(extra: str) -> set[str]:
 
 def test_every_long_running_service_has_a_health_check(services: dict[str, dict[str, Any]]) -> None:
     long_running = set(services) - one_shot_services(services)
-    missing = sorted(name for name in long_running if not services[name].get("healthcheck", {}).get("test"))
+    missing = sorted(
+        name for name in long_running if not services[name].get("healthcheck", {}).get("test")
+    )
     assert missing == []
     assert {"web", "worker-web", "worker-explain", "postgres", "redis"} <= long_running
 
 
-def test_one_shot_migrations_run_once_before_web_and_worker_start(services: dict[str, dict[str, Any]]) -> None:
+def test_one_shot_migrations_run_once_before_web_and_worker_start(
+    services: dict[str, dict[str, Any]],
+) -> None:
     assert one_shot_services(services) == {"migrate"}
     assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"]
     assert services["migrate"]["restart"] == "no"
     for name in ("web", "worker-web"):
-        assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        assert (
+            services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+        )
         for backing in ("postgres", "redis"):
             assert services[name]["depends_on"][backing]["condition"] == "service_healthy"
 
@@ -165,7 +200,9 @@ def test_services_use_only_known_compose_keys(services: dict[str, dict[str, Any]
     assert {name: keys for name, keys in unknown.items() if keys} == {}
 
 
-def test_environment_values_and_restart_policies_are_strings(services: dict[str, dict[str, Any]]) -> None:
+def test_environment_values_and_restart_policies_are_strings(
+    services: dict[str, dict[str, Any]],
+) -> None:
     # An unquoted `no`, `on` or `1` becomes a YAML boolean or number, which compose rejects
     # (restart) or passes on in a different spelling than settings expect.
     for name, spec in services.items():
@@ -186,7 +223,9 @@ def test_web_and_its_worker_share_the_media_volume_at_the_configured_roots(
     services: dict[str, dict[str, Any]], compose: dict[str, Any]
 ) -> None:
     def mount_of(service: str, volume: str) -> str:
-        return next(v.split(":")[1] for v in services[service]["volumes"] if v.split(":")[0] == volume)
+        return next(
+            v.split(":")[1] for v in services[service]["volumes"] if v.split(":")[0] == volume
+        )
 
     assert "app-data" in compose["volumes"]
     assert mount_of("web", "app-data") == mount_of("worker-web", "app-data") == "/data"
@@ -209,7 +248,9 @@ def test_the_web_side_images_install_the_web_extra_and_nothing_with_torch(
     assert resolved_extra("web") & TORCH_PACKAGES == set()
 
 
-def test_the_explain_image_installs_cpu_torch_and_the_explainer_extra(services: dict[str, dict[str, Any]]) -> None:
+def test_the_explain_image_installs_cpu_torch_and_the_explainer_extra(
+    services: dict[str, dict[str, Any]],
+) -> None:
     text = dockerfile(services["worker-explain"])
     assert services["worker-explain"]["build"]["dockerfile"] == EXPLAIN_DOCKERFILE
     assert extras_installed(text) == {"explainer"}
@@ -228,7 +269,9 @@ def third_party_imports(paths: list[Path]) -> set[str]:
                 names |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names.add(node.module.split(".")[0])
-    return names - set(sys.stdlib_module_names) - {"__future__", "studyapp", "explainer", "analysis"}
+    return (
+        names - set(sys.stdlib_module_names) - {"__future__", "studyapp", "explainer", "analysis"}
+    )
 
 
 def distributions_missing_from(extra: str, modules: set[str]) -> dict[str, list[str]]:
@@ -260,7 +303,9 @@ def test_images_are_multi_stage_and_run_as_a_non_root_user(path: str) -> None:
     instructions = dockerfile_instructions((REPO / path).read_text())
     stages = [args for word, args in instructions if word == "FROM"]
     assert len(stages) >= 2
-    final_stage = instructions[max(i for i, (word, _) in enumerate(instructions) if word == "FROM"):]
+    final_stage = instructions[
+        max(i for i, (word, _) in enumerate(instructions) if word == "FROM") :
+    ]
     users = [args for word, args in final_stage if word == "USER"]
     assert users and users[-1].split(":")[0] not in {"root", "0"}
     assert any(word == "COPY" and args.startswith("--from=") for word, args in final_stage)
@@ -277,7 +322,9 @@ def test_every_documented_variable_is_used_somewhere() -> None:
     compose_text = COMPOSE_FILE.read_text()
     docker_text = "".join(p.read_text() for p in (REPO / "docker").glob("*.Dockerfile"))
     read = variables_read_by(sorted((REPO / "studyapp").glob("*.py")))
-    unused = sorted(v for v in documented_variables() if v not in compose_text + docker_text and v not in read)
+    unused = sorted(
+        v for v in documented_variables() if v not in compose_text + docker_text and v not in read
+    )
     assert unused == []
 
 
@@ -285,8 +332,12 @@ def variables_passed(spec: dict[str, Any]) -> set[str]:
     return set(spec.get("environment") or {}) - set(LIBRARY_VARIABLES)
 
 
-def test_every_variable_passed_to_the_django_side_is_read_by_it(services: dict[str, dict[str, Any]]) -> None:
-    read = variables_read_by([REPO / "studyapp" / "settings.py", REPO / "studyapp" / "gunicorn_conf.py"])
+def test_every_variable_passed_to_the_django_side_is_read_by_it(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    read = variables_read_by(
+        [REPO / "studyapp" / "settings.py", REPO / "studyapp" / "gunicorn_conf.py"]
+    )
     unread = {name: sorted(variables_passed(services[name]) - read) for name in WEB_SIDE}
     assert {name: names for name, names in unread.items() if names} == {}
     assert variables_passed(services["postgres"]) == set()
@@ -294,12 +345,16 @@ def test_every_variable_passed_to_the_django_side_is_read_by_it(services: dict[s
 
 
 def test_every_variable_the_settings_read_is_documented() -> None:
-    read = variables_read_by([REPO / "studyapp" / "settings.py", REPO / "studyapp" / "gunicorn_conf.py"])
+    read = variables_read_by(
+        [REPO / "studyapp" / "settings.py", REPO / "studyapp" / "gunicorn_conf.py"]
+    )
     assert sorted(read - documented_variables()) == []
 
 
 def test_the_web_port_is_published_on_loopback_only(services: dict[str, dict[str, Any]]) -> None:
-    published = {name: spec.get("ports", []) for name, spec in services.items() if spec.get("ports")}
+    published = {
+        name: spec.get("ports", []) for name, spec in services.items() if spec.get("ports")
+    }
     assert list(published) == ["web"]
     assert all(str(port).startswith("127.0.0.1:") for port in published["web"])
 
@@ -328,7 +383,10 @@ def defines_celery_app(path: Path) -> bool:
 
 def defines_name(path: Path, name: str) -> bool:
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return any(isinstance(n, ast.Assign) and any(getattr(t, "id", None) == name for t in n.targets) for n in tree.body)
+    return any(
+        isinstance(n, ast.Assign) and any(getattr(t, "id", None) == name for t in n.targets)
+        for n in tree.body
+    )
 
 
 def celery_app_problem(dotted: str) -> str | None:
@@ -351,13 +409,17 @@ def command_problems(tokens: list[str]) -> list[str]:
         if token == "-A" and tokens[0] == "celery":
             problems.append(celery_app_problem(following))
         elif token == "-m" and tokens[0] in {"python", "python3"}:
-            problems.append(None if module_file(following) else f"python -m {following}: no such module")
+            problems.append(
+                None if module_file(following) else f"python -m {following}: no such module"
+            )
         elif token.startswith("python:"):
             problems.append(None if module_file(token[7:]) else f"{token}: no such module")
         elif tokens[0] == "gunicorn" and re.fullmatch(r"[\w.]+:\w+", token):
             module, attr = token.split(":")
             path = module_file(module)
-            problems.append(None if path and defines_name(path, attr) else f"gunicorn {token}: not found")
+            problems.append(
+                None if path and defines_name(path, attr) else f"gunicorn {token}: not found"
+            )
         elif token == "manage.py":
             problems.append(None if (REPO / "manage.py").is_file() else "manage.py is missing")
     return [p for p in problems if p]
@@ -372,11 +434,17 @@ def healthcheck_commands(test: list[str]) -> list[list[str]]:
 
 
 def all_commands(services: dict[str, dict[str, Any]]) -> list[list[str]]:
-    commands = [spec["command"] for spec in services.values() if isinstance(spec.get("command"), list)]
+    commands = [
+        spec["command"] for spec in services.values() if isinstance(spec.get("command"), list)
+    ]
     for spec in services.values():
         commands += healthcheck_commands(spec.get("healthcheck", {}).get("test", ["NONE"]))
     for path in (REPO / "docker").glob("*.Dockerfile"):
-        commands += [json.loads(args) for word, args in dockerfile_instructions(path.read_text()) if word == "CMD"]
+        commands += [
+            json.loads(args)
+            for word, args in dockerfile_instructions(path.read_text())
+            if word == "CMD"
+        ]
     return [c for c in commands if c]
 
 
@@ -390,7 +458,9 @@ def test_every_command_names_modules_that_exist(services: dict[str, dict[str, An
     assert [p for c in commands for p in command_problems(c)] == []
 
 
-def test_the_explain_worker_runs_the_explainers_own_celery_app(services: dict[str, dict[str, Any]]) -> None:
+def test_the_explain_worker_runs_the_explainers_own_celery_app(
+    services: dict[str, dict[str, Any]],
+) -> None:
     spec = services["worker-explain"]
     command = spec["command"]
     assert command[:3] == ["celery", "-A", EXPLAINER_APP]
@@ -402,7 +472,9 @@ def test_the_explain_worker_runs_the_explainers_own_celery_app(services: dict[st
     assert sorted(variables_passed(spec) - read) == []
 
 
-def test_the_web_worker_consumes_the_queue_web_jobs_are_sent_to(services: dict[str, dict[str, Any]]) -> None:
+def test_the_web_worker_consumes_the_queue_web_jobs_are_sent_to(
+    services: dict[str, dict[str, Any]],
+) -> None:
     from django.conf import settings
 
     command = services["worker-web"]["command"]
@@ -418,13 +490,22 @@ def test_the_module_checker_reports_a_command_that_names_nothing() -> None:
 
 
 def test_the_extra_checker_reports_a_module_the_extra_does_not_install() -> None:
-    assert set(distributions_missing_from("web", {"torch", "pandas", "django"})) == {"torch", "pandas"}
+    assert set(distributions_missing_from("web", {"torch", "pandas", "django"})) == {
+        "torch",
+        "pandas",
+    }
 
 
 def test_the_build_context_holds_what_the_images_copy_and_nothing_else() -> None:
-    rules = [line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    assert rules[0] in {"*", "**"}  # start from nothing: no .venv, .env, var/ or .git in the context
+    rules = [
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert rules[0] in {
+        "*",
+        "**",
+    }  # start from nothing: no .venv, .env, var/ or .git in the context
     included = {rule[1:].rstrip("/") for rule in rules if rule.startswith("!")}
     copied = set()
     for path in (REPO / "docker").glob("*.Dockerfile"):

@@ -48,7 +48,11 @@ def test_each_record_becomes_one_json_object_with_its_traceback() -> None:
     line = JsonFormatter().format(entry)
     assert "\n" not in line
     parsed = json.loads(line)
-    assert parsed["message"] == "failed 3" and parsed["level"] == "INFO" and parsed["logger"] == "gunicorn.access"
+    assert (
+        parsed["message"] == "failed 3"
+        and parsed["level"] == "INFO"
+        and parsed["logger"] == "gunicorn.access"
+    )
     assert parsed["time"].endswith("+00:00")
     assert "RuntimeError: boom" in parsed["exception"]
 
@@ -60,8 +64,13 @@ def test_it_rejects_an_unknown_log_format_naming_the_variable() -> None:
 
 @pytest.mark.parametrize(
     ("allowed", "host"),
-    [("study.example.org,localhost", "study.example.org"), (".example.org", "example.org"),
-     ("*", "localhost"), ("", "localhost"), (" *, .x.org", "x.org")],
+    [
+        ("study.example.org,localhost", "study.example.org"),
+        (".example.org", "example.org"),
+        ("*", "localhost"),
+        ("", "localhost"),
+        (" *, .x.org", "x.org"),
+    ],
 )
 def test_the_health_probe_sends_a_host_the_site_accepts(allowed: str, host: str) -> None:
     assert probe_host(allowed) == host

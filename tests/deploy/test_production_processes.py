@@ -56,8 +56,13 @@ def table_counts(database_url: str) -> dict[str, int]:
     import psycopg
 
     with psycopg.connect(database_url) as conn:
-        tables = [r[0] for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
-        return {t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in sorted(tables)}
+        tables = [
+            r[0]
+            for r in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
+        return {
+            t: conn.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in sorted(tables)
+        }
 
 
 @dataclass
@@ -70,15 +75,26 @@ class Stack:
     worker: Process
 
 
-def manage(env: dict[str, str], *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout_s, check=False)
+def manage(
+    env: dict[str, str], *args: str, timeout_s: float = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
 
 
 @pytest.fixture(scope="module")
 def fresh_database() -> Iterator[str]:
     admin = urlparse(POSTGRES_ADMIN_URL)
-    need(port_open(admin.hostname or "127.0.0.1", admin.port or 5432), "PostgreSQL at 127.0.0.1:5432")
+    need(
+        port_open(admin.hostname or "127.0.0.1", admin.port or 5432), "PostgreSQL at 127.0.0.1:5432"
+    )
     need(port_open("127.0.0.1", 6379), "Redis at 127.0.0.1:6379")
     with scratch_database(POSTGRES_ADMIN_URL, prefix="hearxai_deploy_test") as url:
         yield url
@@ -89,25 +105,73 @@ def stack(fresh_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     tmp = tmp_path_factory.mktemp("deploy")
     logs = tmp / "logs"
     logs.mkdir()
-    env = production_env(data_dir=tmp / "data", static_root=tmp / "static", database_url=fresh_database,
-                         redis_url=REDIS_URL)
+    env = production_env(
+        data_dir=tmp / "data",
+        static_root=tmp / "static",
+        database_url=fresh_database,
+        redis_url=REDIS_URL,
+    )
     port = free_port()
     # The worker boots while the one-shot steps run, as in compose.
-    worker = start("worker", ["-m", "celery", "-A", "studyapp", "worker", "-Q", "web", "--concurrency", "1",
-                              "-n", f"deploytest-{secrets.token_hex(3)}@%h", "--without-gossip",
-                              "--without-mingle", "--loglevel", "INFO"], env=env, logs=logs)
+    worker = start(
+        "worker",
+        [
+            "-m",
+            "celery",
+            "-A",
+            "studyapp",
+            "worker",
+            "-Q",
+            "web",
+            "--concurrency",
+            "1",
+            "-n",
+            f"deploytest-{secrets.token_hex(3)}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--loglevel",
+            "INFO",
+        ],
+        env=env,
+        logs=logs,
+    )
     web = None
     try:
         for step in (["migrate", "--noinput"], ["collectstatic", "--noinput"]):
             done = manage(env, *step)
             assert done.returncode == 0, f"manage.py {step[0]} failed:\n{done.stderr[-3000:]}"
-        web = start("web", ["-m", "gunicorn", "-c", "python:studyapp.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-                            "--workers", str(WEB_WORKERS), "studyapp.wsgi:application"], env=env, logs=logs)
+        web = start(
+            "web",
+            [
+                "-m",
+                "gunicorn",
+                "-c",
+                "python:studyapp.gunicorn_conf",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(WEB_WORKERS),
+                "studyapp.wsgi:application",
+            ],
+            env=env,
+            logs=logs,
+        )
         base_url = f"http://127.0.0.1:{port}"
-        wait_until(lambda: web.output().count("ready without torch") == WEB_WORKERS, timeout_s=60,
-                   what="every gunicorn worker to boot", process=web)
-        wait_until(lambda: answers(f"{base_url}/healthz"), timeout_s=20, what="/healthz", process=web)
-        wait_until(lambda: " ready." in worker.output(), timeout_s=60, what="the Celery worker", process=worker)
+        wait_until(
+            lambda: web.output().count("ready without torch") == WEB_WORKERS,
+            timeout_s=60,
+            what="every gunicorn worker to boot",
+            process=web,
+        )
+        wait_until(
+            lambda: answers(f"{base_url}/healthz"), timeout_s=20, what="/healthz", process=web
+        )
+        wait_until(
+            lambda: " ready." in worker.output(),
+            timeout_s=60,
+            what="the Celery worker",
+            process=worker,
+        )
         yield Stack(base_url, env, tmp / "static", tmp, web, worker)
     finally:
         for process in (web, worker):
@@ -119,11 +183,23 @@ def test_the_web_answers_its_health_check_and_the_container_probe_agrees(stack: 
     reply = http_get(f"{stack.base_url}/healthz")
     assert reply.status == 200 and json.loads(reply.body) == {"status": "ok"}
     probe = [sys.executable, "-m", "studyapp.healthcheck"]
-    ok = subprocess.run([*probe, f"{stack.base_url}/healthz"], env=stack.env, capture_output=True, text=True,
-                        timeout=30, check=False)
+    ok = subprocess.run(
+        [*probe, f"{stack.base_url}/healthz"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert ok.returncode == 0, ok.stderr
-    closed = subprocess.run([*probe, f"http://127.0.0.1:{free_port()}/healthz"], env=stack.env,
-                            capture_output=True, text=True, timeout=30, check=False)
+    closed = subprocess.run(
+        [*probe, f"http://127.0.0.1:{free_port()}/healthz"],
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
     assert closed.returncode == 1
     assert closed.stderr.startswith("unhealthy: ") and closed.stderr.count("\n") == 1
 
@@ -148,22 +224,36 @@ def test_static_files_are_served_by_whitenoise_under_hashed_names(stack: Stack) 
     assert reply.body == (stack.static_root / hashed).read_bytes()
     # Hashed names never change content, so whitenoise lets browsers cache them forever.
     assert "immutable" in reply.headers["Cache-Control"]
-    assert http_get(f"{stack.base_url}/static/studyapp/missing.css", headers=VIA_PROXY).status == 404
+    assert (
+        http_get(f"{stack.base_url}/static/studyapp/missing.css", headers=VIA_PROXY).status == 404
+    )
 
 
 def test_the_deploy_checklist_passes_and_catches_plain_http(stack: Stack) -> None:
     passed = manage(stack.env, "check", "--deploy", "--fail-level", "WARNING")
     assert passed.returncode == 0, passed.stderr
-    without_redirect = manage({**stack.env, "DJANGO_SECURE_SSL_REDIRECT": "0"}, "check", "--deploy",
-                              "--fail-level", "WARNING")
+    without_redirect = manage(
+        {**stack.env, "DJANGO_SECURE_SSL_REDIRECT": "0"},
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+    )
     assert without_redirect.returncode != 0
     assert "security.W008" in without_redirect.stderr
 
 
 def test_an_import_job_queued_through_redis_is_completed_by_the_worker(stack: Stack) -> None:
     bundle_dir = write_synthetic_bundle(stack.tmp / "bundle", n=12)
-    queued = subprocess.run([sys.executable, "-m", "tests.deploy.queue_import", str(bundle_dir)], cwd=REPO,
-                            env=stack.env, capture_output=True, text=True, timeout=90, check=False)
+    queued = subprocess.run(
+        [sys.executable, "-m", "tests.deploy.queue_import", str(bundle_dir)],
+        cwd=REPO,
+        env=stack.env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
     assert queued.returncode == 0, queued.stderr
     job = json.loads(queued.stdout)
     assert job["broker"] == REDIS_URL
@@ -177,18 +267,28 @@ def test_an_import_job_queued_through_redis_is_completed_by_the_worker(stack: St
     assert reply.body == (bundle_dir / audio["path"]).read_bytes()
 
 
-def test_the_documented_backup_restores_into_an_empty_database(stack: Stack, tmp_path: Path) -> None:
-    need(shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None,
-         "pg_dump and pg_restore (Debian package postgresql-client)")
+def test_the_documented_backup_restores_into_an_empty_database(
+    stack: Stack, tmp_path: Path
+) -> None:
+    need(
+        shutil.which("pg_dump") is not None and shutil.which("pg_restore") is not None,
+        "pg_dump and pg_restore (Debian package postgresql-client)",
+    )
     source = stack.env["DATABASE_URL"]
     dump = tmp_path / "hearxai.dump"
     # The same flags as docs/deploying.md, without the `docker compose exec` around them.
     with dump.open("wb") as out:
-        subprocess.run(["pg_dump", "--format=custom", "--dbname", source], stdout=out, check=True, timeout=60)
+        subprocess.run(
+            ["pg_dump", "--format=custom", "--dbname", source], stdout=out, check=True, timeout=60
+        )
     with scratch_database(POSTGRES_ADMIN_URL, prefix="hearxai_deploy_test") as target:
         with dump.open("rb") as dump_in:
-            subprocess.run(["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname", target],
-                           stdin=dump_in, check=True, timeout=60)
+            subprocess.run(
+                ["pg_restore", "--clean", "--if-exists", "--no-owner", "--dbname", target],
+                stdin=dump_in,
+                check=True,
+                timeout=60,
+            )
         restored = table_counts(target)
         assert restored == table_counts(source)
         assert restored["django_migrations"] > 0
@@ -199,8 +299,12 @@ def test_the_documented_backup_restores_into_an_empty_database(stack: Stack, tmp
 def test_logs_are_json_lines_with_participant_tokens_masked(stack: Stack) -> None:
     secret = "tok" + secrets.token_hex(12)
     assert http_get(f"{stack.base_url}/p/{secret}/consent/", headers=VIA_PROXY).status == 404
-    wait_until(lambda: "/p/<token>/consent/" in stack.web.stdout.read_text(), timeout_s=10,
-               what="the access log line", process=stack.web)
+    wait_until(
+        lambda: "/p/<token>/consent/" in stack.web.stdout.read_text(),
+        timeout_s=10,
+        what="the access log line",
+        process=stack.web,
+    )
     lines = stack.web.stdout.read_text().splitlines()
     records = [json.loads(line) for line in lines]
     assert {"time", "level", "logger", "message"} <= set(records[-1])
@@ -222,11 +326,22 @@ def torch_available() -> None:
         pytest.skip("torch is not installed here, so no process can load it")
 
 
-def test_the_torch_check_sees_a_process_that_has_imported_torch(torch_available: None, tmp_path: Path) -> None:
-    loader = start("loader", ["-c", "import sys, torch; print('loaded', flush=True); sys.stdin.read()"],
-                   env=dict(os.environ), logs=tmp_path)
+def test_the_torch_check_sees_a_process_that_has_imported_torch(
+    torch_available: None, tmp_path: Path
+) -> None:
+    loader = start(
+        "loader",
+        ["-c", "import sys, torch; print('loaded', flush=True); sys.stdin.read()"],
+        env=dict(os.environ),
+        logs=tmp_path,
+    )
     try:
-        wait_until(lambda: "loaded" in loader.output(), timeout_s=60, what="torch to import", process=loader)
+        wait_until(
+            lambda: "loaded" in loader.output(),
+            timeout_s=60,
+            what="torch to import",
+            process=loader,
+        )
         assert maps_torch(loader.popen.pid)
     finally:
         loader.stop()
@@ -235,15 +350,34 @@ def test_the_torch_check_sees_a_process_that_has_imported_torch(torch_available:
 def test_the_gunicorn_configuration_refuses_a_worker_that_loaded_torch(
     torch_available: None, tmp_path: Path
 ) -> None:
-    env = production_env(data_dir=tmp_path / "data", static_root=tmp_path / "static",
-                         database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}", redis_url="")
-    server = start("torch-web", ["-m", "gunicorn", "-c", "python:studyapp.gunicorn_conf", "--bind",
-                                 f"127.0.0.1:{free_port()}", "--workers", "1", "tests.deploy.torch_app:application"],
-                   env=env, logs=tmp_path)
+    env = production_env(
+        data_dir=tmp_path / "data",
+        static_root=tmp_path / "static",
+        database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        redis_url="",
+    )
+    server = start(
+        "torch-web",
+        [
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:studyapp.gunicorn_conf",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "--workers",
+            "1",
+            "tests.deploy.torch_app:application",
+        ],
+        env=env,
+        logs=tmp_path,
+    )
     try:
         server.popen.wait(timeout=90)
     finally:
         server.stop()
     assert server.popen.returncode == 3  # gunicorn's "worker failed to boot": the server halts
-    critical = [json.loads(line) for line in server.stdout.read_text().splitlines() if '"CRITICAL"' in line]
+    critical = [
+        json.loads(line) for line in server.stdout.read_text().splitlines() if '"CRITICAL"' in line
+    ]
     assert any("must not import" in r["message"] and "torch" in r["message"] for r in critical)

@@ -26,7 +26,9 @@ FIXTURE_TRAIN_ARGS = ["--width", "0.125", "--epochs", "3", "--placements", "2", 
 @pytest.fixture(scope="session")
 def demo_corpus() -> Path:
     """The committed demo corpus (AudioMNIST layout, 8 kHz)."""
-    assert DEMO_CORPUS.is_dir(), "fixtures/demo_corpus is missing; run python -m explainer corpus --out fixtures/demo_corpus"
+    assert DEMO_CORPUS.is_dir(), (
+        "fixtures/demo_corpus is missing; run python -m explainer corpus --out fixtures/demo_corpus"
+    )
     return DEMO_CORPUS
 
 
@@ -42,8 +44,23 @@ def train_fixture_run(root: Path, model: str, extra: Iterable[str] = ()) -> Path
     from explainer.cli import main
 
     out = root / f"{model}-run"
-    args = ["train", "--data", str(DEMO_CORPUS), "--model", model, "--task", "digit", "--out", str(out),
-            "--cache-dir", str(root / "cache"), "--workers", "1", *FIXTURE_TRAIN_ARGS, *extra]
+    args = [
+        "train",
+        "--data",
+        str(DEMO_CORPUS),
+        "--model",
+        model,
+        "--task",
+        "digit",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(root / "cache"),
+        "--workers",
+        "1",
+        *FIXTURE_TRAIN_ARGS,
+        *extra,
+    ]
     assert main(args) == 0
     return out
 
@@ -57,7 +74,9 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def trained_alexnet_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished AlexNet run folder (digit task) trained in seconds on a demo subset."""
-    return train_fixture_run(tmp_path_factory.mktemp("trained-alexnet"), "alexnet", ["--epochs", "2"])
+    return train_fixture_run(
+        tmp_path_factory.mktemp("trained-alexnet"), "alexnet", ["--epochs", "2"]
+    )
 
 
 def tone(digit: int, speaker: int, take: int, *, rate: int, seconds: float) -> np.ndarray:
@@ -77,8 +96,13 @@ def write_wav(path: Path, audio: np.ndarray, rate: int) -> Path:
 def speaker_meta(sex: str, age: Any = 30, room: str = "VR-Room") -> dict[str, Any]:
     """A metadata entry with the real file's fields."""
     return {
-        "accent": "German", "age": age, "gender": sex, "native speaker": "no",
-        "origin": "Europe, Germany, Berlin", "recordingdate": "17-06-22-11-04-28", "recordingroom": room,
+        "accent": "German",
+        "age": age,
+        "gender": sex,
+        "native speaker": "no",
+        "origin": "Europe, Germany, Berlin",
+        "recordingdate": "17-06-22-11-04-28",
+        "recordingroom": room,
     }
 
 
@@ -108,7 +132,9 @@ def make_corpus(tmp_path: Path) -> Callable[..., Path]:
     ) -> Path:
         root = tmp_path / name
         root.mkdir(parents=True, exist_ok=True)
-        entries = {sid: entry for sid, entry in speakers.items() if entry is not None} | (meta or {})
+        entries = {sid: entry for sid, entry in speakers.items() if entry is not None} | (
+            meta or {}
+        )
         (root / "audioMNIST_meta.txt").write_text(json.dumps(entries, indent=4), encoding="utf-8")
         for sid in speakers:
             for d in digits:

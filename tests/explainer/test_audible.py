@@ -16,7 +16,9 @@ def speechlike(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(N) / pp.SAMPLE_RATE
     env = np.exp(-(((t - 0.5) / 0.15) ** 2))
-    return (0.3 * env * (np.sin(2 * np.pi * 220 * t) + 0.3 * rng.standard_normal(N))).astype(np.float32)
+    return (0.3 * env * (np.sin(2 * np.pi * 220 * t) + 0.3 * rng.standard_normal(N))).astype(
+        np.float32
+    )
 
 
 def test_the_envelope_keeps_only_positive_relevance_and_peaks_at_one():
@@ -34,7 +36,9 @@ def test_the_envelope_is_smoothed_over_the_window_given_in_ms():
     rel = np.zeros(N)
     rel[4000] = 1.0
     taps = audible.smoothing_window(20.0, pp.SAMPLE_RATE).size
-    assert taps == 160 and audible.smoothing_window(20.0, pp.SAMPLE_RATE).sum() == pytest.approx(1.0)
+    assert taps == 160 and audible.smoothing_window(20.0, pp.SAMPLE_RATE).sum() == pytest.approx(
+        1.0
+    )
     spread = np.count_nonzero(audible.relevance_envelope(rel, envelope_ms=20.0))
     assert 150 <= spread <= 160
     assert np.count_nonzero(audible.relevance_envelope(rel, envelope_ms=0.0)) == 1
@@ -63,9 +67,9 @@ def test_the_spectrogram_mask_silences_what_had_no_positive_relevance():
     frames_second_half = slice(int(0.5 * pp.SAMPLE_RATE / pp.HOP) - 2, 227)
     rel[:, frames_second_half] = 1.0
     out = audible.spectrogram_audible(x, rel, envelope_ms=10.0)
-    first, second = out[: int(0.4 * N)], out[int(0.6 * N):]
+    first, second = out[: int(0.4 * N)], out[int(0.6 * N) :]
     assert audio_checks.rms(first) < 0.05 * audio_checks.rms(x[: int(0.4 * N)])
-    assert np.allclose(second, x[int(0.6 * N):], atol=1e-3)
+    assert np.allclose(second, x[int(0.6 * N) :], atol=1e-3)
 
 
 def test_the_mask_covers_bins_and_frames_the_network_does_not_see_by_their_neighbours():
@@ -80,11 +84,19 @@ def test_loudness_matching_gives_both_files_the_same_rms_within_the_peak_ceiling
     x = speechlike()
     heard = x * (np.arange(N) > 4000)
     matched = audio_checks.match_loudness(x, heard)
-    assert audio_checks.dbfs(audio_checks.rms(matched.original)) == pytest.approx(audio_checks.dbfs(audio_checks.rms(matched.audible)), abs=1e-9)
+    assert audio_checks.dbfs(audio_checks.rms(matched.original)) == pytest.approx(
+        audio_checks.dbfs(audio_checks.rms(matched.audible)), abs=1e-9
+    )
     ceiling = 10 ** (audio_checks.PEAK_CEILING_DBFS / 20)
-    assert audio_checks.peak(matched.original) <= ceiling + 1e-12 and audio_checks.peak(matched.audible) <= ceiling + 1e-12
+    assert (
+        audio_checks.peak(matched.original) <= ceiling + 1e-12
+        and audio_checks.peak(matched.audible) <= ceiling + 1e-12
+    )
     record = matched.record
-    assert record["method"] == "rms" and record["original"]["rms_dbfs"] == record["audible"]["rms_dbfs"]
+    assert (
+        record["method"] == "rms"
+        and record["original"]["rms_dbfs"] == record["audible"]["rms_dbfs"]
+    )
 
 
 def test_a_peaky_heatmap_lowers_the_common_level_and_says_so():
@@ -94,7 +106,9 @@ def test_a_peaky_heatmap_lowers_the_common_level_and_says_so():
     matched = audio_checks.match_loudness(x, spike)
     assert matched.record["limited_by_headroom"] is True
     assert matched.record["matched_rms_dbfs"] < audio_checks.TARGET_RMS_DBFS
-    assert audio_checks.peak(matched.audible) == pytest.approx(10 ** (audio_checks.PEAK_CEILING_DBFS / 20))
+    assert audio_checks.peak(matched.audible) == pytest.approx(
+        10 ** (audio_checks.PEAK_CEILING_DBFS / 20)
+    )
     relaxed = audio_checks.match_loudness(x, x)
     assert relaxed.record["limited_by_headroom"] is False
     assert relaxed.record["matched_rms_dbfs"] == pytest.approx(audio_checks.TARGET_RMS_DBFS)
@@ -112,31 +126,57 @@ def test_a_peaky_heatmap_lowers_the_common_level_and_says_so():
     ],
 )
 def test_the_checks_name_each_problem(signal, rate, length, problem):
-    problems = audio_checks.check_signal(signal, rate, expected_rate=8000, expected_length=length, label="x")
+    problems = audio_checks.check_signal(
+        signal, rate, expected_rate=8000, expected_length=length, label="x"
+    )
     assert any(problem in p for p in problems), problems
 
 
 def test_a_good_signal_passes_every_check():
-    assert audio_checks.check_signal(speechlike(), 8000, expected_rate=8000, expected_length=N, label="x") == []
+    assert (
+        audio_checks.check_signal(
+            speechlike(), 8000, expected_rate=8000, expected_length=N, label="x"
+        )
+        == []
+    )
 
 
 def test_wav_files_decode_and_are_checked(tmp_path):
     good = tmp_path / "good.wav"
     good.write_bytes(audio_checks.wav_bytes(speechlike() * 0.5, 8000))
-    assert audio_checks.check_wav_file(good, expected_rate=8000, max_duration_s=1.0, label="good") == []
+    assert (
+        audio_checks.check_wav_file(good, expected_rate=8000, max_duration_s=1.0, label="good")
+        == []
+    )
     assert audio_checks.wav_bytes(speechlike(), 8000) == audio_checks.wav_bytes(speechlike(), 8000)
     stereo = tmp_path / "stereo.wav"
     sf.write(stereo, np.zeros((N, 2)) + 0.1, 8000)
-    assert "mono" in audio_checks.check_wav_file(stereo, expected_rate=8000, max_duration_s=1.0, label="s")[0]
+    assert (
+        "mono"
+        in audio_checks.check_wav_file(stereo, expected_rate=8000, max_duration_s=1.0, label="s")[0]
+    )
     long = tmp_path / "long.wav"
     sf.write(long, np.full(2 * N, 0.1), 8000, subtype="PCM_16")
-    assert any("longer than" in p for p in audio_checks.check_wav_file(long, expected_rate=8000, max_duration_s=1.0, label="l"))
+    assert any(
+        "longer than" in p
+        for p in audio_checks.check_wav_file(
+            long, expected_rate=8000, max_duration_s=1.0, label="l"
+        )
+    )
     junk = tmp_path / "junk.wav"
     junk.write_bytes(b"not a wav file")
-    assert "cannot decode" in audio_checks.check_wav_file(junk, expected_rate=8000, max_duration_s=1.0, label="j")[0]
+    assert (
+        "cannot decode"
+        in audio_checks.check_wav_file(junk, expected_rate=8000, max_duration_s=1.0, label="j")[0]
+    )
     clipped = tmp_path / "clipped.wav"
     sf.write(clipped, np.full(N, 1.0), 8000, subtype="PCM_16")
-    assert any("clips" in p for p in audio_checks.check_wav_file(clipped, expected_rate=8000, max_duration_s=1.0, label="c"))
+    assert any(
+        "clips" in p
+        for p in audio_checks.check_wav_file(
+            clipped, expected_rate=8000, max_duration_s=1.0, label="c"
+        )
+    )
 
 
 def test_playback_resampling_keeps_duration():
@@ -144,4 +184,6 @@ def test_playback_resampling_keeps_duration():
     up = audible.resample(x, 8000, 16000)
     assert up.shape == (2 * N,)
     assert audio_checks.rms(up) == pytest.approx(audio_checks.rms(x), rel=0.02)
-    assert audible.resample(x, 8000, 8000) is not x and np.array_equal(audible.resample(x, 8000, 8000), x)
+    assert audible.resample(x, 8000, 8000) is not x and np.array_equal(
+        audible.resample(x, 8000, 8000), x
+    )

@@ -19,18 +19,32 @@ def candidates(n_speakers: int = 4, takes: int = 3, wrong_every: int = 3) -> lis
             for k in range(takes):
                 wrong = (s * 31 + d * 7 + k) % wrong_every == 0
                 predicted = str((d + 1) % 10) if wrong else str(d)
-                out.append(Candidate(f"{s:02d}/{d}_{s:02d}_{k}.wav", f"{s:02d}", k, f"sha-{s}-{d}-{k}",
-                                     str(d), predicted, tuple([0.1] * 10), 0))
+                out.append(
+                    Candidate(
+                        f"{s:02d}/{d}_{s:02d}_{k}.wav",
+                        f"{s:02d}",
+                        k,
+                        f"sha-{s}-{d}-{k}",
+                        str(d),
+                        predicted,
+                        tuple([0.1] * 10),
+                        0,
+                    )
+                )
     return out
 
 
 def test_cell_targets_sum_to_n_and_balance_classes_and_correctness():
     import numpy as np
 
-    targets = cell_targets(CLASSES, Design(n_decisions=40, incorrect_fraction=0.5), np.random.default_rng(0))
+    targets = cell_targets(
+        CLASSES, Design(n_decisions=40, incorrect_fraction=0.5), np.random.default_rng(0)
+    )
     assert sum(targets.values()) == 40
     assert set(targets.values()) == {2}
-    uneven = cell_targets(CLASSES, Design(n_decisions=15, incorrect_fraction=0.2), np.random.default_rng(0))
+    uneven = cell_targets(
+        CLASSES, Design(n_decisions=15, incorrect_fraction=0.2), np.random.default_rng(0)
+    )
     assert sum(uneven.values()) == 15
     per_class = Counter()
     for (label, _), count in uneven.items():
@@ -73,7 +87,9 @@ def test_a_short_cell_is_filled_from_the_same_class_and_recorded():
 
 def test_a_short_cell_is_an_error_when_the_design_says_so():
     pool = [c for c in candidates() if c.correct]
-    with pytest.raises(UserError, match="too few candidates: class 0 incorrect: 1 requested, 0 available"):
+    with pytest.raises(
+        UserError, match="too few candidates: class 0 incorrect: 1 requested, 0 available"
+    ):
         select(pool, CLASSES, Design(n_decisions=20, shortfall="error"), seed=0)
 
 
@@ -87,16 +103,34 @@ def test_practice_decisions_are_extra_correct_ones_not_among_the_main_ones():
 
 def test_duplicate_audio_is_never_selected_twice():
     pool = candidates(n_speakers=1, takes=2)
-    twins = [Candidate(c.relpath.replace("_0.wav", "_9.wav"), c.speaker, 9, c.audio_sha256, c.true_label,
-                       c.predicted_label, c.scores, 0) for c in pool if c.take == 0]
+    twins = [
+        Candidate(
+            c.relpath.replace("_0.wav", "_9.wav"),
+            c.speaker,
+            9,
+            c.audio_sha256,
+            c.true_label,
+            c.predicted_label,
+            c.scores,
+            0,
+        )
+        for c in pool
+        if c.take == 0
+    ]
     sel = select(pool + twins, CLASSES, Design(n_decisions=30, incorrect_fraction=0.0), seed=0)
     assert len({c.audio_sha256 for c in sel.main}) == len(sel.main)
 
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"n_decisions": 0}, {"incorrect_fraction": 1.5}, {"practice": -1}, {"methods": ()},
-     {"methods": ("gradient", "gradient")}, {"split": "train"}],
+    [
+        {"n_decisions": 0},
+        {"incorrect_fraction": 1.5},
+        {"practice": -1},
+        {"methods": ()},
+        {"methods": ("gradient", "gradient")},
+        {"split": "train"},
+    ],
 )
 def test_a_bad_design_is_a_clear_error(kwargs):
     with pytest.raises(UserError):

@@ -14,7 +14,9 @@ from explainer.data import DataError, load_recordings, read_audio
 
 @pytest.fixture
 def corpus(make_corpus, tools) -> Path:
-    return make_corpus({"01": tools.speaker_meta("male"), "02": tools.speaker_meta("female")}, digits=(0, 1, 2))
+    return make_corpus(
+        {"01": tools.speaker_meta("male"), "02": tools.speaker_meta("female")}, digits=(0, 1, 2)
+    )
 
 
 def _entries(cache: Path) -> list[Path]:
@@ -33,7 +35,9 @@ def test_a_second_call_reads_the_cache_instead_of_recomputing(corpus: Path, tmp_
 
 def test_cached_inputs_are_the_preprocessing_of_each_clip(corpus: Path, tmp_path: Path) -> None:
     table = load_recordings(corpus, progress=False)
-    result = preprocess(list(table), "spectrogram", seed=4, placements=2, cache_dir=tmp_path / "c", progress=False)
+    result = preprocess(
+        list(table), "spectrogram", seed=4, placements=2, cache_dir=tmp_path / "c", progress=False
+    )
     assert result.inputs.shape == (len(table), 2, 227, 227)
     recording = table[3]
     for placement in range(2):
@@ -45,8 +49,16 @@ def test_cached_inputs_are_the_preprocessing_of_each_clip(corpus: Path, tmp_path
 
 
 def test_changing_a_source_file_invalidates_the_entry(corpus: Path, tmp_path: Path, tools) -> None:
-    before = preprocess(list(load_recordings(corpus, progress=False)), "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
-    tools.write_wav(corpus / "02" / "1_02_0.wav", tools.tone(7, 7, 7, rate=48000, seconds=0.3), 48000)
+    before = preprocess(
+        list(load_recordings(corpus, progress=False)),
+        "waveform",
+        seed=0,
+        cache_dir=tmp_path / "c",
+        progress=False,
+    )
+    tools.write_wav(
+        corpus / "02" / "1_02_0.wav", tools.tone(7, 7, 7, rate=48000, seconds=0.3), 48000
+    )
     table = load_recordings(corpus, progress=False)
     after = preprocess(list(table), "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
     assert after.built and after.key != before.key
@@ -56,9 +68,17 @@ def test_changing_a_source_file_invalidates_the_entry(corpus: Path, tmp_path: Pa
 
 @pytest.mark.parametrize(
     "change",
-    [{"seed": 1}, {"representation": "spectrogram"}, {"placements": 2}, {"crop": True}, {"speed_perturbation": 0.1}],
+    [
+        {"seed": 1},
+        {"representation": "spectrogram"},
+        {"placements": 2},
+        {"crop": True},
+        {"speed_perturbation": 0.1},
+    ],
 )
-def test_changing_a_parameter_invalidates_the_entry(corpus: Path, tmp_path: Path, change: dict) -> None:
+def test_changing_a_parameter_invalidates_the_entry(
+    corpus: Path, tmp_path: Path, change: dict
+) -> None:
     recordings = list(load_recordings(corpus, progress=False))
     base = {"representation": "waveform", "seed": 0, "placements": 1, "crop": False}
     first = preprocess(recordings, cache_dir=tmp_path / "c", progress=False, **base)
@@ -66,10 +86,14 @@ def test_changing_a_parameter_invalidates_the_entry(corpus: Path, tmp_path: Path
     assert second.built and second.key != first.key
 
 
-def test_a_different_selection_of_recordings_is_a_different_entry(corpus: Path, tmp_path: Path) -> None:
+def test_a_different_selection_of_recordings_is_a_different_entry(
+    corpus: Path, tmp_path: Path
+) -> None:
     recordings = list(load_recordings(corpus, progress=False))
     first = preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
-    second = preprocess(recordings[:-1], "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    second = preprocess(
+        recordings[:-1], "waveform", seed=0, cache_dir=tmp_path / "c", progress=False
+    )
     assert second.built and second.key != first.key
     np.testing.assert_array_equal(second.inputs, first.inputs[:-1])
 
@@ -77,7 +101,9 @@ def test_a_different_selection_of_recordings_is_a_different_entry(corpus: Path, 
 def test_two_processes_compute_the_same_arrays_as_one(corpus: Path, tmp_path: Path) -> None:
     recordings = list(load_recordings(corpus, progress=False)) * 3  # more than one chunk
     serial = preprocess(recordings, "waveform", seed=2, cache_dir=None, progress=False)
-    parallel = preprocess(recordings, "waveform", seed=2, cache_dir=tmp_path / "c", workers=2, progress=False)
+    parallel = preprocess(
+        recordings, "waveform", seed=2, cache_dir=tmp_path / "c", workers=2, progress=False
+    )
     assert serial.key == parallel.key
     np.testing.assert_array_equal(serial.inputs, parallel.inputs)
     np.testing.assert_array_equal(serial.offsets, parallel.offsets)
@@ -87,9 +113,13 @@ def test_a_failed_build_leaves_no_entry_behind(make_corpus, tools, tmp_path: Pat
     root = make_corpus({"01": tools.speaker_meta("male")}, seconds=1.2)
     recordings = list(load_recordings(root, progress=False))
     with pytest.raises(DataError, match=r"0_01_0\.wav.*--crop-long-clips"):
-        preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", workers=2, progress=False)
+        preprocess(
+            recordings, "waveform", seed=0, cache_dir=tmp_path / "c", workers=2, progress=False
+        )
     assert list((tmp_path / "c").iterdir()) == []
-    cropped = preprocess(recordings, "waveform", seed=0, crop=True, cache_dir=tmp_path / "c", progress=False)
+    cropped = preprocess(
+        recordings, "waveform", seed=0, crop=True, cache_dir=tmp_path / "c", progress=False
+    )
     assert cropped.inputs.shape == (4, 1, 8000) and (cropped.offsets < 0).all()
 
 
@@ -105,7 +135,15 @@ def test_an_incomplete_entry_is_rebuilt(corpus: Path, tmp_path: Path) -> None:
 def test_speed_perturbed_copies_differ_from_the_plain_placement(corpus: Path) -> None:
     recordings = list(load_recordings(corpus, progress=False))
     plain = preprocess(recordings, "waveform", seed=0, placements=2, cache_dir=None, progress=False)
-    perturbed = preprocess(recordings, "waveform", seed=0, placements=2, speed_perturbation=0.1, cache_dir=None, progress=False)
+    perturbed = preprocess(
+        recordings,
+        "waveform",
+        seed=0,
+        placements=2,
+        speed_perturbation=0.1,
+        cache_dir=None,
+        progress=False,
+    )
     assert not np.array_equal(plain.inputs, perturbed.inputs)
     # The count of non-zero samples is the clip's length after the speed change.
     lengths = np.count_nonzero(perturbed.inputs[:, :, :], axis=-1)

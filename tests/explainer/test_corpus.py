@@ -14,15 +14,27 @@ from explainer import corpus
 from explainer.cli import main
 from explainer.data import load_recordings
 
-needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
-REAL_META_FIELDS = {"accent", "age", "gender", "native speaker", "origin", "recordingdate", "recordingroom"}
+needs_espeak = pytest.mark.skipif(
+    shutil.which("espeak-ng") is None, reason="espeak-ng is not installed"
+)
+REAL_META_FIELDS = {
+    "accent",
+    "age",
+    "gender",
+    "native speaker",
+    "origin",
+    "recordingdate",
+    "recordingroom",
+}
 
 
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed")
-    return corpus.write_corpus(tmp_path_factory.mktemp("c") / "corpus", n_speakers=2, takes=2, seed=0, progress=False)
+    return corpus.write_corpus(
+        tmp_path_factory.mktemp("c") / "corpus", n_speakers=2, takes=2, seed=0, progress=False
+    )
 
 
 @needs_espeak
@@ -54,7 +66,9 @@ def test_another_seed_gives_other_takes(small_corpus: Path, tmp_path: Path) -> N
 def test_generation_json_records_the_seed_voices_and_each_takes_choices(small_corpus: Path) -> None:
     record = json.loads((small_corpus / corpus.GENERATION_NAME).read_text())
     assert record["seed"] == 0 and record["espeak_ng"].startswith("eSpeak NG")
-    assert set(record["takes"]) == {str(p.relative_to(small_corpus)) for p in small_corpus.rglob("*.wav")}
+    assert set(record["takes"]) == {
+        str(p.relative_to(small_corpus)) for p in small_corpus.rglob("*.wav")
+    }
     take = record["takes"]["02/7_02_1.wav"]
     assert set(take) == {"pitch", "speed", "peak_dbfs", "snr_db", "lead_ms", "tail_ms"}
     assert record["speakers"]["02"]["sex"] == "male"
@@ -73,7 +87,9 @@ def test_takes_carry_the_recorded_level_and_noise(small_corpus: Path) -> None:
 
 
 @needs_espeak
-def test_it_refuses_to_overwrite_a_folder_unless_forced(small_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_it_refuses_to_overwrite_a_folder_unless_forced(
+    small_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     target = tmp_path / "mine"
     target.mkdir()
     (target / "keep.txt").write_text("x")
@@ -84,8 +100,13 @@ def test_it_refuses_to_overwrite_a_folder_unless_forced(small_corpus: Path, tmp_
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no staging left behind
 
 
-@pytest.mark.parametrize(("argv", "message"), [(["--speakers", "1"], "--speakers must be 2.."), (["--takes", "0"], "--takes must be 1..50")])
-def test_it_rejects_out_of_range_arguments(tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--speakers", "1"], "--speakers must be 2.."), (["--takes", "0"], "--takes must be 1..50")],
+)
+def test_it_rejects_out_of_range_arguments(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     assert main(["corpus", "--out", str(tmp_path / "c"), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
@@ -102,7 +123,9 @@ def test_trimming_keeps_the_spoken_part_only() -> None:
     assert 1600 <= trimmed.size <= 1600 + 2 * 40
 
 
-def test_the_committed_demo_corpus_is_small_balanced_and_described(demo_corpus: Path, demo_table) -> None:
+def test_the_committed_demo_corpus_is_small_balanced_and_described(
+    demo_corpus: Path, demo_table
+) -> None:
     size = sum(p.stat().st_size for p in demo_corpus.rglob("*") if p.is_file())
     assert size < 5_000_000
     record = json.loads((demo_corpus / corpus.GENERATION_NAME).read_text())
@@ -119,6 +142,12 @@ def test_regenerating_reproduces_the_committed_corpus(demo_corpus: Path, tmp_pat
         pytest.skip(f"committed corpus was made with {record['espeak_ng']}")
     # Voices are numbered in order and every take has its own seed, so the first two
     # speakers come out the same when only they are generated.
-    again = corpus.write_corpus(tmp_path / "again", n_speakers=2, takes=record["takes_per_digit"], seed=record["seed"], progress=False)
+    again = corpus.write_corpus(
+        tmp_path / "again",
+        n_speakers=2,
+        takes=record["takes_per_digit"],
+        seed=record["seed"],
+        progress=False,
+    )
     for path in sorted(again.rglob("*.wav")):
         assert path.read_bytes() == (demo_corpus / path.relative_to(again)).read_bytes(), path.name

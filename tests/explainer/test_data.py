@@ -38,8 +38,18 @@ def test_it_loads_every_recording_with_its_speakers_metadata(quirky_corpus: Path
     table = load_recordings(quirky_corpus, progress=False)
     assert len(table) == 10
     first = table[0]
-    assert (first.relpath, first.speaker, first.digit, first.take) == ("02/3_02_19.wav", "02", 3, 19)
-    assert (first.sex, first.age, first.accent, first.native_speaker) == ("male", 28, "German", False)
+    assert (first.relpath, first.speaker, first.digit, first.take) == (
+        "02/3_02_19.wav",
+        "02",
+        3,
+        19,
+    )
+    assert (first.sex, first.age, first.accent, first.native_speaker) == (
+        "male",
+        28,
+        "German",
+        False,
+    )
     assert first.sample_rate == 48000
     assert first.duration_s == pytest.approx(0.4)
     assert first.path.is_absolute() and first.path.is_file()
@@ -66,7 +76,10 @@ def test_it_spells_every_vr_room_the_same_way(quirky_corpus: Path) -> None:
 
 def test_it_reports_takes_whose_audio_is_identical(quirky_corpus: Path) -> None:
     table = load_recordings(quirky_corpus, progress=False)
-    assert set(table.duplicates) == {("36/3_36_19.wav", "36/3_36_20.wav"), ("36/3_36_28.wav", "36/3_36_29.wav")}
+    assert set(table.duplicates) == {
+        ("36/3_36_19.wav", "36/3_36_20.wav"),
+        ("36/3_36_28.wav", "36/3_36_29.wav"),
+    }
 
 
 def test_it_can_drop_all_but_the_first_of_identical_takes(quirky_corpus: Path) -> None:
@@ -101,7 +114,9 @@ def test_it_can_leave_out_speakers_missing_from_older_metadata(make_corpus, tool
         ("wrong_folder", "is in folder 01"),
     ],
 )
-def test_it_rejects_an_unusable_recording_naming_the_file(make_corpus, defect: str, expected: str, tools) -> None:
+def test_it_rejects_an_unusable_recording_naming_the_file(
+    make_corpus, defect: str, expected: str, tools
+) -> None:
     root = make_corpus({"01": tools.speaker_meta("male")})
     bad = _add_defect(root / "01", defect, tools)
     with pytest.raises(DataError) as info:
@@ -121,9 +136,13 @@ def _add_defect(folder: Path, defect: str, tools: object) -> Path:
         path = folder / "5_01_0.wav"
         sf.write(path, np.zeros(0, np.float32), 48000)
     elif defect == "misnamed":
-        path = tools.write_wav(folder / "five_01_0.wav", tools.tone(5, 1, 0, rate=48000, seconds=0.3), 48000)
+        path = tools.write_wav(
+            folder / "five_01_0.wav", tools.tone(5, 1, 0, rate=48000, seconds=0.3), 48000
+        )
     else:
-        path = tools.write_wav(folder / "5_02_0.wav", tools.tone(5, 2, 0, rate=48000, seconds=0.3), 48000)
+        path = tools.write_wav(
+            folder / "5_02_0.wav", tools.tone(5, 2, 0, rate=48000, seconds=0.3), 48000
+        )
     return path
 
 
@@ -160,12 +179,20 @@ def test_it_finds_the_recordings_in_the_repositorys_data_folder(make_corpus, too
     assert len(table) == 4 and table.root == root.resolve()
 
 
-def test_the_fingerprint_depends_on_the_audio_but_not_on_where_the_corpus_lives(make_corpus, tmp_path: Path, tools) -> None:
+def test_the_fingerprint_depends_on_the_audio_but_not_on_where_the_corpus_lives(
+    make_corpus, tmp_path: Path, tools
+) -> None:
     root = make_corpus({"01": tools.speaker_meta("male"), "02": tools.speaker_meta("female")})
     copy = shutil.copytree(root, tmp_path / "elsewhere")
-    assert load_recordings(root, progress=False).fingerprint() == load_recordings(copy, progress=False).fingerprint()
+    assert (
+        load_recordings(root, progress=False).fingerprint()
+        == load_recordings(copy, progress=False).fingerprint()
+    )
     tools.write_wav(copy / "01" / "0_01_0.wav", tools.tone(9, 9, 9, rate=48000, seconds=0.4), 48000)
-    assert load_recordings(root, progress=False).fingerprint() != load_recordings(copy, progress=False).fingerprint()
+    assert (
+        load_recordings(root, progress=False).fingerprint()
+        != load_recordings(copy, progress=False).fingerprint()
+    )
 
 
 def test_a_recording_labels_itself_for_each_task(quirky_corpus: Path) -> None:
@@ -186,7 +213,9 @@ def test_the_table_filters_and_exports_rows(quirky_corpus: Path) -> None:
 def test_read_audio_resamples_to_8_khz_keeping_the_pitch(tmp_path: Path, tools) -> None:
     rate, freq = 48000, 440.0
     t = np.arange(rate // 2) / rate
-    path = tools.write_wav(tmp_path / "a.wav", (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), rate)
+    path = tools.write_wav(
+        tmp_path / "a.wav", (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), rate
+    )
     audio = read_audio(path)
     assert audio.dtype == np.float32 and audio.shape == (4000,)
     spectrum = np.abs(np.fft.rfft(audio * np.hanning(audio.size)))
@@ -194,7 +223,10 @@ def test_read_audio_resamples_to_8_khz_keeping_the_pitch(tmp_path: Path, tools) 
     assert np.max(np.abs(audio)) == pytest.approx(0.5, abs=0.02)
 
 
-@pytest.mark.parametrize(("value", "age"), [(25, 25), ("31", 31), ("1234", None), (None, None), ("n/a", None), (True, None)])
+@pytest.mark.parametrize(
+    ("value", "age"),
+    [(25, 25), ("31", 31), ("1234", None), (None, None), ("n/a", None), (True, None)],
+)
 def test_parse_age_accepts_numbers_and_numeric_strings_only(value: object, age: int | None) -> None:
     assert parse_age(value) == age
 

@@ -20,12 +20,30 @@ def test_the_demo_preset_reaches_95_percent_digit_accuracy_on_held_out_voices(
     demo_corpus: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    args = ["train", "--data", str(demo_corpus), "--model", "audionet", "--task", "digit", "--out", str(out),
-            "--preset", "demo", "--cache-dir", str(tmp_path / "cache"), "--workers", "2", "--quiet"]
+    args = [
+        "train",
+        "--data",
+        str(demo_corpus),
+        "--model",
+        "audionet",
+        "--task",
+        "digit",
+        "--out",
+        str(out),
+        "--preset",
+        "demo",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--workers",
+        "2",
+        "--quiet",
+    ]
     assert main(args) == 0
     summary = rf.read_json(out / rf.SUMMARY_NAME)
     config = rf.read_json(out / rf.CONFIG_NAME)
     # Held out: no test speaker was seen in training or used to pick the kept epoch.
     split = config["split"]
     assert not set(split["test"]) & (set(split["train"]) | set(split["validate"]))
-    assert summary["test_accuracy"] >= 0.95, f"demo AudioNet reached {summary['test_accuracy']:.3f} on held-out voices"
+    assert summary["test_accuracy"] >= 0.95, (
+        f"demo AudioNet reached {summary['test_accuracy']:.3f} on held-out voices"
+    )

@@ -29,7 +29,10 @@ def test_the_summary_is_the_mean_and_sample_sd_over_splits() -> None:
     results = [_result("alexnet", "digit", f"paper:{i}", a) for i, a in enumerate(accuracies)]
     results.append(_result("audionet", "sex", "paper:0", 0.9))
     rows = summarise(results)
-    assert [(r["architecture"], r["task"], r["n_splits"]) for r in rows] == [("alexnet", "digit", 5), ("audionet", "sex", 1)]
+    assert [(r["architecture"], r["task"], r["n_splits"]) for r in rows] == [
+        ("alexnet", "digit", 5),
+        ("audionet", "sex", 1),
+    ]
     assert rows[0]["mean_accuracy"] == pytest.approx(np.mean(accuracies))
     assert rows[0]["std_accuracy"] == pytest.approx(np.std(accuracies, ddof=1))
     assert rows[1]["paper_format"] == "90.00 %"
@@ -39,7 +42,9 @@ def test_the_paper_format_gives_percent_with_two_decimals() -> None:
     assert paper_format(0.958234, 0.01491) == "95.82 % ± 1.49 %"
 
 
-def test_recomputing_from_the_corpus_agrees_with_the_runs_summary(trained_run: Path, demo_corpus: Path, tmp_path: Path) -> None:
+def test_recomputing_from_the_corpus_agrees_with_the_runs_summary(
+    trained_run: Path, demo_corpus: Path, tmp_path: Path
+) -> None:
     recomputed = recompute(trained_run, demo_corpus, cache_dir=tmp_path / "cache")
     recorded = from_summary(trained_run)
     assert recomputed.n_test == recorded.n_test
@@ -59,17 +64,24 @@ def test_it_evaluates_a_folder_of_runs_and_writes_both_csvs(
     splits = rf.read_csv(tmp_path / "eval" / "evaluation_splits.csv")
     summary = rf.read_csv(tmp_path / "eval" / "evaluation_summary.csv")
     assert sorted(r["architecture"] for r in splits) == ["alexnet", "audionet"]
-    assert float(next(r for r in splits if r["architecture"] == "audionet")["test_accuracy"]) == accuracy
+    assert (
+        float(next(r for r in splits if r["architecture"] == "audionet")["test_accuracy"])
+        == accuracy
+    )
     assert len(summary) == 2
 
 
-def test_it_finds_runs_below_a_folder_and_rejects_folders_without_any(trained_run: Path, tmp_path: Path, capsys) -> None:
+def test_it_finds_runs_below_a_folder_and_rejects_folders_without_any(
+    trained_run: Path, tmp_path: Path, capsys
+) -> None:
     assert find_runs([trained_run.parent]) == [trained_run]
     assert main(["evaluate", str(tmp_path)]) == 2
     assert "holds no trained run" in capsys.readouterr().err
 
 
-def test_an_unfinished_run_needs_the_corpus_to_be_evaluated(trained_run: Path, tmp_path: Path, capsys) -> None:
+def test_an_unfinished_run_needs_the_corpus_to_be_evaluated(
+    trained_run: Path, tmp_path: Path, capsys
+) -> None:
     run = shutil.copytree(trained_run, tmp_path / "run")
     (run / rf.SUMMARY_NAME).unlink()
     assert main(["evaluate", str(run)]) == 2

@@ -21,7 +21,7 @@ def decode(png: bytes) -> np.ndarray:
 
 
 def plot_area(pixels: np.ndarray) -> np.ndarray:
-    return pixels[L.y0:L.y1, L.x0:L.x1]
+    return pixels[L.y0 : L.y1, L.x0 : L.x1]
 
 
 def burst(start_s: float, stop_s: float, freq_hz: float = 1000.0) -> np.ndarray:
@@ -38,7 +38,12 @@ def column_of(t_s: float) -> int:
 def test_every_image_has_the_web_page_size_of_the_layout(with_relevance):
     window = burst(0.3, 0.6)
     rel = window.astype(float) if with_relevance else None
-    for png in (hm.render_waveform(window, rel), hm.render_spectrogram(pp.spectrogram_input(window), None if rel is None else np.ones((227, 227)))):
+    for png in (
+        hm.render_waveform(window, rel),
+        hm.render_spectrogram(
+            pp.spectrogram_input(window), None if rel is None else np.ones((227, 227))
+        ),
+    ):
         pixels = decode(png)
         assert pixels.shape == (L.height_px, L.width_px, 3)
         assert hm.timeline()["width_px"] == L.width_px
@@ -53,7 +58,9 @@ def test_waveform_pixels_start_and_stop_at_the_columns_the_timeline_gives_for_th
 
 
 def test_spectrogram_energy_sits_at_its_time_and_frequency():
-    pixels = plot_area(decode(hm.render_spectrogram(pp.spectrogram_input(burst(0.4, 0.6, 1000.0)), None)))
+    pixels = plot_area(
+        decode(hm.render_spectrogram(pp.spectrogram_input(burst(0.4, 0.6, 1000.0)), None))
+    )
     darkness = 255 - pixels[..., 0]
     row_hz = (L.plot_height - 0.5 - np.arange(L.plot_height)) / L.plot_height * 4000
     assert abs(row_hz[darkness.sum(axis=1).argmax()] - 1000) < 40
@@ -65,10 +72,10 @@ def test_spectrogram_energy_sits_at_its_time_and_frequency():
 
 def test_tick_marks_line_up_with_the_timeline_columns():
     pixels = decode(hm.render_waveform(burst(0.2, 0.8), None))
-    below = pixels[L.y1 + 2:L.y1 + 5]  # tick marks hang below the plot area and its frame
+    below = pixels[L.y1 + 2 : L.y1 + 5]  # tick marks hang below the plot area and its frame
     for t in (0.0, 0.4, 1.0):
         x = column_of(t)
-        assert below[:, x - 1:x + 2].min() < 128, t  # a dark tick within a pixel of its column
+        assert below[:, x - 1 : x + 2].min() < 128, t  # a dark tick within a pixel of its column
     assert below[:, column_of(0.5)].min() > 200  # and none where there is no tick
 
 

@@ -41,19 +41,38 @@ def _conv(c_in: int, c_out: int, k: int, groups: int = 1) -> int:
 
 def test_the_parameter_counts_match_a_count_by_hand() -> None:
     # AudioNet: the feature map is 128 channels x 124 samples (8000 -> 3999 -> /2 five times).
-    audionet = (_conv(1, 100, 3) + _conv(100, 64, 3) + _conv(64, 128, 3) + 3 * _conv(128, 128, 3)
-                + (128 * 124 + 1) * 1024 + (1024 + 1) * 512 + (512 + 1) * 10)
+    audionet = (
+        _conv(1, 100, 3)
+        + _conv(100, 64, 3)
+        + _conv(64, 128, 3)
+        + 3 * _conv(128, 128, 3)
+        + (128 * 124 + 1) * 1024
+        + (1024 + 1) * 512
+        + (512 + 1) * 10
+    )
     # AlexNet: 227 -> 55 -> 27 -> 27 -> 13 -> 13 -> 6 spatially.
-    alexnet = (_conv(1, 96, 121) + _conv(96, 256, 25, 2) + _conv(256, 384, 9) + _conv(384, 384, 9, 2)
-               + _conv(384, 256, 9, 2) + (256 * 36 + 1) * 1024 + (1024 + 1) * 1024 + (1024 + 1) * 10)
+    alexnet = (
+        _conv(1, 96, 121)
+        + _conv(96, 256, 25, 2)
+        + _conv(256, 384, 9)
+        + _conv(384, 384, 9, 2)
+        + _conv(384, 256, 9, 2)
+        + (256 * 36 + 1) * 1024
+        + (1024 + 1) * 1024
+        + (1024 + 1) * 10
+    )
     count = lambda m: sum(p.numel() for p in m.parameters())  # noqa: E731
     assert count(AudioNet(10)) == audionet
     assert count(AlexNet(10)) == alexnet
 
 
-@pytest.mark.parametrize(("name", "shape"), [("audionet", (3, 1, 8000)), ("alexnet", (3, 1, 227, 227))])
+@pytest.mark.parametrize(
+    ("name", "shape"), [("audionet", (3, 1, 8000)), ("alexnet", (3, 1, 227, 227))]
+)
 @pytest.mark.parametrize("n_classes", [10, 2])
-def test_the_networks_return_logits_for_each_class(name: str, shape: tuple[int, ...], n_classes: int) -> None:
+def test_the_networks_return_logits_for_each_class(
+    name: str, shape: tuple[int, ...], n_classes: int
+) -> None:
     torch.manual_seed(0)
     model = build_model(name, n_classes, width=0.125).eval()
     with torch.no_grad():

@@ -12,16 +12,22 @@ from explainer import preprocessing as pp
 def _speech_like_window(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(4800) / 8000
-    clip = np.sin(2 * np.pi * (150 + 400 * t) * t) * np.hanning(t.size) + 0.01 * rng.standard_normal(t.size)
+    clip = np.sin(2 * np.pi * (150 + 400 * t) * t) * np.hanning(
+        t.size
+    ) + 0.01 * rng.standard_normal(t.size)
     window, _ = pp.place_in_window(clip.astype(np.float32), rng=rng)
     return window
 
 
 def _independent_spectrogram(window: np.ndarray) -> np.ndarray:
     """scipy's STFT with the paper's parameters, then librosa's amplitude_to_db(ref=max) by hand."""
-    _, _, zxx = signal.stft(window.astype(np.float64), fs=8000, window="hann", nperseg=455, noverlap=420)
+    _, _, zxx = signal.stft(
+        window.astype(np.float64), fs=8000, window="hann", nperseg=455, noverlap=420
+    )
     magnitude = np.abs(zxx[0:227, 2:-1])
-    power_db = 10 * np.log10(np.maximum(1e-10, magnitude**2)) - 10 * np.log10(max(1e-10, magnitude.max() ** 2))
+    power_db = 10 * np.log10(np.maximum(1e-10, magnitude**2)) - 10 * np.log10(
+        max(1e-10, magnitude.max() ** 2)
+    )
     return np.maximum(power_db, power_db.max() - 80.0)
 
 
@@ -97,7 +103,12 @@ def test_each_clips_offset_depends_only_on_seed_name_and_placement() -> None:
 
 def test_stft_params_describe_the_papers_transform() -> None:
     params = pp.stft_params()
-    assert (params["fs"], params["window"], params["nperseg"], params["noverlap"]) == (8000, "hann", 455, 420)
+    assert (params["fs"], params["window"], params["nperseg"], params["noverlap"]) == (
+        8000,
+        "hann",
+        455,
+        420,
+    )
     assert pp.input_shape("spectrogram") == (227, 227) and pp.input_shape("waveform") == (8000,)
 
 

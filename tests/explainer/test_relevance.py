@@ -59,7 +59,9 @@ def close(a: torch.Tensor, b: torch.Tensor, rtol: float = 1e-6) -> bool:
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 def test_lrp_zero_on_a_relu_network_equals_gradient_times_input(net, implementation):
     _, model, x = net
-    lrp0 = explain(model, x, "lrp-epsilon", params={"epsilon": 0.0, "implementation": implementation})
+    lrp0 = explain(
+        model, x, "lrp-epsilon", params={"epsilon": 0.0, "implementation": implementation}
+    )
     gxi = explain(model, x, "gradient-x-input")
     assert close(lrp0.relevance, gxi.relevance)
     assert float(gxi.relevance.abs().max()) > 0
@@ -76,10 +78,16 @@ def test_lrp_conserves_relevance_on_a_bias_free_network(method, implementation):
     for architecture in ARCHITECTURES:
         model = small_model(architecture, bias=False)
         x = inputs_for(architecture)
-        result = explain(model, x, method, params={**EXACT[method], "implementation": implementation})
+        result = explain(
+            model, x, method, params={**EXACT[method], "implementation": implementation}
+        )
         explained_logit = result.logits.gather(1, result.targets.reshape(-1, 1)).reshape(-1)
         totals = result.relevance.reshape(len(x), -1).sum(dim=1)
-        assert torch.allclose(totals, explained_logit, rtol=1e-6, atol=1e-9), (architecture, totals, explained_logit)
+        assert torch.allclose(totals, explained_logit, rtol=1e-6, atol=1e-9), (
+            architecture,
+            totals,
+            explained_logit,
+        )
 
 
 @pytest.mark.parametrize("method", LRP)
@@ -104,8 +112,12 @@ def test_fast_rules_match_stock_zennit_on_inputs_of_both_signs(method):
 def test_fast_rules_match_stock_zennit_on_grouped_first_layers_with_mixed_inputs():
     torch.manual_seed(0)
     model = nn.Sequential(
-        nn.Conv1d(2, 6, 3, padding=1, groups=2), nn.ReLU(), nn.Conv1d(6, 4, 3, groups=2), nn.ReLU(),
-        nn.Flatten(), nn.Linear(4 * 30, 5),
+        nn.Conv1d(2, 6, 3, padding=1, groups=2),
+        nn.ReLU(),
+        nn.Conv1d(6, 4, 3, groups=2),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(4 * 30, 5),
     ).double()
     x = torch.randn(3, 2, 32, dtype=torch.float64)
     for method in LRP:
@@ -126,7 +138,9 @@ EXPECTED_RULES = {
 @pytest.mark.parametrize("method", LRP)
 def test_each_composite_puts_the_intended_rule_on_each_layer(net, method, implementation):
     architecture, model, x = net
-    composite = build_composite(method, get_method(method).resolve_params(), x, fast=implementation == "fast")
+    composite = build_composite(
+        method, get_method(method).resolve_params(), x, fast=implementation == "fast"
+    )
     first, conv, dense = EXPECTED_RULES[method]
     context: dict = {}
     seen_first = False
@@ -150,7 +164,10 @@ def test_each_composite_puts_the_intended_rule_on_each_layer(net, method, implem
 
 def hook_count(model: nn.Module) -> int:
     return sum(
-        len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks) + len(m._backward_pre_hooks)
+        len(m._forward_hooks)
+        + len(m._forward_pre_hooks)
+        + len(m._backward_hooks)
+        + len(m._backward_pre_hooks)
         for m in model.modules()
     )
 
@@ -162,17 +179,26 @@ def test_explaining_leaves_no_hooks_behind_even_after_an_error(net, implementati
     for method in LRP:
         explain(model, x[:1], method, params={"implementation": implementation})
         assert hook_count(model) == 0, method
-    wrong_shape = torch.zeros(1, 1, 100, dtype=torch.float64) if architecture == "audionet" else torch.zeros(1, 1, 50, 50, dtype=torch.float64)
+    wrong_shape = (
+        torch.zeros(1, 1, 100, dtype=torch.float64)
+        if architecture == "audionet"
+        else torch.zeros(1, 1, 50, 50, dtype=torch.float64)
+    )
     with pytest.raises(RuntimeError):
-        explain(model, wrong_shape, "lrp-epsilon-plus-flat", params={"implementation": implementation})
+        explain(
+            model, wrong_shape, "lrp-epsilon-plus-flat", params={"implementation": implementation}
+        )
     assert hook_count(model) == 0
 
 
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_one_sample_explained_alone_equals_the_same_sample_in_a_batch(net, method):
     architecture, model, x = net
-    params = {"integrated-gradients": {"n_steps": 3}, "smoothgrad": {"n_samples": 2},
-              "occlusion": {"window_ms": 200.0, "stride_ms": 100.0}}.get(method)
+    params = {
+        "integrated-gradients": {"n_steps": 3},
+        "smoothgrad": {"n_samples": 2},
+        "occlusion": {"window_ms": 200.0, "stride_ms": 100.0},
+    }.get(method)
     batch = explain(model, x, method, params=params)
     alone = explain(model, x[1:2], method, params=params)
     assert close(alone.relevance[0], batch.relevance[1])
@@ -210,7 +236,10 @@ def test_relevance_is_for_the_predicted_class_by_default_or_any_chosen_class(net
 def test_smoothgrad_without_noise_is_the_gradient_and_with_noise_is_seeded():
     model, x = small_model("audionet"), inputs_for("audionet", 2)
     plain = explain(model, x, "gradient").relevance
-    assert close(explain(model, x, "smoothgrad", params={"noise_level": 0.0, "n_samples": 2}).relevance, plain)
+    assert close(
+        explain(model, x, "smoothgrad", params={"noise_level": 0.0, "n_samples": 2}).relevance,
+        plain,
+    )
     a = explain(model, x, "smoothgrad", params={"n_samples": 3, "seed": 1}).relevance
     b = explain(model, x, "smoothgrad", params={"n_samples": 3, "seed": 1}).relevance
     c = explain(model, x, "smoothgrad", params={"n_samples": 3, "seed": 2}).relevance
@@ -221,7 +250,11 @@ def test_integrated_gradients_add_up_to_the_logit_change_from_silence():
     model, x = small_model("audionet"), inputs_for("audionet", 1)
     result = explain(model, x, "integrated-gradients", params={"n_steps": 48})
     with torch.no_grad():
-        change = (model(x) - model(torch.zeros_like(x))).gather(1, result.targets.reshape(-1, 1)).reshape(-1)
+        change = (
+            (model(x) - model(torch.zeros_like(x)))
+            .gather(1, result.targets.reshape(-1, 1))
+            .reshape(-1)
+        )
     totals = result.relevance.reshape(1, -1).sum(dim=1)
     assert torch.allclose(totals, change, rtol=0.05, atol=1e-3 * float(change.abs().max()))
 
@@ -236,8 +269,8 @@ def test_occlusion_gives_each_time_step_the_mean_logit_drop_of_the_windows_cover
     expected = torch.zeros(8000, dtype=torch.float64)
     count = torch.zeros(8000, dtype=torch.float64)
     for start in range(0, 8000 - 400 + 1, 200):
-        expected[start:start + 400] += contribution[start:start + 400].sum()
-        count[start:start + 400] += 1
+        expected[start : start + 400] += contribution[start : start + 400].sum()
+        count[start : start + 400] += 1
     assert close(result.relevance.reshape(-1), expected / count)
 
 
@@ -260,8 +293,17 @@ def test_an_unknown_method_or_parameter_is_an_error_naming_the_choices():
 
 
 def test_every_required_method_is_registered_with_a_description():
-    required = {"lrp-epsilon-plus-flat", "lrp-epsilon-gamma-box", "lrp-alpha2-beta1", "lrp-epsilon",
-                "gradient", "gradient-x-input", "integrated-gradients", "smoothgrad", "occlusion"}
+    required = {
+        "lrp-epsilon-plus-flat",
+        "lrp-epsilon-gamma-box",
+        "lrp-alpha2-beta1",
+        "lrp-epsilon",
+        "gradient",
+        "gradient-x-input",
+        "integrated-gradients",
+        "smoothgrad",
+        "occlusion",
+    }
     assert required <= set(ALL_METHODS)
     assert all(get_method(name).description for name in ALL_METHODS)
 
@@ -273,10 +315,17 @@ def test_fast_rules_refuse_what_they_do_not_support_instead_of_answering_wrongly
     with build_composite("lrp-epsilon", {"epsilon": 1e-6}, x).context(model):
         with pytest.raises(RuntimeError, match="create_graph"):
             torch.autograd.grad(model(x).sum(), x, create_graph=True)
-    in_place = nn.Sequential(nn.Conv1d(1, 4, 3), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(4 * 14, 3))
+    in_place = nn.Sequential(
+        nn.Conv1d(1, 4, 3), nn.ReLU(inplace=True), nn.Flatten(), nn.Linear(4 * 14, 3)
+    )
     with pytest.raises(RuntimeError, match="inplace"):
         explain(in_place, x.detach(), "lrp-epsilon-plus-flat")
-    assert explain(in_place, x.detach(), "lrp-epsilon-plus-flat", params={"implementation": "zennit"}).relevance.shape == x.shape
+    assert (
+        explain(
+            in_place, x.detach(), "lrp-epsilon-plus-flat", params={"implementation": "zennit"}
+        ).relevance.shape
+        == x.shape
+    )
     from explainer.relevance.fast_rules import Epsilon
 
     with pytest.raises(TypeError, match="fast LRP rules support"):

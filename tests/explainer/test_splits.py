@@ -34,7 +34,9 @@ def test_the_paper_splits_are_exactly_those_of_the_reference_file(task: str) -> 
 
 
 @pytest.mark.parametrize(("task", "sizes"), [("digit", (36, 12, 12)), ("sex", (12, 6, 6))])
-def test_no_speaker_crosses_parts_in_the_paper_splits(task: str, sizes: tuple[int, int, int]) -> None:
+def test_no_speaker_crosses_parts_in_the_paper_splits(
+    task: str, sizes: tuple[int, int, int]
+) -> None:
     splits = paper_splits(task)
     for split in splits:
         _assert_disjoint(split)
@@ -53,10 +55,17 @@ def test_the_paper_sex_splits_use_the_twelve_women_and_twelve_men() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    n_female=st.integers(1, 15), n_male=st.integers(1, 40), seed=st.integers(0, 2**31), task=st.sampled_from(["digit", "sex"])
+    n_female=st.integers(1, 15),
+    n_male=st.integers(1, 40),
+    seed=st.integers(0, 2**31),
+    task=st.sampled_from(["digit", "sex"]),
 )
-def test_no_speaker_crosses_parts_in_generic_splits(n_female: int, n_male: int, seed: int, task: str) -> None:
-    sexes = {f"{i:02d}": "female" for i in range(n_female)} | {f"{i:02d}": "male" for i in range(50, 50 + n_male)}
+def test_no_speaker_crosses_parts_in_generic_splits(
+    n_female: int, n_male: int, seed: int, task: str
+) -> None:
+    sexes = {f"{i:02d}": "female" for i in range(n_female)} | {
+        f"{i:02d}": "male" for i in range(50, 50 + n_male)
+    }
     n_folds = 5 if task == "digit" else 4
     try:
         splits = rotating_splits(sexes, task=task, seed=seed)
@@ -87,12 +96,19 @@ def test_generic_sex_splits_balance_the_sexes_like_the_papers() -> None:
 
 def test_generic_splits_depend_on_the_seed_only() -> None:
     sexes = dict(list(ALL_SPEAKERS.items())[:20])
-    assert rotating_splits(sexes, task="digit", seed=1) == rotating_splits(dict(reversed(sexes.items())), task="digit", seed=1)
-    assert rotating_splits(sexes, task="digit", seed=1) != rotating_splits(sexes, task="digit", seed=2)
+    assert rotating_splits(sexes, task="digit", seed=1) == rotating_splits(
+        dict(reversed(sexes.items())), task="digit", seed=1
+    )
+    assert rotating_splits(sexes, task="digit", seed=1) != rotating_splits(
+        sexes, task="digit", seed=2
+    )
 
 
 def test_auto_picks_the_paper_splits_for_the_full_dataset_and_generic_otherwise() -> None:
-    assert resolve_splits("auto", task="digit", speaker_sexes=ALL_SPEAKERS)[0] == paper_splits("digit")[0]
+    assert (
+        resolve_splits("auto", task="digit", speaker_sexes=ALL_SPEAKERS)[0]
+        == paper_splits("digit")[0]
+    )
     few = dict(list(ALL_SPEAKERS.items())[:20])
     assert resolve_splits("auto:2", task="digit", speaker_sexes=few)[0].name == "generic-seed0:2"
     assert len(resolve_splits("paper:all", task="sex", speaker_sexes=ALL_SPEAKERS)) == 4
@@ -102,12 +118,21 @@ def test_it_reads_a_split_from_a_json_file(tmp_path: Path) -> None:
     path = tmp_path / "mine.json"
     path.write_text(json.dumps({"train": [1, 2], "validate": ["03"], "test": [4]}))
     (split,) = resolve_splits(str(path), task="digit", speaker_sexes=ALL_SPEAKERS)
-    assert (split.name, split.train, split.validate, split.test) == ("mine", ("01", "02"), ("03",), ("04",))
+    assert (split.name, split.train, split.validate, split.test) == (
+        "mine",
+        ("01", "02"),
+        ("03",),
+        ("04",),
+    )
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
-    [("paper:7", "choose a split 0..4"), ("bogus", "expected paper:K"), ("paper:x", "choose a split")],
+    [
+        ("paper:7", "choose a split 0..4"),
+        ("bogus", "expected paper:K"),
+        ("paper:x", "choose a split"),
+    ],
 )
 def test_it_rejects_a_bad_split_spec(spec: str, message: str) -> None:
     with pytest.raises(UserError, match=message):

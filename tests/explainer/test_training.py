@@ -24,8 +24,21 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _train(demo_corpus: Path, out: Path, cache: Path, *extra: str) -> int:
-    return main(["train", "--data", str(demo_corpus), "--out", str(out), "--cache-dir", str(cache),
-                 "--workers", "1", *TINY, *extra])
+    return main(
+        [
+            "train",
+            "--data",
+            str(demo_corpus),
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(cache),
+            "--workers",
+            "1",
+            *TINY,
+            *extra,
+        ]
+    )
 
 
 def _metrics(run: Path) -> list[dict[str, str]]:
@@ -62,7 +75,22 @@ def test_an_interrupted_run_resumes_to_the_weights_of_an_uninterrupted_one(
     cut = tmp_path / "cut"
     assert _train(demo_corpus, cut, cache, "--stop-after", str(stop_after)) == 3
     assert (cut / rf.CHECKPOINT_NAME).is_file() and not (cut / rf.SUMMARY_NAME).exists()
-    assert main(["train", "--data", str(demo_corpus), "--out", str(cut), "--cache-dir", str(cache), "--resume", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(demo_corpus),
+                "--out",
+                str(cut),
+                "--cache-dir",
+                str(cache),
+                "--resume",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     assert rf.sha256_of(cut / rf.MODEL_NAME) == rf.sha256_of(whole_run / rf.MODEL_NAME)
     assert _metrics(cut) == _metrics(whole_run)
     assert not (cut / rf.CHECKPOINT_NAME).exists()
@@ -77,15 +105,43 @@ def test_resuming_refuses_a_corpus_that_changed(
     cut = tmp_path / "cut"
     assert _train(corpus, cut, cache, "--stop-after", "2") == 3
     shutil.copy(corpus / "02" / "1_02_0.wav", corpus / "02" / "2_02_0.wav")
-    assert main(["train", "--data", str(corpus), "--out", str(cut), "--cache-dir", str(cache), "--resume", "--quiet"]) == 2
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(corpus),
+                "--out",
+                str(cut),
+                "--cache-dir",
+                str(cache),
+                "--resume",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "fingerprint changed" in _error_line(capsys)
 
 
-def test_the_run_folder_holds_weights_config_metrics_predictions_and_figures(trained_run: Path) -> None:
-    for name in (rf.MODEL_NAME, rf.CONFIG_NAME, rf.METRICS_NAME, rf.SUMMARY_NAME, rf.PREDICTIONS_NAME):
+def test_the_run_folder_holds_weights_config_metrics_predictions_and_figures(
+    trained_run: Path,
+) -> None:
+    for name in (
+        rf.MODEL_NAME,
+        rf.CONFIG_NAME,
+        rf.METRICS_NAME,
+        rf.SUMMARY_NAME,
+        rf.PREDICTIONS_NAME,
+    ):
         assert (trained_run / name).is_file(), name
     config = rf.read_json(trained_run / rf.CONFIG_NAME)
-    assert (config["seed"], config["architecture"], config["task"], config["width"]) == (0, "audionet", "digit", 0.125)
+    assert (config["seed"], config["architecture"], config["task"], config["width"]) == (
+        0,
+        "audionet",
+        "digit",
+        0.125,
+    )
     assert len(config["data"]["fingerprint"]) == 64 and config["data"]["split"]["test"]
     metrics = rf.read_csv(trained_run / rf.METRICS_NAME)
     assert [int(r["epoch"]) for r in metrics] == [1, 2, 3]
@@ -115,13 +171,17 @@ def test_load_run_gives_the_kept_weights_ready_to_predict(trained_run: Path, dem
     # Re-preparing the test clips reproduces the logits the run wrote.
     rows = rf.read_csv(trained_run / rf.PREDICTIONS_NAME)[:5]
     by_relpath = {r.relpath: r for r in demo_table}
-    inputs = np.stack([trained.prepare(by_relpath[r["relpath"]].path, r["relpath"])[1] for r in rows])
+    inputs = np.stack(
+        [trained.prepare(by_relpath[r["relpath"]].path, r["relpath"])[1] for r in rows]
+    )
     logits = trained.predict(inputs)
     expected = np.array([[float(r[f"logit_{c}"]) for c in trained.classes] for r in rows])
     np.testing.assert_allclose(logits, expected, rtol=1e-4, atol=1e-4)
 
 
-def test_the_kept_weights_are_those_of_the_best_validation_epoch(trained_run: Path, demo_table) -> None:
+def test_the_kept_weights_are_those_of_the_best_validation_epoch(
+    trained_run: Path, demo_table
+) -> None:
     from explainer.cache import preprocess
 
     trained = load_run(trained_run)
@@ -143,11 +203,17 @@ def test_the_data_description_fits_the_bundle_contract(trained_run: Path) -> Non
     trained = load_run(trained_run)
     schema = manifest_schema()["properties"]["model"]
     model = {
-        "architecture": trained.architecture, "task": trained.task, "input": trained.representation,
-        "classes": trained.classes, "weights_sha256": trained.weights_sha256,
-        "test_accuracy": trained.test_accuracy, "training_data": trained.data_description,
+        "architecture": trained.architecture,
+        "task": trained.task,
+        "input": trained.representation,
+        "classes": trained.classes,
+        "weights_sha256": trained.weights_sha256,
+        "test_accuracy": trained.test_accuracy,
+        "training_data": trained.data_description,
     }
-    jsonschema.Draft202012Validator({**schema, "$defs": manifest_schema().get("$defs", {})}).validate(model)
+    jsonschema.Draft202012Validator(
+        {**schema, "$defs": manifest_schema().get("$defs", {})}
+    ).validate(model)
 
 
 def test_an_alexnet_run_reads_spectrograms(trained_alexnet_run: Path) -> None:
@@ -162,15 +228,32 @@ def _parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(["--data", "x", "--out", "y", *argv])
 
 
-@pytest.mark.parametrize(("model", "lr", "steps", "clip"), [("audionet", 1e-4, 50_000, None), ("alexnet", 1e-3, 10_000, 5.0)])
-def test_the_paper_preset_uses_the_papers_solver(demo_table, model: str, lr: float, steps: int, clip: float | None) -> None:
+@pytest.mark.parametrize(
+    ("model", "lr", "steps", "clip"),
+    [("audionet", 1e-4, 50_000, None), ("alexnet", 1e-3, 10_000, 5.0)],
+)
+def test_the_paper_preset_uses_the_papers_solver(
+    demo_table, model: str, lr: float, steps: int, clip: float | None
+) -> None:
     (config,) = configs_from_args(_parse("--model", model, "--preset", "paper"), demo_table)
-    assert (config.optimizer, config.lr, config.momentum, config.batch_size) == ("sgd", lr, 0.9, 100)
-    assert (config.max_steps, config.grad_clip, config.width, config.placements) == (steps, clip, 1.0, 1)
+    assert (config.optimizer, config.lr, config.momentum, config.batch_size) == (
+        "sgd",
+        lr,
+        0.9,
+        100,
+    )
+    assert (config.max_steps, config.grad_clip, config.width, config.placements) == (
+        steps,
+        clip,
+        1.0,
+        1,
+    )
 
 
 def test_options_override_the_preset_and_all_splits_give_one_config_each(demo_table) -> None:
-    configs = configs_from_args(_parse("--preset", "paper", "--lr", "0.01", "--split", "generic:all"), demo_table)
+    configs = configs_from_args(
+        _parse("--preset", "paper", "--lr", "0.01", "--split", "generic:all"), demo_table
+    )
     assert len(configs) == 5 and {c.lr for c in configs} == {0.01}
     assert len({c.split["name"] for c in configs}) == 5
 
@@ -180,7 +263,9 @@ def _error_line(capsys: pytest.CaptureFixture[str]) -> str:
     return err[-1]
 
 
-def test_it_reports_a_missing_corpus_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_it_reports_a_missing_corpus_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 2
     assert _error_line(capsys) == f"error: {tmp_path / 'nope'}: no such corpus folder"
 
@@ -204,19 +289,36 @@ def test_it_refuses_to_overwrite_a_run_without_force(
 
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--width", "-1"], "--width must be positive"), (["--split", "paper:0"], "use --split generic"),
-     (["--split", "generic:9"], "choose a split 0..4")],
+    [
+        (["--width", "-1"], "--width must be positive"),
+        (["--split", "paper:0"], "use --split generic"),
+        (["--split", "generic:9"], "choose a split 0..4"),
+    ],
 )
 def test_it_rejects_bad_options_in_one_line(
-    demo_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    demo_corpus: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
 ) -> None:
-    assert main(["train", "--data", str(demo_corpus), "--out", str(tmp_path / "r"), "--quiet", *argv]) == 2
+    assert (
+        main(["train", "--data", str(demo_corpus), "--out", str(tmp_path / "r"), "--quiet", *argv])
+        == 2
+    )
     assert message in _error_line(capsys)
     assert not (tmp_path / "r").exists()
 
 
-def test_resuming_a_finished_run_changes_nothing(trained_run: Path, demo_corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_resuming_a_finished_run_changes_nothing(
+    trained_run: Path, demo_corpus: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     before = rf.sha256_of(trained_run / rf.MODEL_NAME)
-    assert main(["train", "--data", str(demo_corpus), "--out", str(trained_run), "--resume", "--quiet"]) == 0
+    assert (
+        main(
+            ["train", "--data", str(demo_corpus), "--out", str(trained_run), "--resume", "--quiet"]
+        )
+        == 0
+    )
     assert "already finished" in capsys.readouterr().err
     assert rf.sha256_of(trained_run / rf.MODEL_NAME) == before

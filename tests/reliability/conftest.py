@@ -68,15 +68,40 @@ class Stack:
 
     def start_worker(self) -> Process:
         """A Celery worker for web jobs (its own node name, so a restarted one is a new node)."""
-        self.worker = start("worker", ["-m", "celery", "-A", "studyapp", "worker", "-Q", "web", "--concurrency", "1",
-                                       "-n", f"faults-{secrets.token_hex(3)}@%h", "--without-gossip",
-                                       "--without-mingle", "--loglevel", "INFO"], env=self.env, logs=self.logs)
-        wait_until(lambda: " ready." in self.worker.output(), timeout_s=60, what="the Celery worker",  # type: ignore[union-attr]
-                   process=self.worker)
+        self.worker = start(
+            "worker",
+            [
+                "-m",
+                "celery",
+                "-A",
+                "studyapp",
+                "worker",
+                "-Q",
+                "web",
+                "--concurrency",
+                "1",
+                "-n",
+                f"faults-{secrets.token_hex(3)}@%h",
+                "--without-gossip",
+                "--without-mingle",
+                "--loglevel",
+                "INFO",
+            ],
+            env=self.env,
+            logs=self.logs,
+        )
+        wait_until(
+            lambda: " ready." in self.worker.output(),
+            timeout_s=60,
+            what="the Celery worker",  # type: ignore[union-attr]
+            process=self.worker,
+        )
         return self.worker
 
     def client(self, number: int) -> HttpClient:
-        return HttpClient("127.0.0.1", self.port, headers=forwarded_headers(number, HOST), timeout_s=20)
+        return HttpClient(
+            "127.0.0.1", self.port, headers=forwarded_headers(number, HOST), timeout_s=20
+        )
 
     def healthy(self) -> None:
         """Every server up and the site answering (a test that broke one restarts it)."""
@@ -84,8 +109,12 @@ class Stack:
             self.postgres.start()
         if self.redis.process is None:
             self.redis.start()
-        wait_until(lambda: answers(f"http://127.0.0.1:{self.port}/healthz", VIA_PROXY), timeout_s=30,
-                   what="the site's health check", process=self.web)
+        wait_until(
+            lambda: answers(f"http://127.0.0.1:{self.port}/healthz", VIA_PROXY),
+            timeout_s=30,
+            what="the site's health check",
+            process=self.web,
+        )
 
 
 VIA_PROXY = {"X-Forwarded-Proto": "https", "Host": HOST}
@@ -101,9 +130,24 @@ def answers(url: str, headers: dict[str, str]) -> bool:
 def _setup_site(env: dict[str, str], tmp: Path) -> dict[str, object]:
     out = tmp / "data" / "site.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run([sys.executable, "-m", "tests.load_site", str(out), "--trials", str(TRIALS),
-                           "--staff", ":".join(STAFF)], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=180, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tests.load_site",
+            str(out),
+            "--trials",
+            str(TRIALS),
+            "--staff",
+            ":".join(STAFF),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(out.read_text())
 
@@ -121,14 +165,34 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         postgres.start()
         redis.start()
-        env = production_env(data_dir=tmp / "data", static_root=tmp / "static", database_url=postgres.admin_url,
-                             redis_url=redis.url)
-        env.update({"DJANGO_CSRF_TRUSTED_ORIGINS": ORIGIN, "HEARXAI_JOB_HEARTBEAT_S": "1", "HEARXAI_JOB_LEASE_S": "4",
-                    "HEARXAI_JOB_SWEEP_S": "1", "DJANGO_LOG_LEVEL": "WARNING"})
+        env = production_env(
+            data_dir=tmp / "data",
+            static_root=tmp / "static",
+            database_url=postgres.admin_url,
+            redis_url=redis.url,
+        )
+        env.update(
+            {
+                "DJANGO_CSRF_TRUSTED_ORIGINS": ORIGIN,
+                "HEARXAI_JOB_HEARTBEAT_S": "1",
+                "HEARXAI_JOB_LEASE_S": "4",
+                "HEARXAI_JOB_SWEEP_S": "1",
+                "DJANGO_LOG_LEVEL": "WARNING",
+            }
+        )
         site = _setup_site(env, tmp)
         port = free_port()
-        built = Stack(tmp, env, postgres, redis, start_web(env, port=port, workers=WEB_WORKERS, logs=logs), port,
-                      int(site["study_id"]), str(site["slug"]), logs)  # type: ignore[arg-type]
+        built = Stack(
+            tmp,
+            env,
+            postgres,
+            redis,
+            start_web(env, port=port, workers=WEB_WORKERS, logs=logs),
+            port,
+            int(site["study_id"]),
+            str(site["slug"]),
+            logs,
+        )  # type: ignore[arg-type]
         built.start_worker()
         yield built
     finally:
@@ -148,15 +212,25 @@ def stack(servers: Stack) -> Stack:
     return servers
 
 
-def walk_everyone(stack: Stack, n: int, *, first: int = 0, pace: Pace = FAST,
-                  during: object = None) -> list[Walk]:
+def walk_everyone(
+    stack: Stack, n: int, *, first: int = 0, pace: Pace = FAST, during: object = None
+) -> list[Walk]:
     """``n`` participants take the study at once; ``during(walkers)`` (a coroutine) runs alongside."""
 
     async def main() -> list[Walk]:
         clients = [stack.client(first + k) for k in range(n)]
-        walkers = [Participant(c, slug=stack.slug, label=f"p{first + k}-{secrets.token_hex(3)}", origin=ORIGIN,
-                               pace=pace, rng=random.Random(first + k), timing=_statuses(stack))
-                   for k, c in enumerate(clients)]
+        walkers = [
+            Participant(
+                c,
+                slug=stack.slug,
+                label=f"p{first + k}-{secrets.token_hex(3)}",
+                origin=ORIGIN,
+                pace=pace,
+                rng=random.Random(first + k),
+                timing=_statuses(stack),
+            )
+            for k, c in enumerate(clients)
+        ]
         runs = [asyncio.create_task(w.run()) for w in walkers]
         if during is not None:
             await during(walkers)  # type: ignore[operator]

@@ -24,8 +24,9 @@ pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
 def _job(database_url: str, job_id: int) -> tuple[str, int, str]:
     with psycopg.connect(database_url) as conn:
-        return conn.execute("SELECT status, attempts, message FROM studyapp_exportjob WHERE id = %s",
-                            [job_id]).fetchone()
+        return conn.execute(
+            "SELECT status, attempts, message FROM studyapp_exportjob WHERE id = %s", [job_id]
+        ).fetchone()
 
 
 def test_an_export_whose_worker_is_killed_is_run_again_by_another_worker(stack: Stack) -> None:
@@ -39,19 +40,36 @@ def test_an_export_whose_worker_is_killed_is_run_again_by_another_worker(stack: 
         queued = staff.post_form(f"/admin/studyapp/study/{stack.study_id}/export/", {})
         job_page = queued.headers["location"]
         job_id = int(job_page.rstrip("/").split("/")[-2])
-        wait_until(lambda: _job(stack.database_url, job_id)[:2] == ("running", 1), timeout_s=30,
-                   what="the first worker to start the export", process=stack.worker)
-        os.killpg(stack.worker.popen.pid, signal.SIGKILL)  # the worker and its pool process, no goodbye
+        wait_until(
+            lambda: _job(stack.database_url, job_id)[:2] == ("running", 1),
+            timeout_s=30,
+            what="the first worker to start the export",
+            process=stack.worker,
+        )
+        os.killpg(
+            stack.worker.popen.pid, signal.SIGKILL
+        )  # the worker and its pool process, no goodbye
         stack.worker.popen.wait(timeout=10)
         assert "Running on a worker (attempt 1 of 3" in staff.get(job_page).body.decode()
-        wait_until(lambda: "presumed stopped" in staff.get(job_page).body.decode(), timeout_s=20,
-                   what="the admin to notice the silent worker")
+        wait_until(
+            lambda: "presumed stopped" in staff.get(job_page).body.decode(),
+            timeout_s=20,
+            what="the admin to notice the silent worker",
+        )
         stack.start_worker()
-        wait_until(lambda: _job(stack.database_url, job_id)[:2] == ("running", 2), timeout_s=30,
-                   what="the new worker to take the job over", process=stack.worker)
+        wait_until(
+            lambda: _job(stack.database_url, job_id)[:2] == ("running", 2),
+            timeout_s=30,
+            what="the new worker to take the job over",
+            process=stack.worker,
+        )
         blocker.rollback()  # the slow query ends
-    wait_until(lambda: _job(stack.database_url, job_id)[0] == "succeeded", timeout_s=30,
-               what="the export to finish", process=stack.worker)
+    wait_until(
+        lambda: _job(stack.database_url, job_id)[0] == "succeeded",
+        timeout_s=30,
+        what="the export to finish",
+        process=stack.worker,
+    )
     assert "run_export_job" in stack.worker.output() and "re-queued export" in stack.worker.output()
     page = staff.get(job_page).body.decode()
     assert "succeeded" in page and "2 participants" in page

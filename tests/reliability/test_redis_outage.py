@@ -40,7 +40,9 @@ class StaffBrowser:
         page = self.get(path)
         token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.body.decode())
         assert page.status == 200 and token, (page.status, page.body[:300])
-        return run_async(self._request("POST", path, {"csrfmiddlewaretoken": token.group(1), **data}))
+        return run_async(
+            self._request("POST", path, {"csrfmiddlewaretoken": token.group(1), **data})
+        )
 
     async def _request(self, method: str, path: str, form: dict[str, str] | None = None) -> Reply:
         try:
@@ -49,7 +51,9 @@ class StaffBrowser:
             await self.client.close()  # each call runs in its own event loop
 
     def log_in(self) -> None:
-        reply = self.post_form("/admin/login/", {"username": STAFF[0], "password": STAFF[1], "next": "/admin/"})
+        reply = self.post_form(
+            "/admin/login/", {"username": STAFF[0], "password": STAFF[1], "next": "/admin/"}
+        )
         assert reply.status == 302 and reply.headers["location"] == "/admin/", reply.body[:500]
 
 
@@ -61,7 +65,11 @@ def test_participants_finish_and_an_export_waits_for_redis_then_completes(stack:
     walks = walk_everyone(stack, 6, first=200)
     assert [w.errors for w in walks if w.errors] == [] and all(w.completed for w in walks)
     check = check_answers(stack.database_url, acknowledged(walks))
-    assert (check["acknowledged"], check["answers_lost"], check["answers_duplicated"]) == (6 * TRIALS, 0, 0)
+    assert (check["acknowledged"], check["answers_lost"], check["answers_duplicated"]) == (
+        6 * TRIALS,
+        0,
+        0,
+    )
     assert not {429, 500, 503} & set(stack.statuses)
     assert "rate limits counted in process memory" in stack.web.output()
 
@@ -74,10 +82,16 @@ def test_participants_finish_and_an_export_waits_for_redis_then_completes(stack:
     assert "Waiting for the task queue (Redis)" in staff.get(job_page).body.decode()
 
     stack.redis.start()
-    wait_until(lambda: "succeeded" in staff.get(job_page).body.decode(), timeout_s=45,
-               what="the export to run once Redis is back", process=stack.worker)
+    wait_until(
+        lambda: "succeeded" in staff.get(job_page).body.decode(),
+        timeout_s=45,
+        what="the export to run once Redis is back",
+        process=stack.worker,
+    )
     finished = staff.get(job_page).body.decode()
-    assert f"{_answers_stored(stack)} trials, " in finished  # every answer, this test's and earlier ones'
+    assert (
+        f"{_answers_stored(stack)} trials, " in finished
+    )  # every answer, this test's and earlier ones'
     download = re.search(r'href="(/research/exports/[^"]+/download/)"', finished)
     assert download is not None
     archive = staff.get(download.group(1))

@@ -27,13 +27,28 @@ def fresh_rate_limits() -> Iterator[None]:
 
 def every_page_study(bundle: Bundle, slug: str = "all-pages", **fields: Any) -> Study:
     """Demographics, sound check, practice, catch trials, rating and confidence: every participant page."""
-    design = {"status": Study.Status.LIVE, "consent_text": "Consent.", "n_trials": 3, "n_practice": 1, "n_catch": 1,
-              "demographics": ["age_range", "native_language"], "headphone_screen": True, "screen_trials": 2,
-              "screen_pass_threshold": 2, "ask_rating": True, "ask_confidence": True,
-              "completion_url": "https://app.prolific.com/submissions/complete?cc=C0DE", **fields}
-    return study_create(slug=slug, title="Every page", bundle=bundle,
-                        conditions=[("visual", "visual", ""), ("audible", "audible", ""), ("both", "both", "")],
-                        **design)
+    design = {
+        "status": Study.Status.LIVE,
+        "consent_text": "Consent.",
+        "n_trials": 3,
+        "n_practice": 1,
+        "n_catch": 1,
+        "demographics": ["age_range", "native_language"],
+        "headphone_screen": True,
+        "screen_trials": 2,
+        "screen_pass_threshold": 2,
+        "ask_rating": True,
+        "ask_confidence": True,
+        "completion_url": "https://app.prolific.com/submissions/complete?cc=C0DE",
+        **fields,
+    }
+    return study_create(
+        slug=slug,
+        title="Every page",
+        bundle=bundle,
+        conditions=[("visual", "visual", ""), ("audible", "audible", ""), ("both", "both", "")],
+        **design,
+    )
 
 
 @dataclass
@@ -59,16 +74,28 @@ class RecordingTransport(DjangoClientTransport):
 def walk(study: Study, label: str, record: Recorded | None = None) -> bool:
     """A simulated participant takes ``study`` to the end through the pages; True if completed."""
     transport = RecordingTransport(record or Recorded())
-    return Bot(transport, study.slug, label, random.Random(label), 1.0, db_oracle,
-               screen_oracle=db_screen_oracle).run().completed
+    return (
+        Bot(
+            transport,
+            study.slug,
+            label,
+            random.Random(label),
+            1.0,
+            db_oracle,
+            screen_oracle=db_screen_oracle,
+        )
+        .run()
+        .completed
+    )
 
 
 @pytest.fixture
 def staff_client(db: None) -> Client:
     from django.contrib.auth import get_user_model
 
-    user = get_user_model().objects.create_user("staff", password="a-long-password-123", is_staff=True,
-                                                is_superuser=True)
+    user = get_user_model().objects.create_user(
+        "staff", password="a-long-password-123", is_staff=True, is_superuser=True
+    )
     client = Client()
     client.force_login(user)
     return client

@@ -40,8 +40,12 @@ def test_the_participant_policy_allows_only_the_sites_own_origin() -> None:
 def test_the_admin_policy_differs_only_by_allowing_the_admins_inline_styles() -> None:
     strict, admin = directives(STRICT_CSP), directives(ADMIN_CSP)
     assert admin["style-src"] == ["'self'", "'unsafe-inline'"]
-    assert {k: v for k, v in admin.items() if k != "style-src"} == {k: v for k, v in strict.items() if k != "style-src"}
-    assert "'unsafe-inline'" not in admin["script-src"] and "'unsafe-eval'" not in admin["script-src"]
+    assert {k: v for k, v in admin.items() if k != "style-src"} == {
+        k: v for k, v in strict.items() if k != "style-src"
+    }
+    assert (
+        "'unsafe-inline'" not in admin["script-src"] and "'unsafe-eval'" not in admin["script-src"]
+    )
 
 
 class _Page(HTMLParser):
@@ -81,7 +85,9 @@ class _Page(HTMLParser):
 
 
 def _foreign(url: str) -> bool:
-    return bool(re.match(r"^(?:[a-z][a-z0-9+.-]*:|//)", url.strip(), re.I)) and not url.startswith("data:")
+    return bool(re.match(r"^(?:[a-z][a-z0-9+.-]*:|//)", url.strip(), re.I)) and not url.startswith(
+        "data:"
+    )
 
 
 def problems_in(html: str) -> list[str]:
@@ -99,7 +105,10 @@ def test_every_page_of_a_study_sends_the_policy_and_breaks_none_of_it(bundle: Bu
     assert any("/feedback/" in p for p in pages) and any(p.endswith("/done/") for p in pages)
     for path, response in record.responses:
         assert response["Content-Security-Policy"] == STRICT_CSP, path
-        assert response["X-Content-Type-Options"] == "nosniff" and response["X-Frame-Options"] == "DENY", path
+        assert (
+            response["X-Content-Type-Options"] == "nosniff"
+            and response["X-Frame-Options"] == "DENY"
+        ), path
         if response["Content-Type"].startswith("text/html"):
             assert problems_in(response.content.decode()) == [], path
 
@@ -110,15 +119,20 @@ def test_the_staff_pages_send_their_policy_and_the_researcher_pages_obey_the_str
     study = every_page_study(bundle)
     admin_page = staff_client.get(reverse("admin:studyapp_study_change", args=[study.pk]))
     assert admin_page.status_code == 200 and admin_page["Content-Security-Policy"] == ADMIN_CSP
-    for url in (reverse("study-dashboard", args=[study.slug]), reverse("preview_index", args=[study.slug]),
-                reverse("preview_page", args=[study.slug, "audible", "consent"])):
+    for url in (
+        reverse("study-dashboard", args=[study.slug]),
+        reverse("preview_index", args=[study.slug]),
+        reverse("preview_page", args=[study.slug, "audible", "consent"]),
+    ):
         page = staff_client.get(url)
         assert page.status_code == 200 and page["Content-Security-Policy"] == STRICT_CSP, url
         assert problems_in(page.content.decode()) == [], url
 
 
 def test_the_checker_sees_what_a_browser_would_block() -> None:
-    html = ('<script>alert(1)</script><div style="x" onclick="y"></div><img src="https://evil.example/a.png">'
-            '<script src="//cdn.example/x.js"></script><form action="https://evil.example/"></form>'
-            '<a href="https://app.prolific.com/">fine: a link</a><img src="/m/abc.png"><img src="data:,">')
+    html = (
+        '<script>alert(1)</script><div style="x" onclick="y"></div><img src="https://evil.example/a.png">'
+        '<script src="//cdn.example/x.js"></script><form action="https://evil.example/"></form>'
+        '<a href="https://app.prolific.com/">fine: a link</a><img src="/m/abc.png"><img src="data:,">'
+    )
     assert len(problems_in(html)) == 6

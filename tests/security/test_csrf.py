@@ -33,7 +33,9 @@ pytestmark = pytest.mark.django_db
 FETCH = {"HTTP_X_REQUESTED_WITH": "fetch", "HTTP_ACCEPT": "application/json"}
 
 
-def named_patterns(resolver: URLResolver | None = None, namespace: str = "") -> Iterator[tuple[str, Any]]:
+def named_patterns(
+    resolver: URLResolver | None = None, namespace: str = ""
+) -> Iterator[tuple[str, Any]]:
     """(name, view) of every named URL, namespaced names as ``ns:name``."""
     for entry in (resolver or get_resolver()).url_patterns:
         if isinstance(entry, URLResolver):
@@ -57,22 +59,45 @@ def url_args(site: dict[str, Any]) -> dict[str, list[Any]]:
     """Arguments that reach a real object, by URL name (every non-admin URL must be here)."""
     study, token, sha = site["study"], site["token"], "0" * 64
     return {
-        "home": [], "healthz": [], "entry": [study.slug], "withdrawn": [study.slug], "resume": [token],
-        "consent": [token], "demographics": [token], "calibration": [token], "calibration_sound": [token],
-        "screening": [token, 1], "screening_sound": [token, 1], "instructions": [token], "trial": [token, 1],
-        "feedback": [token, 1], "done": [token], "declined": [token], "screened_out": [token], "expired": [token],
-        "withdraw": [token], "media": [sha, "wav"],
-        "preview_index": [study.slug], "preview_sound": [study.slug, "audible", 1],
-        "preview_page": [study.slug, "audible", "consent"], "preview_numbered": [study.slug, "audible", "trial", 1],
-        "study-dashboard": [study.slug], "study-chart": [study.slug, "status"],
+        "home": [],
+        "healthz": [],
+        "entry": [study.slug],
+        "withdrawn": [study.slug],
+        "resume": [token],
+        "consent": [token],
+        "demographics": [token],
+        "calibration": [token],
+        "calibration_sound": [token],
+        "screening": [token, 1],
+        "screening_sound": [token, 1],
+        "instructions": [token],
+        "trial": [token, 1],
+        "feedback": [token, 1],
+        "done": [token],
+        "declined": [token],
+        "screened_out": [token],
+        "expired": [token],
+        "withdraw": [token],
+        "media": [sha, "wav"],
+        "preview_index": [study.slug],
+        "preview_sound": [study.slug, "audible", 1],
+        "preview_page": [study.slug, "audible", "consent"],
+        "preview_numbered": [study.slug, "audible", "trial", 1],
+        "study-dashboard": [study.slug],
+        "study-chart": [study.slug, "status"],
         "export-download": [site["export"].download_token],
     }
 
 
 def state() -> list[object]:
     """Everything a forged POST could change."""
-    counts = [m.objects.count() for m in (Participant, Trial, Response, AudioEvent, ExportJob, ImportJob, Study)]
-    return counts + list(Participant.objects.order_by("pk").values_list("status", "consented_at", "demographics"))
+    counts = [
+        m.objects.count()
+        for m in (Participant, Trial, Response, AudioEvent, ExportJob, ImportJob, Study)
+    ]
+    return counts + list(
+        Participant.objects.order_by("pk").values_list("status", "consented_at", "demographics")
+    )
 
 
 def test_every_url_of_the_site_is_covered_here(site: dict[str, Any]) -> None:
@@ -91,45 +116,73 @@ def test_a_post_without_a_token_to_any_url_is_refused_and_changes_nothing(
 ) -> None:
     strict = Client(enforce_csrf_checks=True)
     staff = Client(enforce_csrf_checks=True)
-    staff.cookies = staff_client.cookies  # logged in as staff: the token, not the login, is what is missing
+    staff.cookies = (
+        staff_client.cookies
+    )  # logged in as staff: the token, not the login, is what is missing
     before = state()
     for name, args in url_args(site).items():
         for client in (strict, staff):
-            reply = client.post(reverse(name, args=args), {"decision": "agree", "answer": "1"}, **headers)
+            reply = client.post(
+                reverse(name, args=args), {"decision": "agree", "answer": "1"}, **headers
+            )
             assert reply.status_code == 403, (name, reply.status_code)
     assert state() == before
 
 
 ADMIN_POSTS = [
-    ("admin:login", []), ("admin:logout", []), ("admin:studyapp_importjob_upload", []),
-    ("admin:studyapp_study_export", ["study"]), ("admin:studyapp_study_duplicate", ["study"]),
-    ("admin:studyapp_study_change", ["study"]), ("admin:studyapp_study_add", []),
-    ("admin:studyapp_participant_changelist", []), ("admin:studyapp_exportjob_delete", ["export"]),
+    ("admin:login", []),
+    ("admin:logout", []),
+    ("admin:studyapp_importjob_upload", []),
+    ("admin:studyapp_study_export", ["study"]),
+    ("admin:studyapp_study_duplicate", ["study"]),
+    ("admin:studyapp_study_change", ["study"]),
+    ("admin:studyapp_study_add", []),
+    ("admin:studyapp_participant_changelist", []),
+    ("admin:studyapp_exportjob_delete", ["export"]),
     ("admin:password_change", []),
 ]
 
 
-def test_the_admins_forms_refuse_a_post_without_a_token(site: dict[str, Any], staff_client: Client) -> None:
+def test_the_admins_forms_refuse_a_post_without_a_token(
+    site: dict[str, Any], staff_client: Client
+) -> None:
     staff = Client(enforce_csrf_checks=True)
     staff.cookies = staff_client.cookies
     before = state()
     for name, needs in ADMIN_POSTS:
         args = [site[n].pk for n in needs]
-        data = {"action": "withdraw", "_selected_action": [p.pk for p in Participant.objects.all()], "post": "yes"}
+        data = {
+            "action": "withdraw",
+            "_selected_action": [p.pk for p in Participant.objects.all()],
+            "post": "yes",
+        }
         reply = staff.post(reverse(name, args=args), data)
         assert reply.status_code == 403, (name, reply.status_code)
     assert state() == before
 
 
-def test_a_valid_token_from_another_origin_is_refused_over_https(site: dict[str, Any], settings: Any) -> None:
+def test_a_valid_token_from_another_origin_is_refused_over_https(
+    site: dict[str, Any], settings: Any
+) -> None:
     settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-    client = Client(enforce_csrf_checks=True, HTTP_X_FORWARDED_PROTO="https", HTTP_HOST="testserver")
+    client = Client(
+        enforce_csrf_checks=True, HTTP_X_FORWARDED_PROTO="https", HTTP_HOST="testserver"
+    )
     url = reverse("consent", args=[site["token"]])
     Participant.objects.filter(token=site["token"]).update(consented_at=None, status="started")
     page = client.get(url)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
-    forged = client.post(url, {"csrfmiddlewaretoken": token, "decision": "decline"}, HTTP_ORIGIN="https://evil.example")
+    forged = client.post(
+        url,
+        {"csrfmiddlewaretoken": token, "decision": "decline"},
+        HTTP_ORIGIN="https://evil.example",
+    )
     assert forged.status_code == 403
     assert Participant.objects.get(token=site["token"]).status == "started"
-    honest = client.post(url, {"csrfmiddlewaretoken": token, "decision": "agree"}, HTTP_ORIGIN="https://testserver")
-    assert honest.status_code == 302 and Participant.objects.get(token=site["token"]).status == "in_progress"
+    honest = client.post(
+        url, {"csrfmiddlewaretoken": token, "decision": "agree"}, HTTP_ORIGIN="https://testserver"
+    )
+    assert (
+        honest.status_code == 302
+        and Participant.objects.get(token=site["token"]).status == "in_progress"
+    )

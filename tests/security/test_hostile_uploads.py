@@ -64,7 +64,7 @@ def _encrypted(archive: Path, name: str = "files/secret.json") -> Path:
     data = bytearray(archive.read_bytes())
     local = data.index(name.encode()) - 30
     central = data.rindex(name.encode()) - 46
-    assert data[local:local + 4] == b"PK\x03\x04" and data[central:central + 4] == b"PK\x01\x02"
+    assert data[local : local + 4] == b"PK\x03\x04" and data[central : central + 4] == b"PK\x01\x02"
     data[local + 6] |= 0x1
     data[central + 8] |= 0x1
     archive.write_bytes(bytes(data))
@@ -72,7 +72,9 @@ def _encrypted(archive: Path, name: str = "files/secret.json") -> Path:
 
 
 def _upload(client: Client, archive: Path, name: str = "") -> Any:
-    upload = SimpleUploadedFile(name or archive.name, archive.read_bytes(), content_type="application/zip")
+    upload = SimpleUploadedFile(
+        name or archive.name, archive.read_bytes(), content_type="application/zip"
+    )
     return client.post(reverse("admin:studyapp_importjob_upload"), {"archive": upload})
 
 
@@ -85,20 +87,35 @@ def _nothing_written(media_root: Path) -> None:
 
 HEADER_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "path traversal": (lambda a: _add(a, "../../escape.json"), "path escapes the bundle folder"),
-    "absolute path": (lambda a: _add(a, "/etc/cron.d/escape.json"), "path escapes the bundle folder"),
+    "absolute path": (
+        lambda a: _add(a, "/etc/cron.d/escape.json"),
+        "path escapes the bundle folder",
+    ),
     "windows path": (lambda a: _add(a, "..\\..\\escape.json"), "path escapes the bundle folder"),
-    "symbolic link": (lambda a: _add(a, _entry("files/link.wav", stat.S_IFLNK), b"/etc/passwd"), "symbolic link"),
+    "symbolic link": (
+        lambda a: _add(a, _entry("files/link.wav", stat.S_IFLNK), b"/etc/passwd"),
+        "symbolic link",
+    ),
     "device file": (lambda a: _add(a, _entry("files/dev.wav", stat.S_IFCHR)), "special file"),
     "named pipe": (lambda a: _add(a, _entry("files/pipe.wav", stat.S_IFIFO)), "special file"),
     "encrypted entry": (_encrypted, "is encrypted"),
     "script": (lambda a: _add(a, "files/run.sh", b"#!/bin/sh\nrm -rf /\n"), "not part of a bundle"),
     "executable": (lambda a: _add(a, "files/setup.exe", b"MZ\x90\x00"), "not part of a bundle"),
     "python module": (lambda a: _add(a, "manage.py", b"import os"), "not part of a bundle"),
-    "web page": (lambda a: _add(a, "files/x.html", b"<script>alert(1)</script>"), "not part of a bundle"),
+    "web page": (
+        lambda a: _add(a, "files/x.html", b"<script>alert(1)</script>"),
+        "not part of a bundle",
+    ),
     "names clashing by case": (lambda a: _add(a, "MANIFEST.JSON"), "appears twice"),
     "zip bomb": (lambda a: _add(a, "files/bomb.wav", b"RIFF" + bytes(30_000_000)), "zip bomb"),
-    "huge file": (lambda a: _add(a, "files/huge.json", bytes(range(256)) * 40_000), "allowed per file"),
-    "too many files": (lambda a: [_add(a, f"files/n{i}.json") for i in range(30)][-1], "files, more than the"),
+    "huge file": (
+        lambda a: _add(a, "files/huge.json", bytes(range(256)) * 40_000),
+        "allowed per file",
+    ),
+    "too many files": (
+        lambda a: [_add(a, f"files/n{i}.json") for i in range(30)][-1],
+        "files, more than the",
+    ),
 }
 
 
@@ -106,7 +123,9 @@ HEADER_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
 def test_the_upload_form_refuses_what_the_headers_give_away(
     case: str, clean_zip: Callable[[], Path], admin_client: Client, media_root: Path, settings: Any
 ) -> None:
-    settings.BUNDLE_MAX_FILES = 100  # the bundle has 97 files; the limits are the deployment's, scaled down
+    settings.BUNDLE_MAX_FILES = (
+        100  # the bundle has 97 files; the limits are the deployment's, scaled down
+    )
     settings.BUNDLE_MAX_FILE_BYTES = 5_000_000
     spoil, expected = HEADER_CASES[case]
     page = _upload(admin_client, spoil(clean_zip()))
@@ -116,8 +135,9 @@ def test_the_upload_form_refuses_what_the_headers_give_away(
     _nothing_written(media_root)
 
 
-def test_a_file_that_is_no_zip_or_has_another_name_is_refused(admin_client: Client, media_root: Path,
-                                                             tmp_path: Path) -> None:
+def test_a_file_that_is_no_zip_or_has_another_name_is_refused(
+    admin_client: Client, media_root: Path, tmp_path: Path
+) -> None:
     fake = tmp_path / "bundle.zip"
     fake.write_bytes(b"PK\x03\x04 this is no zip archive at all")
     assert "not a zip archive" in _upload(admin_client, fake).content.decode()
@@ -138,7 +158,7 @@ def _lie_about_size(archive: Path) -> Path:
     true_size = struct.unpack_from("<I", data, local + 22)[0]
     struct.pack_into("<I", data, local + 22, true_size // 10)
     central = data.rindex(name) - 46
-    assert data[central:central + 4] == b"PK\x01\x02"
+    assert data[central : central + 4] == b"PK\x01\x02"
     struct.pack_into("<I", data, central + 24, true_size // 10)
     archive.write_bytes(bytes(data))
     return archive
@@ -147,7 +167,10 @@ def _lie_about_size(archive: Path) -> Path:
 CONTENT_CASES: dict[str, tuple[Callable[[Path], Path], str]] = {
     # (zipfile stops at the declared size, so the lie shows as a wrong checksum)
     "header lying about its size": (_lie_about_size, "files/liar.wav: cannot be read (Bad CRC-32"),
-    "fake wave file": (lambda a: _add(a, "files/fake.wav", b"#!/bin/sh not audio"), "content is not a WAV file"),
+    "fake wave file": (
+        lambda a: _add(a, "files/fake.wav", b"#!/bin/sh not audio"),
+        "content is not a WAV file",
+    ),
 }
 
 
@@ -161,13 +184,16 @@ def test_the_import_job_refuses_what_only_decompression_reveals_before_extractin
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.FAILED and "nothing was imported" in job.message
     assert any(expected in p for p in job.problems), job.problems
-    page = admin_client.get(reverse("admin:studyapp_importjob_change", args=[job.pk])).content.decode()
+    page = admin_client.get(
+        reverse("admin:studyapp_importjob_change", args=[job.pk])
+    ).content.decode()
     assert expected in page
     _nothing_written(media_root)
 
 
-def test_the_same_archive_unspoiled_is_imported(clean_zip: Callable[[], Path], admin_client: Client,
-                                                media_root: Path) -> None:
+def test_the_same_archive_unspoiled_is_imported(
+    clean_zip: Callable[[], Path], admin_client: Client, media_root: Path
+) -> None:
     assert _upload(admin_client, clean_zip()).status_code == 302
     job = ImportJob.objects.get()
     assert job.status == ImportJob.Status.SUCCEEDED and Bundle.objects.count() == 1

@@ -8,5 +8,12 @@ from studyapp.services.studies import study_create
 
 @pytest.fixture
 def study(bundle: Bundle) -> Study:
-    return study_create(slug="pilot-study", title="Pilot study", bundle=bundle, status=Study.Status.LIVE,
-                        n_trials=6, consent_text="Consent text.", completion_code="DONE123")
+    return study_create(
+        slug="pilot-study",
+        title="Pilot study",
+        bundle=bundle,
+        status=Study.Status.LIVE,
+        n_trials=6,
+        consent_text="Consent text.",
+        completion_code="DONE123",
+    )

@@ -22,7 +22,9 @@ def full_listen(trial: Trial, *, start_ms: float = 10.0) -> tuple[dict[str, Any]
     events: list[dict[str, Any]] = []
     t = start_ms
     for media in required_media(trial):
-        item = trial.stimulus.original_audio if media == "original" else trial.stimulus.audible_heatmap
+        item = (
+            trial.stimulus.original_audio if media == "original" else trial.stimulus.audible_heatmap
+        )
         seconds = item.duration_s or 1.0
         events.append({"media": media, "event": "play", "client_ms": t, "media_time_s": 0.0})
         t += seconds * 1000 + 5
@@ -32,8 +34,11 @@ def full_listen(trial: Trial, *, start_ms: float = 10.0) -> tuple[dict[str, Any]
 
 
 def listen_to(participant: Participant, position: int) -> tuple[dict[str, Any], ...]:
-    return full_listen(Trial.objects.select_related("stimulus__original_audio", "stimulus__audible_heatmap",
-                                                    "condition").get(participant=participant, position=position))
+    return full_listen(
+        Trial.objects.select_related(
+            "stimulus__original_audio", "stimulus__audible_heatmap", "condition"
+        ).get(participant=participant, position=position)
+    )
 
 
 def consented(study: Study, label: str) -> Participant:

@@ -33,38 +33,57 @@ _ROOT = Path(tempfile.mkdtemp(prefix="research-bundles-"))
 atexit.register(shutil.rmtree, _ROOT, True)
 
 
-def bundle_folder(*, n: int = 24, methods: tuple[str, ...] = METHODS[:1], n_practice: int = 2) -> Path:
+def bundle_folder(
+    *, n: int = 24, methods: tuple[str, ...] = METHODS[:1], n_practice: int = 2
+) -> Path:
     """A synthetic bundle folder, written once per test session (writing takes seconds)."""
     key = (n, methods, n_practice)
     if key not in _FOLDERS:
-        _FOLDERS[key] = write_synthetic_bundle(_ROOT / f"b{len(_FOLDERS)}", n=n, methods=methods, n_practice=n_practice)
+        _FOLDERS[key] = write_synthetic_bundle(
+            _ROOT / f"b{len(_FOLDERS)}", n=n, methods=methods, n_practice=n_practice
+        )
     return _FOLDERS[key]
 
 
-def bundle_with(tmp_path: Path, *, n: int = 24, methods: tuple[str, ...] = METHODS[:1], n_practice: int = 2) -> Bundle:
+def bundle_with(
+    tmp_path: Path, *, n: int = 24, methods: tuple[str, ...] = METHODS[:1], n_practice: int = 2
+) -> Bundle:
     return bundle_import(bundle_dir=bundle_folder(n=n, methods=methods, n_practice=n_practice))
 
 
 def study_on(bundle: Bundle, slug: str = "s", **fields: object) -> Study:
     defaults: dict[str, object] = {
-        "status": Study.Status.LIVE, "n_trials": 6, "consent_text": "Consent.", "completion_code": "DONE",
+        "status": Study.Status.LIVE,
+        "n_trials": 6,
+        "consent_text": "Consent.",
+        "completion_code": "DONE",
         "audio_must_finish": True,
     }
     defaults.update(fields)
     modalities = defaults.pop("modalities", ("visual", "audible"))
     methods = defaults.pop("methods", ())
-    return study_create(slug=slug, title=slug.title(), bundle=bundle, modalities=modalities, methods=methods,
-                        **defaults)  # type: ignore[arg-type]
+    return study_create(
+        slug=slug,
+        title=slug.title(),
+        bundle=bundle,
+        modalities=modalities,
+        methods=methods,
+        **defaults,
+    )  # type: ignore[arg-type]
 
 
 def listened(trial: Trial, t0: float = 0.0) -> tuple[dict[str, object], ...]:
     """A browser's event log for hearing every clip of ``trial`` once, start to end."""
-    media = ["original"] + (["explanation"] if trial.condition.modality in {"audible", "both"} else [])
+    media = ["original"] + (
+        ["explanation"] if trial.condition.modality in {"audible", "both"} else []
+    )
     events = []
     for k, name in enumerate(media):
         start = t0 + 1500.0 * k
         events.append({"media": name, "event": "play", "client_ms": start, "media_time_s": 0.0})
-        events.append({"media": name, "event": "ended", "client_ms": start + 1100.0, "media_time_s": 1.0})
+        events.append(
+            {"media": name, "event": "ended", "client_ms": start + 1100.0, "media_time_s": 1.0}
+        )
     return tuple(events)
 
 
@@ -83,21 +102,42 @@ def enrol(study: Study, label: str) -> Participant:
     return participant
 
 
-def answer(participant: Participant, *, n: int | None = None, accuracy: float = 0.7, seed: int = 0) -> int:
+def answer(
+    participant: Participant, *, n: int | None = None, accuracy: float = 0.7, seed: int = 0
+) -> int:
     """Answer the first ``n`` open trials (all by default); returns how many were answered."""
     rng = random.Random(seed)
     study = participant.study
-    options = ["yes", "no"] if study.task == Study.Task.VERIFICATION else [str(c) for c in study.bundle.classes]
-    trials = list(Trial.objects.filter(participant=participant, response__isnull=True)
-                  .select_related("stimulus", "condition", "participant__study").order_by("position"))
+    options = (
+        ["yes", "no"]
+        if study.task == Study.Task.VERIFICATION
+        else [str(c) for c in study.bundle.classes]
+    )
+    trials = list(
+        Trial.objects.filter(participant=participant, response__isnull=True)
+        .select_related("stimulus", "condition", "participant__study")
+        .order_by("position")
+    )
     done = 0
     for trial in trials[:n]:
         right = correct_answer(trial)
-        given = right if rng.random() < accuracy else rng.choice([o for o in options if o != right] or options)
-        response_record(participant=participant, position=trial.position, answer=Answer(
-            answer=given, rating=rng.randint(1, 7) if study.ask_rating else None,
-            confidence=rng.randint(0, 100) if study.ask_confidence else None, rt_ms=800.0 + rng.random() * 900,
-            submission_key=f"k{participant.pk}-{trial.position}-{seed}", events=listened(trial)))
+        given = (
+            right
+            if rng.random() < accuracy
+            else rng.choice([o for o in options if o != right] or options)
+        )
+        response_record(
+            participant=participant,
+            position=trial.position,
+            answer=Answer(
+                answer=given,
+                rating=rng.randint(1, 7) if study.ask_rating else None,
+                confidence=rng.randint(0, 100) if study.ask_confidence else None,
+                rt_ms=800.0 + rng.random() * 900,
+                submission_key=f"k{participant.pk}-{trial.position}-{seed}",
+                events=listened(trial),
+            ),
+        )
         done += 1
     return done
 
@@ -113,5 +153,10 @@ def zip_folder(folder: Path, target: Path, *, top: str = "") -> Path:
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
         for path in sorted(folder.rglob("*")):
             if path.is_file():
-                zf.write(path, f"{top}/{path.relative_to(folder).as_posix()}" if top else path.relative_to(folder).as_posix())
+                zf.write(
+                    path,
+                    f"{top}/{path.relative_to(folder).as_posix()}"
+                    if top
+                    else path.relative_to(folder).as_posix(),
+                )
     return target

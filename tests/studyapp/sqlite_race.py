@@ -30,10 +30,16 @@ def main(data_dir: Path, bundle_dir: Path, n_threads: int, target: int) -> None:
     from tests.studyapp.test_assignment_concurrency import _enrol_all_at_once
 
     call_command("migrate", verbosity=0)
-    study = study_on(bundle_import(bundle_dir=bundle_dir), slug="race", target_per_condition=target, n_trials=4)
+    study = study_on(
+        bundle_import(bundle_dir=bundle_dir), slug="race", target_per_condition=target, n_trials=4
+    )
     outcomes, errors = _enrol_all_at_once(study.pk, n_threads)
     arms = Counter(Participant.objects.filter(study=study).values_list("arm", flat=True))
-    print(json.dumps({"arms": arms, "outcomes": Counter(outcomes), "errors": [repr(e) for e in errors]}))
+    print(
+        json.dumps(
+            {"arms": arms, "outcomes": Counter(outcomes), "errors": [repr(e) for e in errors]}
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -24,17 +24,27 @@ SVG = "{http://www.w3.org/2000/svg}"
 @pytest.fixture
 def busy_study(media_root: Path, tmp_path: Path) -> Study:
     """A live study with sessions in every state, plus one pilot session."""
-    study = study_on(bundle_with(tmp_path), slug="busy", status=Study.Status.PILOT, target_per_condition=4, n_trials=3,
-                     time_limit_minutes=30)
+    study = study_on(
+        bundle_with(tmp_path),
+        slug="busy",
+        status=Study.Status.PILOT,
+        target_per_condition=4,
+        n_trials=3,
+        time_limit_minutes=30,
+    )
     complete(study, "pilot-1", accuracy=1.0)
     Study.objects.filter(pk=study.pk).update(status=Study.Status.LIVE, live_since=timezone.now())
     study.refresh_from_db()
     for i, minutes in enumerate((10, 20, 40)):
         done = complete(study, f"done-{i}", accuracy=0.5, seed=i)
-        Participant.objects.filter(pk=done.pk).update(completed_at=done.started_at + timedelta(minutes=minutes))
+        Participant.objects.filter(pk=done.pk).update(
+            completed_at=done.started_at + timedelta(minutes=minutes)
+        )
     enrol(study, "active")
     gone = enrol(study, "gone")
-    Participant.objects.filter(pk=gone.pk).update(last_seen_at=timezone.now() - timedelta(minutes=31))
+    Participant.objects.filter(pk=gone.pk).update(
+        last_seen_at=timezone.now() - timedelta(minutes=31)
+    )
     out = enrol(study, "screened")
     Participant.objects.filter(pk=out.pk).update(status=Participant.Status.SCREENED_OUT)
     no, _ = participant_enroll(study=study, recruitment={"participant_label": "declined"})
@@ -48,7 +58,9 @@ def _dashboard(client: Client, study: Study, query: str = "") -> object:
     return response
 
 
-def test_the_dashboard_counts_sessions_per_group_by_outcome(admin_client: Client, busy_study: Study) -> None:
+def test_the_dashboard_counts_sessions_per_group_by_outcome(
+    admin_client: Client, busy_study: Study
+) -> None:
     context = _dashboard(admin_client, busy_study).context
     groups = {g.arm: g for g in context["groups"]}
     assert set(groups) == {"visual", "audible"}
@@ -60,8 +72,14 @@ def test_the_dashboard_counts_sessions_per_group_by_outcome(admin_client: Client
         assert group.screened_out == mine.filter(status="screened_out").count()
         assert group.declined == mine.filter(status="declined").count()
     totals = context["totals"]
-    assert (totals["started"], totals["completed"], totals["active"], totals["abandoned"],
-            totals["screened_out"], totals["declined"]) == (7, 3, 1, 1, 1, 1)
+    assert (
+        totals["started"],
+        totals["completed"],
+        totals["active"],
+        totals["abandoned"],
+        totals["screened_out"],
+        totals["declined"],
+    ) == (7, 3, 1, 1, 1, 1)
     assert context["median_minutes"] == pytest.approx(20.0)
 
 
@@ -74,8 +92,9 @@ def test_live_accuracy_stays_hidden_until_the_researcher_clicks_to_see_it(
     assert admin_client.get(chart).status_code == 404
 
     shown = _dashboard(admin_client, busy_study, "?phase=live&accuracy=show").context["accuracy"]
-    answers = Response.objects.filter(trial__participant__study=busy_study, trial__participant__is_pilot=False,
-                                      trial__kind="main")
+    answers = Response.objects.filter(
+        trial__participant__study=busy_study, trial__participant__is_pilot=False, trial__kind="main"
+    )
     assert sum(row.n for row in shown) == answers.count()
     assert sum(row.correct for row in shown) == answers.filter(answer_correct=True).count()
     for row in shown:
@@ -91,15 +110,21 @@ def test_pilot_sessions_and_their_accuracy_are_shown_apart_without_a_click(
     assert context["accuracy"] and all(row.correct == row.n for row in context["accuracy"])
 
 
-def test_the_status_chart_is_an_svg_with_one_bar_segment_per_outcome(admin_client: Client, busy_study: Study) -> None:
+def test_the_status_chart_is_an_svg_with_one_bar_segment_per_outcome(
+    admin_client: Client, busy_study: Study
+) -> None:
     response = admin_client.get(reverse("study-chart", args=[busy_study.slug, "status"]))
     assert response["Content-Type"] == "image/svg+xml"
     root = ET.fromstring(response.content)
     titles = [t.text for t in root.iter(f"{SVG}title")]
     segments = [t for t in titles if t and ":" in t]
     groups = {g.arm: g for g in _dashboard(admin_client, busy_study).context["groups"]}
-    expected = sum(1 for g in groups.values() for k in ("completed", "active", "abandoned", "screened_out", "declined")
-                   if getattr(g, k))
+    expected = sum(
+        1
+        for g in groups.values()
+        for k in ("completed", "active", "abandoned", "screened_out", "declined")
+        if getattr(g, k)
+    )
     assert len(segments) == expected
     assert any("target 4 per group" in (t or "") for t in titles)
     assert not any("style" in el.attrib for el in root.iter())
@@ -133,10 +158,17 @@ def test_the_dashboard_needs_a_staff_login(client: Client, busy_study: Study) ->
     assert client.get(reverse("study-chart", args=[busy_study.slug, "status"])).status_code == 302
 
 
-def test_the_study_page_links_to_dashboard_export_preview_and_duplicate(admin_client: Client, busy_study: Study) -> None:
-    page = admin_client.get(reverse("admin:studyapp_study_change", args=[busy_study.pk])).content.decode()
-    for url in (reverse("study-dashboard", args=[busy_study.slug]), reverse("preview_index", args=[busy_study.slug]),
-                reverse("admin:studyapp_study_export", args=[busy_study.pk]),
-                reverse("admin:studyapp_study_duplicate", args=[busy_study.pk])):
+def test_the_study_page_links_to_dashboard_export_preview_and_duplicate(
+    admin_client: Client, busy_study: Study
+) -> None:
+    page = admin_client.get(
+        reverse("admin:studyapp_study_change", args=[busy_study.pk])
+    ).content.decode()
+    for url in (
+        reverse("study-dashboard", args=[busy_study.slug]),
+        reverse("preview_index", args=[busy_study.slug]),
+        reverse("admin:studyapp_study_export", args=[busy_study.pk]),
+        reverse("admin:studyapp_study_duplicate", args=[busy_study.pk]),
+    ):
         assert url in page
     assert admin_client.get(reverse("preview_index", args=[busy_study.slug])).status_code == 200

@@ -40,7 +40,9 @@ def test_a_researcher_uploads_a_bundle_zip_and_sees_the_job_succeed(
 ) -> None:
     archive = zip_folder(bundle_folder(n=12), tmp_path / "my bundle.zip", top="bundle")
     job = _upload(admin_client, archive)
-    page = admin_client.get(reverse("admin:studyapp_importjob_change", args=[job.pk])).content.decode()
+    page = admin_client.get(
+        reverse("admin:studyapp_importjob_change", args=[job.pk])
+    ).content.decode()
     assert "succeeded" in page and "imported 12 stimuli" in page and "create a study on it" in page
     bundle = Bundle.objects.get()
     assert bundle.stimuli.count() == 12 and job.original_name in page
@@ -62,12 +64,18 @@ def test_an_unsafe_upload_is_refused_at_the_form_with_every_problem_listed_and_n
     assert page.status_code == 200
     text = page.content.decode()
     assert "path escapes the bundle folder" in text and "run.sh" in text
-    assert not ImportJob.objects.exists() and not Bundle.objects.exists() and not MediaFile.objects.exists()
+    assert (
+        not ImportJob.objects.exists()
+        and not Bundle.objects.exists()
+        and not MediaFile.objects.exists()
+    )
     assert not (tmp_path.parent / "outside.json").exists() and not media_root.exists()
     assert not (media_root.parent / "uploads").exists()
 
 
-def test_the_upload_form_refuses_a_file_that_is_not_a_zip(admin_client: Client, media_root: Path) -> None:
+def test_the_upload_form_refuses_a_file_that_is_not_a_zip(
+    admin_client: Client, media_root: Path
+) -> None:
     upload = SimpleUploadedFile("bundle.tar", b"not a zip", content_type="application/x-tar")
     response = admin_client.post(reverse("admin:studyapp_importjob_upload"), {"archive": upload})
     assert response.status_code == 200 and "File extension" in response.content.decode()
@@ -97,15 +105,24 @@ def test_an_export_from_the_admin_is_a_download_once_ready_without_pilot_data_or
     complete(study, "live-person")
     archive = _export_and_download(admin_client, study)
     names = sorted(archive.namelist())
-    assert names == sorted(f"exp/{n}" for n in (fmt.TRIALS_FILE, fmt.PARTICIPANTS_FILE, fmt.EVENTS_FILE, fmt.CODEBOOK_FILE))
+    assert names == sorted(
+        f"exp/{n}"
+        for n in (fmt.TRIALS_FILE, fmt.PARTICIPANTS_FILE, fmt.EVENTS_FILE, fmt.CODEBOOK_FILE)
+    )
     participants = archive.read(f"exp/{fmt.PARTICIPANTS_FILE}").decode()
     live = Participant.objects.get(participant_label="live-person")
     assert participants.count("\n") == 2 and live.pseudonym in participants
     assert "prolific_pid" not in participants and "live-person" not in participants
 
-    archive = _export_and_download(admin_client, study, include_pilot="on", include_recruitment_ids="on")
+    archive = _export_and_download(
+        admin_client, study, include_pilot="on", include_recruitment_ids="on"
+    )
     participants = archive.read(f"exp/{fmt.PARTICIPANTS_FILE}").decode()
-    assert participants.count("\n") == 3 and "participant_label" in participants and "pilot-person" in participants
+    assert (
+        participants.count("\n") == 3
+        and "participant_label" in participants
+        and "pilot-person" in participants
+    )
 
 
 def test_export_downloads_need_a_staff_login_and_the_exact_token(
@@ -126,7 +143,9 @@ def test_export_downloads_need_a_staff_login_and_the_exact_token(
     assert admin_client.get(wrong).status_code == 404
 
 
-def test_deleting_an_export_job_deletes_its_file(admin_client: Client, media_root: Path, tmp_path: Path) -> None:
+def test_deleting_an_export_job_deletes_its_file(
+    admin_client: Client, media_root: Path, tmp_path: Path
+) -> None:
     study = study_on(bundle_with(tmp_path), slug="del")
     complete(study, "someone")
     admin_client.post(reverse("admin:studyapp_study_export", args=[study.pk]), {})
@@ -141,16 +160,25 @@ def test_withdrawing_a_participant_in_the_admin_deletes_their_data(
 ) -> None:
     study = study_on(bundle_with(tmp_path), slug="wd")
     keep, gone = complete(study, "keep"), complete(study, "gone")
-    response = admin_client.post(reverse("admin:studyapp_participant_changelist"),
-                                 {"action": "withdraw", "_selected_action": [gone.pk]}, follow=True)
+    response = admin_client.post(
+        reverse("admin:studyapp_participant_changelist"),
+        {"action": "withdraw", "_selected_action": [gone.pk]},
+        follow=True,
+    )
     assert "Withdrew 1 participant" in response.content.decode()
     assert list(Participant.objects.values_list("pk", flat=True)) == [keep.pk]
 
 
-def test_a_job_page_refreshes_itself_until_the_job_is_finished(admin_client: Client, db: None) -> None:
+def test_a_job_page_refreshes_itself_until_the_job_is_finished(
+    admin_client: Client, db: None
+) -> None:
     job = ImportJob.objects.create(source="/nowhere", original_name="pending.zip")
-    running = admin_client.get(reverse("admin:studyapp_importjob_change", args=[job.pk])).content.decode()
+    running = admin_client.get(
+        reverse("admin:studyapp_importjob_change", args=[job.pk])
+    ).content.decode()
     assert 'http-equiv="refresh"' in running and "queued" in running
     ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.FAILED)
-    done = admin_client.get(reverse("admin:studyapp_importjob_change", args=[job.pk])).content.decode()
+    done = admin_client.get(
+        reverse("admin:studyapp_importjob_change", args=[job.pk])
+    ).content.decode()
     assert 'http-equiv="refresh"' not in done

@@ -13,7 +13,9 @@ import pytest
 
 from studyapp.services.archives import ArchiveError, ArchiveLimits, archive_extract, archive_inspect
 
-LIMITS = ArchiveLimits(max_files=50, max_file_bytes=2_000_000, max_total_bytes=5_000_000, max_ratio=100)
+LIMITS = ArchiveLimits(
+    max_files=50, max_file_bytes=2_000_000, max_total_bytes=5_000_000, max_ratio=100
+)
 MANIFEST = b'{"format": "hearxai-stimulus-bundle"}'
 
 
@@ -42,20 +44,47 @@ def _refused(archive: Path, dest: Path, limits: ArchiveLimits = LIMITS) -> list[
 
 
 def test_a_clean_archive_is_extracted_byte_for_byte(tmp_path: Path) -> None:
-    entries = {"manifest.json": MANIFEST, "files/a.wav": _wav(), "files/b.png": b"\x89PNG\r\n\x1a\n" + b"x" * 50}
-    out = archive_extract(archive=_zip(tmp_path / "ok.zip", entries), dest=tmp_path / "out", limits=LIMITS)
-    assert {p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()} == entries
+    entries = {
+        "manifest.json": MANIFEST,
+        "files/a.wav": _wav(),
+        "files/b.png": b"\x89PNG\r\n\x1a\n" + b"x" * 50,
+    }
+    out = archive_extract(
+        archive=_zip(tmp_path / "ok.zip", entries), dest=tmp_path / "out", limits=LIMITS
+    )
+    assert {
+        p.relative_to(out).as_posix(): p.read_bytes() for p in out.rglob("*") if p.is_file()
+    } == entries
 
 
-def test_a_bundle_inside_one_top_level_folder_is_found_and_archiver_debris_skipped(tmp_path: Path) -> None:
-    entries = {"bundle/manifest.json": MANIFEST, "bundle/files/a.wav": _wav(), "__MACOSX/bundle/._a.wav": b"junk",
-               "bundle/.DS_Store": b"junk"}
-    out = archive_extract(archive=_zip(tmp_path / "nested.zip", entries), dest=tmp_path / "out", limits=LIMITS)
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["files/a.wav", "manifest.json"]
+def test_a_bundle_inside_one_top_level_folder_is_found_and_archiver_debris_skipped(
+    tmp_path: Path,
+) -> None:
+    entries = {
+        "bundle/manifest.json": MANIFEST,
+        "bundle/files/a.wav": _wav(),
+        "__MACOSX/bundle/._a.wav": b"junk",
+        "bundle/.DS_Store": b"junk",
+    }
+    out = archive_extract(
+        archive=_zip(tmp_path / "nested.zip", entries), dest=tmp_path / "out", limits=LIMITS
+    )
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == [
+        "files/a.wav",
+        "manifest.json",
+    ]
 
 
-@pytest.mark.parametrize("name", ["../escape.json", "/etc/escape.json", "files/../../escape.json",
-                                  "..\\escape.json", "C:/escape.json"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "../escape.json",
+        "/etc/escape.json",
+        "files/../../escape.json",
+        "..\\escape.json",
+        "C:/escape.json",
+    ],
+)
 def test_it_refuses_paths_that_escape_the_folder(tmp_path: Path, name: str) -> None:
     archive = _zip(tmp_path / "bad.zip", {"manifest.json": MANIFEST, name: b"{}"})
     problems = _refused(archive, tmp_path / "out")
@@ -75,7 +104,10 @@ def test_it_refuses_symbolic_links(tmp_path: Path) -> None:
 
 
 def test_it_refuses_a_zip_bomb_by_its_compression_ratio(tmp_path: Path) -> None:
-    archive = _zip(tmp_path / "bomb.zip", {"manifest.json": MANIFEST, "files/a.wav": b"RIFF" + bytes(1_900_000)})
+    archive = _zip(
+        tmp_path / "bomb.zip",
+        {"manifest.json": MANIFEST, "files/a.wav": b"RIFF" + bytes(1_900_000)},
+    )
     problems = _refused(archive, tmp_path / "out")
     assert any("compression ratio" in p and "zip bomb" in p for p in problems), problems
 
@@ -87,10 +119,10 @@ def test_it_refuses_an_entry_whose_header_lies_about_its_size(tmp_path: Path) ->
     declared = 1000
     # Patch the uncompressed size in both the local header and the central directory.
     local = data.index(b"files/a.wav") - 30
-    assert data[local:local + 4] == b"PK\x03\x04"
+    assert data[local : local + 4] == b"PK\x03\x04"
     struct.pack_into("<I", data, local + 22, declared)
     for offset in _central_entries(data):
-        if data[offset + 46: offset + 46 + 11] == b"files/a.wav":
+        if data[offset + 46 : offset + 46 + 11] == b"files/a.wav":
             struct.pack_into("<I", data, offset + 24, declared)
     archive.write_bytes(bytes(data))
     problems = _refused(archive, tmp_path / "out")
@@ -107,19 +139,35 @@ def _central_entries(data: bytearray) -> list[int]:
 
 def test_it_refuses_too_many_files_oversize_files_and_a_too_large_total(tmp_path: Path) -> None:
     many = {"manifest.json": MANIFEST, **{f"files/{i}.json": b"{}" for i in range(60)}}
-    assert any("61 files, more than the 50" in p for p in _refused(_zip(tmp_path / "many.zip", many), tmp_path / "o1"))
+    assert any(
+        "61 files, more than the 50" in p
+        for p in _refused(_zip(tmp_path / "many.zip", many), tmp_path / "o1")
+    )
     big = {"manifest.json": MANIFEST, "files/a.wav": _wav() * 300}
-    small_files = ArchiveLimits(max_files=50, max_file_bytes=100_000, max_total_bytes=10_000_000, max_ratio=1000)
-    assert any("more than the 100000 allowed per file" in p
-               for p in _refused(_zip(tmp_path / "big.zip", big), tmp_path / "o2", small_files))
-    small_total = ArchiveLimits(max_files=50, max_file_bytes=10_000_000, max_total_bytes=100_000, max_ratio=1000)
-    assert any("unpacks to" in p and "more than the 100000 allowed" in p
-               for p in _refused(_zip(tmp_path / "big2.zip", big), tmp_path / "o3", small_total))
+    small_files = ArchiveLimits(
+        max_files=50, max_file_bytes=100_000, max_total_bytes=10_000_000, max_ratio=1000
+    )
+    assert any(
+        "more than the 100000 allowed per file" in p
+        for p in _refused(_zip(tmp_path / "big.zip", big), tmp_path / "o2", small_files)
+    )
+    small_total = ArchiveLimits(
+        max_files=50, max_file_bytes=10_000_000, max_total_bytes=100_000, max_ratio=1000
+    )
+    assert any(
+        "unpacks to" in p and "more than the 100000 allowed" in p
+        for p in _refused(_zip(tmp_path / "big2.zip", big), tmp_path / "o3", small_total)
+    )
 
 
 def test_it_refuses_files_that_are_not_part_of_a_bundle(tmp_path: Path) -> None:
-    entries = {"manifest.json": MANIFEST, "files/run.sh": b"#!/bin/sh\n", "files/a.exe": b"MZ",
-               "files/fake.wav": b"this is no wave file", "files/fake.png": b"GIF89a..."}
+    entries = {
+        "manifest.json": MANIFEST,
+        "files/run.sh": b"#!/bin/sh\n",
+        "files/a.exe": b"MZ",
+        "files/fake.wav": b"this is no wave file",
+        "files/fake.png": b"GIF89a...",
+    }
     problems = _refused(_zip(tmp_path / "types.zip", entries), tmp_path / "out")
     assert any("run.sh" in p and "not part of a bundle" in p for p in problems)
     assert any("a.exe" in p for p in problems)
@@ -128,16 +176,25 @@ def test_it_refuses_files_that_are_not_part_of_a_bundle(tmp_path: Path) -> None:
 
 
 def test_it_lists_every_problem_of_an_archive_at_once(tmp_path: Path) -> None:
-    entries = {"manifest.json": MANIFEST, "../up.json": b"{}", "files/x.sh": b"", "files/A.json": b"{}",
-               "files/a.json": b"{}"}
+    entries = {
+        "manifest.json": MANIFEST,
+        "../up.json": b"{}",
+        "files/x.sh": b"",
+        "files/A.json": b"{}",
+        "files/a.json": b"{}",
+    }
     problems = _refused(_zip(tmp_path / "all.zip", entries), tmp_path / "out")
     assert len(problems) >= 3
     assert any("escapes" in p for p in problems) and any("x.sh" in p for p in problems)
     assert any("appears twice" in p for p in problems)
 
 
-def test_it_refuses_an_archive_without_a_manifest_and_a_file_that_is_not_a_zip(tmp_path: Path) -> None:
-    problems = _refused(_zip(tmp_path / "empty.zip", {"a/files/x.json": b"{}", "b/y.json": b"{}"}), tmp_path / "o1")
+def test_it_refuses_an_archive_without_a_manifest_and_a_file_that_is_not_a_zip(
+    tmp_path: Path,
+) -> None:
+    problems = _refused(
+        _zip(tmp_path / "empty.zip", {"a/files/x.json": b"{}", "b/y.json": b"{}"}), tmp_path / "o1"
+    )
     assert any("no manifest.json" in p for p in problems)
     not_zip = tmp_path / "bundle.zip"
     not_zip.write_bytes(b"PK but not really a zip file")
@@ -153,11 +210,14 @@ def test_inspection_alone_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_it_refuses_an_entry_with_damaged_data(tmp_path: Path) -> None:
-    archive = _zip(tmp_path / "damaged.zip", {"manifest.json": MANIFEST, "files/a.wav": _wav()},
-                   method=zipfile.ZIP_STORED)
+    archive = _zip(
+        tmp_path / "damaged.zip",
+        {"manifest.json": MANIFEST, "files/a.wav": _wav()},
+        method=zipfile.ZIP_STORED,
+    )
     data = bytearray(archive.read_bytes())
     middle = data.index(b"RIFF") + 200
-    data[middle:middle + 8] = b"\xff" * 8
+    data[middle : middle + 8] = b"\xff" * 8
     archive.write_bytes(bytes(data))
     problems = _refused(archive, tmp_path / "out")
     assert any("files/a.wav: cannot be read" in p and "CRC" in p for p in problems), problems

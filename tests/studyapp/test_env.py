@@ -12,21 +12,33 @@ URL = "postgres://user:secret@db.example.org:5433/hearxai"
 
 def test_a_postgresql_url_becomes_a_django_database_with_persistent_checked_connections() -> None:
     database = database_from_url(URL)
-    assert (database["NAME"], database["USER"], database["PASSWORD"], database["HOST"], database["PORT"]) == (
-        "hearxai", "user", "secret", "db.example.org", "5433")
+    assert (
+        database["NAME"],
+        database["USER"],
+        database["PASSWORD"],
+        database["HOST"],
+        database["PORT"],
+    ) == ("hearxai", "user", "secret", "db.example.org", "5433")
     assert database["CONN_MAX_AGE"] == 60 and database["CONN_HEALTH_CHECKS"] is True
     assert database["OPTIONS"] == {"prepare_threshold": 2}
 
 
-@pytest.mark.parametrize(("value", "threshold"), [("", 2), ("0", 0), ("5", 5), ("off", None), (" OFF ", None)])
-def test_the_prepare_threshold_is_a_number_or_off(monkeypatch: pytest.MonkeyPatch, value: str,
-                                                  threshold: int | None) -> None:
+@pytest.mark.parametrize(
+    ("value", "threshold"), [("", 2), ("0", 0), ("5", 5), ("off", None), (" OFF ", None)]
+)
+def test_the_prepare_threshold_is_a_number_or_off(
+    monkeypatch: pytest.MonkeyPatch, value: str, threshold: int | None
+) -> None:
     monkeypatch.setenv("HEARXAI_DB_PREPARE_THRESHOLD", value)
     assert env_int_or_off("HEARXAI_DB_PREPARE_THRESHOLD", 2) == threshold
-    assert database_from_url(URL, prepare_threshold=threshold)["OPTIONS"] == {"prepare_threshold": threshold}
+    assert database_from_url(URL, prepare_threshold=threshold)["OPTIONS"] == {
+        "prepare_threshold": threshold
+    }
 
 
-def test_a_prepare_threshold_that_is_not_a_number_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_prepare_threshold_that_is_not_a_number_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("HEARXAI_DB_PREPARE_THRESHOLD", "sometimes")
     with pytest.raises(ImproperlyConfigured, match="HEARXAI_DB_PREPARE_THRESHOLD"):
         env_int_or_off("HEARXAI_DB_PREPARE_THRESHOLD", 2)

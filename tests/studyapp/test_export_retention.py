@@ -27,15 +27,18 @@ def _finished_export(bundle: Bundle, slug: str, *, days_ago: float) -> ExportJob
     study = study_on(bundle, slug=slug)
     complete(study, f"{slug}-p")
     job = export_job_create(study=study)
-    ExportJob.objects.filter(pk=job.pk).update(finished_at=timezone.now() - timedelta(days=days_ago))
+    ExportJob.objects.filter(pk=job.pk).update(
+        finished_at=timezone.now() - timedelta(days=days_ago)
+    )
     job.refresh_from_db()
     assert job.status == ExportJob.Status.SUCCEEDED and Path(job.archive_path).is_file()
     return job
 
 
 def _staff() -> Client:
-    user = get_user_model().objects.create_user("researcher", password="a-long-password-123", is_staff=True,
-                                                is_superuser=True)
+    user = get_user_model().objects.create_user(
+        "researcher", password="a-long-password-123", is_staff=True, is_superuser=True
+    )
     client = Client()
     client.force_login(user)
     return client
@@ -46,9 +49,14 @@ def _download(client: Client, job: ExportJob) -> int:
 
 
 @pytest.mark.django_db
-def test_an_export_is_offered_until_its_deadline_and_not_after(bundle: Bundle, settings: object) -> None:
+def test_an_export_is_offered_until_its_deadline_and_not_after(
+    bundle: Bundle, settings: object
+) -> None:
     settings.EXPORT_KEEP_DAYS = 30  # type: ignore[attr-defined]
-    fresh, old = _finished_export(bundle, "fresh", days_ago=29), _finished_export(bundle, "old", days_ago=30.01)
+    fresh, old = (
+        _finished_export(bundle, "fresh", days_ago=29),
+        _finished_export(bundle, "old", days_ago=30.01),
+    )
     client = _staff()
     assert _download(client, fresh) == 200
     assert _download(client, old) == 404  # (its file is still there: the sweep has not run)
@@ -58,9 +66,14 @@ def test_an_export_is_offered_until_its_deadline_and_not_after(bundle: Bundle, s
 
 
 @pytest.mark.django_db
-def test_the_sweep_deletes_archives_past_their_deadline_once_and_says_so(bundle: Bundle, settings: object) -> None:
+def test_the_sweep_deletes_archives_past_their_deadline_once_and_says_so(
+    bundle: Bundle, settings: object
+) -> None:
     settings.EXPORT_KEEP_DAYS = 7  # type: ignore[attr-defined]
-    fresh, old = _finished_export(bundle, "fresh", days_ago=6), _finished_export(bundle, "old", days_ago=8)
+    fresh, old = (
+        _finished_export(bundle, "fresh", days_ago=6),
+        _finished_export(bundle, "old", days_ago=8),
+    )
     assert exports_expire() == [f"export job {old.pk}: archive deleted after 7 days"]
     old.refresh_from_db()
     assert not Path(old.archive_path or "/nonexistent").exists() and old.archive_path == ""
@@ -89,7 +102,9 @@ class _OneRound:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_web_jobs_workers_sweep_deletes_expired_archives(bundle: Bundle, settings: object) -> None:
+def test_the_web_jobs_workers_sweep_deletes_expired_archives(
+    bundle: Bundle, settings: object
+) -> None:
     settings.EXPORT_KEEP_DAYS = 1  # type: ignore[attr-defined]
     old = _finished_export(bundle, "swept", days_ago=2)
     jobs_sweep_forever(0.0, _OneRound())  # type: ignore[arg-type]

@@ -57,11 +57,17 @@ def _tone(seconds: float = 1.0, rate: int = 8000, amplitude: float = 0.3) -> np.
 
 
 def _nothing_written(media_root: Path) -> None:
-    assert not Bundle.objects.exists() and not Stimulus.objects.exists() and not MediaFile.objects.exists()
+    assert (
+        not Bundle.objects.exists()
+        and not Stimulus.objects.exists()
+        and not MediaFile.objects.exists()
+    )
     assert not media_root.exists() or not any(p.is_file() for p in media_root.rglob("*"))
 
 
-def test_media_are_stored_once_by_content_hash(media_root: Path, folder: Path, tmp_path: Path) -> None:
+def test_media_are_stored_once_by_content_hash(
+    media_root: Path, folder: Path, tmp_path: Path
+) -> None:
     first = bundle_import(bundle_dir=folder)
     n_files = MediaFile.objects.count()
     assert n_files == 4 * 12
@@ -76,10 +82,14 @@ def test_media_are_stored_once_by_content_hash(media_root: Path, folder: Path, t
     second = bundle_import(bundle_dir=other)
     assert second.pk != first.pk and MediaFile.objects.count() == n_files
     assert sum(1 for p in media_root.rglob("*") if p.is_file()) == n_files
-    assert bundle_import(bundle_dir=folder).pk == first.pk, "re-importing the same manifest changes nothing"
+    assert bundle_import(bundle_dir=folder).pk == first.pk, (
+        "re-importing the same manifest changes nothing"
+    )
 
 
-def test_a_broken_bundle_is_refused_with_every_problem_and_nothing_written(media_root: Path, folder: Path) -> None:
+def test_a_broken_bundle_is_refused_with_every_problem_and_nothing_written(
+    media_root: Path, folder: Path
+) -> None:
     _replace(folder, 0, "original_audio", _wav(_tone(rate=16000), rate=16000), ".wav")
     _replace(folder, 1, "original_audio", _wav(_tone(seconds=12.0)), ".wav")
     _replace(folder, 2, "audible_heatmap", _wav(np.zeros(8000)), ".wav")
@@ -91,13 +101,23 @@ def test_a_broken_bundle_is_refused_with_every_problem_and_nothing_written(media
     with pytest.raises(BundleError) as info:
         bundle_import(bundle_dir=folder)
     text = "\n".join(info.value.problems)
-    for expected in ("sample rate 16000 Hz, manifest says 8000 Hz", "duration 12.00 s outside", "silent",
-                     "image cannot be decoded", "louder than the original", "checksum mismatch", "file is missing"):
+    for expected in (
+        "sample rate 16000 Hz, manifest says 8000 Hz",
+        "duration 12.00 s outside",
+        "silent",
+        "image cannot be decoded",
+        "louder than the original",
+        "checksum mismatch",
+        "file is missing",
+    ):
         assert expected in text, f"{expected!r} not reported:\n{text}"
     _nothing_written(media_root)
 
 
-@pytest.mark.parametrize(("gain_db", "accepted"), [(0.8 * LOUDNESS_TOLERANCE_DB, True), (1.6 * LOUDNESS_TOLERANCE_DB, False)])
+@pytest.mark.parametrize(
+    ("gain_db", "accepted"),
+    [(0.8 * LOUDNESS_TOLERANCE_DB, True), (1.6 * LOUDNESS_TOLERANCE_DB, False)],
+)
 def test_loudness_matching_is_checked_within_the_tolerance(
     media_root: Path, folder: Path, gain_db: float, accepted: bool
 ) -> None:
@@ -141,21 +161,32 @@ def test_the_import_command_accepts_a_zip_and_creates_a_crossed_study(
     media_root: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     archive = zip_folder(bundle_folder(n=30, methods=METHODS), tmp_path / "b.zip")
-    call_command("import_bundle", str(archive), study="cmd", modalities="visual,audible",
-                 methods=",".join(METHODS), status="draft", trials=8)
+    call_command(
+        "import_bundle",
+        str(archive),
+        study="cmd",
+        modalities="visual,audible",
+        methods=",".join(METHODS),
+        status="draft",
+        trials=8,
+    )
     study = Study.objects.get(slug="cmd")
     assert study.conditions.count() == 4 and study.status == "draft"
     assert "visual-lrp-epsilon-plus-flat" in capsys.readouterr().out
     assert archive.exists(), "a file the researcher pointed at is never deleted"
 
 
-def test_the_import_command_names_a_path_that_is_neither_folder_nor_zip(db: None, tmp_path: Path) -> None:
+def test_the_import_command_names_a_path_that_is_neither_folder_nor_zip(
+    db: None, tmp_path: Path
+) -> None:
     (tmp_path / "bundle.tar").write_bytes(b"x")
     with pytest.raises(CommandError, match="neither a bundle folder nor a .zip archive"):
         call_command("import_bundle", str(tmp_path / "bundle.tar"))
 
 
-def test_an_import_job_is_claimed_once_even_if_its_task_runs_twice(media_root: Path, folder: Path) -> None:
+def test_an_import_job_is_claimed_once_even_if_its_task_runs_twice(
+    media_root: Path, folder: Path
+) -> None:
     job = ImportJob.objects.create(source=str(folder))
     first = import_job_run(job_id=job.pk)
     assert first is not None and first.status == ImportJob.Status.SUCCEEDED

@@ -39,12 +39,31 @@ def _database_url() -> str:
 @contextmanager
 def _worker(redis_url: str, queue: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {
-        **os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": redis_url,
-        "HEARXAI_MEDIA_ROOT": str(django_settings.MEDIA_ROOT), "HEARXAI_EXPORT_ROOT": str(django_settings.EXPORT_ROOT),
-        "HEARXAI_UPLOAD_ROOT": str(django_settings.UPLOAD_ROOT), "CELERY_TASK_ALWAYS_EAGER": "0",
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": redis_url,
+        "HEARXAI_MEDIA_ROOT": str(django_settings.MEDIA_ROOT),
+        "HEARXAI_EXPORT_ROOT": str(django_settings.EXPORT_ROOT),
+        "HEARXAI_UPLOAD_ROOT": str(django_settings.UPLOAD_ROOT),
+        "CELERY_TASK_ALWAYS_EAGER": "0",
     }
-    command = [sys.executable, "-m", "celery", "-A", "studyapp", "worker", "-Q", queue, "--pool", "solo",
-               "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"]
+    command = [
+        sys.executable,
+        "-m",
+        "celery",
+        "-A",
+        "studyapp",
+        "worker",
+        "-Q",
+        queue,
+        "--pool",
+        "solo",
+        "--without-gossip",
+        "--without-mingle",
+        "--without-heartbeat",
+        "-l",
+        "INFO",
+    ]
     with open(log, "wb") as out:
         worker = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
         try:
@@ -72,8 +91,12 @@ def _site_sends_to(redis_url: str, queue: str, settings: Any) -> Iterator[None]:
     """This process queues jobs on the real broker instead of running them eagerly."""
     keys = ("broker_url", "task_always_eager", "task_default_queue", "task_routes")
     saved = {key: app.conf[key] for key in keys}
-    app.conf.update(broker_url=redis_url, task_always_eager=False, task_default_queue=queue,
-                    task_routes={"studyapp.tasks.*": {"queue": queue}})
+    app.conf.update(
+        broker_url=redis_url,
+        task_always_eager=False,
+        task_default_queue=queue,
+        task_routes={"studyapp.tasks.*": {"queue": queue}},
+    )
     settings.CELERY_TASK_ALWAYS_EAGER = False
     _reset_routing()
     try:
@@ -96,9 +119,15 @@ def test_a_celery_worker_over_redis_runs_an_import_job_and_an_export_job(
     archive = zip_folder(bundle_folder(n=12), tmp_path / "bundle.zip")
     with _worker(require_redis, queue, log), _site_sends_to(require_redis, queue, settings):
         job = import_job_create(source=archive, original_name="bundle.zip")
-        assert ImportJob.objects.get(pk=job.pk).status in {"queued", "running"}, "ran in-process, not on the worker"
+        assert ImportJob.objects.get(pk=job.pk).status in {"queued", "running"}, (
+            "ran in-process, not on the worker"
+        )
         job = job_wait(ImportJob, job.pk, timeout_s=TIMEOUT_S)
-        assert job.status == ImportJob.Status.SUCCEEDED, (job.message, job.problems, log.read_text()[-3000:])
+        assert job.status == ImportJob.Status.SUCCEEDED, (
+            job.message,
+            job.problems,
+            log.read_text()[-3000:],
+        )
         assert job.bundle is not None and job.bundle.stimuli.count() == 12
 
         settings.CELERY_TASK_ALWAYS_EAGER = True  # the sessions themselves are made in this process
@@ -107,9 +136,14 @@ def test_a_celery_worker_over_redis_runs_an_import_job_and_an_export_job(
         settings.CELERY_TASK_ALWAYS_EAGER = False
         export = export_job_create(study=study)
         export = job_wait(ExportJob, export.pk, timeout_s=TIMEOUT_S)
-        assert export.status == ExportJob.Status.SUCCEEDED, (export.message, log.read_text()[-3000:])
+        assert export.status == ExportJob.Status.SUCCEEDED, (
+            export.message,
+            log.read_text()[-3000:],
+        )
         with zipfile.ZipFile(export.archive_path) as zf:
             assert len(zf.read("worker/trials.csv").decode().splitlines()) == 1 + study.n_trials
     text = log.read_text()
-    assert "run_import_job" in text and "run_export_job" in text and text.count("succeeded") >= 2, text[-3000:]
+    assert "run_import_job" in text and "run_export_job" in text and text.count("succeeded") >= 2, (
+        text[-3000:]
+    )
     assert Study.objects.filter(slug="worker").exists()

@@ -36,11 +36,18 @@ from tests.studyapp.research_helpers import bundle_folder, bundle_with, complete
 pytestmark = pytest.mark.django_db
 
 
-def _left_running_by_a_dead_worker(model: type[Job], job: Job, *, silent_s: float, attempts: int = 1) -> Job:
+def _left_running_by_a_dead_worker(
+    model: type[Job], job: Job, *, silent_s: float, attempts: int = 1
+) -> Job:
     """The row as a worker killed mid-job leaves it: running, claimed, heartbeat gone quiet."""
     then = timezone.now() - timedelta(seconds=silent_s)
-    model.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, claim="dead-worker", attempts=attempts,
-                                           started_at=then, heartbeat_at=then)
+    model.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING,
+        claim="dead-worker",
+        attempts=attempts,
+        started_at=then,
+        heartbeat_at=then,
+    )
     return model.objects.get(pk=job.pk)
 
 
@@ -49,7 +56,9 @@ def queued_import(media_root: Path) -> ImportJob:
     return ImportJob.objects.create(source=str(bundle_folder(n=12)))
 
 
-def test_a_second_delivery_of_a_job_a_live_worker_holds_does_nothing(queued_import: ImportJob, settings: Any) -> None:
+def test_a_second_delivery_of_a_job_a_live_worker_holds_does_nothing(
+    queued_import: ImportJob, settings: Any
+) -> None:
     first = job_claim(ImportJob, queued_import.pk)
     assert first is not None and first.status == "running" and first.attempts == 1 and first.claim
     assert job_claim(ImportJob, queued_import.pk) is None
@@ -61,7 +70,9 @@ def test_a_second_delivery_of_a_job_a_live_worker_holds_does_nothing(queued_impo
 def test_a_redelivered_job_whose_worker_died_is_claimed_again_and_completes(
     queued_import: ImportJob, settings: Any
 ) -> None:
-    dead = _left_running_by_a_dead_worker(ImportJob, queued_import, silent_s=settings.JOB_LEASE_S + 5)
+    dead = _left_running_by_a_dead_worker(
+        ImportJob, queued_import, silent_s=settings.JOB_LEASE_S + 5
+    )
     done = import_job_run(job_id=dead.pk)
     assert done is not None and done.status == "succeeded" and done.attempts == 2
     assert done.bundle is not None and done.bundle.stimuli.count() == 12
@@ -73,30 +84,41 @@ def test_a_redelivered_job_whose_worker_died_is_claimed_again_and_completes(
 def test_the_recovery_sweep_requeues_a_dead_workers_job_and_leaves_a_live_one(
     media_root: Path, settings: Any
 ) -> None:
-    dead = _left_running_by_a_dead_worker(ImportJob, ImportJob.objects.create(source="x"),
-                                          silent_s=settings.JOB_LEASE_S + 1)
-    alive = _left_running_by_a_dead_worker(ImportJob, ImportJob.objects.create(source="y"),
-                                           silent_s=settings.JOB_LEASE_S - 5)
+    dead = _left_running_by_a_dead_worker(
+        ImportJob, ImportJob.objects.create(source="x"), silent_s=settings.JOB_LEASE_S + 1
+    )
+    alive = _left_running_by_a_dead_worker(
+        ImportJob, ImportJob.objects.create(source="y"), silent_s=settings.JOB_LEASE_S - 5
+    )
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.JOB_SWEEP_S = 1
     with _broker_at(f"redis://127.0.0.1:{free_port()}/0"):
         actions = jobs_recover()
     assert any(f"re-queued import #{dead.pk}" in a for a in actions), actions
     dead.refresh_from_db()
-    assert dead.status == "queued" and dead.claim == "" and "queued again for attempt 2 of 3" in dead.message
+    assert (
+        dead.status == "queued"
+        and dead.claim == ""
+        and "queued again for attempt 2 of 3" in dead.message
+    )
     alive.refresh_from_db()
     assert alive.status == "running" and alive.claim == "dead-worker"
 
 
-def test_a_job_whose_workers_keep_dying_fails_after_the_last_attempt(media_root: Path, settings: Any) -> None:
+def test_a_job_whose_workers_keep_dying_fails_after_the_last_attempt(
+    media_root: Path, settings: Any
+) -> None:
     job = ImportJob.objects.create(source="x")
-    _left_running_by_a_dead_worker(ImportJob, job, silent_s=settings.JOB_LEASE_S + 1,
-                                   attempts=settings.JOB_MAX_ATTEMPTS)
+    _left_running_by_a_dead_worker(
+        ImportJob, job, silent_s=settings.JOB_LEASE_S + 1, attempts=settings.JOB_MAX_ATTEMPTS
+    )
     assert job_claim(ImportJob, job.pk) is None
     jobs_recover()
     job.refresh_from_db()
     assert job.status == "failed" and job.finished_at is not None
-    assert f"{settings.JOB_MAX_ATTEMPTS} of {settings.JOB_MAX_ATTEMPTS} attempts used" in job.message
+    assert (
+        f"{settings.JOB_MAX_ATTEMPTS} of {settings.JOB_MAX_ATTEMPTS} attempts used" in job.message
+    )
 
 
 class _broker_at:
@@ -131,8 +153,14 @@ def test_a_job_queued_while_redis_is_down_waits_and_says_so_in_the_admin(
             job = ImportJob.objects.create(source=str(bundle_folder(n=12)))
             job_queue(ImportJob, job.pk)
         job.refresh_from_db()
-        assert job.status == "queued" and job.dispatched_at is None and job.message == WAITING_FOR_QUEUE
-        page = admin_client.get(reverse("admin:studyapp_importjob_change", args=[job.pk])).content.decode()
+        assert (
+            job.status == "queued"
+            and job.dispatched_at is None
+            and job.message == WAITING_FOR_QUEUE
+        )
+        page = admin_client.get(
+            reverse("admin:studyapp_importjob_change", args=[job.pk])
+        ).content.decode()
         assert "Waiting for the task queue (Redis)" in page and 'http-equiv="refresh"' in page
         ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=5))
         assert jobs_recover() == [f"could not send ImportJob #{job.pk} to the queue"]
@@ -146,15 +174,23 @@ def test_a_job_queued_while_redis_is_down_waits_and_says_so_in_the_admin(
 def test_the_admin_and_the_command_tell_a_live_job_from_a_dead_workers_job(
     admin_client: Client, media_root: Path, settings: Any, capsys: Any
 ) -> None:
-    live = _left_running_by_a_dead_worker(ImportJob, ImportJob.objects.create(source="x"), silent_s=2)
-    dead = _left_running_by_a_dead_worker(ImportJob, ImportJob.objects.create(source="y"),
-                                          silent_s=settings.JOB_LEASE_S + 30)
+    live = _left_running_by_a_dead_worker(
+        ImportJob, ImportJob.objects.create(source="x"), silent_s=2
+    )
+    dead = _left_running_by_a_dead_worker(
+        ImportJob, ImportJob.objects.create(source="y"), silent_s=settings.JOB_LEASE_S + 30
+    )
     assert job_state_note(live).startswith("Running on a worker (attempt 1 of 3; last sign of life")
-    page = admin_client.get(reverse("admin:studyapp_importjob_change", args=[dead.pk])).content.decode()
+    page = admin_client.get(
+        reverse("admin:studyapp_importjob_change", args=[dead.pk])
+    ).content.decode()
     assert "No sign of life from its worker" in page and "presumed stopped" in page
     call_command("recover_jobs")
     out = capsys.readouterr().out
-    assert f"re-queued import #{dead.pk}" in out and f"import #{live.pk} running: Running on a worker" in out
+    assert (
+        f"re-queued import #{dead.pk}" in out
+        and f"import #{live.pk} running: Running on a worker" in out
+    )
 
 
 @pytest.mark.django_db(transaction=True)

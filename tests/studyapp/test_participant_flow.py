@@ -32,21 +32,49 @@ pytestmark = pytest.mark.django_db
 FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
 EVERYTHING = {
     "demographics": ["age_range", "hearing_problems", "native_language", "audio_device"],
-    "headphone_screen": True, "screen_trials": 3, "screen_pass_threshold": 2, "n_trials": 4, "n_practice": 2,
-    "n_catch": 2, "ask_rating": True, "ask_confidence": True, "completion_code": "DONE123",
-    "screenout_code": "OUT123", "noconsent_code": "NO123", "completion_url": "https://example.org/done?cc=DONE123",
+    "headphone_screen": True,
+    "screen_trials": 3,
+    "screen_pass_threshold": 2,
+    "n_trials": 4,
+    "n_practice": 2,
+    "n_catch": 2,
+    "ask_rating": True,
+    "ask_confidence": True,
+    "completion_code": "DONE123",
+    "screenout_code": "OUT123",
+    "noconsent_code": "NO123",
+    "completion_url": "https://example.org/done?cc=DONE123",
 }
 
 
-def make_study(bundle: Bundle, slug: str = "flow", conditions: tuple[tuple[str, str, str], ...] = (("both", "both", ""),),
-               **fields: Any) -> Study:
-    return study_create(slug=slug, title="Flow study", bundle=bundle, status=Study.Status.LIVE,
-                        consent_text="Consent.", conditions=conditions, **fields)
+def make_study(
+    bundle: Bundle,
+    slug: str = "flow",
+    conditions: tuple[tuple[str, str, str], ...] = (("both", "both", ""),),
+    **fields: Any,
+) -> Study:
+    return study_create(
+        slug=slug,
+        title="Flow study",
+        bundle=bundle,
+        status=Study.Status.LIVE,
+        consent_text="Consent.",
+        conditions=conditions,
+        **fields,
+    )
 
 
 def bot(study: Study, label: str, **options: Any) -> Bot:
-    return Bot(DjangoClientTransport(), study.slug, label, random.Random(label), 1.0, db_oracle,
-               screen_oracle=db_screen_oracle, **options)
+    return Bot(
+        DjangoClientTransport(),
+        study.slug,
+        label,
+        random.Random(label),
+        1.0,
+        db_oracle,
+        screen_oracle=db_screen_oracle,
+        **options,
+    )
 
 
 def in_trials(study: Study, label: str) -> Participant:
@@ -57,9 +85,17 @@ def in_trials(study: Study, label: str) -> Participant:
     return participant
 
 
-def answer_post(participant: Participant, position: int, answer: str, key: str = "key-0000001", **extra: Any) -> dict[str, str]:
+def answer_post(
+    participant: Participant, position: int, answer: str, key: str = "key-0000001", **extra: Any
+) -> dict[str, str]:
     events = list(listen_to(participant, position))
-    return {"answer": answer, "rt_ms": "812.5", "submission_key": key, "events": json.dumps(events), **extra}
+    return {
+        "answer": answer,
+        "rt_ms": "812.5",
+        "submission_key": key,
+        "events": json.dumps(events),
+        **extra,
+    }
 
 
 def test_a_bot_passes_every_page_of_a_fully_configured_study(bundle: Bundle) -> None:
@@ -75,16 +111,32 @@ def test_a_bot_passes_every_page_of_a_fully_configured_study(bundle: Bundle) -> 
     assert Response.objects.filter(trial__participant=participant, answer_correct=True).count() == 8
     assert sum("/feedback/" in page for page in result.pages) == 2
     pages = [p.split("/")[3] for p in result.pages if p.startswith("/p/")]
-    first = {name: pages.index(name) for name in ("consent", "about-you", "volume", "sound-check", "instructions", "trial")}
-    assert sorted(first, key=first.get) == ["consent", "about-you", "volume", "sound-check", "instructions", "trial"]
+    first = {
+        name: pages.index(name)
+        for name in ("consent", "about-you", "volume", "sound-check", "instructions", "trial")
+    }
+    assert sorted(first, key=first.get) == [
+        "consent",
+        "about-you",
+        "volume",
+        "sound-check",
+        "instructions",
+        "trial",
+    ]
 
 
-def test_a_bot_that_guesses_the_sound_check_is_screened_out_with_the_screen_out_code(bundle: Bundle) -> None:
+def test_a_bot_that_guesses_the_sound_check_is_screened_out_with_the_screen_out_code(
+    bundle: Bundle,
+) -> None:
     study = make_study(bundle, **EVERYTHING)
     result = bot(study, "speakers", screen_accuracy=0.0).run()
     assert result.outcome == "screened_out"
     participant = Participant.objects.get(participant_label="speakers")
-    assert (participant.status, participant.screening_passed, participant.screening_score) == ("screened_out", False, 0)
+    assert (participant.status, participant.screening_passed, participant.screening_score) == (
+        "screened_out",
+        False,
+        0,
+    )
     page = Client().get(reverse("screened_out", args=[participant.token]))
     assert b"OUT123" in page.content and b"https://example.org" not in page.content
 
@@ -98,14 +150,22 @@ def test_declining_consent_ends_with_the_no_consent_code(bundle: Bundle, client:
     assert b"NO123" in client.get(reverse("declined", args=[participant.token])).content
 
 
-def test_entry_stores_the_prolific_parameters_and_the_same_id_resumes_the_session(bundle: Bundle, client: Client) -> None:
+def test_entry_stores_the_prolific_parameters_and_the_same_id_resumes_the_session(
+    bundle: Bundle, client: Client
+) -> None:
     study = make_study(bundle)
     query = "?PROLIFIC_PID=5f0c0ffee&STUDY_ID=st1&SESSION_ID=se1&evil=<script>"
     page = client.get(f"/s/{study.slug}/{query}")
     assert page.status_code == 200 and b"evil" not in page.content
-    started = client.post(f"/s/{study.slug}/", {"PROLIFIC_PID": "5f0c0ffee", "STUDY_ID": "st1", "SESSION_ID": "se1"})
+    started = client.post(
+        f"/s/{study.slug}/", {"PROLIFIC_PID": "5f0c0ffee", "STUDY_ID": "st1", "SESSION_ID": "se1"}
+    )
     participant = Participant.objects.get()
-    assert (participant.prolific_pid, participant.prolific_study_id, participant.prolific_session_id) == ("5f0c0ffee", "st1", "se1")
+    assert (
+        participant.prolific_pid,
+        participant.prolific_study_id,
+        participant.prolific_session_id,
+    ) == ("5f0c0ffee", "st1", "se1")
     assert started.url == reverse("resume", args=[participant.token])
     again = Client().get(f"/s/{study.slug}/?PROLIFIC_PID=5f0c0ffee")
     assert again.status_code == 302 and again.url == reverse("resume", args=[participant.token])
@@ -117,13 +177,22 @@ def test_resuming_lands_on_the_first_unanswered_trial(bundle: Bundle, client: Cl
     study = make_study(bundle)
     participant = in_trials(study, "resumer")
     for position in (1, 2):
-        client.post(reverse("trial", args=[participant.token, position]),
-                    answer_post(participant, position, "3", key=f"key-00000{position}"))
-    assert client.get(f"/s/{study.slug}/?participant=resumer", follow=True).redirect_chain[-1][0] == \
-        reverse("trial", args=[participant.token, 3])
+        client.post(
+            reverse("trial", args=[participant.token, position]),
+            answer_post(participant, position, "3", key=f"key-00000{position}"),
+        )
+    assert client.get(f"/s/{study.slug}/?participant=resumer", follow=True).redirect_chain[-1][
+        0
+    ] == reverse("trial", args=[participant.token, 3])
     # An old tab showing trial 1 is sent on, not allowed to answer it again.
-    stale = client.post(reverse("trial", args=[participant.token, 1]), answer_post(participant, 1, "4", key="key-other"), **FETCH)
-    assert stale.status_code == 409 and stale.json()["next"] == reverse("trial", args=[participant.token, 3])
+    stale = client.post(
+        reverse("trial", args=[participant.token, 1]),
+        answer_post(participant, 1, "4", key="key-other"),
+        **FETCH,
+    )
+    assert stale.status_code == 409 and stale.json()["next"] == reverse(
+        "trial", args=[participant.token, 3]
+    )
     assert Response.objects.get(trial__participant=participant, trial__position=1).answer == "3"
 
 
@@ -135,35 +204,50 @@ def test_the_consent_version_agreed_to_is_stored(bundle: Bundle, client: Client)
     assert participant.consent_version == "2026-03-v4" and participant.consented_at is not None
 
 
-def test_a_fetch_submission_is_answered_with_the_next_page_and_a_repeat_is_stored_once(bundle: Bundle, client: Client) -> None:
+def test_a_fetch_submission_is_answered_with_the_next_page_and_a_repeat_is_stored_once(
+    bundle: Bundle, client: Client
+) -> None:
     study = make_study(bundle, n_trials=3)
     participant = in_trials(study, "fetcher")
     url = reverse("trial", args=[participant.token, 1])
     data = answer_post(participant, 1, "2")
     first, second = client.post(url, data, **FETCH), client.post(url, data, **FETCH)
     assert first.status_code == second.status_code == 200
-    assert first.json() == second.json() == {"ok": True, "next": reverse("trial", args=[participant.token, 2])}
+    assert (
+        first.json()
+        == second.json()
+        == {"ok": True, "next": reverse("trial", args=[participant.token, 2])}
+    )
     assert Response.objects.filter(trial__participant=participant).count() == 1
     assert AudioEvent.objects.filter(trial__participant=participant).count() == 4
 
 
-def test_practice_trials_show_feedback_with_the_models_decision(bundle: Bundle, client: Client) -> None:
+def test_practice_trials_show_feedback_with_the_models_decision(
+    bundle: Bundle, client: Client
+) -> None:
     study = make_study(bundle, n_practice=1)
     participant = in_trials(study, "learner")
     trial = Trial.objects.get(participant=participant, position=1)
     assert trial.kind == "practice"
     wrong = str((int(trial.stimulus.predicted_label) + 1) % 10)
-    reply = client.post(reverse("trial", args=[participant.token, 1]), answer_post(participant, 1, wrong), **FETCH)
+    reply = client.post(
+        reverse("trial", args=[participant.token, 1]), answer_post(participant, 1, wrong), **FETCH
+    )
     assert reply.json()["next"] == reverse("feedback", args=[participant.token, 1])
     page = client.get(reply.json()["next"]).content.decode()
-    assert "Not quite" in page and f"decided on <strong>{trial.stimulus.predicted_label}</strong>" in page
+    assert (
+        "Not quite" in page
+        and f"decided on <strong>{trial.stimulus.predicted_label}</strong>" in page
+    )
     assert "last practice trial" in page
     # Feedback exists for practice trials only.
     main = client.get(reverse("feedback", args=[participant.token, 2]))
     assert main.status_code == 302
 
 
-def test_answers_cannot_be_changed_unless_the_study_allows_going_back(bundle: Bundle, client: Client) -> None:
+def test_answers_cannot_be_changed_unless_the_study_allows_going_back(
+    bundle: Bundle, client: Client
+) -> None:
     fixed = make_study(bundle, slug="fixed", n_trials=3)
     participant = in_trials(fixed, "fixed")
     client.post(reverse("trial", args=[participant.token, 1]), answer_post(participant, 1, "1"))
@@ -176,7 +260,10 @@ def test_answers_cannot_be_changed_unless_the_study_allows_going_back(bundle: Bu
     assert reverse("trial", args=[participant.token, 1]) in page  # the "previous" link
     revisit = client.get(reverse("trial", args=[participant.token, 1]))
     assert revisit.status_code == 200 and b"changing your earlier answer" in revisit.content
-    client.post(reverse("trial", args=[participant.token, 1]), {**answer_post(participant, 1, "7", key="key-revised"), "events": "[]"})
+    client.post(
+        reverse("trial", args=[participant.token, 1]),
+        {**answer_post(participant, 1, "7", key="key-revised"), "events": "[]"},
+    )
     response = Response.objects.get(trial__participant=participant, trial__position=1)
     assert response.answer == "7" and response.revised_at is not None
     assert Response.objects.filter(trial__participant=participant).count() == 1
@@ -197,7 +284,9 @@ def test_a_participant_only_ever_reaches_their_own_trials(bundle: Bundle, client
 def test_an_idle_session_expires_and_shows_a_friendly_page(bundle: Bundle, client: Client) -> None:
     study = make_study(bundle, time_limit_minutes=30)
     participant = in_trials(study, "idle")
-    Participant.objects.filter(pk=participant.pk).update(last_seen_at=timezone.now() - timedelta(minutes=31))
+    Participant.objects.filter(pk=participant.pk).update(
+        last_seen_at=timezone.now() - timedelta(minutes=31)
+    )
     page = client.get(reverse("resume", args=[participant.token]), follow=True)
     assert page.redirect_chain[-1][0] == reverse("expired", args=[participant.token])
     assert b"This session has ended" in page.content
@@ -205,13 +294,27 @@ def test_an_idle_session_expires_and_shows_a_friendly_page(bundle: Bundle, clien
     assert participant.status == Participant.Status.ABANDONED
 
 
-def test_the_done_page_and_its_redirect_come_only_after_the_last_answer(bundle: Bundle, client: Client) -> None:
-    study = make_study(bundle, n_trials=2, completion_url="https://example.org/done?cc=DONE123", completion_code="DONE123")
+def test_the_done_page_and_its_redirect_come_only_after_the_last_answer(
+    bundle: Bundle, client: Client
+) -> None:
+    study = make_study(
+        bundle,
+        n_trials=2,
+        completion_url="https://example.org/done?cc=DONE123",
+        completion_code="DONE123",
+    )
     participant = in_trials(study, "finisher")
     assert client.get(reverse("done", args=[participant.token])).status_code == 302
-    client.post(reverse("trial", args=[participant.token, 1]), answer_post(participant, 1, "1", key="key-000001"))
+    client.post(
+        reverse("trial", args=[participant.token, 1]),
+        answer_post(participant, 1, "1", key="key-000001"),
+    )
     assert client.get(reverse("done", args=[participant.token])).status_code == 302
-    last = client.post(reverse("trial", args=[participant.token, 2]), answer_post(participant, 2, "1", key="key-000002"), **FETCH)
+    last = client.post(
+        reverse("trial", args=[participant.token, 2]),
+        answer_post(participant, 2, "1", key="key-000002"),
+        **FETCH,
+    )
     assert last.json()["next"] == reverse("done", args=[participant.token])
     page = client.get(reverse("done", args=[participant.token])).content.decode()
     assert 'data-redirect-url="https://example.org/done?cc=DONE123"' in page and "DONE123" in page
@@ -219,12 +322,16 @@ def test_the_done_page_and_its_redirect_come_only_after_the_last_answer(bundle: 
     assert participant.status == "completed" and participant.completed_at is not None
 
 
-def test_a_study_with_zero_trials_left_completes_instead_of_looping(bundle: Bundle, client: Client) -> None:
+def test_a_study_with_zero_trials_left_completes_instead_of_looping(
+    bundle: Bundle, client: Client
+) -> None:
     study = make_study(bundle, n_trials=1)
     participant = in_trials(study, "empty")
     Trial.objects.filter(participant=participant).delete()
     page = client.get(reverse("resume", args=[participant.token]), follow=True)
-    assert page.status_code == 200 and page.redirect_chain[-1][0] == reverse("done", args=[participant.token])
+    assert page.status_code == 200 and page.redirect_chain[-1][0] == reverse(
+        "done", args=[participant.token]
+    )
 
 
 def test_every_participant_page_links_to_withdrawal(bundle: Bundle) -> None:
@@ -239,20 +346,35 @@ def test_every_participant_page_links_to_withdrawal(bundle: Bundle) -> None:
         return status, final, html
 
     transport.post = post  # type: ignore[method-assign]
-    result = Bot(transport, study.slug, "links", random.Random(1), 1.0, db_oracle, screen_oracle=db_screen_oracle).run()
+    result = Bot(
+        transport,
+        study.slug,
+        "links",
+        random.Random(1),
+        1.0,
+        db_oracle,
+        screen_oracle=db_screen_oracle,
+    ).run()
     assert result.completed
     assert len({final.split("/")[3] for final, _ in seen}) >= 7  # every kind of page was seen
     for final, html in seen:
         assert "/withdraw/" in html, final
 
 
-def test_answers_the_audio_rules_forbid_are_refused_with_a_reason(bundle: Bundle, client: Client) -> None:
+def test_answers_the_audio_rules_forbid_are_refused_with_a_reason(
+    bundle: Bundle, client: Client
+) -> None:
     study = make_study(bundle, n_trials=2)
     participant = in_trials(study, "rules")
     url = reverse("trial", args=[participant.token, 1])
     only_original = [e for e in listen_to(participant, 1) if e["media"] == "original"]
-    reply = client.post(url, {**answer_post(participant, 1, "3"), "events": json.dumps(only_original)}, **FETCH)
-    assert reply.status_code == 400 and "audible explanation was not heard to the end" in reply.json()["error"]
+    reply = client.post(
+        url, {**answer_post(participant, 1, "3"), "events": json.dumps(only_original)}, **FETCH
+    )
+    assert (
+        reply.status_code == 400
+        and "audible explanation was not heard to the end" in reply.json()["error"]
+    )
     page = client.post(url, {**answer_post(participant, 1, "3"), "events": "[]"})
     assert page.status_code == 400 and b"recording was not heard to the end" in page.content
     assert not Response.objects.exists()
@@ -262,8 +384,22 @@ def test_rating_and_confidence_are_required_when_the_study_asks_for_them(bundle:
     study = make_study(bundle, ask_rating=True, ask_confidence=True)
     participant = in_trials(study, "asked")
     with pytest.raises(AnswerRejected, match="rating"):
-        response_record(participant=participant, position=1,
-                        answer=Answer(answer="1", confidence=50, submission_key="k" * 10, events=listen_to(participant, 1)))
-    response, _ = response_record(participant=participant, position=1, answer=Answer(
-        answer="1", rating=4, confidence=50, submission_key="k" * 10, events=listen_to(participant, 1)))
+        response_record(
+            participant=participant,
+            position=1,
+            answer=Answer(
+                answer="1", confidence=50, submission_key="k" * 10, events=listen_to(participant, 1)
+            ),
+        )
+    response, _ = response_record(
+        participant=participant,
+        position=1,
+        answer=Answer(
+            answer="1",
+            rating=4,
+            confidence=50,
+            submission_key="k" * 10,
+            events=listen_to(participant, 1),
+        ),
+    )
     assert (response.rating, response.confidence) == (4, 50)

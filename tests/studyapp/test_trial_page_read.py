@@ -23,16 +23,31 @@ from studyapp.services.studies import study_create
 from tests.studyapp.participant_helpers import at_first_trial, listen_to
 
 pytestmark = pytest.mark.django_db
-postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="runs in the PostgreSQL pass of the suite (checks PostgreSQL statements)")
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="runs in the PostgreSQL pass of the suite (checks PostgreSQL statements)",
+)
 
 
 def _answer(participant: Participant, position: int) -> None:
-    response_record(participant=participant, position=position, answer=Answer(
-        answer="3", rt_ms=900.0, submission_key=f"key-{position:08d}", events=listen_to(participant, position)))
+    response_record(
+        participant=participant,
+        position=position,
+        answer=Answer(
+            answer="3",
+            rt_ms=900.0,
+            submission_key=f"key-{position:08d}",
+            events=listen_to(participant, position),
+        ),
+    )
 
 
 def _row(instance: Model, *, but: tuple[str, ...] = ()) -> dict[str, object]:
-    return {f.attname: getattr(instance, f.attname) for f in instance._meta.concrete_fields if f.name not in but}
+    return {
+        f.attname: getattr(instance, f.attname)
+        for f in instance._meta.concrete_fields
+        if f.name not in but
+    }
 
 
 def _colour_map_known(study: Study) -> None:
@@ -54,16 +69,27 @@ def test_the_trial_page_reads_what_the_orm_reads(study: Study) -> None:
     orm = Participant.objects.select_related("study__bundle", "condition").get(pk=participant.pk)
     assert _row(page.participant) == _row(orm)
     assert _row(page.participant.study) == _row(orm.study)
-    assert _row(page.participant.study.bundle, but=("manifest",)) == _row(orm.study.bundle, but=("manifest",))
-    assert "manifest" in page.participant.study.bundle.get_deferred_fields()  # (megabytes no page needs)
+    assert _row(page.participant.study.bundle, but=("manifest",)) == _row(
+        orm.study.bundle, but=("manifest",)
+    )
+    assert (
+        "manifest" in page.participant.study.bundle.get_deferred_fields()
+    )  # (megabytes no page needs)
     assert _row(page.participant.condition) == _row(orm.condition)
     expected = Trial.objects.select_related(
-        "condition", "response", "stimulus__original_audio", "stimulus__visual_heatmap",
-        "stimulus__audible_heatmap", "stimulus__plain_image").get(participant=participant, position=2)
+        "condition",
+        "response",
+        "stimulus__original_audio",
+        "stimulus__visual_heatmap",
+        "stimulus__audible_heatmap",
+        "stimulus__plain_image",
+    ).get(participant=participant, position=2)
     trial = page.trial
     assert trial is not None
     assert _row(trial) == _row(expected) and _row(trial.condition) == _row(expected.condition)
-    assert _row(trial.response) == _row(expected.response) and _row(trial.stimulus) == _row(expected.stimulus)
+    assert _row(trial.response) == _row(expected.response) and _row(trial.stimulus) == _row(
+        expected.stimulus
+    )
     for name in ("original_audio", "visual_heatmap", "audible_heatmap", "plain_image"):
         assert _row(getattr(trial.stimulus, name)) == _row(getattr(expected.stimulus, name))
     assert (page.first_open, page.answered, page.total) == (3, 2, study.n_trials)
@@ -78,10 +104,17 @@ def test_an_open_trial_is_read_without_a_response_and_without_asking_again(study
         assert not hasattr(page.trial, "response")
         assert page.trial.participant.study.bundle.classes
     assert queries.captured_queries == []
-    assert (page.first_open, page.answered, page.total, page.previous_kind) == (1, 0, study.n_trials, None)
+    assert (page.first_open, page.answered, page.total, page.previous_kind) == (
+        1,
+        0,
+        study.n_trials,
+        None,
+    )
 
 
-def test_a_position_the_participant_does_not_have_reads_the_session_without_a_trial(study: Study) -> None:
+def test_a_position_the_participant_does_not_have_reads_the_session_without_a_trial(
+    study: Study,
+) -> None:
     participant = at_first_trial(study, "page-3")
     page = trial_page(token=participant.token, position=study.n_trials + 5)
     assert page is not None and page.trial is None and page.participant.pk == participant.pk
@@ -90,7 +123,9 @@ def test_a_position_the_participant_does_not_have_reads_the_session_without_a_tr
 
 
 @pytest.mark.parametrize("position", [0, 32_768, 2**63, 10**20])
-def test_a_position_no_trial_can_have_sends_the_participant_to_their_trial(study: Study, position: int) -> None:
+def test_a_position_no_trial_can_have_sends_the_participant_to_their_trial(
+    study: Study, position: int
+) -> None:
     participant = at_first_trial(study, "page-far")
     reply = Client().get(f"/p/{participant.token}/trial/{position}/")
     assert reply.status_code == 302 and reply["Location"] == f"/p/{participant.token}/trial/1/"
@@ -113,8 +148,15 @@ def test_a_trial_page_takes_two_statements_on_the_first_visit_and_one_after(stud
 
 
 def test_going_back_to_an_answered_trial_shows_it_in_one_statement(bundle: Bundle) -> None:
-    study = study_create(slug="back-page", title="Back", bundle=bundle, status=Study.Status.LIVE, n_trials=4,
-                         consent_text="Consent.", allow_back=True)
+    study = study_create(
+        slug="back-page",
+        title="Back",
+        bundle=bundle,
+        status=Study.Status.LIVE,
+        n_trials=4,
+        consent_text="Consent.",
+        allow_back=True,
+    )
     participant = at_first_trial(study, "page-5")
     client = Client()
     for position in (1, 2):
@@ -135,11 +177,23 @@ def test_on_postgresql_the_trial_page_statement_is_prepared(study: Study) -> Non
     for position in range(1, 4):
         assert client.get(f"/p/{participant.token}/trial/{position}/").status_code == 200
         events = json.dumps(list(listen_to(participant, position)))
-        client.post(f"/p/{participant.token}/trial/{position}/", {
-            "answer": "3", "rt_ms": "900", "submission_key": f"key-{position:08d}", "events": events,
-        }, HTTP_X_REQUESTED_WITH="fetch")
+        client.post(
+            f"/p/{participant.token}/trial/{position}/",
+            {
+                "answer": "3",
+                "rt_ms": "900",
+                "submission_key": f"key-{position:08d}",
+                "events": events,
+            },
+            HTTP_X_REQUESTED_WITH="fetch",
+        )
     with connection.cursor() as cursor:
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
-    assert any(sql.startswith("SELECT") and "studyapp_mediafile" in sql and "studyapp_participant" in sql
-               and "COUNT(*)" in sql for sql in prepared), prepared
+    assert any(
+        sql.startswith("SELECT")
+        and "studyapp_mediafile" in sql
+        and "studyapp_participant" in sql
+        and "COUNT(*)" in sql
+        for sql in prepared
+    ), prepared

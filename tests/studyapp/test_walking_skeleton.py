@@ -35,26 +35,44 @@ def test_a_bot_completes_the_study_through_the_real_pages(study: Study) -> None:
     assert result.completed, result.pages
     participant = Participant.objects.get(participant_label="b1")
     assert participant.status == Participant.Status.COMPLETED
-    assert Response.objects.filter(trial__participant=participant).count() == study.n_trials == result.answers
+    assert (
+        Response.objects.filter(trial__participant=participant).count()
+        == study.n_trials
+        == result.answers
+    )
 
 
-def test_it_stores_a_repeated_submission_once_and_refuses_a_different_second_answer(study: Study) -> None:
+def test_it_stores_a_repeated_submission_once_and_refuses_a_different_second_answer(
+    study: Study,
+) -> None:
     participant = _ready(study, "p1")
-    first = Answer(answer="3", rt_ms=1200.0, submission_key="key-00000001", events=listen_to(participant, 1))
+    first = Answer(
+        answer="3", rt_ms=1200.0, submission_key="key-00000001", events=listen_to(participant, 1)
+    )
     _, created = response_record(participant=participant, position=1, answer=first)
     _, created_again = response_record(participant=participant, position=1, answer=first)
     assert (created, created_again) == (True, False)
     with pytest.raises(AnswerRejected, match="already been answered"):
-        response_record(participant=participant, position=1, answer=Answer(answer="4", submission_key="key-00000002"))
+        response_record(
+            participant=participant,
+            position=1,
+            answer=Answer(answer="4", submission_key="key-00000002"),
+        )
     assert Response.objects.filter(trial__participant=participant).count() == 1
 
 
 def test_it_refuses_answers_out_of_order_and_outside_the_options(study: Study) -> None:
     participant = _ready(study, "p2")
     with pytest.raises(AnswerRejected, match="in order"):
-        response_record(participant=participant, position=2, answer=Answer(answer="1", submission_key="k" * 10))
+        response_record(
+            participant=participant, position=2, answer=Answer(answer="1", submission_key="k" * 10)
+        )
     with pytest.raises(AnswerRejected, match="not one of the options"):
-        response_record(participant=participant, position=1, answer=Answer(answer="eleven", submission_key="k" * 10))
+        response_record(
+            participant=participant,
+            position=1,
+            answer=Answer(answer="eleven", submission_key="k" * 10),
+        )
 
 
 def test_the_same_recruitment_id_resumes_the_same_session(study: Study) -> None:
@@ -79,7 +97,9 @@ def test_forward_simulation_is_scored_against_the_models_prediction(study: Study
     assert response.answer_correct is True
 
 
-def test_export_writes_every_answer_once_with_the_contract_columns(study: Study, tmp_path: Path) -> None:
+def test_export_writes_every_answer_once_with_the_contract_columns(
+    study: Study, tmp_path: Path
+) -> None:
     from studyapp import export_format as fmt
 
     call_command("simulate_participants", study=study.slug, n=3, accuracy=1.0)
@@ -100,7 +120,9 @@ def test_export_refuses_to_overwrite_a_folder_with_files(study: Study, tmp_path:
     assert (tmp_path / "keep.txt").read_text() == "precious"
 
 
-def test_import_command_reports_every_problem_of_a_broken_bundle(db: None, media_root: Path, tmp_path: Path) -> None:
+def test_import_command_reports_every_problem_of_a_broken_bundle(
+    db: None, media_root: Path, tmp_path: Path
+) -> None:
     from tests.synthetic_bundle import write_synthetic_bundle
 
     bundle_dir = write_synthetic_bundle(tmp_path / "broken", n=12)

@@ -24,20 +24,24 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         study = Study.objects.filter(slug=opts["study"]).first()
         if study is None:
-            raise CommandError(f"no study with slug {opts['study']!r}; run import_bundle --study first")
+            raise CommandError(
+                f"no study with slug {opts['study']!r}; run import_bundle --study first"
+            )
         password = self._admin_password()
         base = f"http://{opts['host']}:{opts['port']}"
         self.stdout.write(
-            "\n".join([
-                "",
-                "Demo is ready.",
-                f"  Admin:            {base}/admin/   user: {ADMIN_USER}   password: {password}",
-                f"  Participant link: {base}/s/{study.slug}/",
-                f"  Study:            {study.title} ({study.status}, conditions: "
-                f"{', '.join(c.name for c in study.conditions.all())})",
-                "Press Ctrl+C to stop the server.",
-                "",
-            ])
+            "\n".join(
+                [
+                    "",
+                    "Demo is ready.",
+                    f"  Admin:            {base}/admin/   user: {ADMIN_USER}   password: {password}",
+                    f"  Participant link: {base}/s/{study.slug}/",
+                    f"  Study:            {study.title} ({study.status}, conditions: "
+                    f"{', '.join(c.name for c in study.conditions.all())})",
+                    "Press Ctrl+C to stop the server.",
+                    "",
+                ]
+            )
         )
 
     def _admin_password(self) -> str:
@@ -47,7 +51,9 @@ class Command(BaseCommand):
         if secret_file.is_file() and users.filter(username=ADMIN_USER).exists():
             return secret_file.read_text(encoding="utf-8").strip()
         password = secrets.token_urlsafe(12)
-        user = users.filter(username=ADMIN_USER).first() or users.create_superuser(ADMIN_USER, "", password)
+        user = users.filter(username=ADMIN_USER).first() or users.create_superuser(
+            ADMIN_USER, "", password
+        )
         user.set_password(password)
         user.save()
         secret_file.parent.mkdir(parents=True, exist_ok=True)

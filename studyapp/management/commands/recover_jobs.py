@@ -25,5 +25,7 @@ class Command(BaseCommand):
         if not actions:
             self.stdout.write("nothing to recover")
         for model in (ImportJob, ExportJob):
-            for job in model.objects.filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).order_by("pk"):
+            for job in model.objects.filter(
+                status__in=[Job.Status.QUEUED, Job.Status.RUNNING]
+            ).order_by("pk"):
                 self.stdout.write(f"{job}: {job_state_note(job)}")

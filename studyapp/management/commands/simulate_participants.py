@@ -13,9 +13,11 @@ from studyapp.models import Participant, Study, Trial
 
 def db_oracle(token: str, position: int) -> str | None:
     """The answer that would be scored correct (read-only; bots never write to the database)."""
-    trial = Trial.objects.select_related("stimulus", "participant__study").filter(
-        participant__token=token, position=position
-    ).first()
+    trial = (
+        Trial.objects.select_related("stimulus", "participant__study")
+        .filter(participant__token=token, position=position)
+        .first()
+    )
     if trial is None:
         return None
     if trial.kind == Trial.Kind.CATCH:
@@ -39,18 +41,32 @@ def _probability(value: float | None, flag: str) -> float | None:
 
 
 class Command(BaseCommand):
-    help = "Run bots that take a study through its real pages and forms (for testing before launch)."
+    help = (
+        "Run bots that take a study through its real pages and forms (for testing before launch)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--study", required=True, help="study slug")
         parser.add_argument("--n", type=int, required=True, help="number of simulated participants")
-        parser.add_argument("--accuracy", type=float, default=None,
-                            help="probability of a correct answer (default: answer at random)")
-        parser.add_argument("--screen-accuracy", type=float, default=1.0,
-                            help="probability of picking the right interval in each headphone-screen trial "
-                                 "(default 1: every bot passes; 0.33 is a loudspeaker listener guessing)")
-        parser.add_argument("--decline-share", type=float, default=0.0,
-                            help="share of bots that decline consent (default 0)")
+        parser.add_argument(
+            "--accuracy",
+            type=float,
+            default=None,
+            help="probability of a correct answer (default: answer at random)",
+        )
+        parser.add_argument(
+            "--screen-accuracy",
+            type=float,
+            default=1.0,
+            help="probability of picking the right interval in each headphone-screen trial "
+            "(default 1: every bot passes; 0.33 is a loudspeaker listener guessing)",
+        )
+        parser.add_argument(
+            "--decline-share",
+            type=float,
+            default=0.0,
+            help="share of bots that decline consent (default 0)",
+        )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--label-prefix", default="bot")
 
@@ -64,19 +80,33 @@ class Command(BaseCommand):
         screen_accuracy = _probability(opts["screen_accuracy"], "--screen-accuracy")
         decline = _probability(opts["decline_share"], "--decline-share") or 0.0
         if not study.is_open:
-            raise CommandError(f"study {study.slug!r} is {study.status}; set it to pilot or live first")
+            raise CommandError(
+                f"study {study.slug!r} is {study.status}; set it to pilot or live first"
+            )
         rng = random.Random(opts["seed"])
         outcomes: Counter[str] = Counter()
         answers = 0
         for i in tqdm(range(opts["n"]), desc="participants", unit="bot", disable=None):
-            bot = Bot(DjangoClientTransport(remote_addr=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"),
-                      study.slug, f"{opts['label_prefix']}-{opts['seed']}-{i}", random.Random(rng.getrandbits(64)),
-                      accuracy, db_oracle, screen_accuracy, db_screen_oracle, agree=rng.random() >= decline)
+            bot = Bot(
+                DjangoClientTransport(remote_addr=f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}"),
+                study.slug,
+                f"{opts['label_prefix']}-{opts['seed']}-{i}",
+                random.Random(rng.getrandbits(64)),
+                accuracy,
+                db_oracle,
+                screen_accuracy,
+                db_screen_oracle,
+                agree=rng.random() >= decline,
+            )
             result = bot.run()
             outcomes[result.outcome] += 1
             answers += result.answers
             if result.outcome not in {"completed", "declined", "screened_out"}:
-                self.stderr.write(f"bot {result.label} stopped at {result.final_path} ({result.outcome})")
+                self.stderr.write(
+                    f"bot {result.label} stopped at {result.final_path} ({result.outcome})"
+                )
         detail = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if k != "completed")
-        self.stdout.write(f"{outcomes['completed']} of {opts['n']} simulated participants completed, "
-                          f"{answers} answers given" + (f" ({detail})" if detail else ""))
+        self.stdout.write(
+            f"{outcomes['completed']} of {opts['n']} simulated participants completed, "
+            f"{answers} answers given" + (f" ({detail})" if detail else "")
+        )
