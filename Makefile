@@ -26,7 +26,7 @@ venv: $(VENV)/.installed
 
 sysdeps: .ci/.sysdeps-done
 
-LINT_PATHS := explainer studyapp analysis tests benchmarks manage.py
+LINT_PATHS := contracts explainer studyapp analysis tests benchmarks manage.py
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)

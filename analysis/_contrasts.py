@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from studyapp.export_format import MODALITIES
+from contracts.export_format import MODALITIES
 
 
 def condition_levels(values: pd.Series) -> list[str]:

@@ -1,4 +1,4 @@
-"""Read and write export v1 folders (see ``studyapp.export_format``).
+"""Read and write export v1 folders (see ``contracts.export_format``).
 
 Every column is parsed by the type the contract gives it, and anything that does
 not fit is reported as one ``ExportError`` naming the file, the column and the
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from studyapp import export_format as ef
+from contracts import export_format as ef
 
 _TRUE, _FALSE = "true", "false"
 # Text columns that identify a row must not be empty; other non-nullable text

@@ -11,7 +11,7 @@ stimulus ``s`` in condition ``c``)::
     u ~ N(0, sd_participant^2), v ~ N(0, sd_stimulus^2)
 
 Condition is between participants (balanced, shuffled). Frames are written with
-exactly the columns of ``studyapp.export_format`` so a contract test that reads
+exactly the columns of ``contracts.export_format`` so a contract test that reads
 them back is meaningful.
 """
 
@@ -27,7 +27,7 @@ from scipy.special import expit
 from scipy.stats import norm
 
 from analysis.io import write_export
-from studyapp import export_format as ef
+from contracts import export_format as ef
 
 _START = pd.Timestamp("2026-01-05T09:00:00Z")
 _DIGITS = np.array([str(d) for d in range(10)])

@@ -14,6 +14,7 @@ RUN pip install --index-url https://download.pytorch.org/whl/cpu \
     "torch==${TORCH_VERSION}" "torchvision==${TORCHVISION_VERSION}"
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY contracts ./contracts
 COPY explainer ./explainer
 RUN pip install ".[explainer]"
 

@@ -10,7 +10,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY pyproject.toml README.md ./
-COPY explainer ./explainer
+COPY contracts ./contracts
 COPY studyapp ./studyapp
 # A regular (not editable) install: the runtime stage copies only /opt/venv.
 RUN pip install ".[web]"

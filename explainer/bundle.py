@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from explainer import bundle_format as bf
+from contracts import bundle_format as bf
 from explainer.errors import UserError
 from explainer.selection import (
     SHORTFALL_POLICIES,

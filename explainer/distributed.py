@@ -47,7 +47,7 @@ from urllib.parse import urlparse
 
 from celery.backends.redis import RedisBackend
 
-from explainer import bundle_format as bf
+from contracts import bundle_format as bf
 from explainer.celery_app import DEFAULT_QUEUE, app
 from explainer.errors import UserError
 

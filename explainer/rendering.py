@@ -21,8 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from contracts.bundle_format import ROLE_MEDIA_TYPES, content_file_name, sha256_bytes
 from explainer import audible, audio_checks, heatmaps
-from explainer.bundle_format import ROLE_MEDIA_TYPES, content_file_name, sha256_bytes
 from explainer.errors import UserError
 
 SUFFIX = {"audio/wav": ".wav", "image/png": ".png"}

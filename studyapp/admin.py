@@ -21,7 +21,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
-from explainer.bundle_format import BundleError
+from contracts.bundle_format import BundleError
 from studyapp.models import (
     AudioEvent,
     Bundle,

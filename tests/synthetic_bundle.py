@@ -14,7 +14,7 @@ import numpy as np
 import soundfile as sf
 from PIL import Image
 
-from explainer.bundle_format import (
+from contracts.bundle_format import (
     BUNDLE_FORMAT,
     BUNDLE_VERSION,
     content_file_name,

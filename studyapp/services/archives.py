@@ -20,7 +20,7 @@ from typing import BinaryIO
 
 from django.conf import settings
 
-from explainer.bundle_format import MANIFEST_NAME, BundleError, is_safe_relative_path
+from contracts.bundle_format import MANIFEST_NAME, BundleError, is_safe_relative_path
 
 ALLOWED_SUFFIXES = {
     ".json": b"",

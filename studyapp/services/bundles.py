@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
-from explainer.bundle_format import BundleError, check_bundle_files, read_manifest, sha256_bytes
+from contracts.bundle_format import BundleError, check_bundle_files, read_manifest, sha256_bytes
 from studyapp.models import Bundle, MediaFile, Stimulus
 from studyapp.services.archives import ArchiveError, ArchiveLimits, archive_extract
 from studyapp.services.bundle_checks import media_problems

@@ -1,4 +1,4 @@
-"""Writing export v1 (see ``studyapp/export_format.py`` and ``docs/export-format.md``).
+"""Writing export v1 (see ``contracts/export_format.py`` and ``docs/export-format.md``).
 
 Rows are streamed from the database with ``iterator()`` and written as they come,
 so memory stays flat however large the study is. Files are written into a
@@ -20,7 +20,7 @@ from typing import Any
 from django.db.models import Count, Q
 from tqdm import tqdm
 
-from studyapp import export_format as fmt
+from contracts import export_format as fmt
 from studyapp.models import AudioEvent, Participant, Response, Study
 
 CHUNK = 2000

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from explainer.bundle_format import BundleError
+from contracts.bundle_format import BundleError
 from studyapp.models import ExportJob, ImportJob, Job, Study
 from studyapp.services.bundles import bundle_import, bundle_import_archive
 from studyapp.services.export_retention import export_expired

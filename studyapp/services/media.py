@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from explainer.bundle_format import sha256_file
+from contracts.bundle_format import sha256_file
 from studyapp.models import MediaFile
 
 SUFFIXES = {"audio/wav": ".wav", "image/png": ".png"}

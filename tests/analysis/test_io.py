@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.io import ExportError, load_export, main_trials, write_export
-from studyapp import export_format as ef
+from contracts import export_format as ef
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from analysis.__main__ import main
-from studyapp import export_format as ef
+from contracts import export_format as ef
 
 ROOT = Path(__file__).resolve().parents[2]
 

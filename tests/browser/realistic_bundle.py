@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from contracts.bundle_format import BUNDLE_FORMAT, BUNDLE_VERSION, write_manifest
 from explainer import heatmaps
-from explainer.bundle_format import BUNDLE_FORMAT, BUNDLE_VERSION, write_manifest
 from tests.synthetic_bundle import RATE, _put, _wav_bytes
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from explainer import bundle_format as bf
+from contracts import bundle_format as bf
 from tests.explainer import conftest as explainer_fixtures
 
 METHODS = ("lrp-epsilon-plus-flat", "smoothgrad")

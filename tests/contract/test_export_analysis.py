@@ -10,7 +10,7 @@ import pytest
 
 from analysis.io import ExportError, load_export
 from analysis.simulate import SimulationSpec, simulate_export
-from studyapp import export_format as ef
+from contracts import export_format as ef
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from django.core.management import call_command
 from analysis.exclusions import ExclusionConfig
 from analysis.io import load_export
 from analysis.report import build_report
-from studyapp import export_format as ef
+from contracts import export_format as ef
 from studyapp.models import Study
 from studyapp.services.bundles import bundle_import
 from studyapp.services.studies import study_create

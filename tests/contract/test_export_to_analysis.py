@@ -19,7 +19,7 @@ from django.db import transaction
 from django.test import override_settings
 
 from analysis import accuracy_by_condition, load_export, main_trials
-from studyapp import export_format as fmt
+from contracts import export_format as fmt
 from studyapp.models import AudioEvent, Participant, Response, Study
 from studyapp.services.bundles import bundle_import
 from studyapp.services.exports import export_write

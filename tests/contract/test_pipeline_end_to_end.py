@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from explainer.bundle_format import check_bundle_files, read_manifest
-from studyapp import export_format as fmt
+from contracts import export_format as fmt
+from contracts.bundle_format import check_bundle_files, read_manifest
 from studyapp.models import Participant, Response, Stimulus, Study
 
 REPO = Path(__file__).resolve().parents[2]

@@ -270,7 +270,9 @@ def third_party_imports(paths: list[Path]) -> set[str]:
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names.add(node.module.split(".")[0])
     return (
-        names - set(sys.stdlib_module_names) - {"__future__", "studyapp", "explainer", "analysis"}
+        names
+        - set(sys.stdlib_module_names)
+        - {"__future__", "contracts", "studyapp", "explainer", "analysis"}
     )
 
 
@@ -287,14 +289,14 @@ def distributions_missing_from(extra: str, modules: set[str]) -> dict[str, list[
 
 
 def test_the_web_extra_installs_everything_the_web_side_imports() -> None:
-    files = sorted((REPO / "studyapp").rglob("*.py")) + [REPO / "explainer" / "bundle_format.py"]
+    files = sorted((REPO / "studyapp").rglob("*.py")) + sorted((REPO / "contracts").glob("*.py"))
     assert distributions_missing_from("web", third_party_imports(files)) == {}
     # Named in settings strings and commands rather than imported.
     assert {"gunicorn", "whitenoise", "psycopg", "redis", "celery"} <= resolved_extra("web")
 
 
 def test_the_explainer_extra_installs_everything_the_explainer_imports() -> None:
-    files = sorted((REPO / "explainer").rglob("*.py"))
+    files = sorted((REPO / "explainer").rglob("*.py")) + sorted((REPO / "contracts").glob("*.py"))
     assert distributions_missing_from("explainer", third_party_imports(files)) == {}
 
 

@@ -25,7 +25,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from explainer.bundle_format import read_manifest
+from contracts.bundle_format import read_manifest
 from tests.conftest import need, port_open
 from tests.processes import (
     REPO,

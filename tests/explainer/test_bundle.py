@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from contracts import bundle_format as bf
 from explainer import audio_checks
 from explainer import bundle as eb
-from explainer import bundle_format as bf
 from explainer.cli import main
 from explainer.selection import Design
 

@@ -198,7 +198,7 @@ def test_the_kept_weights_are_those_of_the_best_validation_epoch(
 def test_the_data_description_fits_the_bundle_contract(trained_run: Path) -> None:
     import jsonschema
 
-    from explainer.bundle_format import manifest_schema
+    from contracts.bundle_format import manifest_schema
 
     trained = load_run(trained_run)
     schema = manifest_schema()["properties"]["model"]

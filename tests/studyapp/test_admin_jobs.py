@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from studyapp import export_format as fmt
+from contracts import export_format as fmt
 from studyapp.models import Bundle, ExportJob, ImportJob, MediaFile, Participant, Study
 from tests.studyapp.research_helpers import (
     bundle_folder,

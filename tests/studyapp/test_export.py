@@ -20,7 +20,7 @@ from django.db import connection, models
 from django.test import Client
 from django.utils import timezone
 
-from studyapp import export_format as fmt
+from contracts import export_format as fmt
 from studyapp.bots import Bot, DjangoClientTransport
 from studyapp.models import AudioEvent, Bundle, ExportJob, Participant, Response, Study, Trial
 from studyapp.services import exports as exports_service

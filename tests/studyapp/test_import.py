@@ -14,7 +14,7 @@ import soundfile as sf
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from explainer.bundle_format import BundleError, content_file_name, sha256_bytes, write_manifest
+from contracts.bundle_format import BundleError, content_file_name, sha256_bytes, write_manifest
 from studyapp.models import Bundle, ImportJob, MediaFile, Stimulus, Study
 from studyapp.services import bundles as bundles_service
 from studyapp.services.bundle_checks import LOUDNESS_TOLERANCE_DB

@@ -100,7 +100,7 @@ def test_forward_simulation_is_scored_against_the_models_prediction(study: Study
 def test_export_writes_every_answer_once_with_the_contract_columns(
     study: Study, tmp_path: Path
 ) -> None:
-    from studyapp import export_format as fmt
+    from contracts import export_format as fmt
 
     call_command("simulate_participants", study=study.slug, n=3, accuracy=1.0)
     out = tmp_path / "export"

@@ -2,7 +2,7 @@
 
 A bundle is a folder holding ``manifest.json`` and the files it names (under
 ``files/``, each named by the SHA-256 of its content). This module is the only
-part of ``explainer`` that another package may import, so it uses the standard
+part of the platform that two packages share, so it uses the standard
 library plus ``jsonschema`` and nothing else. The JSON Schema lives beside it in
 ``schemas/bundle-v1.schema.json``; ``docs/bundle-format.md`` documents it.
 """
