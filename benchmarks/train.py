@@ -30,7 +30,7 @@ sys.path.insert(0, str(REPO))
 from explainer.cache import preprocess  # noqa: E402
 from explainer.data import load_recordings  # noqa: E402
 from explainer.models import MODEL_INPUT, build_model  # noqa: E402
-from explainer.training import PRESETS  # noqa: E402
+from explainer.train_config import PRESETS  # noqa: E402
 from explainer.training_loop import ArraySet, Hyper, Loop, LoopState, make_optimizer  # noqa: E402
 
 DEMO = REPO / "fixtures" / "demo_corpus"

@@ -15,7 +15,7 @@ rendered them. Parallelism comes from processes, so concurrency = cores.
 
 Tasks acknowledge late and are retried with a growing, jittered delay, also when
 their worker process dies (killed, out of memory): a chunk is only off the queue once
-its result is stored. The tasks themselves are in :mod:`explainer.distributed`.
+its result is stored. The tasks themselves are in :mod:`explainer.distributed.worker`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ PRELOAD = (
     "explainer.rendering",
     "explainer.relevance",
     "explainer.training",
-    "explainer.distributed",
+    "explainer.distributed.worker",
 )
 
 
@@ -94,7 +94,7 @@ def configuration(url: str) -> dict[str, Any]:
         "worker_concurrency": worker_concurrency(),
         "result_expires": 7 * 24 * 3600,
         "broker_connection_retry_on_startup": True,
-        "include": ["explainer.distributed"],
+        "include": ["explainer.distributed.worker"],
     }
 
 

@@ -17,9 +17,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("explainer.corpus", "write the synthetic demo corpus (AudioMNIST layout)"),
     "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
     "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
-    "bundle": ("explainer.bundle", "explain decisions and write (or --validate) a stimulus bundle"),
+    "bundle": (
+        "explainer.bundle.cli",
+        "explain decisions and write (or --validate) a stimulus bundle",
+    ),
     "bundle-distributed": (
-        "explainer.distributed",
+        "explainer.distributed.cli",
         "the bundle command with chunks rendered by Celery workers",
     ),
 }

@@ -1,10 +1,10 @@
 """Turning planned stimuli into files: relevance, heatmap PNGs and loudness-matched WAVs.
 
-Work is split into chunks fixed by the plan (:func:`explainer.bundle.plan_bundle`), so a
+Work is split into chunks fixed by the plan (:func:`explainer.bundle.planning.plan_bundle`), so a
 chunk gives the same bytes whichever process, or machine, renders it: the batch a
 stimulus is explained in never depends on the number of workers. A chunk's result is
 plain JSON (records plus timings) and its files land, named by content hash, in the
-``files/`` folder of ``out_dir``; :func:`explainer.bundle.assemble_manifest` joins the
+``files/`` folder of ``out_dir``; :func:`explainer.bundle.manifest.assemble_manifest` joins the
 results of all chunks into one manifest.
 """
 
@@ -87,7 +87,7 @@ def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) ->
     Parameters
     ----------
     spec : dict
-        The bundle plan (JSON-serialisable), see :func:`explainer.bundle.plan_bundle`.
+        The bundle plan (JSON-serialisable), see :func:`explainer.bundle.planning.plan_bundle`.
     indices : sequence of int
         Stimuli to render; they are explained together, one batch per method.
     out_dir : pathlib.Path

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,6 +19,7 @@ from explainer import run_files as rf
 from explainer.cache import preprocess
 from explainer.data import TASK_CLASSES, RecordingTable
 from explainer.models import build_model
+from explainer.train_config import RunOptions, TrainConfig
 from explainer.training_loop import (
     ArraySet,
     Hyper,
@@ -29,9 +30,6 @@ from explainer.training_loop import (
     make_optimizer,
     restore_checkpoint,
 )
-
-if TYPE_CHECKING:
-    from explainer.training import RunOptions, TrainConfig
 
 
 class RunTrainer:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,121 +23,8 @@ from explainer.data import TASK_CLASSES, TASKS, RecordingTable, load_recordings,
 from explainer.errors import UserError
 from explainer.models import MODEL_INPUT, MODELS
 from explainer.splits import Split, paper_splits, resolve_splits
-
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {
-        "audionet": {
-            "width": 1.0,
-            "optimizer": "sgd",
-            "lr": 1e-4,
-            "momentum": 0.9,
-            "batch_size": 100,
-            "epochs": None,
-            "max_steps": 50_000,
-            "grad_clip": None,
-            "placements": 1,
-            "dropout": 0.5,
-            "lr_schedule": "constant",
-            "speed_perturbation": 0.0,
-        },
-        "alexnet": {
-            "width": 1.0,
-            "optimizer": "sgd",
-            "lr": 1e-3,
-            "momentum": 0.9,
-            "batch_size": 100,
-            "epochs": None,
-            "max_steps": 10_000,
-            "grad_clip": 5.0,
-            "placements": 1,
-            "dropout": 0.5,
-            "lr_schedule": "constant",
-            "speed_perturbation": 0.0,
-        },
-    },
-    "demo": {
-        "audionet": {
-            "width": 0.25,
-            "optimizer": "adam",
-            "lr": 1e-3,
-            "momentum": 0.9,
-            "batch_size": 32,
-            "epochs": 12,
-            "max_steps": None,
-            "grad_clip": None,
-            "placements": 8,
-            "dropout": 0.0,
-            "lr_schedule": "cosine",
-            "speed_perturbation": 0.1,
-        },
-        "alexnet": {
-            "width": 0.25,
-            "optimizer": "adam",
-            "lr": 1e-3,
-            "momentum": 0.9,
-            "batch_size": 32,
-            "epochs": 12,
-            "max_steps": None,
-            "grad_clip": None,
-            "placements": 4,
-            "dropout": 0.0,
-            "lr_schedule": "cosine",
-            "speed_perturbation": 0.1,
-        },
-    },
-}
-TUNABLE = (
-    "width",
-    "optimizer",
-    "lr",
-    "momentum",
-    "batch_size",
-    "epochs",
-    "max_steps",
-    "grad_clip",
-    "placements",
-    "dropout",
-    "lr_schedule",
-    "speed_perturbation",
-)
-
-
-@dataclass
-class TrainConfig:
-    """The exact configuration of one run, written to ``config.json``."""
-
-    architecture: str
-    task: str
-    preset: str
-    split: dict[str, Any]
-    split_seed: int
-    seed: int
-    width: float
-    optimizer: str
-    lr: float
-    momentum: float
-    weight_decay: float
-    batch_size: int
-    epochs: int | None
-    max_steps: int | None
-    grad_clip: float | None
-    placements: int
-    dropout: float
-    lr_schedule: str
-    speed_perturbation: float
-    crop_long_clips: bool
-    max_takes: int | None
-    drop_duplicates: bool
-    skip_unknown_speakers: bool
-
-    @property
-    def representation(self) -> str:
-        return MODEL_INPUT[self.architecture]
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+from explainer.train_config import PRESETS, TUNABLE, RunOptions, TrainConfig
+from explainer.trainer import RunTrainer
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -325,16 +212,6 @@ def _check_values(values: dict[str, Any]) -> None:
         raise UserError(f"--dropout must be in [0, 1), got {values['dropout']}")
 
 
-@dataclass
-class RunOptions:
-    """How to run (not what to train): caching, parallelism, progress display, interruption."""
-
-    cache_dir: Path | None = None
-    workers: int = 1
-    progress: bool = True
-    stop_after: int | None = None
-
-
 def prepare_run_dir(out: Path, *, force: bool) -> None:
     """Create ``out``; refuse to overwrite a run unless ``force``, and never delete foreign files."""
     if out.exists() and not out.is_dir():
@@ -400,8 +277,6 @@ def train(
     config: TrainConfig, table: RecordingTable, out: Path, options: RunOptions
 ) -> dict[str, Any] | None:
     """Train one run into ``out`` (already prepared); returns its summary, or None if stopped early."""
-    from explainer.trainer import RunTrainer
-
     split = Split.from_dict(config.split)
     parts = split_parts(table, split)
     data = describe_data(table, parts, split)
@@ -411,8 +286,6 @@ def train(
 
 def resume_run(out: Path, data: Path, options: RunOptions) -> dict[str, Any] | None:
     """Continue the run in ``out`` from its checkpoint, with its saved configuration."""
-    from explainer.trainer import RunTrainer
-
     if (out / rf.SUMMARY_NAME).exists():
         print(f"{out}: run already finished", file=sys.stderr)
         return rf.read_json(out / rf.SUMMARY_NAME)

@@ -15,6 +15,7 @@ from contracts import bundle_format as bf
 from explainer import audio_checks
 from explainer import bundle as eb
 from explainer.cli import main
+from explainer.errors import UserError
 from explainer.selection import Design
 
 METHODS = ("lrp-epsilon-plus-flat", "gradient")
@@ -169,7 +170,7 @@ def test_chunks_rendered_separately_assemble_into_the_same_manifest(
     records = [
         r for chunk in reversed(spec["chunks"]) for r in render_chunk(spec, chunk, work)["records"]
     ]
-    with pytest.raises(eb.UserError, match="not rendered"):
+    with pytest.raises(UserError, match="not rendered"):
         eb.assemble_manifest(spec, records[1:])
     assert eb.finalize_bundle(spec, records, work, tmp_path / "done") == manifest
     assert not work.exists() and eb.validate_bundle(tmp_path / "done") == []
@@ -198,7 +199,7 @@ def test_an_existing_bundle_is_replaced_only_when_asked(
 ):
     target = tmp_path / "copy"
     shutil.copytree(bundle_dir, target)
-    with pytest.raises(eb.UserError, match="already exists"):
+    with pytest.raises(UserError, match="already exists"):
         make_bundle(trained_run, demo_corpus, target, n=2, practice=0)
     design = Design(n_decisions=2, methods=("gradient",))
     eb.write_bundle(

@@ -4,7 +4,7 @@ Two workers start once for the module: A (one process) consumes the queues ``one
 and ``both``; B, started with the compose file's worker-explain command and
 environment (one process per CPU), only ``both``. A run sent to ``one`` has one worker,
 a run sent to ``both`` has two. They use a private Redis database and queue names of their own, and
-honour the test-only fault markers (``HEARXAI_EXPLAIN_FAULTS=1``).
+run through :mod:`tests.explainer.faulty_celery`, which adds test-only fault markers.
 """
 
 from __future__ import annotations
@@ -30,13 +30,16 @@ import yaml
 from explainer import bundle as eb
 from explainer import distributed as dist
 from explainer.cli import main
+from explainer.distributed import coordinator
 from explainer.errors import UserError
 from explainer.selection import Design
 from tests.conftest import need, port_open
+from tests.explainer import faulty_celery
 from tests.explainer.conftest import DEMO_CORPUS, REPO
 from tests.processes import Process, free_port, start, wait_until
 
 REDIS_URL = "redis://127.0.0.1:6379/12"  # a database of its own: other tests use 13-15
+FAULTY_CELERY = faulty_celery.__name__  # ``celery``, with the test-only fault markers
 TOKEN = secrets.token_hex(4)
 QUEUE_ONE, QUEUE_BOTH = f"explain-test-{TOKEN}-one", f"explain-test-{TOKEN}-both"
 METHODS = ("lrp-epsilon-plus-flat", "gradient")
@@ -62,8 +65,8 @@ def tree(folder: Path) -> dict[str, bytes]:
 
 
 def fault(work_root: Path, spec: dict[str, Any], chunk: int, kind: str) -> None:
-    """Leave a marker that makes the next attempt at ``chunk`` fail once (see ``dist.inject_fault``)."""
-    faults = dist.WorkFolder(work_root / dist.plan_digest(spec)[:16]).faults
+    """Leave a marker that makes the next attempt at ``chunk`` fail once (see ``faulty_celery.inject_fault``)."""
+    faults = faulty_celery.faults_folder(dist.WorkFolder(work_root / dist.plan_digest(spec)[:16]))
     faults.mkdir(parents=True, exist_ok=True)
     (faults / f"{chunk}.{kind}").touch()
 
@@ -140,7 +143,6 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
     # OMP_NUM_THREADS=2: the app must still compute with one torch thread per process.
     env |= {
         "REDIS_URL": REDIS_URL,
-        dist.FAULTS_ENV: "1",
         "OMP_NUM_THREADS": "2",
         "PYTHONUNBUFFERED": "1",
     }
@@ -149,7 +151,7 @@ def workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workers]:
         "a",
         [
             "-m",
-            "celery",
+            FAULTY_CELERY,
             "-A",
             "explainer.celery_app",
             "worker",
@@ -195,12 +197,12 @@ def compose_service(name: str) -> dict[str, Any]:
 
 
 def compose_command(command: list[str], *, queue: str, node: str) -> list[str]:
-    """A compose ``celery ...`` command as arguments of this interpreter, consuming ``queue`` as ``node``."""
+    """A compose ``celery ...`` command as arguments of this interpreter (with the test faults), consuming ``queue`` as ``node``."""
     assert command[0] == "celery"
     command = list(command)
     command[command.index("-Q") + 1] = queue
     command[command.index("-n") + 1] = node
-    return ["-m", *command]
+    return ["-m", FAULTY_CELERY, *command[1:]]
 
 
 def compose_environment(service: dict[str, Any]) -> dict[str, str]:
@@ -417,7 +419,7 @@ def test_a_queue_no_worker_consumes_is_named_on_stderr_and_a_stall_ends_the_wait
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr(dist, "QUIET_S", 0.3)
+    monkeypatch.setattr(coordinator, "QUIET_S", 0.3)
     orphan = f"explain-test-{TOKEN}-nobody"
     with pytest.raises(
         UserError, match=rf"^no chunk finished in 2 s \({len(spec['chunks'])} waiting\); "
