@@ -215,6 +215,13 @@ def _answers(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFram
         task=np.where(verification, "verification", "forward"),
         answer=answer,
         answer_correct=correct.astype(bool),
+        # A single-explanation design on the bundle's one model.
+        design="single",
+        explanation_only=False,
+        model_id="",
+        partner_stimulus=None,
+        partner_method=None,
+        partner_model_id=None,
     )
 
 

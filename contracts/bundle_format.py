@@ -192,3 +192,27 @@ def _file_problem(root: Path, rel: str, expected_sha: str) -> str | None:
     if actual != expected_sha:
         return f"{rel}: checksum mismatch (manifest {expected_sha[:12]}..., file {actual[:12]}...)"
     return None
+
+
+# A study whose participants reach this accuracy by answering the label they hear cannot
+# show what an explanation adds; the bundle command, the import job and the study page
+# all warn with this one rule.
+HEARD_LABEL_BASELINE_WARN = 0.9
+
+
+def heard_label_baseline_warnings(
+    manifest: dict[str, Any], tasks: tuple[str, ...] = ()
+) -> list[str]:
+    """One warning per task (all, or those in ``tasks``) whose heard-label baseline is 0.9 or more."""
+    warnings = []
+    for task, entry in sorted((manifest.get("heard_label_baseline") or {}).items()):
+        value = entry.get("value")
+        if (tasks and task not in tasks) or value is None or value < HEARD_LABEL_BASELINE_WARN:
+            continue
+        how = f" ({entry['how']})" if entry.get("how") else ""
+        warnings.append(
+            f"heard-label baseline for {task} is {value:.0%}{how}: answering the spoken label "
+            "without any explanation already scores this well, so the study cannot show what "
+            "the explanation adds"
+        )
+    return warnings

@@ -19,8 +19,9 @@ EVENTS_FILE = "events.csv"
 CODEBOOK_FILE = "dataset_description.json"
 
 MODALITIES = ("visual", "audible", "both", "none")
-TASKS = ("forward", "verification")
-TRIAL_KINDS = ("practice", "main", "catch")
+TASKS = ("forward", "verification", "model_comparison", "preference")
+DESIGNS = ("single", "learning_test", "model_comparison", "preference")
+TRIAL_KINDS = ("practice", "pretest", "learning", "main", "catch")
 PARTICIPANT_STATUSES = (
     "started",
     "declined",
@@ -61,7 +62,9 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     _c(
         "trial_kind",
         "string",
-        "practice, main or catch (attention check) trial.",
+        "practice, pretest (learning then test: before learning, no explanation), learning "
+        "(explanation and feedback), main (the test block in learning then test) or catch "
+        "(attention check) trial.",
         levels=TRIAL_KINDS,
     ),
     _c("trial_position", "integer", "1-based position of the trial in the participant's sequence."),
@@ -74,18 +77,38 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     _c(
         "task",
         "string",
-        "Primary question of the trial: forward simulation or verification.",
+        "Primary question of the trial: forward simulation, verification, model comparison "
+        "(which of two explanations comes from the model relying on a cue) or preference "
+        "(which of two explanations is more helpful).",
         levels=TASKS,
     ),
+    _c("design", "string", "Study design (docs/study-designs.md).", levels=DESIGNS),
+    _c(
+        "explanation_only",
+        "boolean",
+        "True if the original recording was hidden: only the explanation was shown.",
+    ),
+    _c("model_id", "string", "Model of the (first) stimulus; empty = the bundle's model."),
+    _c(
+        "partner_stimulus",
+        "string",
+        "Pairwise designs: stimulus shown second (stimulus is shown first).",
+        nullable=True,
+    ),
+    _c("partner_method", "string", "Method of the partner stimulus.", nullable=True),
+    _c("partner_model_id", "string", "Model of the partner stimulus.", nullable=True),
     _c(
         "answer",
         "string",
-        "Participant's answer: a class label (forward) or yes/no (verification).",
+        "Participant's answer: a class label (forward), yes/no (verification), or first/second "
+        "(pairwise designs: the stimulus or the partner_stimulus).",
     ),
     _c(
         "answer_correct",
         "boolean",
-        "Forward: answer equals predicted_label. Verification: answer matches model_correct. Catch: answer equals the known answer.",
+        "Forward: answer equals predicted_label. Verification: answer matches model_correct. "
+        "Model comparison: the chosen explanation is the cued model's. Preference: no right "
+        "answer, always false. Catch: answer equals the known answer.",
     ),
     _c(
         "rating",

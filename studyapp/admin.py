@@ -38,6 +38,7 @@ from studyapp.models import (
 )
 from studyapp.services.archives import archive_check_headers
 from studyapp.services.bundles import bundle_upload_store
+from studyapp.services.designs import study_design_problems
 from studyapp.services.export_retention import export_expired, export_expires_at
 from studyapp.services.job_leases import job_state_note
 from studyapp.services.jobs import export_job_create, import_job_create
@@ -128,6 +129,13 @@ class StudyAdminForm(forms.ModelForm):
         conditions = self._conditions(probe)
         if conditions is None:
             return data
+        design = study_design_problems(
+            study=probe,
+            modalities=[mod for _, mod, _ in conditions],
+            methods=[m for _, _, m in conditions if m],
+        )
+        if design:
+            raise ValidationError(design)
         report = study_design_report(
             study=probe,
             conditions=conditions,
@@ -187,7 +195,15 @@ class ConditionInline(admin.TabularInline):
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     form = StudyAdminForm
-    list_display = ("slug", "title", "status", "design", "sessions", "live_since", "dashboard_link")
+    list_display = (
+        "slug",
+        "title",
+        "status",
+        "design_summary",
+        "sessions",
+        "live_since",
+        "dashboard_link",
+    )
     list_filter = ("status", "assignment", "task")
     search_fields = ("slug", "title")
     inlines = [ConditionInline]
@@ -238,7 +254,18 @@ class StudyAdmin(admin.ModelAdmin):
             ),
             (
                 "Questions",
-                {"fields": ("task", "ask_rating", "ask_confidence"), "description": note},
+                {
+                    "fields": (
+                        "design",
+                        "task",
+                        "explanation_only",
+                        "n_pretest",
+                        "n_learning",
+                        "ask_rating",
+                        "ask_confidence",
+                    ),
+                    "description": note,
+                },
             ),
             (
                 "Audio rules",
@@ -332,11 +359,14 @@ class StudyAdmin(admin.ModelAdmin):
         return super().has_delete_permission(request, obj)
 
     @admin.display(description="design")
-    def design(self, obj: Study) -> str:
+    def design_summary(self, obj: Study) -> str:
         factors = f"modality {obj.assignment}"
         if obj.conditions.exclude(method="").values("method").distinct().count() > 1:
             factors += f", method {obj.method_assignment}"
-        return f"{obj.n_conditions} conditions ({factors}), {obj.n_trials} trials"
+        return (
+            f"{obj.get_design_display()}: {obj.n_conditions} conditions ({factors}), "
+            f"{obj.n_trials} trials"
+        )
 
     @admin.display(description="live sessions", ordering="n_sessions")
     def sessions(self, obj: Study) -> int:

@@ -62,6 +62,22 @@ class Stimulus(models.Model):
     method = models.CharField(max_length=64)
     practice = models.BooleanField(default=False)
     timeline = models.JSONField(null=True, blank=True)
+    # Ground truth the informative designs and the simulated participants read (bundle
+    # fields of the same names; empty when the bundle does not state them).
+    model_id = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="Key into the bundle's models; empty = its model.",
+    )
+    cue = models.JSONField(
+        null=True, blank=True, help_text="The planted cue in this clip, if stated."
+    )
+    decision_basis = models.CharField(max_length=8, blank=True, default="")
+    relevance_in_cue = models.FloatField(null=True, blank=True)
+    label_audible = models.BooleanField(
+        null=True, blank=True, help_text="Can the label be heard in the audible explanation?"
+    )
     original_audio = models.ForeignKey(MediaFile, on_delete=models.PROTECT, related_name="+")
     visual_heatmap = models.ForeignKey(MediaFile, on_delete=models.PROTECT, related_name="+")
     audible_heatmap = models.ForeignKey(MediaFile, on_delete=models.PROTECT, related_name="+")
@@ -73,6 +89,11 @@ class Stimulus(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["bundle", "stimulus_id"], name="stimulus_unique_id_in_bundle"
+            ),
+            models.CheckConstraint(
+                condition=Q(relevance_in_cue__isnull=True)
+                | Q(relevance_in_cue__gte=0, relevance_in_cue__lte=1),
+                name="stimulus_relevance_in_cue_0_1",
             ),
         ]
 
@@ -94,6 +115,15 @@ class Study(models.Model):
     class Assignment(models.TextChoices):
         BETWEEN = "between", "Between participants (each participant sees one condition)"
         WITHIN = "within", "Within participants (conditions counterbalanced across trials)"
+
+    class Design(models.TextChoices):
+        SINGLE = "single", "One explanation per trial (forward simulation or verification)"
+        LEARNING_TEST = "learning_test", "Learning then test (Hase & Bansal 2020)"
+        MODEL_COMPARISON = (
+            "model_comparison",
+            "Cue detection: which of two models relies on something other than the spoken digit?",
+        )
+        PREFERENCE = "preference", "Preference: which of two explanations is more helpful?"
 
     class Sampling(models.TextChoices):
         PER_PARTICIPANT = (
@@ -123,6 +153,23 @@ class Study(models.Model):
     noconsent_url = models.URLField(max_length=500, default="", blank=True)
 
     task = models.CharField(max_length=16, choices=Task.choices, default=Task.FORWARD)
+    design = models.CharField(
+        max_length=16,
+        choices=Design.choices,
+        default=Design.SINGLE,
+        help_text="What a trial shows and asks; see docs/study-designs.md.",
+    )
+    explanation_only = models.BooleanField(
+        default=False,
+        help_text="Hide the original recording: the participant infers the decision from the explanation alone.",
+    )
+    n_pretest = models.PositiveSmallIntegerField(
+        default=0, help_text="Learning then test: trials before learning, without explanations."
+    )
+    n_learning = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Learning then test: trials with explanations and feedback on the model's decision.",
+    )
     ask_rating = models.BooleanField(default=False)
     ask_confidence = models.BooleanField(default=False)
     audio_must_finish = models.BooleanField(
@@ -312,6 +359,8 @@ class Participant(models.Model):
 class Trial(models.Model):
     class Kind(models.TextChoices):
         PRACTICE = "practice"
+        PRETEST = "pretest"
+        LEARNING = "learning"
         MAIN = "main"
         CATCH = "catch"
 
@@ -322,6 +371,14 @@ class Trial(models.Model):
     kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.MAIN)
     stimulus = models.ForeignKey(Stimulus, on_delete=models.PROTECT, related_name="trials")
     condition = models.ForeignKey(Condition, on_delete=models.PROTECT, related_name="trials")
+    partner = models.ForeignKey(
+        Stimulus,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Pairwise designs: the explanation shown second (``stimulus`` is shown first).",
+    )
     expected_answer = models.CharField(
         max_length=64, blank=True, default="", help_text="Known answer of a catch trial."
     )

@@ -47,11 +47,24 @@ def _put(bundle_dir: Path, data: bytes, suffix: str, media_type: str) -> dict[st
     return {"path": rel, "sha256": sha, "media_type": media_type}
 
 
+CUE_SPAN_S = (0.1, 0.3)
+CUE_HZ = 1500.0
+
+
 def _stimulus(
-    bundle_dir: Path, index: int, label: int, predicted: int, method: str, practice: bool
+    bundle_dir: Path,
+    index: int,
+    label: int,
+    predicted: int,
+    method: str,
+    practice: bool,
+    cue_class: int | None = None,
 ) -> dict[str, Any]:
     t = np.arange(RATE) / RATE
     tone = 0.3 * np.sin(2 * np.pi * (200 + 40 * label + index) * t) * np.hanning(RATE)
+    if cue_class is not None:  # an audible tone burst, as a planted cue would be
+        burst = (t >= CUE_SPAN_S[0]) & (t < CUE_SPAN_S[1])
+        tone = tone + 0.2 * burst * np.sin(2 * np.pi * (CUE_HZ + 50 * cue_class) * t)
     envelope = np.clip(np.sin(np.pi * t) ** 2, 0, 1)
     audible = tone * envelope
     audible *= np.sqrt(np.mean(tone**2) / np.mean(audible**2))  # RMS-matched, as the explainer does
@@ -81,6 +94,20 @@ def _stimulus(
     }
 
 
+def _cued(stim: dict[str, Any], cue_class: int | None, *, follows_cue: bool) -> dict[str, Any]:
+    """Add the planted-cue fields: a model that follows the cue decides by it, with relevance on it."""
+    if cue_class is None:
+        return {**stim, "cue": {"present": False}, "decision_basis": "spoken"}
+    start, end = CUE_SPAN_S
+    return {
+        **stim,
+        "cue": {"present": True, "class": str(cue_class), "start_s": start, "end_s": end},
+        "decision_basis": "cue" if follows_cue else "spoken",
+        "relevance_in_cue": 0.8 if follows_cue else 0.1,
+        "label_audible": {"value": not follows_cue, "how": "synthetic"},
+    }
+
+
 def write_synthetic_bundle(
     bundle_dir: Path,
     *,
@@ -88,26 +115,33 @@ def write_synthetic_bundle(
     methods: tuple[str, ...] = ("lrp-epsilon-plus-flat",),
     n_practice: int = 2,
     share_wrong: float = 0.25,
+    share_cue: float = 0.0,
+    control_model: bool = False,
+    heard_label_baseline: float | None = None,
 ) -> Path:
-    """Write a bundle of ``n`` stimuli per method into ``bundle_dir``; return the folder."""
+    """Write a bundle of ``n`` stimuli per method into ``bundle_dir``; return the folder.
+
+    ``share_cue``: share of main clips carrying a cue of another class (cue-conflict
+    clips), which the bundle's model ("cued") follows. ``control_model`` adds the same
+    clips explained by a control model that ignores the cue (bundle field ``models``).
+    """
     bundle_dir.mkdir(parents=True, exist_ok=True)
     stimuli = []
+    cue_every = int(round(1 / share_cue)) if share_cue else 0
     for method in methods:
         for i in range(n):
             label = i % 10
+            cue = (label + 3) % 10 if cue_every and i >= n_practice and i % cue_every == 1 else None
             wrong = (
                 i >= n_practice and (i % int(round(1 / share_wrong))) == 0 if share_wrong else False
             )
-            stimuli.append(
-                _stimulus(
-                    bundle_dir,
-                    i,
-                    label,
-                    (label + 1) % 10 if wrong else label,
-                    method,
-                    i < n_practice,
-                )
-            )
+            predicted = cue if cue is not None else (label + 1) % 10 if wrong else label
+            stim = _stimulus(bundle_dir, i, label, predicted, method, i < n_practice, cue)
+            stimuli.append(_cued(stim, cue, follows_cue=True) if share_cue else stim)
+            if control_model:
+                control = _stimulus(bundle_dir, i, label, label, method, i < n_practice, cue)
+                control = {**_cued(control, cue, follows_cue=False), "model_id": "control"}
+                stimuli.append({**control, "id": f"{control['id']}-control"})
     manifest = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
@@ -126,5 +160,12 @@ def write_synthetic_bundle(
         "selection": {"seed": 0, "design": {"per_class": n // 10}},
         "stimuli": stimuli,
     }
+    if control_model:
+        manifest["model"]["role"] = "cued"
+        manifest["models"] = {"control": {**manifest["model"], "role": "control"}}
+    if heard_label_baseline is not None:
+        manifest["heard_label_baseline"] = {
+            "forward_simulation": {"value": heard_label_baseline, "how": "synthetic"}
+        }
     write_manifest(bundle_dir, manifest)
     return bundle_dir

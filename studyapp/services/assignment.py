@@ -29,13 +29,19 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from django.db.models import Q
 from django.utils import timezone
 
 from studyapp.models import Condition, Participant, Stimulus, Study
+from studyapp.services.designs import (
+    PAIR_ANSWERS,
+    PAIR_DESIGNS,
+    design_main_trials,
+    design_shown_model,
+)
 
 Unit = tuple[str, int]
 
@@ -70,6 +76,7 @@ class Item:
     correct: bool
     method: str
     practice: bool
+    model_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,11 @@ class DesignSpec:
     # Methods of every condition in the study: the pools are built against all of them,
     # so every arm draws from the same recordings and the arms stay comparable.
     methods: tuple[str, ...] = ()
+    design: str = "single"
+    n_pretest: int = 0
+    n_learning: int = 0
+    # The model whose explanations are planned (a pairwise trial adds its partner).
+    shown_model: str = ""
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class PlanRow:
     item: Item
     cell: Cell
     expected_answer: str = ""
+    partner: Item | None = None
 
 
 @dataclass(frozen=True)
@@ -229,6 +242,10 @@ def plan_rows(
     """
     rng = random.Random(seed)
     methods = set(design.methods) | {cell.method for cell in arm.cells}
+    partners = pair_partners(design, items)
+    items = [i for i in items if i.model_id == design.shown_model]
+    if design.design in PAIR_DESIGNS:
+        items = [i for i in items if partners.get(i.key)]
     practice_pool = recordings_group([i for i in items if i.practice], methods)
     used = {r.name for r in practice_pool}
     main_pool = [
@@ -255,7 +272,55 @@ def plan_rows(
         for rec, cell in latin_square(main, arm.cells, rotation)
     ]
     rng.shuffle(main_rows)
-    return rows + _with_catch_trials(main_rows, design, arm, leftover, rng)
+    rows = rows + _with_catch_trials(_blocks(design, main_rows), design, arm, leftover, rng)
+    return _with_partners(rows, partners, rng) if design.design in PAIR_DESIGNS else rows
+
+
+def _blocks(design: DesignSpec, rows: list[PlanRow]) -> list[PlanRow]:
+    """Learning then test: the first trials become the pre-test, the next the learning block."""
+    if design.design != Study.Design.LEARNING_TEST:
+        return rows
+    kinds = ["pretest"] * design.n_pretest + ["learning"] * design.n_learning
+    return [replace(row, kind=kinds[j]) if j < len(kinds) else row for j, row in enumerate(rows)]
+
+
+def pair_partners(design: DesignSpec, items: Sequence[Item]) -> dict[int, list[Item]]:
+    """For each shown stimulus, the stimuli a pairwise trial may show beside it.
+
+    Cue detection pairs the same recording and method explained by another model;
+    preference pairs the same recording and model explained by another method.
+    """
+    if design.design not in PAIR_DESIGNS:
+        return {}
+    comparison = design.design == Study.Design.MODEL_COMPARISON
+
+    def pairs_with(item: Item, other: Item) -> bool:
+        if comparison:
+            return other.method == item.method and other.model_id != item.model_id
+        return other.model_id == item.model_id and other.method != item.method
+
+    by_recording: dict[str, list[Item]] = defaultdict(list)
+    for item in sorted(items, key=lambda o: o.stimulus_id):
+        by_recording[item.recording].append(item)
+    return {
+        item.key: [o for o in by_recording[item.recording] if pairs_with(item, o)]
+        for item in items
+        if item.model_id == design.shown_model
+    }
+
+
+def _with_partners(
+    rows: list[PlanRow], partners: dict[int, list[Item]], rng: random.Random
+) -> list[PlanRow]:
+    """Give each trial its partner; exactly half the main trials show the planned stimulus second."""
+    main = [j for j, row in enumerate(rows) if row.kind == "main"]
+    swapped = set(rng.sample(main, len(main) // 2 + (rng.random() < 0.5) * (len(main) % 2)))
+    out = []
+    for j, row in enumerate(rows):
+        partner = rng.choice(partners[row.item.key])
+        first, second = (partner, row.item) if j in swapped else (row.item, partner)
+        out.append(replace(row, item=first, partner=second))
+    return out
 
 
 def _main_recordings(
@@ -265,7 +330,17 @@ def _main_recordings(
     # (and fixed designs) draw the set from the study seed instead of the participant's.
     fixed = design.fixed_set or len(arm.cells) > 1
     picker = random.Random(design.study_seed) if fixed else rng
-    return balanced_sample(pool, design.n_trials, design.share_incorrect, picker)
+    return balanced_sample(
+        pool,
+        design_main_trials(
+            design=design.design,
+            n_trials=design.n_trials,
+            n_pretest=design.n_pretest,
+            n_learning=design.n_learning,
+        ),
+        design.share_incorrect,
+        picker,
+    )
 
 
 def _cycle(cells: Sequence[Cell], n: int, start: int) -> list[Cell]:
@@ -288,6 +363,8 @@ def _with_catch_trials(
         expected = (
             rng.choice(["yes", "no"])
             if design.task == Study.Task.VERIFICATION
+            else rng.choice(PAIR_ANSWERS)
+            if design.design in PAIR_DESIGNS
             else rng.choice(design.classes)
         )
         cell = rng.choice(arm.cells)
@@ -306,6 +383,7 @@ class PlannedTrial:
     stimulus: Stimulus
     condition: Condition
     expected_answer: str = ""
+    partner: Stimulus | None = None
 
 
 @dataclass(frozen=True)
@@ -384,6 +462,10 @@ def study_design_spec(study: Study) -> DesignSpec:
         task=study.task,
         classes=tuple(str(c) for c in study.bundle.classes),
         methods=tuple(sorted({c.method for c in study.conditions.all()})),
+        design=study.design,
+        n_pretest=study.n_pretest,
+        n_learning=study.n_learning,
+        shown_model=design_shown_model(study),
     )
 
 
@@ -410,6 +492,7 @@ def study_items(
             "model_correct",
             "method",
             "practice",
+            "model_id",
         )
     )
     return [
@@ -421,8 +504,9 @@ def study_items(
             correct,
             method,
             (pk in chosen_practice) if chosen_practice else practice,
+            model_id,
         )
-        for pk, sid, rec, label, correct, method, practice in rows
+        for pk, sid, rec, label, correct, method, practice, model_id in rows
     ]
 
 
@@ -451,9 +535,16 @@ def assignment_plan(*, study: Study, arm: str, rotation: int, seed: int) -> list
 
 def _to_planned(rows: list[PlanRow], study: Study) -> list[PlannedTrial]:
     conditions = study_cells(study)
-    stimuli = Stimulus.objects.in_bulk([row.item.key for row in rows])
+    keys = [row.item.key for row in rows] + [row.partner.key for row in rows if row.partner]
+    stimuli = Stimulus.objects.in_bulk(keys)
     return [
-        PlannedTrial(row.kind, stimuli[row.item.key], conditions[row.cell.key], row.expected_answer)
+        PlannedTrial(
+            row.kind,
+            stimuli[row.item.key],
+            conditions[row.cell.key],
+            row.expected_answer,
+            stimuli[row.partner.key] if row.partner else None,
+        )
         for row in rows
     ]
 

@@ -92,12 +92,25 @@ def _write_bundle(
             method=stim["method"],
             practice=stim["practice"],
             timeline=stim.get("timeline"),
+            **_ground_truth(stim),
             **{
                 role: media[stim["files"][role]["path"]]
                 for role in ("original_audio", "visual_heatmap", "audible_heatmap", "plain_image")
             },
         )
     return bundle
+
+
+def _ground_truth(stim: dict[str, Any]) -> dict[str, Any]:
+    """The optional per-stimulus fields the informative designs read (absent: empty)."""
+    audible = stim.get("label_audible") or {}
+    return {
+        "model_id": stim.get("model_id", ""),
+        "cue": stim.get("cue"),
+        "decision_basis": stim.get("decision_basis", ""),
+        "relevance_in_cue": stim.get("relevance_in_cue"),
+        "label_audible": audible.get("value"),
+    }
 
 
 def _store(

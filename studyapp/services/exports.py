@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from contracts import export_format as fmt
 from studyapp.models import AudioEvent, Participant, Response, Study
+from studyapp.services.designs import design_task
 
 CHUNK = 2000
 
@@ -87,6 +88,10 @@ TRIAL_FIELDS = {
     "true_label": "trial__stimulus__true_label",
     "predicted_label": "trial__stimulus__predicted_label",
     "model_correct": "trial__stimulus__model_correct",
+    "model_id": "trial__stimulus__model_id",
+    "partner_stimulus": "trial__partner__stimulus_id",
+    "partner_method": "trial__partner__method",
+    "partner_model_id": "trial__partner__model_id",
     "answer": "answer",
     "answer_correct": "answer_correct",
     "rating": "rating",
@@ -145,7 +150,12 @@ def trial_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
         trial__participant__in=_participants(study, include_pilot)
     ).order_by("trial__participant_id", "trial__position")
     for row in _tuples(responses, TRIAL_FIELDS):
-        row.update(study=study.slug, task=study.task)
+        row.update(
+            study=study.slug,
+            task=design_task(study),
+            design=study.design,
+            explanation_only=study.explanation_only,
+        )
         yield row
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from contracts.bundle_format import BundleError
+from contracts.bundle_format import BundleError, heard_label_baseline_warnings
 from studyapp.models import ExportJob, ImportJob, Job, Study
 from studyapp.services.bundles import bundle_import, bundle_import_archive
 from studyapp.services.export_retention import export_expired
@@ -89,10 +89,13 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         _discard_upload(source)
         raise
     # (A worker killed above leaves the upload in place for the run that replaces it.)
+    warnings = heard_label_baseline_warnings(bundle.manifest)
     job_finish(
         job,
         ok=True,
-        message=f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}",
+        message=f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}"
+        + "".join(f"; warning: {w}" for w in warnings),
+        problems=warnings,
         bundle=bundle,
     )
     _discard_upload(source)

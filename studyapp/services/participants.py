@@ -14,6 +14,7 @@ from studyapp.models import AudioEvent, Participant, Response, Study, Trial
 from studyapp.selectors import answer_session
 from studyapp.services.assignment import assignment_make
 from studyapp.services.audio_rules import audio_rule_problems, play_count
+from studyapp.services.designs import allowed_answers, design_answer_correct
 from studyapp.services.response_rows import audio_events_insert, response_insert, write_block
 
 RECRUITMENT_FIELDS = {
@@ -103,6 +104,7 @@ def _enroll_new(study_id: int, key: str | None, recruitment: dict[str, str]) -> 
                 stimulus=p.stimulus,
                 condition=p.condition,
                 expected_answer=p.expected_answer,
+                partner=p.partner,
             )
             for i, p in enumerate(assignment.trials, start=1)
         )
@@ -229,16 +231,8 @@ class Answer:
 def answer_is_correct(trial: Trial, answer: str) -> bool:
     if trial.kind == Trial.Kind.CATCH:
         return answer == trial.expected_answer
-    if trial.participant.study.task == Study.Task.VERIFICATION:
-        return (answer == "yes") == trial.stimulus.model_correct
-    return answer == trial.stimulus.predicted_label
-
-
-def allowed_answers(study: Study) -> list[str]:
-    return (
-        ["yes", "no"]
-        if study.task == Study.Task.VERIFICATION
-        else [str(c) for c in study.bundle.classes]
+    return design_answer_correct(
+        study=trial.participant.study, stimulus=trial.stimulus, partner=trial.partner, answer=answer
     )
 
 

@@ -17,14 +17,24 @@ from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 
+from contracts.bundle_format import heard_label_baseline_warnings
 from studyapp.models import Bundle, Condition, Study
 from studyapp.services.assignment import Cell, recordings_group, study_arms, study_items
+from studyapp.services.designs import (
+    design_baseline_task,
+    design_main_trials,
+    study_design_problems,
+)
 
 # Fields whose change would alter the meaning of data already collected.
 FROZEN_FIELDS: tuple[str, ...] = (
     "bundle",
     "seed",
     "task",
+    "design",
+    "explanation_only",
+    "n_pretest",
+    "n_learning",
     "assignment",
     "method_assignment",
     "stimulus_sampling",
@@ -188,6 +198,9 @@ def study_create(
     _check_conditions(bundle, conditions)
     with transaction.atomic():
         study = Study(slug=slug, title=title, bundle=bundle, **fields)
+        _refuse_design_problems(
+            study, [mod for _, mod, _ in conditions], [m for _, _, m in conditions if m]
+        )
         if study.status == Study.Status.LIVE:
             study.live_since = timezone.now()
         study.full_clean()
@@ -244,9 +257,19 @@ def study_save(*, study: Study, before: Study | None, changed: Iterable[str]) ->
         raise StudyFrozen(problems)
     if study.status == Study.Status.LIVE and study.live_since is None:
         study.live_since = timezone.now()
+    if study.pk:
+        _refuse_design_problems(study, *study_factor_levels(study))
     study.full_clean()
     study.save()
     return study
+
+
+def _refuse_design_problems(
+    study: Study, modalities: Sequence[str], methods: Sequence[str]
+) -> None:
+    problems = study_design_problems(study=study, modalities=modalities, methods=methods)
+    if problems:
+        raise ValidationError(problems)
 
 
 def study_update(*, study: Study, **changes: Any) -> Study:
@@ -346,6 +369,9 @@ def study_design_report(
         n_wrong=sum(not r.correct for r in main),
     )
     _advice(study, report, widest=max(len(arm.cells) for arm in arms), methods=methods)
+    report.warnings.extend(
+        heard_label_baseline_warnings(study.bundle.manifest, (design_baseline_task(study),))
+    )
     return report
 
 
@@ -365,11 +391,17 @@ def _advice(study: Study, report: DesignReport, *, widest: int, methods: set[str
 def _pool_problems(
     study: Study, report: DesignReport, *, n_main: int, n_practice: int, n_wrong: int
 ) -> None:
-    if n_main < study.n_trials:
+    wanted = design_main_trials(
+        design=study.design,
+        n_trials=study.n_trials,
+        n_pretest=study.n_pretest,
+        n_learning=study.n_learning,
+    )
+    if n_main < wanted:
         report.errors.append(
-            f"the bundle has {n_main} usable recordings for main trials, but the study asks for {study.n_trials}"
+            f"the bundle has {n_main} usable recordings for main trials, but the study asks for {wanted}"
         )
-    spare = max(n_main - study.n_trials, 0)
+    spare = max(n_main - wanted, 0)
     if n_practice and n_practice < study.n_practice:
         report.errors.append(
             f"{study.n_practice} practice trials asked for, but only {n_practice} practice recordings"
