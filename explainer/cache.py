@@ -1,7 +1,7 @@
 """Preprocessed network inputs, computed in parallel and cached on disk as memory-mapped arrays.
 
 A cache entry is a folder named by a key: the SHA-256 of every recording's name and
-decoded-audio hash, the preprocessing parameters (representation, placement seed, crop,
+decoded-audio hash, the preprocessing parameters (representation, placement seed, long-clip policy,
 number of placements) and a format version. Editing, adding or removing a recording, or
 changing any parameter, gives a new key, so a stale entry is never read. Entries are
 built in a temporary folder and renamed into place, so an interrupted build leaves
@@ -57,7 +57,12 @@ def default_cache_dir() -> Path:
 
 
 def cache_params(
-    representation: str, *, seed: int, crop: bool, placements: int, speed_perturbation: float = 0.0
+    representation: str,
+    *,
+    seed: int,
+    long_clips: str,
+    placements: int,
+    speed_perturbation: float = 0.0,
 ) -> dict[str, Any]:
     """The parameters that, with the audio, determine the cached arrays."""
     if representation not in pp.REPRESENTATIONS:
@@ -71,7 +76,7 @@ def cache_params(
         "representation": representation,
         "placements": placements,
         "speed_perturbation": speed_perturbation,
-        **pp.preprocessing_params(seed=seed, crop=crop),
+        **pp.preprocessing_params(seed=seed, long_clips=long_clips),
     }
 
 
@@ -90,7 +95,7 @@ def preprocess(
     representation: str,
     *,
     seed: int,
-    crop: bool = False,
+    long_clips: str = "refuse",
     placements: int = 1,
     speed_perturbation: float = 0.0,
     cache_dir: Path | None = None,
@@ -107,8 +112,10 @@ def preprocess(
         "waveform" (AudioNet, ``(8000,)`` per input) or "spectrogram" (AlexNet, ``(227, 227)`` dB).
     seed
         Seeds each clip's placement in the window (per clip, so independent of order).
-    crop
-        Centre-crop clips longer than one second instead of failing.
+    long_clips
+        What to do with clips longer than one second (see
+        :func:`explainer.preprocessing.place_in_window`): "refuse" (default), "centre",
+        "random" or "energy".
     placements
         Random placements per clip (1 in the paper; more gives shifted copies for training).
     speed_perturbation
@@ -122,7 +129,7 @@ def preprocess(
     params = cache_params(
         representation,
         seed=seed,
-        crop=crop,
+        long_clips=long_clips,
         placements=placements,
         speed_perturbation=speed_perturbation,
     )
@@ -267,11 +274,13 @@ def compute_chunk(
             )
             try:
                 window, offsets[i, p] = pp.place_in_window(
-                    clip, rng=rng, crop=params["crop_long_clips"]
+                    clip, rng=rng, long_clips=params["long_clips"]
                 )
             except pp.ClipTooLongError as exc:
                 raise DataError(
-                    [f"{path}: {exc}; pass --crop-long-clips to keep its centre second"]
+                    [
+                        f"{path}: {exc}; pass --long-clips centre, random or energy to keep one second of it"
+                    ]
                 ) from exc
             inputs[i, p] = pp.model_input(window, representation)
     return inputs, offsets

@@ -15,7 +15,9 @@ from explainer.errors import UserError
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "corpus": ("explainer.corpus", "write the synthetic demo corpus (AudioMNIST layout)"),
+    "check": ("explainer.check", "check a corpus and list every problem at once"),
     "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
+    "predict": ("explainer.predict", "classify new WAV files with a trained run"),
     "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
     "bundle": (
         "explainer.bundle.cli",

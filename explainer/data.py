@@ -371,17 +371,31 @@ def _metadata_problems(recordings: list[Recording], speakers: dict[str, SpeakerI
 
 
 def _read_recording(path: Path, root: Path, speakers: dict[str, SpeakerInfo]) -> Recording:
-    samples, rate = _read_pcm(path)
     match = FILE_PATTERN.match(path.name)
     assert match is not None  # _find_wavs only passes matching names
     info = speakers.get(match["speaker"]) or SpeakerInfo(match["speaker"], "", None, "", None)
+    return read_clip(
+        path,
+        relpath=f"{path.parent.name}/{path.name}",
+        digit=int(match["digit"]),
+        take=int(match["take"]),
+        info=info,
+    )
+
+
+def read_clip(path: Path, *, relpath: str, digit: int, take: int, info: SpeakerInfo) -> Recording:
+    """Read one WAV file into a :class:`Recording` of speaker ``info``.
+
+    Raises :class:`DataError` naming the file if it is not readable, not mono or empty.
+    """
+    samples, rate = _read_pcm(path)
     digest = hashlib.sha256(np.int64(rate).tobytes() + samples.tobytes()).hexdigest()
     return Recording(
         path=path.resolve(),
-        relpath=f"{path.parent.name}/{path.name}",
-        speaker=match["speaker"],
-        digit=int(match["digit"]),
-        take=int(match["take"]),
+        relpath=relpath,
+        speaker=info.speaker,
+        digit=digit,
+        take=take,
         sex=info.sex,
         age=info.age,
         accent=info.accent,

@@ -50,7 +50,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "runs", nargs="+", type=Path, help="run folders, or folders that hold run folders"
     )
     parser.add_argument(
-        "--data", type=Path, help="recompute test accuracy from this corpus instead of summary.json"
+        "--data",
+        type=Path,
+        help="recompute test accuracy from this corpus (folder or CSV manifest) instead of summary.json",
     )
     parser.add_argument(
         "--out", type=Path, help="folder for evaluation_splits.csv and evaluation_summary.csv"
@@ -124,13 +126,14 @@ def recompute(
     run_dir: Path, data: Path, *, cache_dir: Path | None, workers: int = 1
 ) -> SplitResult:
     """Load the run's best weights and measure accuracy on its test speakers in ``data``."""
+    from explainer import preprocessing as pp
     from explainer.cache import preprocess
-    from explainer.data import load_recordings
+    from explainer.layouts import open_corpus
     from explainer.training import load_run
 
     trained = load_run(run_dir)
     config = trained.config
-    table = load_recordings(
+    table = open_corpus(
         data,
         missing_metadata="skip" if config["skip_unknown_speakers"] else "error",
         drop_duplicates=config["drop_duplicates"],
@@ -143,7 +146,7 @@ def recompute(
         list(test),
         trained.representation,
         seed=config["seed"],
-        crop=config["crop_long_clips"],
+        long_clips=pp.long_clip_policy(config),
         cache_dir=cache_dir,
         workers=workers,
         progress=False,

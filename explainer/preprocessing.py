@@ -28,8 +28,12 @@ NORM_EPSILON = 0.001
 REPRESENTATIONS = ("waveform", "spectrogram")
 
 
+# What to do with a clip longer than the window (see :func:`place_in_window`).
+LONG_CLIP_POLICIES = ("refuse", "centre", "random", "energy")
+
+
 class ClipTooLongError(ValueError):
-    """A clip longer than the one-second window, when cropping was not asked for."""
+    """A clip longer than the one-second window, under the "refuse" policy."""
 
 
 def place_in_window(
@@ -37,7 +41,7 @@ def place_in_window(
     *,
     offset: int | None = None,
     rng: np.random.Generator | None = None,
-    crop: bool = False,
+    long_clips: str = "refuse",
 ) -> tuple[np.ndarray, int]:
     """Place a clip inside an 8,000-sample zero vector.
 
@@ -49,10 +53,12 @@ def place_in_window(
         Window position of the clip's first sample. If None, drawn uniformly from
         ``0 .. 8000 - n_samples`` with ``rng`` (required then).
     rng
-        Source of the random offset.
-    crop
-        For clips longer than the window: keep the centre 8,000 samples instead of raising
-        :class:`ClipTooLongError`. The returned offset is then ``-start`` of the kept part.
+        Source of the random offset (and of the "random" crop).
+    long_clips
+        For clips longer than the window: "refuse" raises :class:`ClipTooLongError`;
+        "centre" keeps the centre second; "random" a second drawn with ``rng``;
+        "energy" the second holding the most energy (the voiced part, even after long
+        silence). The returned offset is then ``-start`` of the kept part.
 
     Returns
     -------
@@ -64,11 +70,7 @@ def place_in_window(
     audio = np.asarray(audio, dtype=np.float32).reshape(-1)
     n = audio.shape[0]
     if n > WINDOW:
-        if not crop:
-            raise ClipTooLongError(
-                f"clip has {n} samples ({n / SAMPLE_RATE:.3f} s); the window holds {WINDOW} (1 s)"
-            )
-        start = (n - WINDOW) // 2
+        start = crop_start(audio, long_clips, rng)
         return audio[start : start + WINDOW].copy(), -start
     if offset is None:
         if rng is None:
@@ -79,6 +81,40 @@ def place_in_window(
     window = np.zeros(WINDOW, dtype=np.float32)
     window[offset : offset + n] = audio
     return window, int(offset)
+
+
+def crop_start(audio: np.ndarray, policy: str, rng: np.random.Generator | None = None) -> int:
+    """First kept sample of a clip ``(n_samples,)`` longer than the window, under ``policy``."""
+    n = audio.shape[0]
+    if policy == "refuse":
+        raise ClipTooLongError(
+            f"clip has {n} samples ({n / SAMPLE_RATE:.3f} s); the window holds {WINDOW} (1 s)"
+        )
+    if policy == "centre":
+        return (n - WINDOW) // 2
+    if policy == "random":
+        if rng is None:
+            raise ValueError("the random crop needs an rng")
+        return int(rng.integers(0, n - WINDOW + 1))
+    if policy == "energy":
+        # The window start maximising the summed squared samples (a running sum), so a
+        # digit after a long silence is kept whole.
+        energy = np.concatenate([[0.0], np.cumsum(np.square(audio, dtype=np.float64))])
+        totals = energy[WINDOW:] - energy[: n - WINDOW + 1]
+        return int(np.argmax(totals))
+    raise ValueError(f"unknown long-clip policy {policy!r}; choose one of {LONG_CLIP_POLICIES}")
+
+
+def centred_offset(n_samples: int) -> int:
+    """The offset that centres a clip of ``n_samples`` (<= the window) in the window."""
+    return max(0, (WINDOW - n_samples) // 2)
+
+
+def long_clip_policy(config: dict[str, Any]) -> str:
+    """A run's long-clip policy; runs from before the policy existed recorded a crop flag."""
+    if "long_clips" in config:
+        return str(config["long_clips"])
+    return "centre" if config.get("crop_long_clips") else "refuse"
 
 
 def audionet_input(window: np.ndarray) -> np.ndarray:
@@ -174,14 +210,14 @@ def input_shape(representation: str) -> tuple[int, ...]:
     return (WINDOW,) if representation == "waveform" else (N_FREQ, N_FREQ)
 
 
-def preprocessing_params(*, seed: int, crop: bool) -> dict[str, Any]:
+def preprocessing_params(*, seed: int, long_clips: str) -> dict[str, Any]:
     """Everything that determines a preprocessed input besides the audio itself."""
     return {
         "sample_rate": SAMPLE_RATE,
         "window": WINDOW,
         "placement": "uniform random offset per clip",
         "placement_seed": seed,
-        "crop_long_clips": crop,
+        "long_clips": long_clips,
         "audionet_normalisation": {"percentile": NORM_PERCENTILE, "epsilon": NORM_EPSILON},
         "stft": stft_params(),
     }

@@ -83,7 +83,8 @@ class Split:
 
 
 def _ids(values: Sequence[Any]) -> tuple[str, ...]:
-    return tuple(f"{int(v):02d}" for v in values)
+    # Numbers as AudioMNIST's two-digit ids; names (CSV manifests) as written.
+    return tuple(f"{int(v):02d}" if str(v).strip().isdigit() else str(v).strip() for v in values)
 
 
 def splits_from_folds(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from explainer.models import MODEL_INPUT
+from explainer.preprocessing import long_clip_policy
 
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
@@ -113,7 +114,7 @@ class TrainConfig:
     dropout: float
     lr_schedule: str
     speed_perturbation: float
-    crop_long_clips: bool
+    long_clips: str
     max_takes: int | None
     drop_duplicates: bool
     skip_unknown_speakers: bool
@@ -125,7 +126,9 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
+        values = {k: v for k, v in data.items() if k in names}
+        values.setdefault("long_clips", long_clip_policy(data))
+        return cls(**values)
 
 
 @dataclass

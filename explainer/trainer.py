@@ -63,7 +63,7 @@ class RunTrainer:
                 list(table),
                 self.config.representation,
                 seed=self.config.seed,
-                crop=self.config.crop_long_clips,
+                long_clips=self.config.long_clips,
                 placements=self.config.placements if train else 1,
                 speed_perturbation=self.config.speed_perturbation if train else 0.0,
                 cache_dir=self.options.cache_dir,

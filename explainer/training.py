@@ -19,9 +19,11 @@ from typing import Any
 import numpy as np
 
 from explainer import run_files as rf
-from explainer.data import TASK_CLASSES, TASKS, RecordingTable, load_recordings, read_audio
+from explainer.data import TASK_CLASSES, TASKS, RecordingTable, read_audio
 from explainer.errors import UserError
+from explainer.layouts import open_corpus
 from explainer.models import MODEL_INPUT, MODELS
+from explainer.preprocessing import LONG_CLIP_POLICIES
 from explainer.splits import Split, paper_splits, resolve_splits
 from explainer.train_config import PRESETS, TUNABLE, RunOptions, TrainConfig
 from explainer.trainer import RunTrainer
@@ -29,7 +31,12 @@ from explainer.trainer import RunTrainer
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("--data", type=Path, required=True, help="corpus folder in the AudioMNIST layout")
+    add(
+        "--data",
+        type=Path,
+        required=True,
+        help="corpus folder (AudioMNIST layout, folder per class, flat D_SPEAKER_TAKE.wav) or CSV manifest",
+    )
     add(
         "--out",
         type=Path,
@@ -85,9 +92,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="use only takes 0..TAKES-1 of each digit and speaker",
     )
     add(
+        "--long-clips",
+        choices=LONG_CLIP_POLICIES,
+        default="refuse",
+        help="clips longer than 1 s: refuse (default), keep the centre second, a random "
+        "(seeded) second, or the second with the most energy",
+    )
+    add(
         "--crop-long-clips",
-        action="store_true",
-        help="centre-crop clips longer than 1 s instead of failing",
+        dest="long_clips",
+        action="store_const",
+        const="centre",
+        help="the same as --long-clips centre",
     )
     add(
         "--drop-duplicates",
@@ -151,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
 
 def load_table(data: Path, args: argparse.Namespace) -> RecordingTable:
     """The corpus, with the loader options the run records."""
-    table = load_recordings(
+    table = open_corpus(
         data,
         missing_metadata="skip" if args.skip_unknown_speakers else "error",
         drop_duplicates=args.drop_duplicates,
@@ -185,7 +201,7 @@ def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[T
             split_seed=args.split_seed,
             seed=args.seed,
             weight_decay=args.weight_decay,
-            crop_long_clips=args.crop_long_clips,
+            long_clips=args.long_clips,
             max_takes=args.subset,
             drop_duplicates=args.drop_duplicates,
             skip_unknown_speakers=args.skip_unknown_speakers,
@@ -341,7 +357,9 @@ class TrainedRun:
 
         audio = read_audio(Path(path), target_sr=pp.SAMPLE_RATE)
         rng = pp.clip_offset_rng(self.config["seed"], relpath, 0)
-        window, offset = pp.place_in_window(audio, rng=rng, crop=self.config["crop_long_clips"])
+        window, offset = pp.place_in_window(
+            audio, rng=rng, long_clips=pp.long_clip_policy(self.config)
+        )
         return window, pp.model_input(window, self.representation), offset
 
     def predict(self, inputs: np.ndarray) -> np.ndarray:

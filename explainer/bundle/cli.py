@@ -39,7 +39,9 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
         "--run", type=Path, help="trained run folder (from python -m explainer train)"
     )
     parser.add_argument(
-        "--data", type=Path, help="corpus folder (AudioMNIST layout) holding the run's speakers"
+        "--data",
+        type=Path,
+        help="corpus (folder in any layout, or CSV manifest) holding the run's speakers",
     )
     parser.add_argument(
         "--out", type=Path, help="bundle folder to write (must not exist unless --overwrite)"

@@ -64,12 +64,12 @@ def plan_bundle(
         with full parameters, render options, ``stimuli`` (one per decision and method)
         and ``chunks`` (lists of stimulus indices computed together).
     """
-    from explainer.data import load_recordings
+    from explainer.layouts import open_corpus
     from explainer.rendering import load_run_cached
 
     methods = resolve_methods(design.methods, method_params or {})
     run = load_run_cached(str(Path(run_dir).resolve()))
-    table = load_recordings(Path(data_dir))
+    table = open_corpus(Path(data_dir))
     split = run.config["split"]
     speakers = candidate_speakers(split, design.split, table.speakers())
     if not speakers:

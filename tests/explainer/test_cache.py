@@ -72,7 +72,7 @@ def test_changing_a_source_file_invalidates_the_entry(corpus: Path, tmp_path: Pa
         {"seed": 1},
         {"representation": "spectrogram"},
         {"placements": 2},
-        {"crop": True},
+        {"long_clips": "energy"},
         {"speed_perturbation": 0.1},
     ],
 )
@@ -80,7 +80,7 @@ def test_changing_a_parameter_invalidates_the_entry(
     corpus: Path, tmp_path: Path, change: dict
 ) -> None:
     recordings = list(load_recordings(corpus, progress=False))
-    base = {"representation": "waveform", "seed": 0, "placements": 1, "crop": False}
+    base = {"representation": "waveform", "seed": 0, "placements": 1, "long_clips": "refuse"}
     first = preprocess(recordings, cache_dir=tmp_path / "c", progress=False, **base)
     second = preprocess(recordings, cache_dir=tmp_path / "c", progress=False, **(base | change))
     assert second.built and second.key != first.key
@@ -112,13 +112,18 @@ def test_two_processes_compute_the_same_arrays_as_one(corpus: Path, tmp_path: Pa
 def test_a_failed_build_leaves_no_entry_behind(make_corpus, tools, tmp_path: Path) -> None:
     root = make_corpus({"01": tools.speaker_meta("male")}, seconds=1.2)
     recordings = list(load_recordings(root, progress=False))
-    with pytest.raises(DataError, match=r"0_01_0\.wav.*--crop-long-clips"):
+    with pytest.raises(DataError, match=r"0_01_0\.wav.*--long-clips centre"):
         preprocess(
             recordings, "waveform", seed=0, cache_dir=tmp_path / "c", workers=2, progress=False
         )
     assert list((tmp_path / "c").iterdir()) == []
     cropped = preprocess(
-        recordings, "waveform", seed=0, crop=True, cache_dir=tmp_path / "c", progress=False
+        recordings,
+        "waveform",
+        seed=0,
+        long_clips="centre",
+        cache_dir=tmp_path / "c",
+        progress=False,
     )
     assert cropped.inputs.shape == (4, 1, 8000) and (cropped.offsets < 0).all()
 

@@ -84,13 +84,36 @@ def test_placement_with_a_given_offset_ignores_the_generator() -> None:
         pp.place_in_window(np.ones(10, np.float32), offset=7991)
 
 
-def test_a_clip_longer_than_a_second_is_an_error_unless_cropped() -> None:
+def test_a_clip_longer_than_a_second_is_an_error_under_the_refuse_policy() -> None:
     clip = np.arange(9000, dtype=np.float32)
     with pytest.raises(pp.ClipTooLongError, match="9000 samples"):
         pp.place_in_window(clip, rng=np.random.default_rng(0))
-    window, offset = pp.place_in_window(clip, crop=True)
+    window, offset = pp.place_in_window(clip, long_clips="centre")
     assert offset == -500
     np.testing.assert_array_equal(window, clip[500:8500])
+
+
+def test_the_energy_crop_keeps_a_word_that_follows_a_long_silence() -> None:
+    # 2.5 s of near silence, then a 0.4 s tone: the centre crop misses the tone entirely.
+    rng = np.random.default_rng(0)
+    clip = (rng.standard_normal(23200) * 1e-4).astype(np.float32)
+    clip[20000:23200] += np.sin(np.arange(3200) * 0.3).astype(np.float32)
+    centre, _ = pp.place_in_window(clip, long_clips="centre")
+    energy, offset = pp.place_in_window(clip, long_clips="energy")
+    assert np.abs(centre).max() < 0.01
+    assert -offset <= 20000 and -offset + 8000 >= 23200
+    np.testing.assert_array_equal(energy, clip[-offset : -offset + 8000])
+
+
+def test_the_random_crop_is_reproducible_from_its_seed_and_stays_inside_the_clip() -> None:
+    clip = np.arange(12000, dtype=np.float32)
+    starts = {
+        -pp.place_in_window(clip, rng=np.random.default_rng(s), long_clips="random")[1]
+        for s in range(20)
+    }
+    assert len(starts) > 1 and min(starts) >= 0 and max(starts) <= 4000
+    again = pp.place_in_window(clip, rng=np.random.default_rng(3), long_clips="random")[1]
+    assert again == pp.place_in_window(clip, rng=np.random.default_rng(3), long_clips="random")[1]
 
 
 def test_each_clips_offset_depends_only_on_seed_name_and_placement() -> None:

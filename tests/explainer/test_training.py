@@ -267,7 +267,9 @@ def test_it_reports_a_missing_corpus_in_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["train", "--data", str(tmp_path / "nope"), "--out", str(tmp_path / "run")]) == 2
-    assert _error_line(capsys) == f"error: {tmp_path / 'nope'}: no such corpus folder"
+    assert (
+        _error_line(capsys) == f"error: {tmp_path / 'nope'}: no such corpus folder or CSV manifest"
+    )
 
 
 def test_it_refuses_to_overwrite_a_run_without_force(
