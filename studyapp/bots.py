@@ -154,6 +154,8 @@ class BotResult:
 
 
 Oracle = Callable[[str, int], str | None]  # (token, trial position) -> correct answer
+# (token, trial position, answer options, generator) -> the answer to give
+Chooser = Callable[[str, int, list[str], random.Random], str | None]
 ScreenOracle = Callable[
     [str, int], int | None
 ]  # (token, sound-check number) -> interval with the tone
@@ -164,7 +166,8 @@ class Bot:
     """One simulated participant.
 
     ``accuracy``: chance of answering a trial correctly (needs ``oracle``; otherwise at
-    random). ``screen_accuracy``: chance of picking the right interval in each sound
+    random). ``chooser``: picks the answer instead (a strategy, see
+    ``studyapp.bot_strategies``). ``screen_accuracy``: chance of picking the right interval in each sound
     check (needs ``screen_oracle``; 1.0 passes, 1/3 is a loudspeaker listener guessing).
     """
 
@@ -178,6 +181,7 @@ class Bot:
     screen_oracle: ScreenOracle | None = None
     agree: bool = True
     max_pages: int = 500
+    chooser: Chooser | None = None
 
     def run(self) -> BotResult:
         query = urlencode({"participant": self.label})
@@ -258,7 +262,14 @@ class Bot:
         right = (
             self.oracle(match.group(1), int(match.group(2))) if (self.oracle and match) else None
         )
-        if right is not None and self.accuracy is not None:
+        chosen = (
+            self.chooser(match.group(1), int(match.group(2)), options, self.rng)
+            if (self.chooser and match)
+            else None
+        )
+        if chosen is not None:
+            choice = chosen
+        elif right is not None and self.accuracy is not None:
             wrong = [o for o in options if o != right] or options
             choice = right if self.rng.random() < self.accuracy else self.rng.choice(wrong)
         else:

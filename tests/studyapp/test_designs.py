@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 
-from studyapp.models import Bundle, ImportJob, Study, Trial
+from contracts import export_format as fmt
+from studyapp.models import Bundle, ImportJob, Stimulus, Study, Trial
 from studyapp.services.bundles import bundle_import
 from studyapp.services.jobs import import_job_create
 from studyapp.services.participants import answer_is_correct
@@ -152,3 +155,53 @@ def test_a_high_heard_label_baseline_is_a_warning_of_the_import_job_and_the_stud
 def test_a_modest_heard_label_baseline_gives_no_warning(bundle: Bundle) -> None:
     study = _study(bundle, "single", n_trials=6)
     assert not any("heard-label" in w for w in study_design_report(study=study).warnings)
+
+
+def _exported_rows(slug: str, out: Path) -> list[dict[str, str]]:
+    call_command("export_responses", study=slug, out=str(out))
+    with open(out / fmt.TRIALS_FILE, newline="", encoding="utf-8") as handle:
+        return [r for r in csv.DictReader(handle) if r["trial_kind"] == "main"]
+
+
+@pytest.mark.django_db
+def test_cue_detection_runs_through_the_pages_and_the_export_with_both_explanations(
+    cue_bundle: Bundle, tmp_path: Path
+) -> None:
+    _study(cue_bundle, "model_comparison", n_trials=8, ask_confidence=True)
+    call_command(
+        "simulate_participants", study="model-comparison", n=4, strategy="explanation", seed=1
+    )
+    rows = _exported_rows("model-comparison", tmp_path / "export")
+    assert len(rows) == 32
+    assert {r["task"] for r in rows} == {"model_comparison"}
+    assert {r["design"] for r in rows} == {"model_comparison"}
+    assert all(r["partner_stimulus"] and r["confidence"] for r in rows)
+    assert {frozenset((r["model_id"], r["partner_model_id"])) for r in rows} == {
+        frozenset(("", "control"))
+    }
+    # Only a clip with a cue can tell the models apart; there, reading the relevance finds the cued one.
+    cued = set(
+        Stimulus.objects.filter(bundle=cue_bundle, cue__present=True).values_list(
+            "source_recording", flat=True
+        )
+    )
+    on_cue = [r for r in rows if r["source_recording"] in cued]
+    assert len(on_cue) >= 6
+    assert sum(r["answer_correct"] == "true" for r in on_cue) / len(on_cue) > 0.8
+
+
+@pytest.mark.django_db
+def test_learning_then_test_is_exported_block_by_block(cue_bundle: Bundle, tmp_path: Path) -> None:
+    _study(cue_bundle, "learning_test", n_trials=4, n_pretest=2, n_learning=3)
+    call_command("simulate_participants", study="learning-test", n=2, strategy="heard", seed=1)
+    call_command("export_responses", study="learning-test", out=str(tmp_path / "e"))
+    with open(tmp_path / "e" / fmt.TRIALS_FILE, newline="", encoding="utf-8") as handle:
+        kinds = [r["trial_kind"] for r in csv.DictReader(handle)]
+    assert kinds.count("pretest") == 4 and kinds.count("learning") == 6
+    assert kinds.count("main") == 8
+
+
+@pytest.mark.django_db
+def test_simulate_participants_refuses_a_strategy_together_with_an_accuracy(study: Study) -> None:
+    with pytest.raises(CommandError, match="--strategy and --accuracy exclude each other"):
+        call_command("simulate_participants", study=study.slug, n=1, strategy="heard", accuracy=0.5)

@@ -7,8 +7,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from studyapp.bots import Bot, DjangoClientTransport
-from studyapp.models import Participant, Study, Trial
+from studyapp.bot_strategies import STRATEGIES, Shown, TrialView, points_at_cue, strategy_answer
+from studyapp.bots import Bot, Chooser, DjangoClientTransport
+from studyapp.models import Condition, Participant, Stimulus, Study, Trial
+from studyapp.services.designs import design_shows_explanation, design_task
 
 
 def db_oracle(token: str, position: int) -> str | None:
@@ -25,6 +27,54 @@ def db_oracle(token: str, position: int) -> str | None:
     if trial.participant.study.task == Study.Task.VERIFICATION:
         return "yes" if trial.stimulus.model_correct else "no"
     return trial.stimulus.predicted_label
+
+
+def _shown(stimulus: Stimulus) -> Shown:
+    cue = stimulus.cue or {}
+    return Shown(str(cue["class"]) if cue.get("present") else None, stimulus.relevance_in_cue)
+
+
+def db_trial_view(token: str, position: int, options: list[str]) -> TrialView | None:
+    """What a participant can know on trial ``position`` (read-only)."""
+    trial = (
+        Trial.objects.select_related("stimulus", "partner", "condition", "participant__study")
+        .filter(participant__token=token, position=position)
+        .first()
+    )
+    if trial is None:
+        return None
+    study, modality = trial.participant.study, trial.condition.modality
+    shows = modality != Condition.Modality.NONE and design_shows_explanation(
+        study=study, kind=trial.kind
+    )
+    stimuli = [trial.stimulus, *([trial.partner] if trial.partner else [])]
+    audible_label = bool(trial.stimulus.label_audible) and modality in {"audible", "both"}
+    learning = Trial.objects.filter(
+        participant=trial.participant, kind=Trial.Kind.LEARNING, position__lt=position
+    ).exclude(condition__modality=Condition.Modality.NONE)
+    return TrialView(
+        kind=trial.kind,
+        task=design_task(study),
+        options=tuple(options),
+        expected_answer=trial.expected_answer,
+        heard=None if study.explanation_only and not audible_label else trial.stimulus.true_label,
+        explanations=tuple(_shown(s) for s in stimuli) if shows else (),
+        heard_cue=None if study.explanation_only else _shown(trial.stimulus).cue_class,
+        learned_cue=trial.kind == Trial.Kind.MAIN
+        and any(points_at_cue(_shown(t.stimulus)) for t in learning.select_related("stimulus")),
+    )
+
+
+def db_strategy(strategy: str, lapse: float) -> Chooser:
+    """A bot's answer chooser that follows ``strategy`` (see ``studyapp.bot_strategies``)."""
+
+    def choose(token: str, position: int, options: list[str], rng: random.Random) -> str | None:
+        view = db_trial_view(token, position, options)
+        if view is None:
+            return None
+        return strategy_answer(strategy=strategy, view=view, rng=rng, lapse=lapse)
+
+    return choose
 
 
 def db_screen_oracle(token: str, number: int) -> int | None:
@@ -55,6 +105,19 @@ class Command(BaseCommand):
             help="probability of a correct answer (default: answer at random)",
         )
         parser.add_argument(
+            "--strategy",
+            choices=STRATEGIES,
+            default=None,
+            help="answer as a participant would: the digit heard, what the explanation shows, "
+            "or at random (positive and negative controls; excludes --accuracy)",
+        )
+        parser.add_argument(
+            "--lapse",
+            type=float,
+            default=0.1,
+            help="with --strategy: probability of a random answer on a trial (default 0.1)",
+        )
+        parser.add_argument(
             "--screen-accuracy",
             type=float,
             default=1.0,
@@ -79,6 +142,10 @@ class Command(BaseCommand):
         accuracy = _probability(opts["accuracy"], "--accuracy")
         screen_accuracy = _probability(opts["screen_accuracy"], "--screen-accuracy")
         decline = _probability(opts["decline_share"], "--decline-share") or 0.0
+        lapse = _probability(opts["lapse"], "--lapse") or 0.0
+        if opts["strategy"] and accuracy is not None:
+            raise CommandError("--strategy and --accuracy exclude each other: choose one")
+        chooser = db_strategy(opts["strategy"], lapse) if opts["strategy"] else None
         if not study.is_open:
             raise CommandError(
                 f"study {study.slug!r} is {study.status}; set it to pilot or live first"
@@ -97,6 +164,7 @@ class Command(BaseCommand):
                 screen_accuracy,
                 db_screen_oracle,
                 agree=rng.random() >= decline,
+                chooser=chooser,
             )
             result = bot.run()
             outcomes[result.outcome] += 1
