@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
 
+from analysis.report import build_report
 from contracts import export_format as fmt
 from studyapp.models import Bundle, ImportJob, Stimulus, Study, Trial
 from studyapp.services.bundles import bundle_import
@@ -188,6 +190,13 @@ def test_cue_detection_runs_through_the_pages_and_the_export_with_both_explanati
     on_cue = [r for r in rows if r["source_recording"] in cued]
     assert len(on_cue) >= 6
     assert sum(r["answer_correct"] == "true" for r in on_cue) / len(on_cue) > 0.8
+    report = build_report(tmp_path / "export", tmp_path / "report", progress=False)
+    summary = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    by_condition = {r["condition"]: r for r in summary["cue_detection"]}
+    assert set(by_condition) == {"visual", "audible"}
+    for entry in by_condition.values():
+        mine = [r for r in rows if r["condition"] == entry["condition"]]
+        assert entry["n_correct"] == sum(r["answer_correct"] == "true" for r in mine)
 
 
 @pytest.mark.django_db
