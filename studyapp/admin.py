@@ -22,6 +22,14 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 
 from contracts.bundle_format import BundleError
+from studyapp.forms import DEMOGRAPHIC_QUESTIONS
+from studyapp.launch_checklist import (
+    prolific_url_problem,
+    study_design_words,
+    study_launch_items,
+    study_sessions_in_progress,
+    study_test_groups,
+)
 from studyapp.models import (
     AudioEvent,
     Bundle,
@@ -42,9 +50,14 @@ from studyapp.services.designs import study_design_problems
 from studyapp.services.export_retention import export_expired, export_expires_at
 from studyapp.services.job_leases import job_state_note
 from studyapp.services.jobs import export_job_create, import_job_create
-from studyapp.services.participants import participant_withdraw
+from studyapp.services.participants import (
+    StudyUnavailable,
+    participant_enroll_test,
+    participant_withdraw,
+)
 from studyapp.services.studies import (
     FROZEN_FIELDS,
+    LINK_FIELDS,
     conditions_crossed,
     study_change_problems,
     study_conditions_problems,
@@ -75,13 +88,39 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 # --------------------------------------------------------------------------- studies
 
 
+# What each modality shows on a trial, for the add form's checkboxes.
+MODALITY_CHOICES = [
+    ("visual", "Visual: the relevance heatmap drawn over the spectrogram"),
+    ("audible", "Audible: the explanation as sound (the recording filtered by its relevance)"),
+    ("both", "Both: the heatmap and the audible explanation on the same trial"),
+    ("none", "None: the recording and its spectrogram only (a control without explanation)"),
+]
+END_FIELDS = (
+    ("completion_url", "completion_code"),
+    ("screenout_url", "screenout_code"),
+    ("noconsent_url", "noconsent_code"),
+)
+
+
 class StudyAdminForm(forms.ModelForm):
     """The study form plus the two design factors, crossed into conditions on save."""
 
     modalities = forms.MultipleChoiceField(
-        choices=Condition.Modality.choices,
+        choices=MODALITY_CHOICES,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Explanation modalities to compare (each becomes a level of the modality factor).",
+        help_text="Explanation modalities to compare: each ticked one becomes a condition "
+        "(crossed with the methods below).",
+    )
+    demographics = forms.MultipleChoiceField(
+        required=False,
+        choices=[(key, q.label) for key, q in DEMOGRAPHIC_QUESTIONS.items()],
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Asked on one page after consent; each is a column of participants.csv.",
+    )
+    confirm_status = forms.BooleanField(
+        required=False,
+        label="Confirm the status change",
+        help_text="Going live and closing are asked for twice: tick this when the form asks.",
     )
     methods = forms.MultipleChoiceField(
         required=False,
@@ -104,10 +143,9 @@ class StudyAdminForm(forms.ModelForm):
             all_methods = sorted({m for bundle in Bundle.objects.all() for m in bundle.methods})
             self.fields["methods"].choices = [(m, m) for m in all_methods]
         if "modalities" in self.fields:
+            # A new study starts with nothing ticked: the researcher chooses every condition.
             modalities, methods = (
-                study_factor_levels(self.instance)
-                if self.instance.pk
-                else (["visual", "audible"], [])
+                study_factor_levels(self.instance) if self.instance.pk else ([], [])
             )
             self.initial.setdefault("modalities", modalities)
             self.initial.setdefault("methods", methods)
@@ -119,6 +157,12 @@ class StudyAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
+        for url_field, code_field in END_FIELDS:
+            problem = prolific_url_problem(
+                url=data.get(url_field) or "", code=data.get(code_field) or ""
+            )
+            if problem and url_field in self.fields:
+                self.add_error(url_field, problem)
         if self.errors:
             return data
         probe = construct_instance(self, copy.copy(self.instance))
@@ -126,9 +170,16 @@ class StudyAdminForm(forms.ModelForm):
         problems = study_change_problems(before=before, after=probe, changed=self.changed_data)
         if problems:
             raise ValidationError(problems)
+        self._check_design(probe)
+        if not self.errors:
+            self._ask_confirmation(before, probe)
+        return data
+
+    def _check_design(self, probe: Study) -> None:
+        """What the bundle cannot supply, as errors (the factors are on the form only while not frozen)."""
         conditions = self._conditions(probe)
         if conditions is None:
-            return data
+            return
         design = study_design_problems(
             study=probe,
             modalities=[mod for _, mod, _ in conditions],
@@ -146,7 +197,31 @@ class StudyAdminForm(forms.ModelForm):
             raise ValidationError(
                 [f"The design cannot run as {probe.status}: {e}" for e in report.errors]
             )
-        return data
+
+    def _ask_confirmation(self, before: Study | None, probe: Study) -> None:
+        """Going live and closing with sessions running need the confirm box ticked."""
+        if self.cleaned_data.get("confirm_status"):
+            return
+        was = before.status if before else None
+        if (
+            probe.status == Study.Status.LIVE
+            and was != Study.Status.LIVE
+            and not (before and study_is_frozen(before))
+        ):
+            self.add_error(
+                "confirm_status",
+                "Going live freezes the design for good: "
+                f"{', '.join(f.replace('_', ' ') for f in FROZEN_FIELDS)} and the conditions. "
+                "Sessions from now on are live data. Tick to confirm and save again.",
+            )
+        elif probe.status == Study.Status.CLOSED and before and was != Study.Status.CLOSED:
+            running = study_sessions_in_progress(study=before)
+            if running:
+                self.add_error(
+                    "confirm_status",
+                    f"{running} session(s) are still in progress: closing turns new arrivals "
+                    "away, and these may still finish. Tick to confirm and save again.",
+                )
 
     def _conditions(self, probe: Study) -> list[tuple[str, str, str]] | None:
         """The crossed conditions, or None when the factors are frozen (not on the form)."""
@@ -179,6 +254,13 @@ class StudyAdminForm(forms.ModelForm):
         return {s.pk for s in chosen}
 
 
+def _stored_status(study: Study | None) -> str | None:
+    """The saved status: a form that failed validation has already changed ``study.status``."""
+    if study is None or study.pk is None:
+        return None
+    return Study.objects.filter(pk=study.pk).values_list("status", flat=True).first()
+
+
 class ConditionInline(admin.TabularInline):
     """Conditions are generated from the factors above; shown for reference."""
 
@@ -197,12 +279,12 @@ class StudyAdmin(admin.ModelAdmin):
     form = StudyAdminForm
     list_display = (
         "slug",
+        "dashboard_link",
         "title",
         "status",
         "design_summary",
         "sessions",
         "live_since",
-        "dashboard_link",
     )
     list_filter = ("status", "assignment", "task")
     search_fields = ("slug", "title")
@@ -226,16 +308,30 @@ class StudyAdmin(admin.ModelAdmin):
     def get_fieldsets(
         self, request: HttpRequest, obj: Study | None = None
     ) -> list[tuple[str | None, dict[str, Any]]]:
+        # The frozen state is said once, in the message at the top of the page (change_view).
         frozen = obj is not None and study_is_frozen(obj)
-        note = (
-            format_html('<p class="frozen-note">{}</p>', study_frozen_reason(obj)) if frozen else ""
-        )
         factors = ("factor_summary",) if frozen else ("modalities", "methods")
+        closed = _stored_status(obj) == Study.Status.CLOSED
+        status = ("status",) if closed else ("status", "confirm_status")
         return [
-            (None, {"fields": ("slug", "title", "status", "bundle", "seed", "live_since")}),
+            (None, {"fields": ("slug", "title", *status, "bundle", "seed", "live_since")}),
             (
-                "Conditions: explanation modality x method",
-                {"fields": (*factors, "assignment", "method_assignment"), "description": note},
+                "Design: conditions (explanation modality x method)",
+                {"fields": (*factors, "assignment", "method_assignment")},
+            ),
+            (
+                "Design: what a trial shows and asks",
+                {
+                    "fields": (
+                        "design",
+                        "task",
+                        "explanation_only",
+                        "n_pretest",
+                        "n_learning",
+                        "ask_rating",
+                        "ask_confidence",
+                    )
+                },
             ),
             (
                 "Trial sets",
@@ -248,47 +344,37 @@ class StudyAdmin(admin.ModelAdmin):
                         "stimulus_sampling",
                         "practice_stimuli",
                         "excluded_stimuli",
-                    ),
-                    "description": note,
-                },
-            ),
-            (
-                "Questions",
-                {
-                    "fields": (
-                        "design",
-                        "task",
-                        "explanation_only",
-                        "n_pretest",
-                        "n_learning",
-                        "ask_rating",
-                        "ask_confidence",
-                    ),
-                    "description": note,
-                },
-            ),
-            (
-                "Audio rules",
-                {"fields": ("audio_must_finish", "max_replays", "allow_seeking", "allow_back")},
-            ),
-            (
-                "Consent, instructions and debrief",
-                {
-                    "fields": (
-                        "consent_version",
-                        "consent_text",
-                        "instructions_text",
-                        "debrief_text",
-                        "demographics",
                     )
                 },
             ),
             (
-                "Headphone screen",
-                {"fields": ("headphone_screen", "screen_trials", "screen_pass_threshold")},
+                "Pages around the trials: consent, questions, instructions, debrief",
+                {
+                    "fields": (
+                        "consent_version",
+                        "consent_text",
+                        "demographics",
+                        "instructions_text",
+                        "debrief_text",
+                    )
+                },
             ),
             (
-                "Recruitment",
+                "Audio rules",
+                {
+                    "classes": ("collapse",),
+                    "fields": ("audio_must_finish", "max_replays", "allow_seeking", "allow_back"),
+                },
+            ),
+            (
+                "Headphone screen",
+                {
+                    "classes": ("collapse",),
+                    "fields": ("headphone_screen", "screen_trials", "screen_pass_threshold"),
+                },
+            ),
+            (
+                "Recruitment: targets, time limit, end codes and URLs",
                 {
                     "fields": (
                         "target_per_condition",
@@ -307,9 +393,10 @@ class StudyAdmin(admin.ModelAdmin):
     def get_readonly_fields(
         self, request: HttpRequest, obj: Study | None = None
     ) -> tuple[str, ...]:
+        link = LINK_FIELDS if _stored_status(obj) not in {None, Study.Status.DRAFT} else ()
         if obj is not None and study_is_frozen(obj):
-            return ("live_since", "factor_summary", *FROZEN_FIELDS)
-        return ("live_since",)
+            return ("live_since", "factor_summary", *link, *FROZEN_FIELDS)
+        return ("live_since", *link)
 
     def get_inlines(self, request: HttpRequest, obj: Study | None) -> list[type]:
         return self.inlines if obj is not None else []
@@ -324,7 +411,19 @@ class StudyAdmin(admin.ModelAdmin):
         study = self.get_object(request, object_id)
         if study is not None and request.method == "GET" and study_is_frozen(study):
             messages.warning(request, study_frozen_reason(study))
+        if study is not None:
+            extra_context = {**(extra_context or {}), **self._launch_context(request, study)}
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def _launch_context(self, request: HttpRequest, study: Study) -> dict[str, Any]:
+        """The launch checklist above the form: links, codes, design, test sessions."""
+        base = f"{request.scheme}://{request.get_host()}"
+        return {
+            "launch_items": study_launch_items(study=study, base_url=base),
+            "design_words": study_design_words(study=study),
+            "test_groups": study_test_groups(study=study) if study.is_open else [],
+            "sessions_in_progress": study_sessions_in_progress(study=study),
+        }
 
     def save_model(
         self, request: HttpRequest, obj: Study, form: forms.ModelForm, change: bool
@@ -409,6 +508,11 @@ class StudyAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.duplicate_view),
                 name="studyapp_study_duplicate",
             ),
+            path(
+                "<int:study_id>/test-session/",
+                self.admin_site.admin_view(self.test_session_view),
+                name="studyapp_study_test_session",
+            ),
         ]
         return own + super().get_urls()
 
@@ -433,6 +537,26 @@ class StudyAdmin(admin.ModelAdmin):
             "jobs": study.export_jobs.order_by("-created_at")[:10],
         }
         return render(request, "admin/studyapp/study/export.html", context)
+
+    def test_session_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
+        """Start a pilot-flagged session in the chosen group and open it as a participant."""
+        study = get_object_or_404(Study, pk=study_id)
+        if request.method != "POST" or not self.has_change_permission(request, study):
+            raise PermissionDenied
+        group = request.POST.get("group", "")
+        back = reverse("admin:studyapp_study_change", args=[study.pk])
+        if group not in study_test_groups(study=study):
+            messages.error(request, f"Test session: the study has no group {group[:64]!r}.")
+            return HttpResponseRedirect(back)
+        try:
+            participant = participant_enroll_test(study=study, arm=group)
+        except StudyUnavailable:
+            messages.error(
+                request,
+                f"Test session: the study is {study.status}; test links work in pilot and live.",
+            )
+            return HttpResponseRedirect(back)
+        return HttpResponseRedirect(reverse("resume", args=[participant.token]))
 
     def duplicate_view(self, request: HttpRequest, study_id: int) -> HttpResponse:
         study = get_object_or_404(Study, pk=study_id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 from studyapp.env import env_int, env_str
@@ -82,4 +83,25 @@ def post_worker_init(worker: Any) -> None:
             "web worker %s loaded %s; the web side must not import them", worker.pid, loaded
         )
         sys.exit(Arbiter.WORKER_BOOT_ERROR)
+    problem = static_files_problem()
+    if problem:
+        worker.log.critical("web worker %s: %s", worker.pid, problem)
+        sys.exit(Arbiter.WORKER_BOOT_ERROR)
     worker.log.info("web worker %s ready without %s", worker.pid, ", ".join(FORBIDDEN_MODULES))
+
+
+def static_files_problem() -> str:
+    """Why production cannot serve its static files (empty if it can).
+
+    With DEBUG off, whitenoise's manifest storage resolves every ``{% static %}`` through
+    ``staticfiles.json``; without it each page, the error pages too, fails with a 500.
+    """
+    from django.conf import settings
+
+    manifest = Path(settings.STATIC_ROOT) / "staticfiles.json"
+    if settings.DEBUG or manifest.is_file():
+        return ""
+    return (
+        f"static files are not collected ({manifest} is missing): run "
+        "`python manage.py collectstatic --noinput` before starting the server"
+    )

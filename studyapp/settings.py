@@ -191,4 +191,10 @@ if not DEBUG:
 LOGGING = logging_config(
     fmt=env_str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json"),
     level=env_str("DJANGO_LOG_LEVEL", "WARNING"),
+    # Django's default logging gives "django" and runserver's access log ("django.server")
+    # handlers of their own that would print tokens unmasked: both go through ours instead.
+    loggers={
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 )

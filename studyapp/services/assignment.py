@@ -558,7 +558,18 @@ def assignment_make(*, study: Study, seed: int) -> Assignment | None:
     chosen = assignment_choose(study=study, seed=seed)
     if chosen is None:
         return None
-    arm, rotation = chosen
+    return _assignment(study, *chosen, seed)
+
+
+def assignment_in_arm(*, study: Study, arm: str, seed: int) -> Assignment:
+    """The assignment of a test session the researcher starts in ``arm`` (first rotation)."""
+    arms = {a.label: a for a in study_arms(study)}
+    if arm not in arms:
+        raise ValueError(f"study {study.slug!r} has no group {arm!r} (groups: {sorted(arms)})")
+    return _assignment(study, arms[arm], 0, seed)
+
+
+def _assignment(study: Study, arm: ArmSpec, rotation: int, seed: int) -> Assignment:
     rows = plan_rows(study_design_spec(study), arm, rotation, seed, study_items(study))
     condition = study_cells(study)[arm.cells[0].key] if len(arm.cells) == 1 else None
     return Assignment(arm.label, rotation, condition, _to_planned(rows, study))

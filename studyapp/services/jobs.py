@@ -90,11 +90,18 @@ def import_job_run(*, job_id: int) -> ImportJob | None:
         raise
     # (A worker killed above leaves the upload in place for the run that replaces it.)
     warnings = heard_label_baseline_warnings(bundle.manifest)
+    # bundle_import returns the stored bundle for a manifest it already has; one stored
+    # before this job was created came from an earlier import, so nothing new was stored.
+    done = (
+        f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}"
+        if bundle.imported_at >= job.created_at
+        else f"bundle {bundle.name} was already imported on {bundle.imported_at:%Y-%m-%d %H:%M} "
+        f"UTC with the same manifest: nothing new was stored ({bundle.stimuli.count()} stimuli)"
+    )
     job_finish(
         job,
         ok=True,
-        message=f"imported {bundle.stimuli.count()} stimuli into bundle {bundle.name}"
-        + "".join(f"; warning: {w}" for w in warnings),
+        message=done + "".join(f"; warning: {w}" for w in warnings),
         problems=warnings,
         bundle=bundle,
     )

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from studyapp.models import AudioEvent, Participant, Response, Study, Trial
 from studyapp.selectors import answer_session
-from studyapp.services.assignment import assignment_make
+from studyapp.services.assignment import Assignment, assignment_in_arm, assignment_make
 from studyapp.services.audio_rules import audio_rule_problems, play_count
 from studyapp.services.designs import allowed_answers, design_answer_correct
 from studyapp.services.response_rows import audio_events_insert, response_insert, write_block
@@ -76,6 +76,20 @@ def participant_enroll(*, study: Study, recruitment: dict[str, str]) -> tuple[Pa
         return Participant.objects.get(study=study, recruitment_key=key), False
 
 
+def participant_enroll_test(*, study: Study, arm: str) -> Participant:
+    """A test session the researcher starts in the group ``arm`` of a pilot or live study.
+
+    It is flagged as pilot whatever the study's status, so in a live study it takes no
+    slot and stays out of the live dashboard and of a default export.
+    """
+    if not study.is_open:
+        raise StudyUnavailable("closed")
+    with transaction.atomic():
+        seed = secrets.randbits(48)
+        assignment = assignment_in_arm(study=study, arm=arm, seed=seed)
+        return _participant_create(study, assignment, seed, key=None, recruitment={}, pilot=True)
+
+
 def _enroll_new(study_id: int, key: str | None, recruitment: dict[str, str]) -> Participant:
     with transaction.atomic():
         # Locking the study row serialises assignment decisions across arrivals.
@@ -84,30 +98,44 @@ def _enroll_new(study_id: int, key: str | None, recruitment: dict[str, str]) -> 
         assignment = assignment_make(study=study, seed=seed)
         if assignment is None:
             raise StudyUnavailable("full")
-        participant = Participant.objects.create(
-            study=study,
-            condition=assignment.condition,
-            arm=assignment.arm,
-            rotation=assignment.rotation,
-            token=secrets.token_urlsafe(32),
-            pseudonym=_new_pseudonym(study),
-            seed=seed,
-            is_pilot=study.status == Study.Status.PILOT,
-            recruitment_key=key,
-            **{k: v for k, v in recruitment.items() if k in RECRUITMENT_FIELDS.values()},
+        pilot = study.status == Study.Status.PILOT
+        return _participant_create(study, assignment, seed, key, recruitment, pilot=pilot)
+
+
+def _participant_create(
+    study: Study,
+    assignment: Assignment,
+    seed: int,
+    key: str | None,
+    recruitment: dict[str, str],
+    *,
+    pilot: bool,
+) -> Participant:
+    """Store a session and its planned trials (inside the caller's transaction)."""
+    participant = Participant.objects.create(
+        study=study,
+        condition=assignment.condition,
+        arm=assignment.arm,
+        rotation=assignment.rotation,
+        token=secrets.token_urlsafe(32),
+        pseudonym=_new_pseudonym(study),
+        seed=seed,
+        is_pilot=pilot,
+        recruitment_key=key,
+        **{k: v for k, v in recruitment.items() if k in RECRUITMENT_FIELDS.values()},
+    )
+    Trial.objects.bulk_create(
+        Trial(
+            participant=participant,
+            position=i,
+            kind=p.kind,
+            stimulus=p.stimulus,
+            condition=p.condition,
+            expected_answer=p.expected_answer,
+            partner=p.partner,
         )
-        Trial.objects.bulk_create(
-            Trial(
-                participant=participant,
-                position=i,
-                kind=p.kind,
-                stimulus=p.stimulus,
-                condition=p.condition,
-                expected_answer=p.expected_answer,
-                partner=p.partner,
-            )
-            for i, p in enumerate(assignment.trials, start=1)
-        )
+        for i, p in enumerate(assignment.trials, start=1)
+    )
     return participant
 
 

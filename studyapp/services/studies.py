@@ -64,6 +64,12 @@ FROZEN_REASON = (
     "version with a changed design."
 )
 MODALITY_ORDER = tuple(Condition.Modality.values)
+# What the participant link is made of: handed out from pilot on, so fixed from then.
+LINK_FIELDS: tuple[str, ...] = ("slug",)
+LINK_REASON = (
+    "the participant link (/s/{slug}/) is fixed once a study leaves draft: links already "
+    "handed out would stop working. Duplicate the study for a new link."
+)
 
 
 class StudyFrozen(ValidationError):
@@ -239,6 +245,8 @@ def study_change_problems(
     if before is None:
         return []
     problems = []
+    if before.status != Study.Status.DRAFT and set(changed) & set(LINK_FIELDS):
+        problems.append(f"slug: {LINK_REASON.format(slug=before.slug)}")
     frozen = sorted(set(changed) & set(FROZEN_FIELDS)) if study_is_frozen(before) else []
     if frozen:
         problems.append(f"{', '.join(frozen)}: {study_frozen_reason(before)}")

@@ -347,17 +347,16 @@ def test_the_torch_check_sees_a_process_that_has_imported_torch(
         loader.stop()
 
 
-def test_the_gunicorn_configuration_refuses_a_worker_that_loaded_torch(
-    torch_available: None, tmp_path: Path
-) -> None:
+def _gunicorn_refused(tmp_path: Path, name: str, app: str) -> list[str]:
+    """Start gunicorn on ``app`` without collected static files; the CRITICAL messages it halts with."""
     env = production_env(
         data_dir=tmp_path / "data",
-        static_root=tmp_path / "static",
+        static_root=tmp_path / "static-never-collected",
         database_url=f"sqlite:///{tmp_path / 'db.sqlite3'}",
         redis_url="",
     )
     server = start(
-        "torch-web",
+        name,
         [
             "-m",
             "gunicorn",
@@ -367,7 +366,7 @@ def test_the_gunicorn_configuration_refuses_a_worker_that_loaded_torch(
             f"127.0.0.1:{free_port()}",
             "--workers",
             "1",
-            "tests.deploy.torch_app:application",
+            app,
         ],
         env=env,
         logs=tmp_path,
@@ -377,7 +376,22 @@ def test_the_gunicorn_configuration_refuses_a_worker_that_loaded_torch(
     finally:
         server.stop()
     assert server.popen.returncode == 3  # gunicorn's "worker failed to boot": the server halts
-    critical = [
-        json.loads(line) for line in server.stdout.read_text().splitlines() if '"CRITICAL"' in line
-    ]
-    assert any("must not import" in r["message"] and "torch" in r["message"] for r in critical)
+    lines = server.stdout.read_text().splitlines()
+    return [json.loads(line)["message"] for line in lines if '"CRITICAL"' in line]
+
+
+def test_the_gunicorn_configuration_refuses_a_worker_that_loaded_torch(
+    torch_available: None, tmp_path: Path
+) -> None:
+    critical = _gunicorn_refused(tmp_path, "torch-web", "tests.deploy.torch_app:application")
+    assert any("must not import" in m and "torch" in m for m in critical)
+
+
+def test_a_production_start_without_collected_static_files_fails_naming_the_command(
+    tmp_path: Path,
+) -> None:
+    critical = _gunicorn_refused(tmp_path, "web-without-static", "studyapp.wsgi:application")
+    assert any(
+        "static files are not collected" in m and "python manage.py collectstatic --noinput" in m
+        for m in critical
+    )

@@ -43,7 +43,6 @@ def _add_form(bundle: Bundle, **overrides: Any) -> dict[str, Any]:
         "max_replays": 3,
         "consent_version": "1",
         "consent_text": "Consent.",
-        "demographics": "[]",
         "screen_trials": 6,
         "screen_pass_threshold": 5,
         "target_per_condition": 10,
@@ -110,7 +109,11 @@ def test_a_draft_may_change_its_design_but_a_live_study_is_frozen_and_says_why(
     admin_client: Client, two_method_bundle: Bundle
 ) -> None:
     study = study_on(two_method_bundle, slug="frozen", status=Study.Status.DRAFT)
-    data = _change_form(admin_client, study) | {"n_trials": "7", "status": "live"}
+    data = _change_form(admin_client, study) | {
+        "n_trials": "7",
+        "status": "live",
+        "confirm_status": "on",
+    }
     assert (
         admin_client.post(reverse("admin:studyapp_study_change", args=[study.pk]), data).status_code
         == 302

@@ -192,3 +192,15 @@ def test_an_import_job_is_claimed_once_even_if_its_task_runs_twice(
     assert first is not None and first.status == ImportJob.Status.SUCCEEDED
     assert import_job_run(job_id=job.pk) is None
     assert Bundle.objects.count() == 1
+
+
+def test_importing_an_identical_bundle_again_says_nothing_new_was_stored(
+    media_root: Path, folder: Path
+) -> None:
+    first = import_job_run(job_id=ImportJob.objects.create(source=str(folder)).pk)
+    assert first is not None and first.message.startswith("imported ")
+    again = import_job_run(job_id=ImportJob.objects.create(source=str(folder)).pk)
+    assert again is not None and again.status == ImportJob.Status.SUCCEEDED
+    assert "was already imported on" in again.message
+    assert "nothing new was stored" in again.message and "imported " not in again.message[:9]
+    assert again.bundle_id == first.bundle_id and Bundle.objects.count() == 1

@@ -35,7 +35,8 @@ class Command(BaseCommand):
                     "",
                     "Demo is ready.",
                     f"  Admin:            {base}/admin/   user: {ADMIN_USER}   password: {password}",
-                    f"  Participant link: {base}/s/{study.slug}/",
+                    f"  Participant link: {base}/s/{study.slug}/  (each new participant joins "
+                    "the condition with the fewest sessions; ties are broken at random)",
                     f"  Study:            {study.title} ({study.status}, conditions: "
                     f"{', '.join(c.name for c in study.conditions.all())})",
                     "Press Ctrl+C to stop the server.",
