@@ -2,10 +2,11 @@
 
 from django.urls import path
 
-from studyapp.views import preview
+from studyapp.views import preview, preview_trials
 
 urlpatterns = [
     path("<slug:slug>/", preview.preview_index, name="preview_index"),
+    path("<slug:slug>/trials/", preview_trials.preview_trials, name="preview_trials"),
     path(
         "<slug:slug>/<slug:condition>/sound/<int:number>.wav",
         preview.preview_sound,

@@ -19,6 +19,12 @@ from studyapp.dashboard import (
 )
 from studyapp.models import Study
 from studyapp.services.jobs import export_job_file
+from studyapp.session_timeline import (
+    participant_final_state,
+    participant_find,
+    participant_timeline,
+    study_recent_sessions,
+)
 
 
 def _phase(request: HttpRequest, study: Study) -> bool:
@@ -55,8 +61,33 @@ def study_dashboard(request: HttpRequest, slug: str) -> HttpResponse:
         "show_accuracy": show_accuracy,
         "totals": _totals(groups),
         "chart_query": f"phase={phase}" + ("&accuracy=show" if show_accuracy and not pilot else ""),
+        "sessions": study_recent_sessions(study=study, pilot=pilot),
     }
     return render(request, "studyapp/researcher/dashboard.html", context)
+
+
+@staff_member_required
+@require_GET
+def session_timeline(request: HttpRequest, slug: str) -> HttpResponse:
+    """One participant's session, event by event (``?who=`` pseudonym, Prolific id or label)."""
+    study = get_object_or_404(Study, slug=slug)
+    who = request.GET.get("who", "")
+    participant = participant_find(study=study, who=who)
+    context = {
+        **admin.site.each_context(request),
+        "title": f"Participant timeline: {study.title}",
+        "study": study,
+        "who": who[:200],
+        "participant": participant,
+        "entries": participant_timeline(participant=participant) if participant else [],
+        "final_state": participant_final_state(participant=participant) if participant else "",
+    }
+    return render(
+        request,
+        "studyapp/researcher/timeline.html",
+        context,
+        status=200 if participant or not who else 404,
+    )
 
 
 def _totals(groups: list) -> dict[str, int]:
