@@ -208,7 +208,12 @@ EVENT_COLUMNS: tuple[Column, ...] = (
     _c("participant", "string", "Participant pseudonym."),
     _c("trial_position", "integer", "Trial the event belongs to."),
     _c("stimulus", "string", "Stimulus id."),
-    _c("media", "string", "Which player fired the event.", levels=("original", "explanation")),
+    _c(
+        "media",
+        "string",
+        "Which player fired the event (partner: the second explanation of a pairwise trial).",
+        levels=("original", "explanation", "partner"),
+    ),
     _c(
         "event",
         "string",

@@ -10,7 +10,7 @@ from django import forms
 
 MAX_EVENTS = 500
 EVENT_NAMES = {"play", "pause", "ended", "replay", "seek_blocked"}
-MEDIA_NAMES = {"original", "explanation"}
+MEDIA_NAMES = {"original", "explanation", "partner"}
 # client_ms counts from the first time the page was opened in this tab; a day is plenty.
 MAX_CLIENT_MS = 24 * 3600 * 1000
 

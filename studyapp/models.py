@@ -434,6 +434,7 @@ class AudioEvent(models.Model):
     class Media(models.TextChoices):
         ORIGINAL = "original"
         EXPLANATION = "explanation"
+        PARTNER = "partner"  # the second explanation of a pairwise trial
 
     trial = models.ForeignKey(Trial, on_delete=models.CASCADE, related_name="audio_events")
     media = models.CharField(max_length=12, choices=Media.choices)

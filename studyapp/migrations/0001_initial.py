@@ -5,287 +5,658 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Bundle',
+            name="Bundle",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('manifest', models.JSONField()),
-                ('manifest_sha256', models.CharField(max_length=64, unique=True)),
-                ('format_version', models.PositiveSmallIntegerField()),
-                ('architecture', models.CharField(max_length=32)),
-                ('task', models.CharField(max_length=32)),
-                ('classes', models.JSONField()),
-                ('weights_sha256', models.CharField(max_length=64)),
-                ('imported_at', models.DateTimeField(auto_now_add=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("manifest", models.JSONField()),
+                ("manifest_sha256", models.CharField(max_length=64, unique=True)),
+                ("format_version", models.PositiveSmallIntegerField()),
+                ("architecture", models.CharField(max_length=32)),
+                ("task", models.CharField(max_length=32)),
+                ("classes", models.JSONField()),
+                ("weights_sha256", models.CharField(max_length=64)),
+                ("imported_at", models.DateTimeField(auto_now_add=True)),
             ],
         ),
         migrations.CreateModel(
-            name='Condition',
+            name="Condition",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.SlugField(max_length=64)),
-                ('modality', models.CharField(choices=[('visual', 'Visual'), ('audible', 'Audible'), ('both', 'Both'), ('none', 'None')], max_length=8)),
-                ('method', models.CharField(blank=True, default='', help_text='Explanation method; empty = any method in the bundle.', max_length=64)),
-                ('position', models.PositiveSmallIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("name", models.SlugField(max_length=64)),
+                (
+                    "modality",
+                    models.CharField(
+                        choices=[
+                            ("visual", "Visual"),
+                            ("audible", "Audible"),
+                            ("both", "Both"),
+                            ("none", "None"),
+                        ],
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "method",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="Explanation method; empty = any method in the bundle.",
+                        max_length=64,
+                    ),
+                ),
+                ("position", models.PositiveSmallIntegerField(default=0)),
             ],
             options={
-                'ordering': ['study_id', 'position', 'name'],
+                "ordering": ["study_id", "position", "name"],
             },
         ),
         migrations.CreateModel(
-            name='MediaFile',
+            name="MediaFile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sha256', models.CharField(max_length=64, unique=True)),
-                ('media_type', models.CharField(max_length=32)),
-                ('path', models.CharField(max_length=255)),
-                ('size', models.PositiveBigIntegerField()),
-                ('duration_s', models.FloatField(blank=True, null=True)),
-                ('sample_rate', models.PositiveIntegerField(blank=True, null=True)),
-                ('width_px', models.PositiveIntegerField(blank=True, null=True)),
-                ('height_px', models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sha256", models.CharField(max_length=64, unique=True)),
+                ("media_type", models.CharField(max_length=32)),
+                ("path", models.CharField(max_length=255)),
+                ("size", models.PositiveBigIntegerField()),
+                ("duration_s", models.FloatField(blank=True, null=True)),
+                ("sample_rate", models.PositiveIntegerField(blank=True, null=True)),
+                ("width_px", models.PositiveIntegerField(blank=True, null=True)),
+                ("height_px", models.PositiveIntegerField(blank=True, null=True)),
             ],
         ),
         migrations.CreateModel(
-            name='ImportJob',
+            name="ImportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('problems', models.JSONField(blank=True, default=list)),
-                ('message', models.TextField(blank=True, default='')),
-                ('source', models.CharField(help_text='Bundle folder or uploaded archive path.', max_length=500)),
-                ('study_slug', models.SlugField(blank=True, default='', max_length=64)),
-                ('bundle', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='studyapp.bundle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("problems", models.JSONField(blank=True, default=list)),
+                ("message", models.TextField(blank=True, default="")),
+                (
+                    "source",
+                    models.CharField(
+                        help_text="Bundle folder or uploaded archive path.", max_length=500
+                    ),
+                ),
+                ("study_slug", models.SlugField(blank=True, default="", max_length=64)),
+                (
+                    "bundle",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        to="studyapp.bundle",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Stimulus',
+            name="Stimulus",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('stimulus_id', models.CharField(max_length=64)),
-                ('source_recording', models.CharField(max_length=255)),
-                ('speaker', models.CharField(max_length=64)),
-                ('true_label', models.CharField(max_length=64)),
-                ('predicted_label', models.CharField(max_length=64)),
-                ('model_correct', models.BooleanField()),
-                ('scores', models.JSONField()),
-                ('method', models.CharField(max_length=64)),
-                ('practice', models.BooleanField(default=False)),
-                ('timeline', models.JSONField(blank=True, null=True)),
-                ('audible_heatmap', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studyapp.mediafile')),
-                ('bundle', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='stimuli', to='studyapp.bundle')),
-                ('original_audio', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studyapp.mediafile')),
-                ('plain_image', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studyapp.mediafile')),
-                ('visual_heatmap', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='studyapp.mediafile')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("stimulus_id", models.CharField(max_length=64)),
+                ("source_recording", models.CharField(max_length=255)),
+                ("speaker", models.CharField(max_length=64)),
+                ("true_label", models.CharField(max_length=64)),
+                ("predicted_label", models.CharField(max_length=64)),
+                ("model_correct", models.BooleanField()),
+                ("scores", models.JSONField()),
+                ("method", models.CharField(max_length=64)),
+                ("practice", models.BooleanField(default=False)),
+                ("timeline", models.JSONField(blank=True, null=True)),
+                (
+                    "audible_heatmap",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="studyapp.mediafile",
+                    ),
+                ),
+                (
+                    "bundle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="stimuli",
+                        to="studyapp.bundle",
+                    ),
+                ),
+                (
+                    "original_audio",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="studyapp.mediafile",
+                    ),
+                ),
+                (
+                    "plain_image",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="studyapp.mediafile",
+                    ),
+                ),
+                (
+                    "visual_heatmap",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="studyapp.mediafile",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'stimuli',
-                'ordering': ['bundle_id', 'stimulus_id'],
+                "verbose_name_plural": "stimuli",
+                "ordering": ["bundle_id", "stimulus_id"],
             },
         ),
         migrations.CreateModel(
-            name='Study',
+            name="Study",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('slug', models.SlugField(max_length=64, unique=True)),
-                ('title', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('draft', 'Draft'), ('pilot', 'Pilot'), ('live', 'Live'), ('closed', 'Closed')], default='draft', max_length=8)),
-                ('seed', models.BigIntegerField(default=0, help_text="Base seed of every participant's randomisation.")),
-                ('consent_text', models.TextField(default='')),
-                ('consent_version', models.CharField(default='1', max_length=32)),
-                ('instructions_text', models.TextField(blank=True, default='')),
-                ('debrief_text', models.TextField(blank=True, default='')),
-                ('completion_code', models.CharField(blank=True, default='', max_length=64)),
-                ('completion_url', models.URLField(blank=True, default='', max_length=500)),
-                ('screenout_code', models.CharField(blank=True, default='', max_length=64)),
-                ('screenout_url', models.URLField(blank=True, default='', max_length=500)),
-                ('noconsent_code', models.CharField(blank=True, default='', max_length=64)),
-                ('noconsent_url', models.URLField(blank=True, default='', max_length=500)),
-                ('task', models.CharField(choices=[('forward', 'Forward simulation: which class did the model predict?'), ('verification', 'Verification: was the model right?')], default='forward', max_length=16)),
-                ('ask_rating', models.BooleanField(default=False)),
-                ('ask_confidence', models.BooleanField(default=False)),
-                ('audio_must_finish', models.BooleanField(default=True, help_text='Each clip must be heard to the end before answering.')),
-                ('max_replays', models.PositiveSmallIntegerField(default=3, help_text='Replays allowed per clip after the first play (0 = none).')),
-                ('allow_seeking', models.BooleanField(default=False)),
-                ('allow_back', models.BooleanField(default=False, help_text='Participants may change an answer they already gave.')),
-                ('assignment', models.CharField(choices=[('between', 'Between participants (each participant sees one condition)'), ('within', 'Within participants (conditions counterbalanced across trials)')], default='between', max_length=8)),
-                ('n_trials', models.PositiveSmallIntegerField(default=20)),
-                ('n_practice', models.PositiveSmallIntegerField(default=0)),
-                ('n_catch', models.PositiveSmallIntegerField(default=0)),
-                ('share_incorrect', models.FloatField(default=0.5, help_text='Share of main trials where the model was wrong (as far as the bundle allows).')),
-                ('target_per_condition', models.PositiveIntegerField(default=0, help_text='0 means no limit.')),
-                ('time_limit_minutes', models.PositiveIntegerField(default=60)),
-                ('demographics', models.JSONField(blank=True, default=list, help_text='Demographic questions to ask: any of age_range, hearing_problems, native_language, audio_device.')),
-                ('headphone_screen', models.BooleanField(default=False)),
-                ('screen_trials', models.PositiveSmallIntegerField(default=6)),
-                ('screen_pass_threshold', models.PositiveSmallIntegerField(default=5)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('bundle', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='studies', to='studyapp.bundle')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("slug", models.SlugField(max_length=64, unique=True)),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("draft", "Draft"),
+                            ("pilot", "Pilot"),
+                            ("live", "Live"),
+                            ("closed", "Closed"),
+                        ],
+                        default="draft",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "seed",
+                    models.BigIntegerField(
+                        default=0, help_text="Base seed of every participant's randomisation."
+                    ),
+                ),
+                ("consent_text", models.TextField(default="")),
+                ("consent_version", models.CharField(default="1", max_length=32)),
+                ("instructions_text", models.TextField(blank=True, default="")),
+                ("debrief_text", models.TextField(blank=True, default="")),
+                ("completion_code", models.CharField(blank=True, default="", max_length=64)),
+                ("completion_url", models.URLField(blank=True, default="", max_length=500)),
+                ("screenout_code", models.CharField(blank=True, default="", max_length=64)),
+                ("screenout_url", models.URLField(blank=True, default="", max_length=500)),
+                ("noconsent_code", models.CharField(blank=True, default="", max_length=64)),
+                ("noconsent_url", models.URLField(blank=True, default="", max_length=500)),
+                (
+                    "task",
+                    models.CharField(
+                        choices=[
+                            ("forward", "Forward simulation: which class did the model predict?"),
+                            ("verification", "Verification: was the model right?"),
+                        ],
+                        default="forward",
+                        max_length=16,
+                    ),
+                ),
+                ("ask_rating", models.BooleanField(default=False)),
+                ("ask_confidence", models.BooleanField(default=False)),
+                (
+                    "audio_must_finish",
+                    models.BooleanField(
+                        default=True,
+                        help_text="Each clip must be heard to the end before answering.",
+                    ),
+                ),
+                (
+                    "max_replays",
+                    models.PositiveSmallIntegerField(
+                        default=3,
+                        help_text="Replays allowed per clip after the first play (0 = none).",
+                    ),
+                ),
+                ("allow_seeking", models.BooleanField(default=False)),
+                (
+                    "allow_back",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Participants may change an answer they already gave.",
+                    ),
+                ),
+                (
+                    "assignment",
+                    models.CharField(
+                        choices=[
+                            (
+                                "between",
+                                "Between participants (each participant sees one condition)",
+                            ),
+                            (
+                                "within",
+                                "Within participants (conditions counterbalanced across trials)",
+                            ),
+                        ],
+                        default="between",
+                        max_length=8,
+                    ),
+                ),
+                ("n_trials", models.PositiveSmallIntegerField(default=20)),
+                ("n_practice", models.PositiveSmallIntegerField(default=0)),
+                ("n_catch", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "share_incorrect",
+                    models.FloatField(
+                        default=0.5,
+                        help_text="Share of main trials where the model was wrong (as far as the bundle allows).",
+                    ),
+                ),
+                (
+                    "target_per_condition",
+                    models.PositiveIntegerField(default=0, help_text="0 means no limit."),
+                ),
+                ("time_limit_minutes", models.PositiveIntegerField(default=60)),
+                (
+                    "demographics",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Demographic questions to ask: any of age_range, hearing_problems, native_language, audio_device.",
+                    ),
+                ),
+                ("headphone_screen", models.BooleanField(default=False)),
+                ("screen_trials", models.PositiveSmallIntegerField(default=6)),
+                ("screen_pass_threshold", models.PositiveSmallIntegerField(default=5)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "bundle",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="studies",
+                        to="studyapp.bundle",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'studies',
+                "verbose_name_plural": "studies",
             },
         ),
         migrations.CreateModel(
-            name='Participant',
+            name="Participant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('token', models.CharField(max_length=64, unique=True)),
-                ('pseudonym', models.CharField(max_length=16)),
-                ('seed', models.BigIntegerField()),
-                ('status', models.CharField(choices=[('started', 'Started'), ('declined', 'Declined'), ('screened_out', 'Screened Out'), ('in_progress', 'In Progress'), ('completed', 'Completed'), ('abandoned', 'Abandoned')], default='started', max_length=16)),
-                ('is_pilot', models.BooleanField(default=False)),
-                ('recruitment_key', models.CharField(blank=True, max_length=200, null=True)),
-                ('prolific_pid', models.CharField(blank=True, default='', max_length=64)),
-                ('prolific_study_id', models.CharField(blank=True, default='', max_length=64)),
-                ('prolific_session_id', models.CharField(blank=True, default='', max_length=64)),
-                ('participant_label', models.CharField(blank=True, default='', max_length=128)),
-                ('consent_version', models.CharField(blank=True, default='', max_length=32)),
-                ('consented_at', models.DateTimeField(blank=True, null=True)),
-                ('demographics', models.JSONField(blank=True, default=dict)),
-                ('instructions_seen_at', models.DateTimeField(blank=True, null=True)),
-                ('screening', models.JSONField(blank=True, default=dict)),
-                ('screening_passed', models.BooleanField(blank=True, null=True)),
-                ('screening_score', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(auto_now_add=True)),
-                ('last_seen_at', models.DateTimeField(auto_now_add=True)),
-                ('completed_at', models.DateTimeField(blank=True, null=True)),
-                ('condition', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='participants', to='studyapp.condition')),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='studyapp.study')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("token", models.CharField(max_length=64, unique=True)),
+                ("pseudonym", models.CharField(max_length=16)),
+                ("seed", models.BigIntegerField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("started", "Started"),
+                            ("declined", "Declined"),
+                            ("screened_out", "Screened Out"),
+                            ("in_progress", "In Progress"),
+                            ("completed", "Completed"),
+                            ("abandoned", "Abandoned"),
+                        ],
+                        default="started",
+                        max_length=16,
+                    ),
+                ),
+                ("is_pilot", models.BooleanField(default=False)),
+                ("recruitment_key", models.CharField(blank=True, max_length=200, null=True)),
+                ("prolific_pid", models.CharField(blank=True, default="", max_length=64)),
+                ("prolific_study_id", models.CharField(blank=True, default="", max_length=64)),
+                ("prolific_session_id", models.CharField(blank=True, default="", max_length=64)),
+                ("participant_label", models.CharField(blank=True, default="", max_length=128)),
+                ("consent_version", models.CharField(blank=True, default="", max_length=32)),
+                ("consented_at", models.DateTimeField(blank=True, null=True)),
+                ("demographics", models.JSONField(blank=True, default=dict)),
+                ("instructions_seen_at", models.DateTimeField(blank=True, null=True)),
+                ("screening", models.JSONField(blank=True, default=dict)),
+                ("screening_passed", models.BooleanField(blank=True, null=True)),
+                ("screening_score", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(auto_now_add=True)),
+                ("last_seen_at", models.DateTimeField(auto_now_add=True)),
+                ("completed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "condition",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="participants",
+                        to="studyapp.condition",
+                    ),
+                ),
+                (
+                    "study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="participants",
+                        to="studyapp.study",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='ExportJob',
+            name="ExportJob",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Succeeded'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
-                ('problems', models.JSONField(blank=True, default=list)),
-                ('message', models.TextField(blank=True, default='')),
-                ('options', models.JSONField(blank=True, default=dict)),
-                ('download_token', models.CharField(max_length=64, unique=True)),
-                ('archive_path', models.CharField(blank=True, default='', max_length=500)),
-                ('n_trials', models.PositiveIntegerField(default=0)),
-                ('n_participants', models.PositiveIntegerField(default=0)),
-                ('study', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='export_jobs', to='studyapp.study')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Succeeded"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
+                ("problems", models.JSONField(blank=True, default=list)),
+                ("message", models.TextField(blank=True, default="")),
+                ("options", models.JSONField(blank=True, default=dict)),
+                ("download_token", models.CharField(max_length=64, unique=True)),
+                ("archive_path", models.CharField(blank=True, default="", max_length=500)),
+                ("n_trials", models.PositiveIntegerField(default=0)),
+                ("n_participants", models.PositiveIntegerField(default=0)),
+                (
+                    "study",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="export_jobs",
+                        to="studyapp.study",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.AddField(
-            model_name='condition',
-            name='study',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='conditions', to='studyapp.study'),
+            model_name="condition",
+            name="study",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="conditions",
+                to="studyapp.study",
+            ),
         ),
         migrations.CreateModel(
-            name='Trial',
+            name="Trial",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(help_text='1-based order in which the participant sees the trial.')),
-                ('kind', models.CharField(choices=[('practice', 'Practice'), ('main', 'Main'), ('catch', 'Catch')], default='main', max_length=8)),
-                ('expected_answer', models.CharField(blank=True, default='', help_text='Known answer of a catch trial.', max_length=64)),
-                ('presented_at', models.DateTimeField(blank=True, null=True)),
-                ('condition', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='trials', to='studyapp.condition')),
-                ('participant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='trials', to='studyapp.participant')),
-                ('stimulus', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='trials', to='studyapp.stimulus')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "position",
+                    models.PositiveSmallIntegerField(
+                        help_text="1-based order in which the participant sees the trial."
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("practice", "Practice"), ("main", "Main"), ("catch", "Catch")],
+                        default="main",
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "expected_answer",
+                    models.CharField(
+                        blank=True,
+                        default="",
+                        help_text="Known answer of a catch trial.",
+                        max_length=64,
+                    ),
+                ),
+                ("presented_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "condition",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="trials",
+                        to="studyapp.condition",
+                    ),
+                ),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="trials",
+                        to="studyapp.participant",
+                    ),
+                ),
+                (
+                    "stimulus",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="trials",
+                        to="studyapp.stimulus",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['participant_id', 'position'],
+                "ordering": ["participant_id", "position"],
             },
         ),
         migrations.CreateModel(
-            name='Response',
+            name="Response",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('answer', models.CharField(max_length=64)),
-                ('answer_correct', models.BooleanField()),
-                ('rating', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('confidence', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('rt_ms', models.FloatField(blank=True, null=True)),
-                ('server_rt_ms', models.FloatField(blank=True, null=True)),
-                ('plays_original', models.PositiveSmallIntegerField(default=0)),
-                ('plays_explanation', models.PositiveSmallIntegerField(default=0)),
-                ('submission_key', models.CharField(blank=True, default='', help_text='Client idempotency key.', max_length=64)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('revised_at', models.DateTimeField(blank=True, null=True)),
-                ('trial', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='response', to='studyapp.trial')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("answer", models.CharField(max_length=64)),
+                ("answer_correct", models.BooleanField()),
+                ("rating", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("confidence", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("rt_ms", models.FloatField(blank=True, null=True)),
+                ("server_rt_ms", models.FloatField(blank=True, null=True)),
+                ("plays_original", models.PositiveSmallIntegerField(default=0)),
+                ("plays_explanation", models.PositiveSmallIntegerField(default=0)),
+                (
+                    "submission_key",
+                    models.CharField(
+                        blank=True, default="", help_text="Client idempotency key.", max_length=64
+                    ),
+                ),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                ("revised_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "trial",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="response",
+                        to="studyapp.trial",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AudioEvent',
+            name="AudioEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('media', models.CharField(choices=[('original', 'Original'), ('explanation', 'Explanation')], max_length=12)),
-                ('event', models.CharField(max_length=16)),
-                ('client_ms', models.FloatField()),
-                ('media_time_s', models.FloatField(blank=True, null=True)),
-                ('received_at', models.DateTimeField(auto_now_add=True)),
-                ('trial', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='audio_events', to='studyapp.trial')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "media",
+                    models.CharField(
+                        choices=[("original", "Original"), ("explanation", "Explanation")],
+                        max_length=12,
+                    ),
+                ),
+                ("event", models.CharField(max_length=16)),
+                ("client_ms", models.FloatField()),
+                ("media_time_s", models.FloatField(blank=True, null=True)),
+                ("received_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "trial",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="audio_events",
+                        to="studyapp.trial",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['trial_id', 'client_ms', 'id'],
+                "ordering": ["trial_id", "client_ms", "id"],
             },
         ),
         migrations.AddConstraint(
-            model_name='stimulus',
-            constraint=models.UniqueConstraint(fields=('bundle', 'stimulus_id'), name='stimulus_unique_id_in_bundle'),
+            model_name="stimulus",
+            constraint=models.UniqueConstraint(
+                fields=("bundle", "stimulus_id"), name="stimulus_unique_id_in_bundle"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('share_incorrect__gte', 0), ('share_incorrect__lte', 1)), name='study_share_incorrect_0_1'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("share_incorrect__gte", 0), ("share_incorrect__lte", 1)),
+                name="study_share_incorrect_0_1",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('n_trials__gte', 1)), name='study_at_least_one_trial'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("n_trials__gte", 1)), name="study_at_least_one_trial"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='study',
-            constraint=models.CheckConstraint(condition=models.Q(('screen_pass_threshold__lte', models.F('screen_trials'))), name='study_screen_threshold_le_trials'),
+            model_name="study",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("screen_pass_threshold__lte", models.F("screen_trials"))),
+                name="study_screen_threshold_le_trials",
+            ),
         ),
         migrations.AddIndex(
-            model_name='participant',
-            index=models.Index(fields=['study', 'condition', 'status'], name='studyapp_pa_study_i_6e9dd6_idx'),
+            model_name="participant",
+            index=models.Index(
+                fields=["study", "condition", "status"], name="studyapp_pa_study_i_6e9dd6_idx"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='participant',
-            constraint=models.UniqueConstraint(condition=models.Q(('recruitment_key__isnull', False)), fields=('study', 'recruitment_key'), name='participant_one_session_per_recruitment_id'),
+            model_name="participant",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("recruitment_key__isnull", False)),
+                fields=("study", "recruitment_key"),
+                name="participant_one_session_per_recruitment_id",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='participant',
-            constraint=models.UniqueConstraint(fields=('study', 'pseudonym'), name='participant_unique_pseudonym'),
+            model_name="participant",
+            constraint=models.UniqueConstraint(
+                fields=("study", "pseudonym"), name="participant_unique_pseudonym"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='condition',
-            constraint=models.UniqueConstraint(fields=('study', 'name'), name='condition_unique_name_in_study'),
+            model_name="condition",
+            constraint=models.UniqueConstraint(
+                fields=("study", "name"), name="condition_unique_name_in_study"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='trial',
-            constraint=models.UniqueConstraint(fields=('participant', 'position'), name='trial_unique_position'),
+            model_name="trial",
+            constraint=models.UniqueConstraint(
+                fields=("participant", "position"), name="trial_unique_position"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(('rating__isnull', True), models.Q(('rating__gte', 1), ('rating__lte', 7)), _connector='OR'), name='response_rating_1_7'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("rating__isnull", True),
+                    models.Q(("rating__gte", 1), ("rating__lte", 7)),
+                    _connector="OR",
+                ),
+                name="response_rating_1_7",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='response',
-            constraint=models.CheckConstraint(condition=models.Q(('confidence__isnull', True), models.Q(('confidence__gte', 0), ('confidence__lte', 100)), _connector='OR'), name='response_confidence_0_100'),
+            model_name="response",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("confidence__isnull", True),
+                    models.Q(("confidence__gte", 0), ("confidence__lte", 100)),
+                    _connector="OR",
+                ),
+                name="response_confidence_0_100",
+            ),
         ),
     ]

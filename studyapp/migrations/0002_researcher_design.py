@@ -4,61 +4,114 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('studyapp', '0001_initial'),
+        ("studyapp", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exportjob',
-            name='archive_bytes',
+            model_name="exportjob",
+            name="archive_bytes",
             field=models.PositiveBigIntegerField(default=0),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='original_name',
-            field=models.CharField(blank=True, default='', help_text='Name of the uploaded file.', max_length=255),
+            model_name="importjob",
+            name="original_name",
+            field=models.CharField(
+                blank=True, default="", help_text="Name of the uploaded file.", max_length=255
+            ),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='arm',
-            field=models.CharField(blank=True, default='', help_text="Group of conditions assigned (the condition's name in a between-participant design).", max_length=200),
+            model_name="participant",
+            name="arm",
+            field=models.CharField(
+                blank=True,
+                default="",
+                help_text="Group of conditions assigned (the condition's name in a between-participant design).",
+                max_length=200,
+            ),
         ),
         migrations.AddField(
-            model_name='participant',
-            name='rotation',
-            field=models.PositiveSmallIntegerField(default=0, help_text='Latin-square list of a within-participant design.'),
+            model_name="participant",
+            name="rotation",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="Latin-square list of a within-participant design."
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='excluded_stimuli',
-            field=models.ManyToManyField(blank=True, help_text='Stimuli never shown in this study.', related_name='+', to='studyapp.stimulus'),
+            model_name="study",
+            name="excluded_stimuli",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Stimuli never shown in this study.",
+                related_name="+",
+                to="studyapp.stimulus",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='live_since',
-            field=models.DateTimeField(blank=True, editable=False, help_text='When the study first went live; its design is frozen from then on.', null=True),
+            model_name="study",
+            name="live_since",
+            field=models.DateTimeField(
+                blank=True,
+                editable=False,
+                help_text="When the study first went live; its design is frozen from then on.",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='method_assignment',
-            field=models.CharField(choices=[('between', 'Between participants (each participant sees one condition)'), ('within', 'Within participants (conditions counterbalanced across trials)')], default='between', help_text='How the explanation-method factor is assigned (matters only when the study crosses several methods).', max_length=8),
+            model_name="study",
+            name="method_assignment",
+            field=models.CharField(
+                choices=[
+                    ("between", "Between participants (each participant sees one condition)"),
+                    ("within", "Within participants (conditions counterbalanced across trials)"),
+                ],
+                default="between",
+                help_text="How the explanation-method factor is assigned (matters only when the study crosses several methods).",
+                max_length=8,
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='practice_stimuli',
-            field=models.ManyToManyField(blank=True, help_text='Practice stimuli chosen by the researcher; empty = those the bundle flags as practice.', related_name='+', to='studyapp.stimulus'),
+            model_name="study",
+            name="practice_stimuli",
+            field=models.ManyToManyField(
+                blank=True,
+                help_text="Practice stimuli chosen by the researcher; empty = those the bundle flags as practice.",
+                related_name="+",
+                to="studyapp.stimulus",
+            ),
         ),
         migrations.AddField(
-            model_name='study',
-            name='stimulus_sampling',
-            field=models.CharField(choices=[('per_participant', 'Each participant gets their own balanced sample of the bundle'), ('fixed', 'Every participant sees the same balanced set (chosen with the study seed)')], default='per_participant', help_text='Within-participant designs always use one fixed set (a Latin square needs it).', max_length=16),
+            model_name="study",
+            name="stimulus_sampling",
+            field=models.CharField(
+                choices=[
+                    (
+                        "per_participant",
+                        "Each participant gets their own balanced sample of the bundle",
+                    ),
+                    (
+                        "fixed",
+                        "Every participant sees the same balanced set (chosen with the study seed)",
+                    ),
+                ],
+                default="per_participant",
+                help_text="Within-participant designs always use one fixed set (a Latin square needs it).",
+                max_length=16,
+            ),
         ),
         migrations.AlterField(
-            model_name='study',
-            name='assignment',
-            field=models.CharField(choices=[('between', 'Between participants (each participant sees one condition)'), ('within', 'Within participants (conditions counterbalanced across trials)')], default='between', help_text='How the explanation-modality factor is assigned.', max_length=8),
+            model_name="study",
+            name="assignment",
+            field=models.CharField(
+                choices=[
+                    ("between", "Between participants (each participant sees one condition)"),
+                    ("within", "Within participants (conditions counterbalanced across trials)"),
+                ],
+                default="between",
+                help_text="How the explanation-modality factor is assigned.",
+                max_length=8,
+            ),
         ),
     ]
 
@@ -67,7 +120,9 @@ def _backfill(apps, schema_editor):
     """Sessions from before arms existed were between-participant: their arm is their condition."""
     Participant = apps.get_model("studyapp", "Participant")
     Study = apps.get_model("studyapp", "Study")
-    for participant in Participant.objects.filter(arm="", condition__isnull=False).select_related("condition"):
+    for participant in Participant.objects.filter(arm="", condition__isnull=False).select_related(
+        "condition"
+    ):
         participant.arm = participant.condition.name
         participant.save(update_fields=["arm"])
     for study in Study.objects.filter(status__in=["live", "closed"], live_since__isnull=True):

@@ -4,50 +4,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('studyapp', '0002_researcher_design'),
+        ("studyapp", "0002_researcher_design"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='exportjob',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='How many times a worker has started it.'),
+            model_name="exportjob",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="How many times a worker has started it."
+            ),
         ),
         migrations.AddField(
-            model_name='exportjob',
-            name='claim',
-            field=models.CharField(blank=True, default='', help_text='Id of the current run.', max_length=32),
+            model_name="exportjob",
+            name="claim",
+            field=models.CharField(
+                blank=True, default="", help_text="Id of the current run.", max_length=32
+            ),
         ),
         migrations.AddField(
-            model_name='exportjob',
-            name='dispatched_at',
-            field=models.DateTimeField(blank=True, help_text='When the task was last handed to the queue (empty: not yet, e.g. Redis was down).', null=True),
+            model_name="exportjob",
+            name="dispatched_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the task was last handed to the queue (empty: not yet, e.g. Redis was down).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='exportjob',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life of the worker running it.', null=True),
+            model_name="exportjob",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last sign of life of the worker running it.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='attempts',
-            field=models.PositiveSmallIntegerField(default=0, help_text='How many times a worker has started it.'),
+            model_name="importjob",
+            name="attempts",
+            field=models.PositiveSmallIntegerField(
+                default=0, help_text="How many times a worker has started it."
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='claim',
-            field=models.CharField(blank=True, default='', help_text='Id of the current run.', max_length=32),
+            model_name="importjob",
+            name="claim",
+            field=models.CharField(
+                blank=True, default="", help_text="Id of the current run.", max_length=32
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='dispatched_at',
-            field=models.DateTimeField(blank=True, help_text='When the task was last handed to the queue (empty: not yet, e.g. Redis was down).', null=True),
+            model_name="importjob",
+            name="dispatched_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When the task was last handed to the queue (empty: not yet, e.g. Redis was down).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='importjob',
-            name='heartbeat_at',
-            field=models.DateTimeField(blank=True, help_text='Last sign of life of the worker running it.', null=True),
+            model_name="importjob",
+            name="heartbeat_at",
+            field=models.DateTimeField(
+                blank=True, help_text="Last sign of life of the worker running it.", null=True
+            ),
         ),
     ]

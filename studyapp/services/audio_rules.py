@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from studyapp.models import Condition, Study, Trial
+from studyapp.services.designs import design_shows_explanation
 
 # Share of the clip's duration that must have played, by the browser's clock, between
 # a start from the beginning and ``ended``: generous for slow devices, tight enough to
@@ -26,14 +27,26 @@ from studyapp.models import Condition, Study, Trial
 MIN_LISTENED_SHARE = 0.8
 LISTEN_SLACK_MS = 150.0
 START_TOLERANCE_S = 0.05
-MEDIA_LABELS = {"original": "recording", "explanation": "audible explanation"}
+MEDIA_LABELS = {
+    "original": "recording",
+    "explanation": "audible explanation",
+    "partner": "second audible explanation",
+}
 
 
-def required_media(trial: Trial) -> list[str]:
-    """Players the participant must use on this trial's page."""
+def required_media(trial: Trial, study: Study | None = None) -> list[str]:
+    """Players the participant must use on this trial's page (``study``: the trial's, if at hand)."""
+    study = study or trial.participant.study
     modality = trial.condition.modality
+    if not design_shows_explanation(study=study, kind=trial.kind):
+        modality = Condition.Modality.NONE
     audible = modality in {Condition.Modality.AUDIBLE, Condition.Modality.BOTH}
-    return ["original", "explanation"] if audible else ["original"]
+    media = [] if study.explanation_only else ["original"]
+    if audible:
+        media.append("explanation")
+    if audible and trial.partner_id:
+        media.append("partner")
+    return media
 
 
 def _sorted(events: Iterable[dict[str, Any]], media: str) -> list[dict[str, Any]]:
@@ -75,6 +88,8 @@ def heard_to_end(events: Sequence[dict[str, Any]], media: str, duration_s: float
 
 def _duration(trial: Trial, media: str) -> float | None:
     stim = trial.stimulus
+    if media == "partner":
+        return trial.partner.audible_heatmap.duration_s if trial.partner else None
     item = stim.original_audio if media == "original" else stim.audible_heatmap
     return item.duration_s
 
@@ -84,7 +99,7 @@ def audio_rule_problems(
 ) -> list[str]:
     """Every way the event log breaks the study's audio rules (empty if none)."""
     problems = []
-    required = required_media(trial)
+    required = required_media(trial, study)
     for media in {e["media"] for e in events} - set(required):
         problems.append(
             f"events for the {MEDIA_LABELS[media]} player, which this trial does not have"

@@ -15,8 +15,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import AnswerForm
-from studyapp.models import MediaFile, Participant, Study, Trial
+from studyapp.models import Condition, MediaFile, Participant, Study, Trial
 from studyapp.selectors import AnswerSession, TrialPage, participant_step, trial_for_page
+from studyapp.services.designs import design_shows_explanation, design_shows_feedback
 from studyapp.services.participants import (
     Answer,
     AnswerRejected,
@@ -55,7 +56,12 @@ def trial_page_context(
 ) -> dict[str, Any]:
     """What the trial template needs; the preview builds the same from unsaved objects."""
     stim = trial.stimulus
-    modality = trial.condition.modality
+    study = participant.study
+    modality = (
+        trial.condition.modality
+        if design_shows_explanation(study=study, kind=trial.kind)
+        else Condition.Modality.NONE
+    )
     previous = getattr(trial, "response", None) if trial.pk else None
     context = {
         "trial": trial,
@@ -64,6 +70,15 @@ def trial_page_context(
         "show_image": modality in {"visual", "both"},
         "show_plain_image": modality in {"none", "audible"},
         "play_explanation": modality in {"audible", "both"},
+        "play_original": not study.explanation_only,
+        # Pairwise designs: each trial kind renders its own partial (see docs/study-designs.md).
+        "partner": trial.partner if trial.partner_id else None,
+        "trial_partial": "studyapp/_trial_pair.html"
+        if trial.partner_id
+        else "studyapp/_trial_single.html",
+        "pair_sides": [(stim, "explanation", "first"), (trial.partner, "partner", "second")]
+        if trial.partner_id
+        else [],
         "answers": allowed_answers(participant.study),
         "submission_key": secrets.token_urlsafe(16),
         "answered": answered,
@@ -159,7 +174,7 @@ def _trial_post(request: HttpRequest, session: AnswerSession, position: int) -> 
             continue_url=step_url(participant),
             participant=participant,
         )
-    if recorded.response.trial.kind == Trial.Kind.PRACTICE:
+    if design_shows_feedback(study=participant.study, kind=recorded.response.trial.kind):
         return next_page(request, reverse("feedback", args=[participant.token, position]))
     return next_page(request, _after_answer_url(participant, recorded))
 
@@ -186,7 +201,7 @@ def feedback(request: HttpRequest, token: str, position: int) -> HttpResponse:
     if (
         participant.status != Participant.Status.IN_PROGRESS
         or trial_obj is None
-        or trial_obj.kind != Trial.Kind.PRACTICE
+        or not design_shows_feedback(study=participant.study, kind=trial_obj.kind)
         or not hasattr(trial_obj, "response")
     ):
         return redirect(step_url(participant))
@@ -211,7 +226,7 @@ def feedback_context(
         "answer": answer,
         "answer_correct": answer_is_correct(trial_obj, answer),
         "continue_url": continue_url,
-        "last_practice": next_trial is None or next_trial.kind != Trial.Kind.PRACTICE,
+        "last_practice": next_trial is None or next_trial.kind != trial_obj.kind,
     }
     return page_context(participant, **context)
 
