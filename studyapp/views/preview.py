@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from studyapp.forms import CalibrationForm, ConsentForm, DemographicsForm
 from studyapp.models import Condition, Participant, Study, Trial
 from studyapp.services.assignment import assignment_plan, study_arms
+from studyapp.services.designs import design_shows_feedback
 from studyapp.services.screening import screening_plan, screening_sound_path
 from studyapp.views.common import next_page, problem, wants_json
 from studyapp.views.participant import estimated_minutes, instructions_context
@@ -56,6 +57,7 @@ def _trials(study: Study, condition: Condition, participant: Participant) -> lis
             stimulus=p.stimulus,
             condition=condition,
             expected_answer=p.expected_answer,
+            partner=p.partner,
         )
         for i, p in enumerate(plan, start=1)
     ]
@@ -72,7 +74,7 @@ def preview_sequence(study: Study, trials: list[Trial]) -> list[tuple[str, int |
     pages.append(("instructions", None))
     for trial in trials:
         pages.append(("trial", trial.position))
-        if trial.kind == Trial.Kind.PRACTICE:
+        if design_shows_feedback(study=study, kind=trial.kind):
             pages.append(("feedback", trial.position))
     pages.append(("done", None))
     return pages
@@ -162,7 +164,7 @@ def _preview_post(
             target = preview_url(study, cond, "declined")
     elif page == "trial" and number is not None:
         form = answer_form(study, request.POST)
-        if form.is_valid() and trials[number - 1].kind == Trial.Kind.PRACTICE:
+        if form.is_valid() and design_shows_feedback(study=study, kind=trials[number - 1].kind):
             target += f"?answer={form.cleaned_data['answer']}"
     elif page == "withdraw":
         return redirect(preview_url(study, cond, "withdrawn"))
@@ -232,7 +234,7 @@ def _page(
             participant, trial, answer, _next(study, cond, sequence, page, number)
         )
         later = trials[trial.position :]
-        context["last_practice"] = not later or later[0].kind != Trial.Kind.PRACTICE
+        context["last_practice"] = not later or later[0].kind != trial.kind
         return "studyapp/feedback.html", context
     return "studyapp/trial.html", trial_page_context(
         participant=participant,

@@ -7,8 +7,11 @@ import json
 from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 
 from analysis.report import build_report
 from contracts import export_format as fmt
@@ -221,3 +224,37 @@ def test_learning_then_test_is_exported_block_by_block(cue_bundle: Bundle, tmp_p
 def test_simulate_participants_refuses_a_strategy_together_with_an_accuracy(study: Study) -> None:
     with pytest.raises(CommandError, match="--strategy and --accuracy exclude each other"):
         call_command("simulate_participants", study=study.slug, n=1, strategy="heard", accuracy=0.5)
+
+
+@pytest.mark.django_db
+def test_the_admin_preview_shows_both_explanations_of_a_cue_detection_trial(
+    cue_bundle: Bundle, client: Client
+) -> None:
+    client.force_login(
+        get_user_model().objects.create_user("staff", password="x-123456789", is_staff=True)
+    )
+    study = _study(cue_bundle, "model_comparison", n_trials=4, ask_confidence=True)
+    page = client.get(
+        reverse("preview_numbered", args=[study.slug, "audible", "trial", 1])
+    ).content.decode()
+    assert 'id="play-explanation"' in page and 'id="play-partner"' in page
+    assert 'value="first"' in page and 'value="second"' in page
+    assert not Trial.objects.exists(), "a preview saves nothing"
+
+
+@pytest.mark.django_db
+def test_the_admin_preview_gives_learning_trials_their_feedback_page(
+    cue_bundle: Bundle, client: Client
+) -> None:
+    client.force_login(
+        get_user_model().objects.create_user("staff", password="x-123456789", is_staff=True)
+    )
+    study = _study(cue_bundle, "learning_test", n_trials=2, n_pretest=1, n_learning=1)
+    pretest, learning = (
+        client.get(reverse("preview_numbered", args=[study.slug, "visual", "trial", n]))
+        for n in (1, 2)
+    )
+    assert b'class="heatmap-frame"' in pretest.content and b"Explanation:" not in pretest.content
+    assert b"Explanation:" in learning.content and b"Learning" in learning.content
+    feedback = client.get(reverse("preview_numbered", args=[study.slug, "visual", "feedback", 2]))
+    assert feedback.status_code == 200 and b"The model decided on" in feedback.content
