@@ -9,6 +9,9 @@ for tool in espeak-ng sox flite chromium; do
   command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 command -v festival >/dev/null 2>&1 || need+=(festival)
+# Two festival voices (a diphone and an HTS voice) for benchmarks/cross_engine.py.
+[ -d /usr/share/festival/voices/english/kal_diphone ] || need+=(festvox-kallpc16k)
+[ -d /usr/share/festival/voices/us/cmu_us_slt_arctic_hts ] || need+=(festvox-us-slt-hts)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 command -v Rscript >/dev/null 2>&1 || need+=(r-base-core)
 for pkg in lme4 emmeans ordinal; do

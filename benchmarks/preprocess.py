@@ -79,6 +79,18 @@ def main() -> None:
             }
             for rep in ("waveform", "spectrogram")
         }
+        # One placement per clip (placements multiply it); float16 inputs plus the index.
+        bytes_per_clip = {
+            rep: round(
+                sum(
+                    f.stat().st_size
+                    for f in (Path(tmp) / f"cache-{rep}-1").rglob("*")
+                    if f.is_file()
+                )
+                / len(recordings)
+            )
+            for rep in ("waveform", "spectrogram")
+        }
     print(
         json.dumps(
             {
@@ -88,6 +100,7 @@ def main() -> None:
                     rep: {"clips_per_s_1proc": round(r[1], 1), "clips_per_s_2proc": round(r[2], 1)}
                     for rep, r in results.items()
                 },
+                "cache_bytes_per_clip": bytes_per_clip,
                 "clips": len(recordings),
                 "source_rate_hz": args.source_rate,
                 "machine": {

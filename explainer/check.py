@@ -91,19 +91,29 @@ def _describe(report: CorpusReport, table: RecordingTable, min_clips: int) -> No
 
 
 def _check_long_clips(report: CorpusReport, table: RecordingTable) -> None:
-    long = [r for r in table if round(r.duration_s * SAMPLE_RATE) > WINDOW]
-    report.long_clips = len(long)
+    report.long_clips = sum(1 for r in table if _is_long(r.duration_s))
+    message = long_clips_message(table, report.long_clip_policy)
+    if message is not None:
+        target = report.problems if report.long_clip_policy == "refuse" else report.notes
+        target.append(message)
+
+
+def _is_long(duration_s: float) -> bool:
+    return round(duration_s * SAMPLE_RATE) > WINDOW
+
+
+def long_clips_message(table: RecordingTable, policy: str) -> str | None:
+    """What ``policy`` does to the clips longer than the window (count, longest, first names);
+    None if there are none. Under "refuse" it is a problem, otherwise a note."""
+    long = [r for r in table if _is_long(r.duration_s)]
     if not long:
-        return
+        return None
     longest = max(r.duration_s for r in long)
     names = ", ".join(r.relpath for r in long[:SHOWN]) + (" ..." if len(long) > SHOWN else "")
     what = f"{len(long)} clips longer than {WINDOW / SAMPLE_RATE:g} s (longest {longest:.2f} s): {names}"
-    if report.long_clip_policy == "refuse":
-        report.problems.append(
-            f"{what}; pass --long-clips centre, random or energy to keep one second of each"
-        )
-    else:
-        report.notes.append(f"{what}; the {report.long_clip_policy!r} policy keeps one second")
+    if policy == "refuse":
+        return f"{what}; pass --long-clips centre, random or energy to keep one second of each"
+    return f"{what}; the {policy!r} policy keeps one second of each"
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:

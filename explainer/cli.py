@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
     "predict": ("explainer.predict", "classify new WAV files with a trained run"),
     "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
+    "cache": ("explainer.cache_command", "show the size of the preprocessing cache, or clear it"),
     "bundle": (
         "explainer.bundle.cli",
         "explain decisions and write (or --validate) a stimulus bundle",

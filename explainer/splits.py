@@ -176,6 +176,26 @@ def rotating_splits(
     return splits_from_folds(folds, f"generic-seed{seed}")
 
 
+def leave_one_speaker_out(speakers: Sequence[str]) -> list[Split]:
+    """One split per speaker: test on it, validate on the next (sorted, cyclic), train on the rest.
+
+    For small corpora (a handful of speakers), where k folds would be uneven.
+    """
+    ordered = sorted(speakers)
+    if len(ordered) < 3:
+        raise UserError(f"{len(ordered)} speakers are too few for leave-one-speaker-out (need 3)")
+    n = len(ordered)
+    return [
+        Split(
+            f"loso:{ordered[i]}",
+            tuple(s for s in ordered if s not in (ordered[i], ordered[(i + 1) % n])),
+            (ordered[(i + 1) % n],),
+            (ordered[i],),
+        )
+        for i in range(n)
+    ]
+
+
 def resolve_splits(
     spec: str, *, task: str, speaker_sexes: Mapping[str, str], seed: int = 0
 ) -> list[Split]:
@@ -183,8 +203,10 @@ def resolve_splits(
 
     ``paper:K`` / ``paper:all`` (AudioMNIST's splits), ``generic:K`` / ``generic:all``
     (:func:`rotating_splits` with ``seed``), ``auto:K`` / ``auto:all`` (paper if every paper
-    speaker is present, else generic; a bare ``auto`` means ``auto:0``), or a JSON file
-    with ``train``/``validate``/``test`` speaker lists.
+    speaker is present, else generic; a bare ``auto`` means ``auto:0``), ``kfoldN:K`` /
+    ``kfoldN:all`` (generic with N folds), ``loso:K`` / ``loso:all``
+    (:func:`leave_one_speaker_out`), or a JSON file with ``train``/``validate``/``test``
+    speaker lists.
     """
     if spec.endswith(".json"):
         return [_split_from_file(Path(spec))]
@@ -197,9 +219,14 @@ def resolve_splits(
         _require_speakers(splits, speaker_sexes)
     elif scheme == "generic":
         splits = rotating_splits(speaker_sexes, task=task, seed=seed)
+    elif scheme.startswith("kfold") and scheme[5:].isdigit() and int(scheme[5:]) >= 3:
+        splits = rotating_splits(speaker_sexes, task=task, seed=seed, n_folds=int(scheme[5:]))
+    elif scheme == "loso":
+        splits = leave_one_speaker_out(list(speaker_sexes))
     else:
         raise UserError(
-            f"--split {spec!r}: expected paper:K, generic:K, auto:K (K a number or 'all') or a .json file"
+            f"--split {spec!r}: expected paper:K, generic:K, kfoldN:K (N >= 3), loso:K, "
+            "auto:K (K a number or 'all') or a .json file"
         )
     return _select(splits, which or "0", spec)
 

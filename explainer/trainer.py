@@ -66,6 +66,7 @@ class RunTrainer:
                 long_clips=self.config.long_clips,
                 placements=self.config.placements if train else 1,
                 speed_perturbation=self.config.speed_perturbation if train else 0.0,
+                augment=self.config.augment if train else "none",
                 cache_dir=self.options.cache_dir,
                 workers=self.options.workers,
                 progress=self.options.progress,
@@ -91,6 +92,7 @@ class RunTrainer:
             weight_decay=c.weight_decay,
             grad_clip=c.grad_clip,
             lr_schedule=c.lr_schedule,
+            patience=c.patience,
         )
         return Loop(
             model=model,
@@ -137,7 +139,11 @@ class RunTrainer:
 
     def finish(self, test: ArraySet) -> dict[str, Any]:
         """Evaluate the best weights on the test speakers; write predictions, figures, summary."""
-        from explainer.training_figures import plot_confusion_matrix, plot_learning_curves
+        from explainer.training_figures import (
+            plot_confusion_matrix,
+            plot_learning_curves,
+            plot_speaker_accuracy,
+        )
 
         assert self.loop is not None
         model, state = self.loop.model, self.loop.state
@@ -157,7 +163,23 @@ class RunTrainer:
             figures / "confusion_matrix.png",
             title=f"{self._title()}: test",
         )
+        per_speaker = speaker_accuracy(
+            [r.speaker for r in self.parts["test"]], test.labels, predicted
+        )
+        plot_speaker_accuracy(
+            per_speaker,
+            1.0 / len(self.classes),
+            figures / "speaker_accuracy.png",
+            title=f"{self._title()}: test speakers",
+        )
         summary = self._summary(test_loss, test_acc, confusion)
+        summary["per_speaker_accuracy"] = per_speaker
+        summary["stopped_early"] = self.loop.stalled()
+        summary["warnings"] = training_warnings(
+            state.history[state.best_epoch - 1], n_classes=len(self.classes)
+        )
+        for warning in summary["warnings"]:
+            print(f"warning: {warning}", file=sys.stderr)
         rf.write_json(self.out / rf.SUMMARY_NAME, summary)
         (self.out / rf.CHECKPOINT_NAME).unlink(missing_ok=True)
         print(
@@ -217,6 +239,42 @@ class RunTrainer:
             "seed": self.config.seed,
             "data_fingerprint": self.data["fingerprint"],
         }
+
+
+# A best validation accuracy below this multiple of chance is "still at chance".
+CHANCE_MULTIPLE = 1.5
+# Training minus validation accuracy (at the kept epoch) above this is overfitting.
+LARGE_GAP = 0.25
+
+
+def training_warnings(best: dict[str, Any], *, n_classes: int) -> list[str]:
+    """Warnings about the kept epoch's metrics row: still at chance, or a large train-validation gap."""
+    warnings = []
+    chance = 1.0 / n_classes
+    val, train = float(best["val_accuracy"]), float(best["train_accuracy"])
+    if val < CHANCE_MULTIPLE * chance:
+        warnings.append(
+            f"validation accuracy stayed near chance ({val:.1%}, chance {chance:.1%}): the "
+            "model has not learned the task; train longer, with a higher learning rate or more data"
+        )
+    if train - val > LARGE_GAP:
+        warnings.append(
+            f"training accuracy {train:.1%} vs validation {val:.1%} at the kept epoch: the "
+            "model overfits the training speakers; use more augmentation, weight decay or speakers"
+        )
+    return warnings
+
+
+def speaker_accuracy(
+    speakers: list[str], true: np.ndarray, predicted: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Per test speaker: ``{"n": clips, "accuracy": share correct}``, sorted by speaker."""
+    result: dict[str, dict[str, float]] = {}
+    for speaker in sorted(set(speakers)):
+        mask = np.array([s == speaker for s in speakers])
+        correct = np.asarray(true)[mask] == np.asarray(predicted)[mask]
+        result[speaker] = {"n": int(mask.sum()), "accuracy": float(correct.mean())}
+    return result
 
 
 def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) -> np.ndarray:

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from explainer import run_files as rf
+from explainer.augmentation import AUGMENTATIONS
 from explainer.data import TASK_CLASSES, TASKS, RecordingTable, read_audio
 from explainer.errors import UserError
 from explainer.layouts import open_corpus
@@ -48,14 +49,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add(
         "--split",
         default="auto:0",
-        help="paper:K|generic:K|auto:K (K a number or 'all') or a JSON file (default auto:0)",
+        help="paper:K|generic:K|kfoldN:K|loso:K|auto:K (K a number or 'all') or a JSON "
+        "file (default auto:0)",
     )
     add("--split-seed", type=int, default=0, help="seed of generic splits (default 0)")
     add(
         "--preset",
         choices=["auto", *PRESETS],
         default="auto",
-        help="paper, demo or auto (paper on the full AudioMNIST)",
+        help="paper, demo, speech or auto (paper on the full AudioMNIST, demo on a generated "
+        "corpus, speech on real recordings)",
     )
     add(
         "--seed",
@@ -67,7 +70,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--optimizer", choices=["sgd", "adam"])
     add("--lr", type=float, help="learning rate")
     add("--momentum", type=float, help="SGD momentum")
-    add("--weight-decay", type=float, default=0.0)
+    add("--weight-decay", type=float, help="L2 penalty of the optimiser (paper: 0)")
     add("--batch-size", type=int)
     add("--epochs", type=int, help="passes over the training set")
     add("--max-steps", type=int, help="cap on optimisation steps (the paper counts iterations)")
@@ -76,8 +79,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add("--dropout", type=float, help="dropout rate of the fully connected layers (paper: 0.5)")
     add(
         "--lr-schedule",
-        choices=["constant", "cosine"],
-        help="learning rate over the run (paper: constant)",
+        choices=["constant", "cosine", "plateau"],
+        help="learning rate over the run: constant (paper), cosine decay, or halved after "
+        "2 epochs without a better validation accuracy",
+    )
+    add(
+        "--augment",
+        choices=AUGMENTATIONS,
+        help="training-copy augmentation: none, or speech (gain, noise, band-pass, pitch; "
+        "SpecAugment masks for spectrograms)",
+    )
+    add(
+        "--patience",
+        type=int,
+        help="stop after this many epochs without a better validation accuracy",
     )
     add(
         "--speed-perturbation",
@@ -155,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         result = resume_run(args.out, args.data, options)
         return 0 if result else 3
     table = load_table(args.data, args)
+    _report_long_clips(table, args.long_clips)
     configs = configs_from_args(args, table)
     multiple = len(configs) > 1
     for config in configs:
@@ -163,6 +179,17 @@ def run(args: argparse.Namespace) -> int:
         if train(config, table, out, options) is None:
             return 3
     return 0
+
+
+def _report_long_clips(table: RecordingTable, policy: str) -> None:
+    """Refuse long clips up front (all of them named by count), or say how many get cropped."""
+    from explainer.check import long_clips_message
+
+    message = long_clips_message(table, policy)
+    if message is not None and policy == "refuse":
+        raise UserError(message)
+    if message is not None:
+        print(f"note: {message}", file=sys.stderr)
 
 
 def load_table(data: Path, args: argparse.Namespace) -> RecordingTable:
@@ -182,11 +209,10 @@ def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[T
     """One configuration per split named by ``--split``, preset values overridden by options."""
     preset = args.preset
     if preset == "auto":
-        preset = (
-            "paper" if set(paper_splits("digit")[0].speakers) <= set(table.speakers()) else "demo"
-        )
+        preset = auto_preset(table)
         print(f"preset: {preset}", file=sys.stderr)
-    values = dict(PRESETS[preset][args.model])
+    values = {"weight_decay": 0.0, "augment": "none", "patience": None}
+    values.update(PRESETS[preset][args.model])
     values.update({k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None})
     _check_values(values)
     splits = resolve_splits(
@@ -200,7 +226,6 @@ def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[T
             split=split.to_dict(),
             split_seed=args.split_seed,
             seed=args.seed,
-            weight_decay=args.weight_decay,
             long_clips=args.long_clips,
             max_takes=args.subset,
             drop_duplicates=args.drop_duplicates,
@@ -209,6 +234,16 @@ def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[T
         )
         for split in splits
     ]
+
+
+def auto_preset(table: RecordingTable) -> str:
+    """ "paper" on the full AudioMNIST, "demo" on a corpus ``explainer corpus`` generated
+    (it writes ``generation.json``), "speech" (the recipe for real recordings) otherwise."""
+    from explainer.corpus import GENERATION_NAME
+
+    if set(paper_splits("digit")[0].speakers) <= set(table.speakers()):
+        return "paper"
+    return "demo" if (table.root / GENERATION_NAME).is_file() else "speech"
 
 
 def _check_values(values: dict[str, Any]) -> None:
@@ -224,6 +259,10 @@ def _check_values(values: dict[str, Any]) -> None:
         raise UserError(
             f"--speed-perturbation must be in [0, 0.5), got {values['speed_perturbation']}"
         )
+    if values["patience"] is not None and values["patience"] < 1:
+        raise UserError(f"--patience must be at least 1, got {values['patience']}")
+    if values["weight_decay"] < 0:
+        raise UserError(f"--weight-decay must not be negative, got {values['weight_decay']}")
     if not 0.0 <= values["dropout"] < 1.0:
         raise UserError(f"--dropout must be in [0, 1), got {values['dropout']}")
 

@@ -76,3 +76,27 @@ def plot_confusion_matrix(
     fig.colorbar(image, ax=ax, fraction=0.046, label="share of true class")
     _save(fig, path)
     return path
+
+
+def plot_speaker_accuracy(
+    per_speaker: dict[str, dict[str, float]], chance: float, path: Path, *, title: str = ""
+) -> Path:
+    """Test accuracy of each held-out speaker (bars, clip counts above), chance as a line."""
+    speakers = list(per_speaker)
+    accuracy = [100 * per_speaker[s]["accuracy"] for s in speakers]
+    fig, ax = plt.subplots(figsize=(2.5 + 0.45 * len(speakers), 3.5))
+    bars = ax.bar(range(len(speakers)), accuracy, color="tab:blue")
+    for bar, speaker in zip(bars, speakers, strict=True):
+        ax.text(
+            bar.get_x() + bar.get_width() / 2,
+            bar.get_height() + 1,
+            f"n={per_speaker[speaker]['n']}",
+            ha="center",
+            fontsize=7,
+        )
+    ax.axhline(100 * chance, color="grey", ls=":", lw=1, label=f"chance ({100 * chance:.0f}%)")
+    ax.set_xticks(range(len(speakers)), speakers, rotation=45 if len(speakers) > 8 else 0)
+    ax.set(xlabel="test speaker", ylabel="accuracy (%)", ylim=(0, 110), title=title)
+    ax.legend(loc="upper right", fontsize=8)
+    _save(fig, path)
+    return path

@@ -66,6 +66,7 @@ class Hyper:
     weight_decay: float
     grad_clip: float | None
     lr_schedule: str = "constant"
+    patience: int | None = None
     checkpoint_every: int = 1000
 
 
@@ -81,6 +82,7 @@ class LoopState:
     seen: int = 0
     best_key: list[float] | None = None
     best_epoch: int = -1
+    lr_scale: float = 1.0
     history: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -117,14 +119,21 @@ def total_steps(hyper: Hyper, n_samples: int) -> int:
     return min(caps)
 
 
-def learning_rate(hyper: Hyper, step: int, total: int) -> float:
-    """The rate for step ``step`` (0-based) of ``total``: constant (the paper) or cosine decay to 0."""
+# The plateau schedule halves the rate after this many epochs without a better validation.
+PLATEAU_EPOCHS = 2
+
+
+def learning_rate(hyper: Hyper, step: int, total: int, scale: float = 1.0) -> float:
+    """The rate for step ``step`` (0-based) of ``total``: constant (the paper), cosine decay
+    to 0, or "plateau" (``hyper.lr`` times ``scale``, which the loop halves on a plateau)."""
     if hyper.lr_schedule == "constant":
         return hyper.lr
+    if hyper.lr_schedule == "plateau":
+        return hyper.lr * scale
     if hyper.lr_schedule == "cosine":
         return hyper.lr * 0.5 * (1.0 + math.cos(math.pi * step / total))
     raise ValueError(
-        f"unknown learning-rate schedule {hyper.lr_schedule!r}; choose constant or cosine"
+        f"unknown learning-rate schedule {hyper.lr_schedule!r}; choose constant, cosine or plateau"
     )
 
 
@@ -245,7 +254,14 @@ class Loop:
                     if self.state.step % self.hyper.checkpoint_every == 0:
                         self.on_checkpoint()
                 self._end_epoch()
+                if self.stalled():
+                    break
         return True
+
+    def stalled(self) -> bool:
+        """Early stopping: ``patience`` epochs have passed without a better validation."""
+        s = self.state
+        return self.hyper.patience is not None and s.epoch - s.best_epoch >= self.hyper.patience
 
     def _remaining_batches(self) -> list[np.ndarray]:
         order = epoch_order(self.hyper.seed, self.state.epoch, self.train.size)
@@ -258,7 +274,9 @@ class Loop:
         x, y = self.train.batch(batch)
         fetched = time.perf_counter()
         for group in self.optimizer.param_groups:
-            group["lr"] = learning_rate(self.hyper, self.state.step, self.total)
+            group["lr"] = learning_rate(
+                self.hyper, self.state.step, self.total, self.state.lr_scale
+            )
         loss_sum, correct = train_step(self.model, self.optimizer, x, y, self.hyper.grad_clip)
         end = time.perf_counter()
         self.timing.data += fetched - start
@@ -300,6 +318,9 @@ class Loop:
             "best": int(best),
         }
         s.history.append(row)
+        since_best = s.epoch + 1 - s.best_epoch
+        if not best and since_best % PLATEAU_EPOCHS == 0:
+            s.lr_scale *= 0.5  # used only by the plateau schedule
         s.epoch, s.position, s.loss_sum, s.correct, s.seen = s.epoch + 1, 0, 0.0, 0, 0
         self.on_epoch(row, best)
         self.on_checkpoint()

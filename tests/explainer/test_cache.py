@@ -45,7 +45,9 @@ def test_cached_inputs_are_the_preprocessing_of_each_clip(corpus: Path, tmp_path
             read_audio(recording.path), rng=pp.clip_offset_rng(4, recording.relpath, placement)
         )
         assert result.offsets[3, placement] == offset
-        np.testing.assert_array_equal(result.inputs[3, placement], pp.spectrogram_input(window))
+        np.testing.assert_array_equal(
+            result.inputs[3, placement], pp.spectrogram_input(window).astype(np.float16)
+        )
 
 
 def test_changing_a_source_file_invalidates_the_entry(corpus: Path, tmp_path: Path, tools) -> None:
@@ -153,3 +155,43 @@ def test_speed_perturbed_copies_differ_from_the_plain_placement(corpus: Path) ->
     # The count of non-zero samples is the clip's length after the speed change.
     lengths = np.count_nonzero(perturbed.inputs[:, :, :], axis=-1)
     assert len(np.unique(lengths)) > 1
+
+
+def test_inputs_are_stored_as_float16_with_and_without_the_cache(
+    corpus: Path, tmp_path: Path
+) -> None:
+    recordings = list(load_recordings(corpus, progress=False))
+    cached = preprocess(recordings, "spectrogram", seed=0, cache_dir=tmp_path / "c", progress=False)
+    memory = preprocess(recordings, "spectrogram", seed=0, cache_dir=None, progress=False)
+    assert cached.inputs.dtype == np.float16 == memory.inputs.dtype
+    np.testing.assert_array_equal(cached.inputs, memory.inputs)
+    size = (cached.path / "inputs.npy").stat().st_size
+    assert size < len(recordings) * 227 * 227 * 2 + 1000  # two bytes per value
+
+
+def test_the_least_recently_used_entries_go_when_the_cache_outgrows_its_limit(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    recordings = list(load_recordings(corpus, progress=False))
+    cache = tmp_path / "c"
+    first = preprocess(recordings, "waveform", seed=0, cache_dir=cache, progress=False)
+    second = preprocess(recordings, "waveform", seed=1, cache_dir=cache, progress=False)
+    preprocess(recordings, "waveform", seed=0, cache_dir=cache, progress=False)  # first used again
+    entry_bytes = sum(f.stat().st_size for f in first.path.iterdir())
+    monkeypatch.setenv("HEARXAI_CACHE_MAX_GB", str(2.5 * entry_bytes / 1e9))
+    third = preprocess(recordings, "waveform", seed=2, cache_dir=cache, progress=False)
+    assert _entries(cache) == sorted([first.path, third.path])
+    assert not second.path.exists()
+
+
+def test_cache_clear_empties_the_cache_and_info_reports_its_size(
+    corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from explainer.cli import main
+
+    recordings = list(load_recordings(corpus, progress=False))
+    preprocess(recordings, "waveform", seed=0, cache_dir=tmp_path / "c", progress=False)
+    assert main(["cache", "info", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert "1 entries" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(tmp_path / "c")]) == 0
+    assert "deleted 1 entries" in capsys.readouterr().out and _entries(tmp_path / "c") == []

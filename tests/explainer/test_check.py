@@ -69,3 +69,14 @@ def test_a_path_that_is_no_corpus_is_a_one_line_error(
 ) -> None:
     assert main(["check", "--data", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.strip().endswith("no such corpus folder or CSV manifest")
+
+
+def test_training_refuses_long_clips_up_front_naming_their_count_and_writes_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = flat_corpus(tmp_path / "corpus", long_takes=1)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(root), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "10 clips longer than 1 s (longest 1.50 s)" in err and "--long-clips" in err
+    assert not out.exists()
