@@ -20,7 +20,11 @@ from tests.synthetic_bundle import write_synthetic_bundle
 @pytest.fixture(scope="module")
 def cue_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_synthetic_bundle(
-        tmp_path_factory.mktemp("browser-cue") / "b", n=20, share_cue=0.5, control_model=True
+        tmp_path_factory.mktemp("browser-cue") / "b",
+        n=20,
+        methods=("lrp-epsilon-plus-flat", "gradient-x-input"),
+        share_cue=0.5,
+        control_model=True,
     )
 
 
@@ -183,4 +187,27 @@ def test_an_explanation_only_study_never_offers_the_recording(
         AudioEvent.objects.filter(trial__participant=participant).values_list("media", flat=True)
     )
     assert played == {"explanation"}
+    assert watch.problems == []
+
+
+def test_a_participant_picks_the_more_helpful_of_two_methods_explanations(
+    site: Any, new_page: Any, cue_bundle_dir: Path
+) -> None:
+    study = _study(site, cue_bundle_dir, "pref-run", "visual", design="preference", n_trials=2)
+    page, watch = new_page()
+    driver.start(page, site, study.slug, "pid-pref")
+    driver.agree(page)
+    driver.read_instructions(page)
+    expect(page.get_by_text("Which explanation helps you more")).to_be_visible()
+    expect(page.locator(".pair-side img")).to_have_count(2)
+    _take_trials(page, lambda t: "second", {"main": "design-preference"})
+    expect(page.locator("#completion-code")).to_have_text("C0MPL3TE")
+    trials = Trial.objects.filter(participant__prolific_pid="pid-pref").select_related(
+        "stimulus", "partner", "response"
+    )
+    assert [t.response.answer for t in trials] == ["second", "second"]
+    assert all(
+        {t.stimulus.method, t.partner.method} == {"lrp-epsilon-plus-flat", "gradient-x-input"}
+        for t in trials
+    )
     assert watch.problems == []

@@ -258,3 +258,24 @@ def test_the_admin_preview_gives_learning_trials_their_feedback_page(
     assert b"Explanation:" in learning.content and b"Learning" in learning.content
     feedback = client.get(reverse("preview_numbered", args=[study.slug, "visual", "feedback", 2]))
     assert feedback.status_code == 200 and b"The model decided on" in feedback.content
+
+
+@pytest.mark.django_db
+def test_preference_runs_through_the_pages_the_export_and_the_report(
+    cue_bundle: Bundle, tmp_path: Path
+) -> None:
+    _study(cue_bundle, "preference", n_trials=6)
+    call_command("simulate_participants", study="preference", n=6, strategy="chance", seed=2)
+    rows = _exported_rows("preference", tmp_path / "export")
+    assert len(rows) == 36 and {r["task"] for r in rows} == {"preference"}
+    assert all({r["method"], r["partner_method"]} == set(METHODS) for r in rows)
+    report = build_report(tmp_path / "export", tmp_path / "report", progress=False)
+    summary = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    (model,) = summary["preference_model"]
+    assert model["n_trials"] == 36
+    chose_b = sum(
+        (r["method"] if r["answer"] == "first" else r["partner_method"]) == model["method_b"]
+        for r in rows
+    )
+    assert model["share_b"] == pytest.approx(chose_b / 36)
+    assert model["ci_low"] < 0 < model["ci_high"], "chance bots prefer neither method"
