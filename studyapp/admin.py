@@ -342,10 +342,12 @@ class StudyAdmin(admin.ModelAdmin):
                         "n_catch",
                         "share_incorrect",
                         "stimulus_sampling",
-                        "practice_stimuli",
-                        "excluded_stimuli",
                     )
                 },
+            ),
+            (
+                "Trial sets: stimuli chosen by hand",
+                {"classes": ("collapse",), "fields": ("practice_stimuli", "excluded_stimuli")},
             ),
             (
                 "Pages around the trials: consent, questions, instructions, debrief",
