@@ -20,7 +20,6 @@ import pandas as pd
 
 from contracts import export_format as ef
 
-_TRUE, _FALSE = "true", "false"
 # Text columns that identify a row must not be empty; other non-nullable text
 # (e.g. the speaker of a catch trial) may legitimately be blank.
 _KEY_TEXT = frozenset(
@@ -156,7 +155,7 @@ def _bad(file_name: str, col: ef.Column, raw: pd.Series, bad: np.ndarray, what: 
 
 
 def _parse_column(raw: pd.Series, col: ef.Column, file_name: str) -> pd.Series:
-    empty = (raw == "").to_numpy()
+    empty = (raw == ef.MISSING_TEXT).to_numpy()
     strict = col.dtype != "string" or col.name in _KEY_TEXT
     if empty.any() and not col.nullable and strict:
         raise _bad(file_name, col, raw, empty, "allowed (column is not nullable)")
@@ -174,8 +173,8 @@ def _parse_string(raw: pd.Series, empty: np.ndarray, col: ef.Column, file_name: 
 
 
 def _parse_boolean(raw: pd.Series, empty: np.ndarray, col: ef.Column, file_name: str) -> pd.Series:
-    truth = (raw == _TRUE).to_numpy()
-    bad = ~(truth | (raw == _FALSE).to_numpy() | empty)
+    truth = (raw == ef.TRUE_TEXT).to_numpy()
+    bad = ~(truth | (raw == ef.FALSE_TEXT).to_numpy() | empty)
     if bad.any():
         raise _bad(file_name, col, raw, bad, "'true' or 'false'")
     if not col.nullable:
@@ -246,26 +245,13 @@ def main_trials(trials: pd.DataFrame) -> pd.DataFrame:
 
 
 def _format_column(values: pd.Series, col: ef.Column) -> pd.Series:
-    """Render one column the way the contract says: true/false, '' for null, ISO UTC."""
+    """Render one column by the contract's cell codec (:func:`contracts.export_format.encode_cell`)."""
     missing = values.isna()
-    if col.dtype == "boolean":
-        text = values.map({True: _TRUE, False: _FALSE})
-    elif col.dtype == "datetime":
-        stamps = pd.to_datetime(values, utc=True)
-        text = stamps.dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    elif col.dtype == "integer":
-        text = (
-            values.astype("Int64").astype(str)
-            if missing.any()
-            else values.astype("int64").astype(str)
-        )
-    elif col.dtype == "number":
-        text = values.map(lambda v: f"{v:.6g}" if v == v else "")
-    else:
-        text = values.astype(str)
     if missing.any() and not col.nullable:
         raise ValueError(f"column {col.name!r} is not nullable but has missing values")
-    return text.where(~missing, "")
+    # pandas' missing markers (NA, NaT) become None, which the codec writes as missing.
+    cells = values.astype(object).where(~missing, None)
+    return cells.map(lambda value: ef.encode_cell(value, col.dtype))
 
 
 def write_export(

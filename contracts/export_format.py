@@ -10,6 +10,7 @@ imports it to check an export without importing Django.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 EXPORT_FORMAT = "hearxai-export"
 EXPORT_VERSION = 1
@@ -233,12 +234,15 @@ FILE_COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
+def file_columns(file_name: str, *, with_recruitment_ids: bool = False) -> tuple[Column, ...]:
+    """The columns of an export file, in order."""
+    extra = RECRUITMENT_COLUMNS if file_name == PARTICIPANTS_FILE and with_recruitment_ids else ()
+    return (*FILE_COLUMNS[file_name], *extra)
+
+
 def column_names(file_name: str, *, with_recruitment_ids: bool = False) -> list[str]:
     """Header of an export file, in order."""
-    names = [col.name for col in FILE_COLUMNS[file_name]]
-    if file_name == PARTICIPANTS_FILE and with_recruitment_ids:
-        names.extend(col.name for col in RECRUITMENT_COLUMNS)
-    return names
+    return [col.name for col in file_columns(file_name, with_recruitment_ids=with_recruitment_ids)]
 
 
 def codebook(*, study: str, title: str, with_recruitment_ids: bool = False) -> dict[str, object]:
@@ -274,3 +278,46 @@ def codebook(*, study: str, title: str, with_recruitment_ids: bool = False) -> d
         "files": list(FILE_COLUMNS),
         "variableMeasured": variables,
     }
+
+
+# --- the cell codec: how one value of each dtype is written, and what a reader accepts ------------
+
+TRUE_TEXT, FALSE_TEXT = "true", "false"
+MISSING_TEXT = ""
+# Numbers are times (ms, s) and percentages: fixed point, at most this many decimals (so
+# 1 µs for ms columns), trailing zeros dropped. Never exponent notation.
+NUMBER_DECIMALS = 3
+# ISO 8601 in UTC, always with microseconds and a "Z"; readers accept any ISO 8601.
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def encode_cell(value: object, dtype: str) -> str:
+    """The CSV text of ``value`` in a column of ``dtype`` (None and NaN are ``MISSING_TEXT``).
+
+    Raises
+    ------
+    ValueError
+        For a naive datetime (its time zone is unknown) or a dtype the contract lacks.
+    """
+    if value is None or value != value:  # NaN and pandas' NA/NaT are missing too
+        return MISSING_TEXT
+    if dtype == "boolean":
+        return TRUE_TEXT if value else FALSE_TEXT
+    if dtype == "number":
+        text = f"{float(value):.{NUMBER_DECIMALS}f}".rstrip("0").rstrip(".")
+        return "0" if text == "-0" else text
+    if dtype == "integer":
+        return str(int(value))  # type: ignore[call-overload]
+    if dtype == "datetime":
+        return _encode_datetime(value)
+    if dtype == "string":
+        return str(value)
+    raise ValueError(f"unknown export dtype {dtype!r}")
+
+
+def _encode_datetime(value: object) -> str:
+    if not isinstance(value, datetime):
+        raise ValueError(f"{value!r} is not a datetime")
+    if value.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone; export times are UTC")
+    return value.astimezone(UTC).strftime(DATETIME_FORMAT)

@@ -3,41 +3,26 @@
 Both files a participant compares (the original clip and its audible heatmap) are
 scaled to the same RMS level, so loudness does not differ between conditions; the
 common level is lowered only when a file's peaks would otherwise come within
-``PEAK_CEILING_DBFS`` of full scale. The checks fail a bundle on NaN, clipping,
-silence, a wrong sample rate or a wrong length.
+``PEAK_CEILING_DBFS`` of full scale. Before a file is written, :func:`check_signal`
+fails it on a wrong sample rate or length and on the bundle contract's own rules
+(:mod:`contracts.bundle_media`: NaN, clipping, silence).
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from contracts.bundle_media import dbfs, peak, rms, signal_problems
 
 TARGET_RMS_DBFS = (
     -26.0
 )  # common loudness of original and audible heatmap (most pairs reach it within the peak ceiling)
 PEAK_CEILING_DBFS = -1.0  # highest peak allowed after scaling
-SILENCE_DBFS = -60.0  # an RMS below this is silence
-CLIP_LEVEL = 32767 / 32768  # 16-bit full scale
 WAV_SUBTYPE = "PCM_16"
-
-
-def dbfs(value: float) -> float:
-    """Level of a linear amplitude in dB re full scale (-inf for 0)."""
-    return float(20 * np.log10(value)) if value > 0 else float("-inf")
-
-
-def rms(samples: np.ndarray) -> float:
-    samples = np.asarray(samples, dtype=np.float64)
-    return float(np.sqrt(np.mean(samples**2))) if samples.size else 0.0
-
-
-def peak(samples: np.ndarray) -> float:
-    samples = np.asarray(samples, dtype=np.float64)
-    return float(np.max(np.abs(samples))) if samples.size else 0.0
 
 
 @dataclass(frozen=True)
@@ -126,21 +111,11 @@ def check_signal(
     """
     samples = np.asarray(samples)
     problems = []
-    if samples.ndim != 1:
-        return [f"{label}: expected a mono signal, got shape {samples.shape}"]
-    if not np.all(np.isfinite(samples)):
-        return [f"{label}: contains NaN or infinite samples"]
     if sample_rate != expected_rate:
         problems.append(f"{label}: sample rate {sample_rate} Hz, expected {expected_rate} Hz")
-    if samples.shape[0] != expected_length:
+    if samples.ndim == 1 and samples.shape[0] != expected_length:
         problems.append(f"{label}: {samples.shape[0]} samples, expected {expected_length}")
-    if peak(samples) >= CLIP_LEVEL:
-        problems.append(f"{label}: clips (peak {dbfs(peak(samples)):.2f} dBFS)")
-    if dbfs(rms(samples)) < SILENCE_DBFS:
-        problems.append(
-            f"{label}: silent (RMS {dbfs(rms(samples)):.1f} dBFS, below {SILENCE_DBFS:.0f})"
-        )
-    return problems
+    return problems + signal_problems(samples, label=label)
 
 
 def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
@@ -156,36 +131,3 @@ def wav_bytes(samples: np.ndarray, sample_rate: int) -> bytes:
         format="WAV",
     )
     return buffer.getvalue()
-
-
-def check_wav_file(
-    path: Path, *, expected_rate: int, max_duration_s: float | None, label: str
-) -> list[str]:
-    """Every problem with a WAV file in a bundle: undecodable, not mono, rate, length, NaN, clipping, silence."""
-    return read_checked_wav(
-        path, expected_rate=expected_rate, max_duration_s=max_duration_s, label=label
-    )[0]
-
-
-def read_checked_wav(
-    path: Path, *, expected_rate: int, max_duration_s: float | None, label: str
-) -> tuple[list[str], np.ndarray | None]:
-    """:func:`check_wav_file`'s problems and the decoded ``(n,)`` samples (None if undecodable)."""
-    import soundfile as sf
-
-    try:
-        samples, rate = sf.read(path, dtype="float64", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
-        return [f"{label}: cannot decode as audio ({exc})"], None
-    if samples.shape[1] != 1:
-        return [f"{label}: {samples.shape[1]} channels, expected mono"], None
-    signal = samples[:, 0]
-    problems = []
-    if max_duration_s is not None and signal.shape[0] > round(max_duration_s * rate):
-        problems.append(
-            f"{label}: {signal.shape[0] / rate:.3f} s long, longer than {max_duration_s} s"
-        )
-    problems += check_signal(
-        signal, rate, expected_rate=expected_rate, expected_length=signal.shape[0], label=label
-    )
-    return problems, signal

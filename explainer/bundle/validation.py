@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts import bundle_format as bf
-
-LOUDNESS_TOLERANCE_DB = 0.5
+from contracts import bundle_media
 
 
 def validate_bundle(bundle_dir: Path) -> list[str]:
@@ -31,8 +30,9 @@ def validate_files(
     """Every problem with the files of a schema-valid manifest (empty if none).
 
     Every file exists, is no link, stays inside the folder and has its checksum; every
-    WAV decodes, is mono at the manifest's rate, no longer than ``max_duration_s``,
-    finite, not clipped and not silent; every PNG decodes (and, where a stimulus gives a
+    WAV passes the contract's rule (:mod:`contracts.bundle_media`: decodes, mono at the
+    manifest's rate, no longer than ``max_duration_s``, finite, not clipped, not
+    silent); every PNG decodes (and, where a stimulus gives a
     ``timeline``, has its size); loudness-matched pairs really match; timelines are
     spans inside their images; no file in ``files/`` is left unreferenced. Files are
     decoded in ``pool`` when one is given.
@@ -76,17 +76,16 @@ def _check_file(
     root: str, rel: str, media_type: str, audio: dict[str, Any], timeline: dict[str, Any] | None
 ) -> tuple[list[str], Any]:
     """Problems with one file, and its RMS in dBFS (audio) for the loudness check."""
-    from explainer import audio_checks
-
     path = Path(root) / rel
     if media_type == "audio/wav":
-        problems, samples = audio_checks.read_checked_wav(
+        problems, samples = bundle_media.read_wav(
             path,
             expected_rate=audio["sample_rate"],
             max_duration_s=audio.get("max_duration_s"),
             label=rel,
         )
-        return problems, (audio_checks.dbfs(audio_checks.rms(samples)) if not problems else None)
+        level = None if problems else bundle_media.dbfs(bundle_media.rms(samples))
+        return problems, level
     return _check_png(path, rel, timeline), None
 
 
@@ -121,16 +120,15 @@ def _stimulus_problems(
         problems.append(
             f"stimulus {stim['id']}: timeline {timeline} is not a left-to-right span inside the image"
         )
-    if manifest["audio"]["loudness_matching"] == "rms":
-        levels = [
-            decoded.get(stim["files"][role]["path"], ([], None))[1]
-            for role in ("original_audio", "audible_heatmap")
-        ]
-        if None not in levels and abs(levels[0] - levels[1]) > LOUDNESS_TOLERANCE_DB:
-            problems.append(
-                f"stimulus {stim['id']}: original and audible heatmap differ by "
-                f"{abs(levels[0] - levels[1]):.2f} dB RMS (loudness matching says equal)"
-            )
+    levels = [
+        decoded.get(stim["files"][role]["path"], ([], None))[1]
+        for role in ("original_audio", "audible_heatmap")
+    ]
+    if None not in levels:
+        mismatch = bundle_media.loudness_problem(
+            stim["id"], *levels, matching=manifest["audio"]["loudness_matching"]
+        )
+        problems += [mismatch] if mismatch else []
     return problems
 
 

@@ -13,7 +13,6 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,21 +34,9 @@ class ExportSummary:
     n_events: int
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".") if value == value else ""
-    return str(value)
-
-
 def _write_csv(
     path: Path,
-    header: list[str],
+    columns: tuple[fmt.Column, ...],
     rows: Iterable[dict[str, Any]],
     total: int | None = None,
     progress: bool = False,
@@ -60,9 +47,10 @@ def _write_csv(
     )
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(header)
+        writer.writerow([col.name for col in columns])
         for row in rows:
-            writer.writerow([_cell(row.get(name)) for name in header])
+            # The contract's codec: the analysis reads these cells with the same rules.
+            writer.writerow([fmt.encode_cell(row.get(col.name), col.dtype) for col in columns])
             count += 1
     return count
 
@@ -232,21 +220,21 @@ def export_write(
     try:
         n_trials = _write_csv(
             tmp / fmt.TRIALS_FILE,
-            fmt.column_names(fmt.TRIALS_FILE),
+            fmt.file_columns(fmt.TRIALS_FILE),
             trial_rows(study, include_pilot),
             sizes.get("trials"),
             progress,
         )
         n_participants = _write_csv(
             tmp / fmt.PARTICIPANTS_FILE,
-            fmt.column_names(fmt.PARTICIPANTS_FILE, with_recruitment_ids=include_recruitment_ids),
+            fmt.file_columns(fmt.PARTICIPANTS_FILE, with_recruitment_ids=include_recruitment_ids),
             participant_rows(study, include_pilot, include_recruitment_ids),
             sizes.get("participants"),
             progress,
         )
         n_events = _write_csv(
             tmp / fmt.EVENTS_FILE,
-            fmt.column_names(fmt.EVENTS_FILE),
+            fmt.file_columns(fmt.EVENTS_FILE),
             event_rows(study, include_pilot),
             sizes.get("events"),
             progress,

@@ -254,7 +254,7 @@ def test_validate_lists_every_problem_it_finds(bundle_dir, tmp_path):
     assert "checksum mismatch" in text
     assert "stray.png" in text and "not named by the manifest" in text
     assert "silent" in text
-    assert "differ by" in text  # loudness no longer matched
+    assert "louder than the original" in text  # loudness no longer matched
     assert "timeline" in text
     assert len(problems) >= 7
 

@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from contracts.bundle_format import BundleError, content_file_name, sha256_bytes, write_manifest
+from contracts.bundle_media import LOUDNESS_TOLERANCE_DB
 from studyapp.models import Bundle, ImportJob, MediaFile, Stimulus, Study
 from studyapp.services import bundles as bundles_service
-from studyapp.services.bundle_checks import LOUDNESS_TOLERANCE_DB
 from studyapp.services.bundles import bundle_import, bundle_import_archive
 from studyapp.services.jobs import import_job_run
 from tests.studyapp.research_helpers import METHODS, bundle_folder, zip_folder
@@ -102,8 +102,8 @@ def test_a_broken_bundle_is_refused_with_every_problem_and_nothing_written(
         bundle_import(bundle_dir=folder)
     text = "\n".join(info.value.problems)
     for expected in (
-        "sample rate 16000 Hz, manifest says 8000 Hz",
-        "duration 12.00 s outside",
+        "sample rate 16000 Hz, the manifest says 8000 Hz",
+        "duration 12.000 s outside",
         "silent",
         "image cannot be decoded",
         "louder than the original",
