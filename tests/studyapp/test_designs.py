@@ -279,3 +279,31 @@ def test_preference_runs_through_the_pages_the_export_and_the_report(
     )
     assert model["share_b"] == pytest.approx(chose_b / 36)
     assert model["ci_low"] < 0 < model["ci_high"], "chance bots prefer neither method"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_learning_then_test_finds_that_bots_who_saw_the_cue_explained_follow_it_in_the_test(
+    cue_bundle: Bundle, tmp_path: Path
+) -> None:
+    study_create(
+        slug="learn-control",
+        title="Learning control",
+        bundle=cue_bundle,
+        status=Study.Status.LIVE,
+        design="learning_test",
+        modalities=["visual", "none"],
+        n_pretest=2,
+        n_learning=4,
+        n_trials=6,
+        consent_text="Consent.",
+    )
+    call_command(
+        "simulate_participants", study="learn-control", n=20, strategy="explanation", seed=4
+    )
+    call_command("export_responses", study="learn-control", out=str(tmp_path / "export"))
+    report = build_report(tmp_path / "export", tmp_path / "report", progress=False)
+    summary = json.loads((report / "report.json").read_text(encoding="utf-8"))
+    terms = {row["term"]: row for row in summary["learning_test_glmm"]}
+    assert set(terms) == {"Intercept", "condition[visual]", "pretest_centred"}
+    assert terms["condition[visual]"]["ci_low"] > 0, terms["condition[visual]"]
