@@ -64,6 +64,10 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
         target_per_condition=20,
     )
     page = _logged_in_page(new_page, site)
+    page.goto(f"{site.url}/admin/studyapp/study/")
+    link = page.get_by_role("link", name="dashboard")
+    box = link.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 1280  # not clipped at 1280 px
     page.goto(f"{site.url}/admin/studyapp/study/{study.pk}/change/")
     checklist = page.locator(".launch-checklist")
     expect(checklist).to_contain_text("between participants, 2 conditions (visual, audible)")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
 from django.contrib.staticfiles import finders
 from django.core.exceptions import ValidationError
+from django.core.management import call_command
 from django.test import Client
 from django.urls import reverse
 
@@ -178,3 +180,15 @@ def test_the_favicon_that_admin_pages_ask_for_exists(client: Client) -> None:
     assert response.status_code == 302 and response["Location"].endswith("studyapp/favicon.svg")
     icon = finders.find("studyapp/favicon.svg")
     assert icon and Path(icon).read_text().startswith("<svg")
+
+
+def test_the_demo_names_the_link_and_how_participants_are_assigned(
+    bundle: Bundle, settings: object, tmp_path: Path
+) -> None:
+    settings.DATA_DIR = tmp_path  # type: ignore[attr-defined]  # the demo password file goes here
+    study_on(bundle, slug="demo")
+    out = io.StringIO()
+    call_command("demo_setup", study="demo", stdout=out)
+    text = out.getvalue()
+    assert "Participant link: http://127.0.0.1:8000/s/demo/" in text
+    assert "each new participant joins the condition with the fewest sessions" in text
