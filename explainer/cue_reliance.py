@@ -65,16 +65,22 @@ def cue_mask(cue: dict[str, Any], representation: str) -> np.ndarray:
     """Boolean mask of the cue in the network input (``(8000,)`` or ``(227, 227)``).
 
     ``cue`` is in window seconds (:func:`window_cue`). A spectrogram frame belongs to the
-    cue when its centre lies in the span, a frequency bin when it lies in the band.
+    cue when its analysis window overlaps the span, a frequency bin when it lies within
+    two bins (the Hann window's main lobe) of the band.
     """
     start, end = cue["start_s"] * pp.SAMPLE_RATE, cue["end_s"] * pp.SAMPLE_RATE
     if representation == "waveform":
         samples = np.arange(pp.WINDOW)
         return (samples >= start) & (samples < end)
+    # The STFT smears the cue by its own resolution: a frame whose Hann window overlaps the
+    # span, a bin within the window's main lobe (two bins) of the band, holds cue energy.
     frames = (np.arange(pp.N_FREQ) + pp.FRAME_SLICE.start) * pp.HOP  # centre sample per column
-    bins = np.arange(pp.N_FREQ) * pp.SAMPLE_RATE / pp.NPERSEG  # Hz per row
-    in_band = (bins >= cue.get("low_hz", 0.0)) & (bins <= cue.get("high_hz", pp.SAMPLE_RATE / 2))
-    in_span = (frames >= start) & (frames < end)
+    bin_hz = pp.SAMPLE_RATE / pp.NPERSEG
+    bins = np.arange(pp.N_FREQ) * bin_hz  # Hz per row
+    low = cue.get("low_hz", 0.0) - 2 * bin_hz
+    high = cue.get("high_hz", pp.SAMPLE_RATE / 2) + 2 * bin_hz
+    in_band = (bins >= low) & (bins <= high)
+    in_span = (frames + pp.NPERSEG / 2 > start) & (frames - pp.NPERSEG / 2 < end)
     return in_band[:, None] & in_span[None, :]
 
 

@@ -3,7 +3,8 @@
 A run folder holds ``model.pt`` (best weights, a state dict), ``config.json`` (the exact
 configuration and the data description), ``metrics.csv`` (one row per epoch),
 ``checkpoint.pt`` (while training, for ``--resume``), ``predictions.csv`` (test set),
-``summary.json`` (written last: its presence means the run finished) and ``figures/``.
+``summary.json`` (written last: its presence means the run finished), ``figures/`` and
+``milestones/`` (earlier weights at accuracy milestones, each a run folder of its own).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ CHECKPOINT_NAME = "checkpoint.pt"
 PREDICTIONS_NAME = "predictions.csv"
 SUMMARY_NAME = "summary.json"
 FIGURES_DIR = "figures"
+MILESTONES_DIR = "milestones"  # earlier weights at accuracy milestones (explainer.milestones)
 METRIC_COLUMNS = (
     "epoch",
     "step",

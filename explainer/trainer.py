@@ -18,6 +18,7 @@ import torch
 from explainer import run_files as rf
 from explainer.cache import preprocess
 from explainer.data import TASK_CLASSES, RecordingTable
+from explainer.milestones import finish_milestones, save_milestone
 from explainer.models import build_model
 from explainer.train_config import RunOptions, TrainConfig
 from explainer.training_loop import (
@@ -131,6 +132,7 @@ class RunTrainer:
         assert self.loop is not None
         if best:
             rf.save_torch(self.out / rf.MODEL_NAME, self.loop.model.state_dict())
+        save_milestone(self.out, self.loop.model.state_dict(), row)
         rf.write_csv(self.out / rf.METRICS_NAME, rf.METRIC_COLUMNS, self.loop.state.history)
 
     def _on_checkpoint(self) -> None:
@@ -172,6 +174,10 @@ class RunTrainer:
             figures / "speaker_accuracy.png",
             title=f"{self._title()}: test speakers",
         )
+        finish_milestones(self.out, lambda weights: self._test_accuracy(weights, test))
+        model.load_state_dict(
+            torch.load(self.out / rf.MODEL_NAME, map_location="cpu", weights_only=True)
+        )
         summary = self._summary(test_loss, test_acc, confusion)
         summary["per_speaker_accuracy"] = per_speaker
         summary["stopped_early"] = self.loop.stalled()
@@ -187,6 +193,11 @@ class RunTrainer:
             file=sys.stderr,
         )
         return summary
+
+    def _test_accuracy(self, weights: Path, test: ArraySet) -> tuple[float, int]:
+        assert self.loop is not None
+        self.loop.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        return float(evaluate(self.loop.model, test)[1]), len(test.labels)
 
     def _title(self) -> str:
         return f"{self.config.architecture} / {self.config.task} / {self.config.split['name']}"

@@ -287,6 +287,7 @@ def prepare_run_dir(out: Path, *, force: bool) -> None:
             rf.PREDICTIONS_NAME,
             rf.SUMMARY_NAME,
             rf.FIGURES_DIR,
+            rf.MILESTONES_DIR,
         }
         foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
         if foreign:
