@@ -36,21 +36,27 @@ test: venv sysdeps lint
 	$(BIN)/python -m pytest -p no:cacheprovider
 	DATABASE_URL=$(DATABASE_URL_PG) $(BIN)/python -m pytest -p no:cacheprovider -m "not browser and not slow" tests/studyapp tests/contract
 
-# The demo reuses what exists: make rebuilds the model and bundle only if their inputs changed.
+# The demo reuses what exists: make rebuilds the corpora, model and bundle only if their inputs changed.
+# It serves an informative study: a model trained with a planted cue (a tone tied to digits 3
+# and 7), explained on held-out voices whose clips carry the other digit's cue (cue-conflict).
 DEMO_CORPUS ?= fixtures/demo_corpus
 DEMO_PORT ?= 8000
-# summary.json is written last: a run stopped half-way is resumed from its checkpoint.
-DEMO_TRAIN = $(BIN)/python -m explainer train --data $(DEMO_CORPUS) --out $(DEMO_DIR)/run
-$(DEMO_DIR)/run/summary.json: $(VENV)/.installed $(DEMO_CORPUS)/audioMNIST_meta.txt
-	if [ -f $(DEMO_DIR)/run/checkpoint.pt ]; then $(DEMO_TRAIN) --resume; \
-	else $(DEMO_TRAIN) --model audionet --task digit --force; fi
+DEMO_CUE ?= --classes 3,7 --freq-hz 3200,2400 --level-db 0 --duration-ms 150
+$(DEMO_DIR)/cue/split.json: $(VENV)/.installed $(DEMO_CORPUS)/audioMNIST_meta.txt
+	$(BIN)/python -m explainer cue --data $(DEMO_CORPUS) --out $(DEMO_DIR)/cue $(DEMO_CUE) --force
 
-$(DEMO_DIR)/bundle/manifest.json: $(DEMO_DIR)/run/summary.json
-	$(BIN)/python -m explainer bundle --run $(DEMO_DIR)/run --data $(DEMO_CORPUS) --out $(DEMO_DIR)/bundle --n 40 --seed 0 --practice 2 --overwrite
+# summary.json is written last: a run stopped half-way is resumed from its checkpoint.
+DEMO_TRAIN = $(BIN)/python -m explainer train --data $(DEMO_DIR)/cue/train --out $(DEMO_DIR)/cued
+$(DEMO_DIR)/cued/summary.json: $(DEMO_DIR)/cue/split.json
+	if [ -f $(DEMO_DIR)/cued/checkpoint.pt ]; then $(DEMO_TRAIN) --resume; \
+	else $(DEMO_TRAIN) --model audionet --task digit --split $(DEMO_DIR)/cue/split.json --force; fi
+
+$(DEMO_DIR)/bundle/manifest.json: $(DEMO_DIR)/cued/summary.json
+	$(BIN)/python -m explainer bundle --run $(DEMO_DIR)/cued --data $(DEMO_DIR)/cue/probe --out $(DEMO_DIR)/bundle --n 40 --seed 0 --practice 4 --overwrite
 
 demo: venv sysdeps $(DEMO_DIR)/bundle/manifest.json
 	$(BIN)/python manage.py migrate --noinput -v0
-	$(BIN)/python manage.py import_bundle $(DEMO_DIR)/bundle --study demo --title "Audible vs visual explanations (demo)"
+	$(BIN)/python manage.py import_bundle $(DEMO_DIR)/bundle --study demo --title "Audible vs visual explanations of a model with a planted cue (demo)" --practice 2 --catch 1 --headphone-screen
 	$(BIN)/python manage.py demo_setup --study demo --port $(DEMO_PORT)
 	$(BIN)/python manage.py runserver --noreload 127.0.0.1:$(DEMO_PORT)
 

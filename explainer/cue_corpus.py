@@ -109,9 +109,8 @@ def spec_from_args(args: argparse.Namespace, known_classes: list[str]) -> CueSpe
 
 
 def run(args: argparse.Namespace) -> int:
-    from explainer.data import load_recordings
+    from explainer.data import TASK_CLASSES, load_recordings
     from explainer.splits import resolve_splits
-    from explainer.training import TASK_CLASSES
 
     spec = spec_from_args(args, list(TASK_CLASSES[args.task]))
     if args.out.exists() and not args.force:

@@ -19,6 +19,7 @@ from typing import Any
 from explainer import run_files as rf
 from explainer.errors import UserError
 
+MILESTONE_FILE = "milestone.json"  # the epoch row that reached the milestone
 MILESTONES = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -39,7 +40,7 @@ def save_milestone(run_dir: Path, state_dict: dict[str, Any], row: dict[str, Any
     staging.mkdir(parents=True)
     shutil.copy2(Path(run_dir) / rf.CONFIG_NAME, staging / rf.CONFIG_NAME)
     rf.save_torch(staging / rf.MODEL_NAME, state_dict)
-    rf.write_json(staging / "milestone.json", {"milestone": reached[-1], **row})
+    rf.write_json(staging / MILESTONE_FILE, {"milestone": reached[-1], **row})
     staging.rename(folder)
     return folder
 
@@ -75,7 +76,7 @@ def finish_milestones(run_dir: Path, test_accuracy: Callable[[Path], tuple[float
     """
     for folder in milestone_runs(run_dir):
         accuracy, n = test_accuracy(folder / rf.MODEL_NAME)
-        milestone = rf.read_json(folder / "milestone.json")
+        milestone = rf.read_json(folder / MILESTONE_FILE)
         summary = {
             "test_accuracy": accuracy,
             "test_n": n,

@@ -59,6 +59,15 @@ def _load_run(run_dir: str, version: tuple[int, int] | None) -> Any:
     return load_run(Path(run_dir))
 
 
+def chunk_run(spec: dict[str, Any], indices: Sequence[int]) -> Any:
+    """The run whose model explains these stimuli (one model per chunk, see ``plan_chunks``)."""
+    model_id = spec["stimuli"][indices[0]].get("model_id")
+    if model_id is None:
+        return load_run_cached(spec["run_dir"], spec["model"]["weights_sha256"])
+    other = spec["runs"][model_id]
+    return load_run_cached(other["run_dir"], other["weights_sha256"])
+
+
 def warm_up(run_dir: str, colormap: str, batch: int) -> None:
     """Prepare a worker process: load the run, draw the image frames, run one batch.
 
@@ -103,7 +112,7 @@ def render_chunk(spec: dict[str, Any], indices: Sequence[int], out_dir: Path) ->
     """
     import torch
 
-    run = load_run_cached(spec["run_dir"], spec["model"]["weights_sha256"])
+    run = chunk_run(spec, indices)
     # One thread, always: torch's results depend (in the last bits) on its thread count,
     # and bundles must not depend on the machine or on --workers. Parallelism comes from
     # worker processes instead.
@@ -186,7 +195,10 @@ def render_stimulus(
     """
     stim, render = spec["stimuli"][index], spec["render"]
     representation = spec["representation"]
-    original, heard, record = _audio_pair(window, relevance, representation, render, stim["id"])
+    heard_window = audible.audible_heatmap(
+        window, relevance, representation, envelope_ms=render["envelope_ms"]
+    )
+    original, heard, record = _audio_pair(window, heard_window, render, stim["id"])
     files = {
         "original_audio": audio_checks.wav_bytes(original, render["playback_rate"]),
         "audible_heatmap": audio_checks.wav_bytes(heard, render["playback_rate"]),
@@ -203,22 +215,37 @@ def render_stimulus(
         "files": entries,
         "audio_checks": record,
         "timeline": heatmaps.timeline(),
+        **_facts(spec, stim, relevance, heard_window),
     }
+
+
+def _facts(
+    spec: dict[str, Any], stim: dict[str, Any], relevance: np.ndarray, heard: np.ndarray
+) -> dict[str, Any]:
+    """``relevance_in_cue`` (clips with a cue) and ``label_audible`` (with a recogniser)."""
+    from explainer.bundle.facts import label_audible
+    from explainer.cue_reliance import relevance_in_cue
+
+    facts: dict[str, Any] = {}
+    if stim.get("cue", {}).get("present"):
+        facts["relevance_in_cue"] = relevance_in_cue(relevance, stim["cue"], spec["representation"])
+    recogniser = spec.get("recogniser")
+    if recogniser is not None:
+        run = load_run_cached(recogniser["run_dir"], recogniser["weights_sha256"])
+        facts["label_audible"] = label_audible(run, heard, stim["true_label"], recogniser["role"])
+    return facts
 
 
 def _audio_pair(
     window: np.ndarray,
-    relevance: np.ndarray,
-    representation: str,
+    heard: np.ndarray,
     render: dict[str, Any],
     stim_id: str,
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Original and audible heatmap at the playback rate, loudness-matched and checked."""
+    """Original and audible heatmap (both ``(8000,)`` at 8 kHz) at the playback rate,
+    loudness-matched and checked."""
     from explainer import preprocessing as pp
 
-    heard = audible.audible_heatmap(
-        window, relevance, representation, envelope_ms=render["envelope_ms"]
-    )
     rate = render["playback_rate"]
     pair = [audible.resample(s, pp.SAMPLE_RATE, rate) for s in (window, heard)]
     matched = audio_checks.match_loudness(

@@ -20,6 +20,11 @@ from explainer.errors import UserError
 
 SPLITS = ("test", "validate", "heldout", "all")
 SHORTFALL_POLICIES = ("fill", "error")
+SHORTFALL_HINT = (
+    "more wrong decisions come from --split heldout or all, a cue probe corpus "
+    "(python -m explainer cue), a noisy copy (python -m explainer degrade) or "
+    "--checkpoint-accuracy; or give --shortfall fill"
+)
 
 
 @dataclass(frozen=True)
@@ -194,8 +199,9 @@ def select(
     }
     if short and design.shortfall == "error":
         raise UserError(
-            "too few candidates: "
+            "too few candidates for the requested design: "
             + "; ".join(_shortfall_line(c, targets[c], available[c]) for c in short)
+            + f" ({SHORTFALL_HINT})"
         )
     for (label, correct), missing in short.items():  # fill from the same class's other cell
         chosen[(label, not correct)] += _take(pools[(label, not correct)], missing, used_audio)

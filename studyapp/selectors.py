@@ -18,6 +18,7 @@ from studyapp.models import (
     Study,
     Trial,
 )
+from studyapp.services.designs import design_baseline_task
 from studyapp.services.screening import screening_next_trial, screening_state
 from studyapp.sql_rows import Columns, RowReader, column, left_join, prepared_cursor, table
 
@@ -364,3 +365,27 @@ def trial_for_page(*, participant: Participant, position: int) -> Trial | None:
             "original_audio", "visual_heatmap", "audible_heatmap", "plain_image"
         ).get(pk=trial.stimulus_id)
     return trial
+
+
+def study_measures(*, study: Study) -> list[str]:
+    """Two lines for a person starting ``study``: what it measures, and its heard-label baseline."""
+    stimuli = Stimulus.objects.filter(bundle=study.bundle, practice=False)
+    decisions = {(s.source_recording, s.model_id): s for s in stimuli}.values()
+    wrong = [s for s in decisions if not s.model_correct]
+    by_cue = [s for s in wrong if s.decision_basis == "cue"]
+    conditions = ", ".join(c.name for c in study.conditions.all())
+    measures = (
+        f"Measures: {study.get_task_display()} with explanations ({conditions}) on "
+        f"{len(decisions)} decisions, {len(wrong)} of them wrong"
+    )
+    if by_cue:
+        measures += f" ({len(by_cue)} following a planted cue instead of the spoken digit)"
+    task = design_baseline_task(study)
+    entry = (study.bundle.manifest.get("heard_label_baseline") or {}).get(task)
+    if entry is None or entry.get("value") is None:
+        return [measures, f"Heard-label baseline ({task}): not stated by the bundle"]
+    return [
+        measures,
+        f"Heard-label baseline ({task}): {entry['value']:.0%}, the accuracy of answering the "
+        "spoken digit without any explanation",
+    ]

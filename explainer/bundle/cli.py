@@ -19,6 +19,7 @@ from explainer.bundle.pool import worker_pool
 from explainer.bundle.validation import validate_bundle
 from explainer.bundle.writing import write_bundle
 from explainer.errors import UserError
+from explainer.milestones import pick_milestone
 from explainer.selection import SHORTFALL_POLICIES, SPLITS, Design
 
 
@@ -94,8 +95,8 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shortfall",
         choices=SHORTFALL_POLICIES,
-        default="fill",
-        help="a cell with too few candidates: fill from the same class's other cell, or error (default fill)",
+        default="error",
+        help="a cell with too few candidates: error (default), or fill from the same class's other cell",
     )
     parser.add_argument(
         "--colormap",
@@ -114,6 +115,25 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=8000,
         help="sample rate of the bundle's WAV files, Hz (default 8000)",
+    )
+    parser.add_argument(
+        "--checkpoint-accuracy",
+        type=float,
+        metavar="A",
+        help="explain the run's accuracy-milestone checkpoint whose test accuracy is closest to A",
+    )
+    parser.add_argument(
+        "--compare-run",
+        type=Path,
+        help="a second run (e.g. the control model) whose model explains the same recordings",
+    )
+    parser.add_argument(
+        "--role", default="cued", help="role of --run's model with --compare-run (default cued)"
+    )
+    parser.add_argument(
+        "--compare-role",
+        default="control",
+        help="role and model id of --compare-run's model (default control)",
     )
     parser.add_argument(
         "--overwrite", action="store_true", help="replace an existing bundle folder"
@@ -138,9 +158,11 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             render=options.as_dict(),
             method_params=params,
+            **compare_from_args(args),
         )
         warn_shortfall(spec)
         result = write_bundle(spec, args.out, overwrite=args.overwrite, pool=pool)
+    warn_heard_label_baseline(result["manifest"])
     print(
         f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files)",
         file=sys.stderr,
@@ -149,7 +171,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def require_plan_options(args: argparse.Namespace, *, alternative: str = "") -> None:
-    """``--run``, ``--data`` and ``--out`` are given, or one :class:`UserError` names those missing."""
+    """``--run``, ``--data`` and ``--out`` are given, or one :class:`UserError` names those missing.
+
+    With ``--checkpoint-accuracy``, ``args.run`` becomes the chosen milestone run folder.
+    """
     missing = [
         flag
         for flag, value in (("--run", args.run), ("--data", args.data), ("--out", args.out))
@@ -157,6 +182,9 @@ def require_plan_options(args: argparse.Namespace, *, alternative: str = "") -> 
     ]
     if missing:
         raise UserError(f"{', '.join(missing)} required{alternative}")
+    if args.checkpoint_accuracy is not None:
+        args.run = pick_milestone(args.run, args.checkpoint_accuracy)
+        print(f"checkpoint: {args.run}", file=sys.stderr)
 
 
 def design_from_args(args: argparse.Namespace) -> Design:
@@ -172,15 +200,31 @@ def design_from_args(args: argparse.Namespace) -> Design:
     )
 
 
+def compare_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``plan_bundle``'s model-comparison arguments from the options of :func:`add_plan_options`."""
+    return {"compare_run_dir": args.compare_run, "roles": (args.role, args.compare_role)}
+
+
 def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The render options from the options of :func:`add_plan_options`."""
     return RenderOptions(args.colormap, args.envelope_ms, args.playback_rate)
 
 
 def warn_shortfall(spec: dict[str, Any]) -> None:
-    """Name on stderr every selection cell that was filled from its class's other cell."""
-    for line in spec["selection"]["shortfall"]:
-        print(f"warning: too few candidates, filled from the same class: {line}", file=sys.stderr)
+    """One summary line on stderr naming the selection cells filled from their class's other cell."""
+    lines = spec["selection"]["shortfall"]
+    if lines:
+        print(
+            f"warning: --shortfall fill: {len(lines)} cell(s) had too few candidates and were "
+            f"filled from the same class's other cell: {'; '.join(lines)}",
+            file=sys.stderr,
+        )
+
+
+def warn_heard_label_baseline(manifest: dict[str, Any]) -> None:
+    """Warn on stderr for each task whose heard-label baseline is 0.9 or more (the contract's rule)."""
+    for line in bf.heard_label_baseline_warnings(manifest):
+        print(f"warning: {line}", file=sys.stderr)
 
 
 def _run_validate(bundle_dir: Path) -> int:

@@ -10,9 +10,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from contracts import bundle_format as bf
+from explainer.bundle.facts import heard_label_baseline
 from explainer.errors import UserError
 
 GENERATOR_NAME = "hearxai-explainer"
+# Optional per-stimulus fields (explainer.bundle.facts): known when planning, or rendering.
+STIMULUS_PLAN_FACTS = ("model_id", "cue", "decision_basis", "degradation")
+STIMULUS_RENDER_FACTS = ("relevance_in_cue", "label_audible")
 
 
 def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -31,6 +35,8 @@ def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -
     missing = [s["id"] for i, s in enumerate(spec["stimuli"]) if i not in by_index]
     if missing:
         raise UserError(f"{len(missing)} stimuli were not rendered, e.g. {missing[0]}")
+    stimuli = [_stimulus_entry(stim, by_index[i]) for i, stim in enumerate(spec["stimuli"])]
+    extra = {key: spec[key] for key in ("models", "cue") if key in spec}
     return {
         "format": bf.BUNDLE_FORMAT,
         "format_version": bf.BUNDLE_VERSION,
@@ -40,7 +46,9 @@ def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -
         "methods": methods_record(spec["methods"], spec["target"]),
         "selection": spec["selection"],
         "rendering": rendering_record(spec),
-        "stimuli": [_stimulus_entry(stim, by_index[i]) for i, stim in enumerate(spec["stimuli"])],
+        **extra,
+        "heard_label_baseline": heard_label_baseline(stimuli, len(spec["classes"])),
+        "stimuli": stimuli,
     }
 
 
@@ -62,6 +70,8 @@ def _stimulus_entry(stim: dict[str, Any], record: dict[str, Any]) -> dict[str, A
         "files": record["files"],
         "audio_checks": record["audio_checks"],
         "timeline": record["timeline"],
+        **{key: stim[key] for key in STIMULUS_PLAN_FACTS if key in stim},
+        **{key: record[key] for key in STIMULUS_RENDER_FACTS if key in record},
     }
 
 

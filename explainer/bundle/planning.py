@@ -10,9 +10,10 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from explainer.bundle.facts import add_clip_facts, corpus_facts
 from explainer.bundle.prediction import predict_candidates
 from explainer.errors import UserError
-from explainer.selection import Design, Selection, candidate_speakers, select
+from explainer.selection import Candidate, Design, Selection, candidate_speakers, select
 
 CHUNK_SIZE = 16  # stimuli explained in one batch; fixed by the plan, not by --workers
 
@@ -54,8 +55,15 @@ def plan_bundle(
     render: dict[str, Any] | None = None,
     method_params: dict[str, dict[str, Any]] | None = None,
     chunk_size: int = CHUNK_SIZE,
+    compare_run_dir: Path | None = None,
+    roles: tuple[str, str] = ("cued", "control"),
 ) -> dict[str, Any]:
     """Predict the candidates, select decisions and list every stimulus to make.
+
+    With ``compare_run_dir``, the same recordings are also explained with that run's
+    model: its stimuli carry ``model_id`` ``roles[1]`` (the manifest's ``models``), the
+    main model gets role ``roles[0]``, and the compared model is the recogniser of
+    ``label_audible``.
 
     Returns
     -------
@@ -78,17 +86,34 @@ def plan_bundle(
         )
     candidates = predict_candidates(run, table.where(speakers=speakers))
     selection = select(candidates, run.classes, design, seed)
-    stimuli = _stimuli(selection, design)
+    stimuli = _stimuli(selection.main, selection.practice, design.methods)
+    model = describe_model(run)
+    extra: dict[str, Any] = {"recogniser": _recogniser(run, "bundle's own")}
+    if compare_run_dir is not None:
+        compare = load_run_cached(str(Path(compare_run_dir).resolve()))
+        _check_comparable(run, compare, roles)
+        stimuli += _compared_stimuli(compare, table, selection, design, roles[1])
+        model["role"] = roles[0]
+        extra["models"] = {roles[1]: {**describe_model(compare), "role": roles[1]}}
+        extra["runs"] = {roles[1]: _recogniser(compare, roles[1])}
+        extra["recogniser"] = _recogniser(compare, roles[1])
+    facts = corpus_facts(table.root)
+    add_clip_facts(stimuli, facts)
+    if facts["cue"]:
+        extra["cue"] = facts["cue"]["cue"]
+    record = _selection_record(selection, design, seed, len(candidates), speakers)
+    record["wrong_decision_sources"] = wrong_decision_sources(run, design, facts)
     return {
+        **extra,
         "run_dir": str(Path(run_dir).resolve()),
         "data_root": str(Path(table.root).resolve()),
         "representation": run.representation,
         "classes": list(run.classes),
-        "model": describe_model(run),
+        "model": model,
         "methods": methods,
         "target": design.target,
         "render": (render or RenderOptions().as_dict()),
-        "selection": _selection_record(selection, design, seed, len(candidates), speakers),
+        "selection": record,
         "stimuli": stimuli,
         "chunks": plan_chunks(stimuli, chunk_size),
     }
@@ -108,6 +133,15 @@ def resolve_methods(
         return {name: get_method(name).resolve_params(overrides.get(name)) for name in names}
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def _recogniser(run: Any, role: str) -> dict[str, Any]:
+    """The model that judges whether the spoken digit is audible in an audible heatmap."""
+    return {
+        "run_dir": str(Path(run.run_dir).resolve()),
+        "weights_sha256": run.weights_sha256,
+        "role": role,
+    }
 
 
 def describe_model(run: Any) -> dict[str, Any]:
@@ -133,17 +167,68 @@ def describe_model(run: Any) -> dict[str, Any]:
     }
 
 
-def _stimuli(selection: Selection, design: Design) -> list[dict[str, Any]]:
+def wrong_decision_sources(run: Any, design: Design, facts: dict[str, Any]) -> dict[str, Any]:
+    """Where the candidates' wrong decisions can come from, for the manifest's ``selection``."""
+    from explainer import run_files as rf
+    from explainer.milestones import MILESTONE_FILE
+
+    sources: dict[str, Any] = {"candidate_pool": design.split}
+    if facts["cue"]:
+        sources["cue_conflict"] = "cue-conflict clips of the probe corpus (stimulus cue.role)"
+    if facts["degradation"]:
+        degradation = facts["degradation"]
+        sources["noise"] = {
+            "noise": degradation["noise"],
+            "snr_db": degradation["snr_db"],
+            "seed": degradation["seed"],
+        }
+    milestone = Path(run.run_dir) / MILESTONE_FILE
+    if milestone.is_file():
+        sources["checkpoint"] = rf.read_json(milestone)
+    return sources
+
+
+def _check_comparable(run: Any, compare: Any, roles: tuple[str, str]) -> None:
+    if len(set(roles)) != 2 or not all(roles):
+        raise UserError(f"--role and --compare-role must be two different names, got {list(roles)}")
+    if (compare.task, list(compare.classes)) != (run.task, list(run.classes)):
+        raise UserError(
+            f"--compare-run {compare.run_dir}: task {compare.task} differs from the run's {run.task}"
+        )
+    if compare.weights_sha256 == run.weights_sha256:
+        raise UserError(f"--compare-run {compare.run_dir}: the same weights as --run")
+
+
+def _compared_stimuli(
+    compare: Any, table: Any, selection: Selection, design: Design, role: str
+) -> list[dict[str, Any]]:
+    """The compared model's decisions on the selected recordings, as stimuli of ``role``."""
+    wanted = {c.relpath for c in selection.main + selection.practice}
+    decided = {
+        c.relpath: c for c in predict_candidates(compare, [r for r in table if r.relpath in wanted])
+    }
+    main = [decided[c.relpath] for c in selection.main]
+    practice = [decided[c.relpath] for c in selection.practice]
+    return _stimuli(main, practice, design.methods, model_id=role)
+
+
+def _stimuli(
+    main: Sequence[Candidate],
+    practice_decisions: Sequence[Candidate],
+    methods: Sequence[str],
+    model_id: str | None = None,
+) -> list[dict[str, Any]]:
     from explainer import preprocessing as pp
 
     stimuli = []
-    for practice, decisions in ((False, selection.main), (True, selection.practice)):
-        for method in design.methods:
+    suffix = f"-{model_id}" if model_id else ""
+    for practice, decisions in ((False, main), (True, practice_decisions)):
+        for method in methods:
             for c in decisions:
                 stem = Path(c.relpath).stem
                 stimuli.append(
                     {
-                        "id": f"{stem}-{method}" + ("-practice" if practice else ""),
+                        "id": f"{stem}-{method}{suffix}" + ("-practice" if practice else ""),
                         "recording": c.relpath,
                         "speaker": c.speaker,
                         "take": c.take,
@@ -155,19 +240,21 @@ def _stimuli(selection: Selection, design: Design) -> list[dict[str, Any]]:
                         "practice": practice,
                         "offset_samples": c.offset_samples,
                         "sample_rate": pp.SAMPLE_RATE,
+                        **({"model_id": model_id} if model_id else {}),
                     }
                 )
     return stimuli
 
 
 def plan_chunks(stimuli: Sequence[dict[str, Any]], chunk_size: int = CHUNK_SIZE) -> list[list[int]]:
-    """Consecutive stimuli of one method, at most ``chunk_size`` per chunk."""
+    """Consecutive stimuli of one method and model, at most ``chunk_size`` per chunk."""
     chunks: list[list[int]] = []
     for index, stim in enumerate(stimuli):
+        first = stimuli[chunks[-1][0]] if chunks else {}
         if (
             chunks
             and len(chunks[-1]) < chunk_size
-            and stimuli[chunks[-1][0]]["method"] == stim["method"]
+            and (first["method"], first.get("model_id")) == (stim["method"], stim.get("model_id"))
         ):
             chunks[-1].append(index)
         else:

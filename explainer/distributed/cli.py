@@ -14,10 +14,12 @@ from pathlib import Path
 from explainer.bundle import CHUNK_SIZE, check_out, plan_bundle
 from explainer.bundle.cli import (
     add_plan_options,
+    compare_from_args,
     design_from_args,
     parse_params,
     render_options_from_args,
     require_plan_options,
+    warn_heard_label_baseline,
     warn_shortfall,
 )
 from explainer.celery_app import DEFAULT_QUEUE
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         render=render_options_from_args(args).as_dict(),
         method_params=parse_params(args.param),
         chunk_size=args.chunk_size,
+        **compare_from_args(args),
     )
     warn_shortfall(spec)
     result = render_distributed(
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
         stall_timeout_s=args.stall_timeout or None,
     )
+    warn_heard_label_baseline(result["manifest"])
     workers = ", ".join(f"{name}: {n}" for name, n in result["rendered_by"].items()) or "none"
     print(
         f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files) in {result['n_chunks']} chunks "

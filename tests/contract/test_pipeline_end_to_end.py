@@ -82,6 +82,8 @@ def bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "0",
         "--practice",
         "2",
+        "--shortfall",
+        "fill",  # a small model on a small corpus: some cells have too few wrong decisions
     )
     return out
 

@@ -144,3 +144,29 @@ def make_corpus(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return build
+
+
+# A planted cue the small fixture recipe learns in seconds: a loud 150 ms tone per class.
+CUE_ARGS = ["--classes", "3,7", "--freq-hz", "3200,2400", "--level-db", "6", "--duration-ms", "150"]
+CUE_TRAIN_ARGS = ["--width", "0.25", "--epochs", "10", "--placements", "2", "--quiet"]
+
+
+@pytest.fixture(scope="session")
+def cue_models(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    """A planted-cue corpus (``train/``, ``probe/``) and the cued and control runs on it.
+
+    Both runs use one recipe and one speaker split; only the cued one trains on clips
+    with the cue. Built once per session through the command line.
+    """
+    from explainer.cli import main
+
+    root = tmp_path_factory.mktemp("cue-models")
+    cue_dir = root / "cue"
+    assert main(["cue", "--data", str(DEMO_CORPUS), "--out", str(cue_dir), *CUE_ARGS]) == 0
+    runs = {}
+    for role, data in (("cued", cue_dir / "train"), ("control", DEMO_CORPUS)):
+        runs[role] = root / role
+        args = ["train", "--data", str(data), "--out", str(runs[role])]
+        args += ["--split", str(cue_dir / "split.json"), "--cache-dir", str(root / "cache")]
+        assert main([*args, "--workers", "1", *CUE_TRAIN_ARGS]) == 0
+    return SimpleNamespace(cue_dir=cue_dir, probe=cue_dir / "probe", **runs)

@@ -297,6 +297,8 @@ def test_the_command_line_writes_validates_and_fails_clearly(
                 "16000",
                 "--colormap",
                 "purple-orange",
+                "--shortfall",
+                "fill",
             ]
         )
         == 0

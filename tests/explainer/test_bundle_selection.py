@@ -88,7 +88,8 @@ def test_a_short_cell_is_filled_from_the_same_class_and_recorded():
 def test_a_short_cell_is_an_error_when_the_design_says_so():
     pool = [c for c in candidates() if c.correct]
     with pytest.raises(
-        UserError, match="too few candidates: class 0 incorrect: 1 requested, 0 available"
+        UserError,
+        match="too few candidates for the requested design: class 0 incorrect: 1 requested, 0 available",
     ):
         select(pool, CLASSES, Design(n_decisions=20, shortfall="error"), seed=0)
 

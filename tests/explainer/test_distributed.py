@@ -265,6 +265,8 @@ def test_one_worker_writes_byte_for_byte_the_bundle_one_process_writes(
             REDIS_URL,
             "--queue",
             QUEUE_ONE,
+            "--shortfall",
+            "fill",  # as the reference's Design
         ]
     )
     assert status == 0, capsys.readouterr().err

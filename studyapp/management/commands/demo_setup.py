@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.models import Study
+from studyapp.selectors import study_measures
 
 ADMIN_USER = "admin"
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
                     "",
                     "Demo is ready.",
                     f"  Admin:            {base}/admin/   user: {ADMIN_USER}   password: {password}",
+                    *(f"  {line}" for line in study_measures(study=study)),
                     f"  Participant link: {base}/s/{study.slug}/  (each new participant joins "
                     "the condition with the fewest sessions; ties are broken at random)",
                     f"  Study:            {study.title} ({study.status}, conditions: "

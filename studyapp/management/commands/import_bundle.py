@@ -32,6 +32,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--status", default=Study.Status.LIVE, choices=Study.Status.values)
         parser.add_argument("--trials", type=int, default=20, help="main trials per participant")
+        parser.add_argument("--practice", type=int, default=0, help="practice trials (default 0)")
+        parser.add_argument(
+            "--catch", type=int, default=0, help="attention-check (catch) trials (default 0)"
+        )
+        parser.add_argument(
+            "--headphone-screen", action="store_true", help="screen for headphones first"
+        )
         parser.add_argument(
             "--timeout", type=float, default=600.0, help="seconds to wait for the import job"
         )
@@ -74,6 +81,9 @@ class Command(BaseCommand):
                 methods=methods,
                 status=opts["status"],
                 n_trials=opts["trials"],
+                n_practice=opts["practice"],
+                n_catch=opts["catch"],
+                headphone_screen=opts["headphone_screen"],
                 consent_text=DEFAULT_CONSENT,
                 completion_code=f"C{job.bundle.manifest_sha256[:6].upper()}",
             )
