@@ -18,6 +18,9 @@ from explainer.cli import main
 from explainer.cue_reliance import decision_basis
 from explainer.training import load_run
 
+# Two small models trained once per session (tests/explainer/conftest.py cue_models).
+pytestmark = pytest.mark.slow
+
 
 def _bundle(cue_models: SimpleNamespace, out: Path, *extra: str) -> int:
     args = ["bundle", "--run", str(cue_models.cued), "--data", str(cue_models.probe)]
@@ -160,13 +163,21 @@ def test_a_design_the_candidates_cannot_meet_fails_with_one_line_and_writes_noth
 
 
 def test_fill_is_an_explicit_choice_reported_in_one_summary_line(
-    cue_models: SimpleNamespace, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    out = tmp_path / "bundle"
-    assert _bundle(cue_models, out, "--n", "100", "--shortfall", "fill") == 0
-    lines = [x for x in capsys.readouterr().err.splitlines() if "--shortfall fill" in x]
-    assert len(lines) == 1 and lines[0].startswith("warning: --shortfall fill: ")
-    assert bf.read_manifest(out)["selection"]["shortfall"]
+    from explainer.bundle.cli import warn_shortfall
+
+    short = [
+        "class 3 incorrect: 2 requested, 0 available",
+        "class 7 correct: 2 requested, 1 available",
+    ]
+    warn_shortfall({"selection": {"shortfall": short}})
+    assert capsys.readouterr().err.splitlines() == [
+        "warning: --shortfall fill: 2 cell(s) had too few candidates and were filled from the "
+        "same class's other cell: " + "; ".join(short)
+    ]
+    warn_shortfall({"selection": {"shortfall": []}})
+    assert capsys.readouterr().err == ""
 
 
 def test_an_accuracy_milestone_checkpoint_is_explained_and_recorded_as_a_source_of_errors(
