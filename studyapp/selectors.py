@@ -374,9 +374,10 @@ def study_measures(*, study: Study) -> list[str]:
     wrong = [s for s in decisions if not s.model_correct]
     by_cue = [s for s in wrong if s.decision_basis == "cue"]
     conditions = ", ".join(c.name for c in study.conditions.all())
+    task_name = study.get_task_display().split(":")[0].lower()
     measures = (
-        f"Measures: {study.get_task_display()} with explanations ({conditions}) on "
-        f"{len(decisions)} decisions, {len(wrong)} of them wrong"
+        f"Measures: {task_name} accuracy with explanations ({conditions}) on "
+        f"{len(decisions)} decisions of the model, {len(wrong)} of them wrong"
     )
     if by_cue:
         measures += f" ({len(by_cue)} following a planted cue instead of the spoken digit)"

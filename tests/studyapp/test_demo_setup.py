@@ -36,7 +36,8 @@ def test_the_demo_study_has_practice_an_attention_check_and_the_headphone_screen
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
     measures = next(line for line in lines if line.startswith("Measures: "))
     # 28 main decisions; every 4th is wrong or follows its cue (cue-conflict: also wrong).
-    assert "on 28 decisions" in measures and "following a planted cue" in measures
+    assert measures.startswith("Measures: forward simulation accuracy with explanations")
+    assert "on 28 decisions of the model" in measures and "following a planted cue" in measures
     assert (
         "Heard-label baseline (forward_simulation): 60%, the accuracy of answering the spoken "
         "digit without any explanation"
