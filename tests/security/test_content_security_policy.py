@@ -31,7 +31,7 @@ def test_the_participant_policy_allows_only_the_sites_own_origin() -> None:
     assert policy["default-src"] == ["'self'"]
     for name in ("script-src", "style-src", "media-src", "connect-src", "font-src", "form-action"):
         assert policy[name] == ["'self'"], name
-    assert policy["img-src"] == ["'self'", "data:"]  # (the favicon is an empty data: URL)
+    assert policy["img-src"] == ["'self'", "data:"]
     assert policy["object-src"] == policy["base-uri"] == policy["frame-ancestors"] == ["'none'"]
     allowed = {source for sources in policy.values() for source in sources}
     assert not {s for s in allowed if s not in {"'self'", "'none'", "data:"}}, allowed

@@ -122,7 +122,13 @@ def test_the_preview_shows_every_page_of_every_condition_and_saves_nothing(
 ) -> None:
     study = rich_study(bundle)
     index = staff_client.get(reverse("preview_index", args=[study.slug])).content.decode()
-    links = re.findall(r'href="(/research/preview/rich/[^"]+)"', index)
+    trial_table = reverse("preview_trials", args=[study.slug])
+    links = [
+        link
+        for link in re.findall(r'href="(/research/preview/rich/[^"]+)"', index)
+        if link != trial_table  # a staff page about the plan, not a participant's page
+    ]
+    assert f'href="{trial_table}"' in index
     assert len({link.split("/")[4] for link in links}) == 4  # every condition
     for link in links:
         page = staff_client.get(link)
