@@ -30,6 +30,7 @@ LINT_PATHS := contracts explainer studyapp analysis tests benchmarks manage.py
 lint: venv
 	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/vulture  # dead code; paths and framework names in pyproject.toml [tool.vulture]
 
 # The suite runs on SQLite, then the database-facing tests again on PostgreSQL.
 test: venv sysdeps lint

@@ -79,23 +79,3 @@ def stack_bias(biases: list[torch.Tensor], groups: int) -> torch.Tensor:
     if groups == 1:
         return torch.cat(biases, dim=0)
     return torch.cat([b.reshape(groups, -1) for b in biases], dim=1).reshape(-1)
-
-
-def split_out(stacked: torch.Tensor, n: int, groups: int) -> list[torch.Tensor]:
-    """Inverse of :func:`stack_out` on an output (or output-gradient) tensor."""
-    channels = stacked.shape[1] // n
-    if groups == 1:
-        return list(stacked.split(channels, dim=1))
-    shaped = stacked.reshape(stacked.shape[0], groups, n, channels // groups, *stacked.shape[2:])
-    return [
-        shaped[:, :, i].reshape(stacked.shape[0], channels, *stacked.shape[2:]) for i in range(n)
-    ]
-
-
-def join_out(parts: list[torch.Tensor], groups: int) -> torch.Tensor:
-    """Concatenate per-branch output gradients in :func:`stack_out` order."""
-    if groups == 1:
-        return torch.cat(parts, dim=1)
-    shaped = [p.reshape(p.shape[0], groups, 1, p.shape[1] // groups, *p.shape[2:]) for p in parts]
-    joined = torch.cat(shaped, dim=2)
-    return joined.reshape(parts[0].shape[0], -1, *parts[0].shape[2:])

@@ -407,15 +407,6 @@ def holding_slot(study: Study) -> Q:
     return Q(status=Participant.Status.COMPLETED) | Q(status__in=active, last_seen_at__gte=cutoff)
 
 
-def active_or_completed(study: Study) -> Q:
-    """:func:`holding_slot` seen from a Condition queryset (``participants__``)."""
-    cutoff = timezone.now() - timedelta(minutes=study.time_limit_minutes)
-    holding = [Participant.Status.STARTED, Participant.Status.IN_PROGRESS]
-    return Q(participants__status=Participant.Status.COMPLETED) | Q(
-        participants__status__in=holding, participants__last_seen_at__gte=cutoff
-    )
-
-
 def study_cells(study: Study) -> dict[int, Condition]:
     """The study's conditions by primary key."""
     return {c.pk: c for c in study.conditions.all()}
@@ -581,31 +572,3 @@ def assignment_replay(*, participant: Participant) -> list[PlannedTrial]:
     return assignment_plan(
         study=participant.study, arm=arm, rotation=participant.rotation, seed=participant.seed
     )
-
-
-# --------------------------------------------------------------------------- earlier interface
-
-
-def condition_counts(study: Study) -> dict[int, int]:
-    """Slot-holding sessions per condition of a between-participant study."""
-    counts = unit_counts(study)
-    return {c.pk: counts.get((c.name, 0), 0) for c in study.conditions.all()}
-
-
-def condition_choose(*, study: Study, rng: random.Random) -> Condition | None:
-    """The least-filled condition of a fully between-participant study (walking-skeleton API).
-
-    Prefer :func:`assignment_make`, which also handles within-participant factors.
-    """
-    arms = study_arms(study)
-    if any(len(arm.cells) > 1 for arm in arms):
-        raise ValueError(
-            f"study {study.slug!r} has within-participant factors; use assignment_make"
-        )
-    chosen = unit_choose(unit_counts(study), arms, target=study.target_per_condition, rng=rng)
-    return None if chosen is None else study_cells(study)[chosen[0].cells[0].key]
-
-
-def trial_plan(*, study: Study, condition: Condition, seed: int) -> list[PlannedTrial]:
-    """The trials of a between-participant session in ``condition`` (walking-skeleton API)."""
-    return assignment_plan(study=study, arm=condition.name, rotation=0, seed=seed)

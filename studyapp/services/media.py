@@ -17,10 +17,6 @@ def media_relative_path(sha256: str, media_type: str) -> str:
     return f"{sha256[:2]}/{sha256}{SUFFIXES[media_type]}"
 
 
-def media_absolute_path(media: MediaFile) -> Path:
-    return Path(settings.MEDIA_ROOT) / media.path
-
-
 def media_store(
     *, source: Path, media_type: str, sha256: str | None = None, info: dict | None = None
 ) -> MediaFile:

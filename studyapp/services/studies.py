@@ -280,15 +280,6 @@ def _refuse_design_problems(
         raise ValidationError(problems)
 
 
-def study_update(*, study: Study, **changes: Any) -> Study:
-    """Change plain fields of ``study`` (the admin's rules, for code and commands)."""
-    before = Study.objects.get(pk=study.pk)
-    for name, value in changes.items():
-        setattr(study, name, value)
-    changed = [n for n in changes if getattr(before, n) != getattr(study, n)]
-    return study_save(study=study, before=before, changed=changed)
-
-
 # --------------------------------------------------------------------------- versions
 
 

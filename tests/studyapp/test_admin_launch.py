@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.models import Bundle, Participant, Study
-from studyapp.services.studies import study_update
+from studyapp.services.studies import study_save
 from tests.studyapp.research_helpers import bundle_with, enrol, study_on
 from tests.studyapp.test_admin_study import _add_form, _change_form
 
@@ -80,7 +80,9 @@ def test_the_slug_is_locked_once_a_study_leaves_draft(admin_client: Client, bund
     study.refresh_from_db()
     assert (study.slug, study.title) == ("fixed", "New title")
     with pytest.raises(ValidationError, match="participant link .*/s/fixed/. is fixed"):
-        study_update(study=study, slug="renamed")
+        before = Study.objects.get(pk=study.pk)
+        study.slug = "renamed"
+        study_save(study=study, before=before, changed=["slug"])
     assert Study.objects.get(pk=study.pk).slug == "fixed"
 
     draft = study_on(bundle, slug="draft", status=Study.Status.DRAFT)
@@ -169,7 +171,9 @@ def test_a_test_link_starts_a_pilot_session_in_the_chosen_condition(
 
     page = admin_client.post(url, {"group": "smell"}, follow=True).content.decode()
     assert "the study has no group &#x27;smell&#x27;" in page
-    study_update(study=study, status=Study.Status.CLOSED)
+    before = Study.objects.get(pk=study.pk)
+    study.status = Study.Status.CLOSED
+    study_save(study=study, before=before, changed=["status"])
     page = admin_client.post(url, {"group": "visual"}, follow=True).content.decode()
     assert "the study is closed; test links work in pilot and live" in page
     assert Participant.objects.filter(study=study).count() == 1
