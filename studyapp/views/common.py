@@ -21,7 +21,6 @@ from studyapp.selectors import (
     trial_page,
 )
 from studyapp.services.participants import participant_expire_if_idle, participant_touch
-from studyapp.views.limits import rate_limited  # noqa: F401 - the views take it from here
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NO_SESSION = "This link does not belong to a session (it may have been withdrawn)."

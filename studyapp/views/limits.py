@@ -30,6 +30,8 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 from django.http import HttpRequest, HttpResponse
 
+from studyapp.views.common import problem
+
 logger = logging.getLogger(__name__)
 FALLBACK_S = 10.0
 _local = LocMemCache("hearxai-rate-limits", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
@@ -133,8 +135,6 @@ def rate_limited(
             limit = int(getattr(settings, setting, 0) or 0)
             who = str(kwargs.get("token", "")) if per == "session" else client_address(request)
             if request.method == "POST" and limit and over_limit(view.__name__, who, limit):
-                from studyapp.views.common import problem
-
                 reply = problem(
                     request,
                     "Too many requests in a short time. Please wait a minute and try again.",

@@ -24,7 +24,8 @@ from studyapp.services.participants import (
     participant_resumable,
     participant_withdraw,
 )
-from studyapp.views.common import at_step, page_context, participant_or_404, rate_limited, step_url
+from studyapp.views.common import at_step, page_context, participant_or_404, step_url
+from studyapp.views.limits import rate_limited
 
 _RECRUITMENT_VALUE = re.compile(r"^[A-Za-z0-9_.:@-]{1,128}$")
 

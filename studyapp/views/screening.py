@@ -27,10 +27,10 @@ from studyapp.views.common import (
     page_context,
     participant_or_404,
     problem,
-    rate_limited,
     stale_page,
     step_url,
 )
+from studyapp.views.limits import rate_limited
 
 
 def wav_response(path: Any) -> FileResponse:

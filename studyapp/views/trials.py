@@ -33,11 +33,11 @@ from studyapp.views.common import (
     page_context,
     participant_or_404,
     problem,
-    rate_limited,
     stale_page,
     step_url,
     trial_page_or_404,
 )
+from studyapp.views.limits import rate_limited
 
 STALE_CODES = {"answered", "order", "state"}
 
