@@ -107,11 +107,6 @@ class CueSpec:
         data["bands_hz"] = {label: list(self.band(label)) for label in self.classes}
         return data
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CueSpec:
-        names = ("kind", "classes", "level_db", "duration_s", "position", "bandwidth_hz")
-        return cls(**{k: data[k] for k in names if k in data})
-
 
 def cue_signal(spec: CueSpec, label: str, rng: np.random.Generator) -> np.ndarray:
     """The cue of class ``label`` at unit RMS.
