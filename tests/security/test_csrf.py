@@ -80,11 +80,14 @@ def url_args(site: dict[str, Any]) -> dict[str, list[Any]]:
         "withdraw": [token],
         "media": [sha, "wav"],
         "preview_index": [study.slug],
+        "preview_trials": [study.slug],
         "preview_sound": [study.slug, "audible", 1],
         "preview_page": [study.slug, "audible", "consent"],
         "preview_numbered": [study.slug, "audible", "trial", 1],
         "study-dashboard": [study.slug],
         "study-chart": [study.slug, "status"],
+        "session-timeline": [study.slug],
+        "favicon": [],
         "export-download": [site["export"].download_token],
     }
 
@@ -135,6 +138,7 @@ ADMIN_POSTS = [
     ("admin:studyapp_importjob_upload", []),
     ("admin:studyapp_study_export", ["study"]),
     ("admin:studyapp_study_duplicate", ["study"]),
+    ("admin:studyapp_study_test_session", ["study"]),
     ("admin:studyapp_study_change", ["study"]),
     ("admin:studyapp_study_add", []),
     ("admin:studyapp_participant_changelist", []),

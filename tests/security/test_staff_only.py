@@ -29,8 +29,10 @@ STAFF_URLS = (
     "preview_sound",
     "preview_page",
     "preview_numbered",
+    "preview_trials",
     "study-dashboard",
     "study-chart",
+    "session-timeline",
     "export-download",
 )
 
