@@ -57,6 +57,13 @@ _EXPORTS: dict[str, str] = {
     "simulate_study": "analysis.simulate",
     "simulate_export": "analysis.simulate",
     "build_report": "analysis.report",
+    "ReportOptions": "analysis.sections.base",
+    "marginal_means": "analysis.marginal",
+    "adjusted_contrasts": "analysis.marginal",
+    "equivalence_test": "analysis.marginal",
+    "likelihood_ratio_test": "analysis.marginal",
+    "condition_problems": "analysis.estimability",
+    "stimulus_effects": "analysis.stimuli",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -48,6 +48,23 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--config", type=Path, help="exclusions config (.toml or .json)")
     rep.add_argument("--format", choices=["html", "md", "both"], default="html")
     rep.add_argument("--quiet", action="store_true", help="no progress bar")
+    rep.add_argument(
+        "--covariate",
+        action="append",
+        default=[],
+        help="numeric or boolean trials.csv column added to the accuracy model (repeatable)",
+    )
+    rep.add_argument(
+        "--equivalence-bound",
+        type=float,
+        help="odds ratio B > 1: test non-significant contrasts for equivalence within [1/B, B]",
+    )
+    rep.add_argument(
+        "--adjust",
+        choices=["holm", "tukey"],
+        default="holm",
+        help="adjustment of pairwise contrasts (default holm)",
+    )
     pw = sub.add_parser("power", help="simulation-based power for a two-condition crossed design")
     pw.add_argument(
         "--participants", type=_int_list, required=True, help="total participants, e.g. 20,40,80"
@@ -87,11 +104,22 @@ def build_parser() -> argparse.ArgumentParser:
 def _report(args: argparse.Namespace) -> int:
     from analysis.exclusions import load_exclusion_config
     from analysis.report import build_report
+    from analysis.sections import ReportOptions
 
     config = load_exclusion_config(args.config) if args.config else None
     formats = ("html", "md") if args.format == "both" else (args.format,)
+    options = ReportOptions(
+        covariates=tuple(args.covariate),
+        equivalence_bound=args.equivalence_bound,
+        adjust=args.adjust,
+    )
     out = build_report(
-        args.export_dir, args.out, config=config, formats=formats, progress=not args.quiet
+        args.export_dir,
+        args.out,
+        config=config,
+        options=options,
+        formats=formats,
+        progress=not args.quiet,
     )
     print(out / ("report.html" if "html" in formats else "report.md"))
     return 0

@@ -186,9 +186,8 @@ def stimulus_difficulty(
     present), ``n_trials``, ``accuracy`` (all conditions), then for each condition
     ``n_<c>``, ``accuracy_<c>``, ``ci_low_<c>``, ``ci_high_<c>``, and, with two or
     more conditions, ``difference`` (last level minus first: positive = the
-    explanation of the last condition helped on this stimulus) and ``verdict``
-    ("helped"/"misled" when the Wilson intervals of the two do not overlap, else
-    "no clear difference").
+    explanation of the last condition helped on this stimulus). Which differences
+    survive the multiplicity of testing every stimulus: ``analysis.stimuli``.
     """
     check_columns(trials, {condition: "any", outcome: "bool", stimulus: "any"}, where="trials")
     data = trials.assign(_y=trials[outcome].astype(bool))
@@ -211,11 +210,6 @@ def stimulus_difficulty(
     if len(order) >= 2:
         a, b = order[0], order[-1]
         out["difference"] = out[f"accuracy_{b}"] - out[f"accuracy_{a}"]
-        out["verdict"] = np.select(
-            [out[f"ci_low_{b}"] > out[f"ci_high_{a}"], out[f"ci_high_{b}"] < out[f"ci_low_{a}"]],
-            ["helped", "misled"],
-            "no clear difference",
-        )
     return out.sort_values(["accuracy", stimulus]).reset_index(drop=True)
 
 

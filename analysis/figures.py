@@ -14,7 +14,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 _DPI = 120
-_SPLIT_STYLE = {"all": ("black", "o"), "right": ("tab:green", "^"), "wrong": ("tab:red", "v")}
 
 
 def _yerr(table: pd.DataFrame, centre: str, low: str, high: str) -> np.ndarray:
@@ -29,83 +28,115 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def accuracy_figure(table: pd.DataFrame, levels: Sequence[str], path: Path) -> Path:
-    """Accuracy per condition with 95% Wilson intervals, overall and by model correctness.
+def _legend_below(ax: plt.Axes, ncol: int = 3) -> None:
+    """Legend under the axes, where it cannot cover data."""
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=ncol, frameon=False)
 
-    ``table`` is ``accuracy_by_condition`` output.
+
+def accuracy_figure(
+    means: pd.DataFrame,
+    participants: pd.DataFrame,
+    levels: Sequence[str],
+    path: Path,
+    *,
+    chance: float | None,
+    seed: int = 0,
+) -> Path:
+    """Model-based accuracy per condition over per-participant points.
+
+    ``means`` is ``marginal_means`` output (``condition``, ``probability``,
+    ``ci_low``, ``ci_high``); ``participants`` is ``participant_accuracy`` output.
+    ``chance`` is 1 / number of answer options (None: no line). ``seed`` fixes
+    the horizontal jitter of the points.
     """
-    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(levels), 3.6))
-    offsets = {"all": -0.18, "right": 0.0, "wrong": 0.18}
-    for split, (colour, marker) in _SPLIT_STYLE.items():
-        part = table.loc[table["model_correct"] == split].set_index("condition").reindex(levels)
-        if part["accuracy"].isna().all():
-            continue
-        x = np.arange(len(levels)) + offsets[split]
-        err = _yerr(part, "accuracy", "ci_low", "ci_high")
-        label = {"all": "all trials", "right": "model right", "wrong": "model wrong"}[split]
-        ax.errorbar(x, part["accuracy"], yerr=err, fmt=marker, color=colour, capsize=3, label=label)
+    fig, ax = plt.subplots(figsize=(2.4 + 1.2 * len(levels), 4.4))
+    rng = np.random.default_rng(seed)
+    for i, level in enumerate(levels):
+        acc = participants.loc[participants["condition"] == level, "accuracy"]
+        ax.scatter(
+            i - 0.12 + rng.uniform(-0.08, 0.08, len(acc)),
+            acc,
+            s=9,
+            color="grey",
+            alpha=0.45,
+            lw=0,
+            label="participant accuracy" if i == 0 else None,
+        )
+    shown = means.set_index("condition").reindex(levels)
+    ax.errorbar(
+        np.arange(len(levels)) + 0.12,
+        shown["probability"],
+        yerr=_yerr(shown, "probability", "ci_low", "ci_high"),
+        fmt="o",
+        color="black",
+        capsize=4,
+        label="model estimate, 95% CI",
+    )
+    if chance is not None:
+        ax.axhline(chance, color="tab:red", lw=0.8, ls=":", label=f"chance ({chance:.2g})")
     ax.set_xticks(np.arange(len(levels)), levels)
+    ax.set_xlim(-0.6, len(levels) - 0.4)
     ax.set_ylim(0, 1)
-    ax.set_ylabel("forward-simulation accuracy")
-    ax.axhline(0.1, color="grey", lw=0.8, ls=":", label="chance (10 classes)")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_ylabel("P(answer = model's prediction)")
+    _legend_below(ax, ncol=1)
     return _save(fig, path)
 
 
 def rt_figure(
-    trials: pd.DataFrame, levels: Sequence[str], path: Path, *, rt: str = "rt_ms"
+    trials: pd.DataFrame,
+    levels: Sequence[str],
+    path: Path,
+    *,
+    rt: str = "rt_ms",
+    annotation: str = "",
 ) -> Path:
-    """Response-time distributions per condition (histograms on a log axis)."""
-    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    """Response-time densities per condition on a log axis.
+
+    The density is that of log10(RT) (a kernel estimate), drawn against RT on a
+    log axis, so its area is 1 on the axis as drawn and its peak sits at the
+    mode of log RT (a histogram of ms on log-spaced bins, without the Jacobian,
+    peaks too early). ``annotation`` (e.g. the fitted RT ratio) is printed above.
+    """
+    from scipy.stats import gaussian_kde
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
     data = trials.loc[trials[rt] > 0]
     if data.empty:
         ax.text(0.5, 0.5, "no response times", ha="center", transform=ax.transAxes)
         return _save(fig, path)
-    edges = np.logspace(np.log10(data[rt].min()), np.log10(data[rt].max()), 50)
+    logs = np.log10(data[rt].to_numpy(float))
+    grid = np.linspace(logs.min() - 0.1, logs.max() + 0.1, 400)
     for level in levels:
-        values = data.loc[data["condition"] == level, rt]
-        if len(values):
-            ax.hist(
-                values,
-                bins=edges,
-                density=True,
-                histtype="step",
-                lw=1.5,
-                label=f"{level} (median {values.median():.0f} ms)",
-            )
+        values = np.log10(data.loc[data["condition"] == level, rt].to_numpy(float))
+        if len(values) >= 2 and np.ptp(values) > 0:
+            line = ax.plot(10**grid, gaussian_kde(values)(grid), lw=1.5, label=level)[0]
+            median = float(np.median(values))
+            ax.axvline(10**median, color=line.get_color(), lw=0.8, ls="--")
     ax.set_xscale("log")
-    ax.set_xlabel("response time (ms, log scale)")
-    ax.set_ylabel("density")
-    ax.legend(fontsize=7)
+    ax.set_xlabel("response time (ms, log scale; dashed: median)")
+    ax.set_ylabel("density of log10 RT")
+    if annotation:
+        ax.set_title(annotation, fontsize=8)
+    _legend_below(ax, ncol=max(1, len(levels)))
     return _save(fig, path)
 
 
-def stimulus_figure(table: pd.DataFrame, levels: Sequence[str], path: Path) -> Path:
-    """Per-stimulus accuracy: first vs last condition (points above the diagonal: the
-    last condition's explanation helped), or sorted accuracies with one condition."""
-    fig, ax = plt.subplots(figsize=(4.4, 4.2))
-    if len(levels) >= 2:
-        a, b = levels[0], levels[-1]
-        colour = np.where(
-            table.get("model_correct", pd.Series(True, index=table.index)).astype(bool),
-            "tab:green",
-            "tab:red",
-        )
-        size = 10 + 40 * (table["n_trials"] / max(table["n_trials"].max(), 1))
-        ax.scatter(
-            table[f"accuracy_{a}"], table[f"accuracy_{b}"], s=size, c=colour, alpha=0.6, lw=0
-        )
-        ax.plot([0, 1], [0, 1], color="grey", lw=0.8)
-        ax.set_xlabel(f"accuracy, {a}")
-        ax.set_ylabel(f"accuracy, {b}")
-        ax.set_title("per stimulus (green: model right, red: wrong)", fontsize=8)
-        ax.set_xlim(-0.02, 1.02)
-        ax.set_ylim(-0.02, 1.02)
-    else:
-        ordered = table.sort_values("accuracy")
-        ax.plot(np.arange(len(ordered)), ordered["accuracy"], "o", ms=3)
-        ax.set_xlabel("stimulus (sorted)")
-        ax.set_ylabel("accuracy")
+def stimulus_figure(effects: pd.DataFrame, a: str, b: str, path: Path) -> Path:
+    """Per-stimulus accuracy difference (``b`` minus ``a``) with 95% intervals, sorted.
+
+    ``effects`` is ``stimulus_effects`` output; stimuli whose difference survives
+    the false-discovery-rate control are drawn in colour, the rest in grey.
+    """
+    ordered = effects.sort_values("difference").reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(6.0, 3.8))
+    colours = ordered["verdict"].map({"helped": "tab:green", "misled": "tab:red"}).fillna("grey")
+    x = np.arange(len(ordered))
+    ax.vlines(x, ordered["ci_low"], ordered["ci_high"], colors=colours, lw=0.8, alpha=0.7)
+    ax.scatter(x, ordered["difference"], s=10, c=colours, zorder=3)
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xlabel("stimulus (sorted by difference)")
+    ax.set_ylabel(f"accuracy {b} − {a}")
+    ax.set_ylim(-1.05, 1.05)
     return _save(fig, path)
 
 

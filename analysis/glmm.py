@@ -46,6 +46,8 @@ from analysis._errors import NotEnoughData
 _SIGMA_MAX = 20.0
 # Larger fits start stage 1 from a fit to a subsample of this many participants.
 SUBSAMPLE_ABOVE = 4000
+# An SD below this is on the boundary (lme4's isSingular tolerance is 1e-4 on theta).
+SINGULAR_BELOW = 1e-4
 
 
 @dataclass
@@ -263,6 +265,13 @@ class CrossedGLMMResult:
     converged: bool
     evaluations: int
     warnings: tuple[str, ...] = ()
+
+    @property
+    def singular_terms(self) -> tuple[str, ...]:
+        """Grouping factors whose random-intercept SD sits on the 0 boundary (lme4's
+        ``isSingular``: a singular fit)."""
+        sds = (("participant", self.sd_participant), ("stimulus", self.sd_stimulus))
+        return tuple(name for name, sd in sds if sd < SINGULAR_BELOW)
 
     def term(self, name: str) -> pd.Series:
         """The coefficient row of one term (e.g. ``"condition[audible]"``)."""

@@ -7,6 +7,7 @@ from statistics import NormalDist
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.stats import fisher_exact
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis.descriptive import (
@@ -19,6 +20,7 @@ from analysis.descriptive import (
     stimulus_difficulty,
     wilson_interval,
 )
+from analysis.stimuli import stimulus_effects
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (57, 200), (1, 1000), (499, 500)])
@@ -127,7 +129,7 @@ def test_rating_summary_shares_sum_to_one() -> None:
     assert (table["q1"] <= table["median"]).all() and (table["median"] <= table["q3"]).all()
 
 
-def test_stimulus_difficulty_flags_an_explanation_that_clearly_helped() -> None:
+def _helped_on_s1() -> pd.DataFrame:
     rows = (
         [("s1", "visual", False)] * 30
         + [("s1", "audible", True)] * 30
@@ -136,8 +138,40 @@ def test_stimulus_difficulty_flags_an_explanation_that_clearly_helped() -> None:
         + [("s2", "audible", True)] * 15
         + [("s2", "audible", False)] * 15
     )
-    trials = pd.DataFrame(rows, columns=["stimulus", "condition", "answer_correct"])
-    table = stimulus_difficulty(trials, levels=["visual", "audible"]).set_index("stimulus")
-    assert table.loc["s1", "verdict"] == "helped"
+    return pd.DataFrame(rows, columns=["stimulus", "condition", "answer_correct"])
+
+
+def test_stimulus_difficulty_gives_the_difference_of_the_last_and_first_condition() -> None:
+    table = stimulus_difficulty(_helped_on_s1(), levels=["visual", "audible"]).set_index("stimulus")
     assert table.loc["s1", "difference"] == pytest.approx(1.0)
+    assert table.loc["s2", "difference"] == pytest.approx(0.0)
+    assert "verdict" not in table.columns  # verdicts need multiplicity control: analysis.stimuli
+
+
+def test_stimulus_effects_flag_only_differences_that_survive_fdr_control() -> None:
+    table = stimulus_effects(_helped_on_s1(), a="visual", b="audible").set_index("stimulus")
+    assert table.loc["s1", "verdict"] == "helped"
     assert table.loc["s2", "verdict"] == "no clear difference"
+    assert table.loc["s1", "p_value"] == pytest.approx(
+        fisher_exact([[30, 0], [0, 30]]).pvalue, rel=1e-12
+    )
+    # BH with two tests: the smaller p doubled (capped by the larger).
+    assert table.loc["s1", "q_value"] == pytest.approx(min(1.0, 2 * table.loc["s1", "p_value"]))
+
+
+def test_a_stimulus_difference_in_noise_gets_no_verdict() -> None:
+    rng = np.random.default_rng(0)
+    n = 80 * 20
+    trials = pd.DataFrame(
+        {
+            "stimulus": np.repeat([f"s{i}" for i in range(80)], 20),
+            "condition": np.tile(["visual", "audible"], n // 2),
+            "answer_correct": rng.random(n) < 0.6,
+        }
+    )
+    table = stimulus_effects(trials, a="visual", b="audible")
+    assert len(table) == 80
+    assert (table["verdict"] == "no clear difference").all()
+    assert (
+        (table["ci_low"] <= table["difference"]) & (table["difference"] <= table["ci_high"])
+    ).all()

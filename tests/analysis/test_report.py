@@ -150,7 +150,7 @@ def test_too_little_data_for_a_model_says_not_enough_data(
     )
     summary = json.loads((tmp_path / "rep" / "report.json").read_text())
     text = json.dumps(summary["notes"])
-    assert "not enough data" in text
+    assert "not estimable" in text
     assert summary["exclusions"]["min_rt_ms"] == 3000
 
 
