@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="numeric or boolean trials.csv column added to the accuracy model (repeatable)",
     )
     rep.add_argument(
+        "--interaction",
+        action="append",
+        default=[],
+        help="trials.csv column (e.g. model_correct, true_label) whose interaction with "
+        "condition is tested (repeatable)",
+    )
+    rep.add_argument(
         "--equivalence-bound",
         type=float,
         help="odds ratio B > 1: test non-significant contrasts for equivalence within [1/B, B]",
@@ -110,6 +117,7 @@ def _report(args: argparse.Namespace) -> int:
     formats = ("html", "md") if args.format == "both" else (args.format,)
     options = ReportOptions(
         covariates=tuple(args.covariate),
+        interactions=tuple(args.interaction),
         equivalence_bound=args.equivalence_bound,
         adjust=args.adjust,
     )

@@ -152,6 +152,7 @@ def _prepare_target(out: Path) -> Path:
 
 def _check_options(export: Export, options: ReportOptions) -> None:
     """Bad command-line choices fail before any work, naming the problem."""
+    check_columns(export.trials, list(options.interactions), where="trials.csv (--interaction)")
     check_columns(export.trials, list(options.covariates), where="trials.csv (--covariate)")
     main = export.trials.loc[export.trials["trial_kind"] == "main"]
     for name in options.covariates:

@@ -32,6 +32,7 @@ class ReportOptions:
     Attributes
     ----------
     covariates : numeric or boolean trial columns added to the accuracy model.
+    interactions : trial columns whose interaction with condition is tested.
     equivalence_bound : odds ratio ``B > 1``; contrasts inside ``[1/B, B]`` are tested
         for equivalence (TOST). None: no equivalence test.
     adjust : multiplicity adjustment of pairwise contrasts ("holm" or "tukey").
@@ -39,6 +40,7 @@ class ReportOptions:
     """
 
     covariates: tuple[str, ...] = ()
+    interactions: tuple[str, ...] = ()
     equivalence_bound: float | None = None
     adjust: str = "holm"
     alpha: float = 0.05

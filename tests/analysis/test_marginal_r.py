@@ -4,6 +4,7 @@ R (emmeans on an lme4::glmer fit, anova of nested glmer fits) within 2%."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from analysis.marginal import (
     likelihood_ratio_test,
     marginal_means,
 )
+from analysis.sections.moderation import interaction_fit
 from analysis.simulate import SimulationSpec, simulate_study
 from tests.analysis.test_glmm_lme4 import _rscript
 
@@ -41,6 +43,18 @@ cat(sprintf("lrt %.10f %d %.12g\n", a$Chisq[2], a$Df[2], a[["Pr(>Chisq)"]][2]))
 """
 
 
+def _run_r(script: str, folder: Path) -> str:
+    """Run ``script`` on ``folder/d.csv``; its standard output."""
+    (folder / "fit.R").write_text(script)
+    return subprocess.run(
+        [_rscript(), str(folder / "fit.R"), str(folder / "d.csv")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    ).stdout
+
+
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object, dict[str, list]]:
     spec = SimulationSpec(
@@ -62,14 +76,7 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object, di
     data.assign(y=data["answer_correct"].astype(int))[
         ["y", "condition", "participant", "stimulus"]
     ].to_csv(folder / "d.csv", index=False)
-    (folder / "fit.R").write_text(_R_SCRIPT)
-    out = subprocess.run(
-        [_rscript(), str(folder / "fit.R"), str(folder / "d.csv")],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+    out = _run_r(_R_SCRIPT, folder)
     parsed: dict[str, list] = {"mean": [], "holm": [], "tukey": [], "lrt": []}
     for line in out.splitlines():
         kind, *values = line.split()
@@ -124,3 +131,39 @@ def test_tost_equivalence_holds_exactly_when_the_90_percent_interval_is_inside()
     assert equivalence_test(0.0, 0.1, np.log(1.5))["p_value"] == pytest.approx(
         stats.norm.sf(np.log(1.5) / 0.1), rel=1e-12
     )
+
+
+_INTERACTION_SCRIPT = r"""
+suppressMessages(library(lme4))
+d <- read.csv(commandArgs(trailingOnly = TRUE)[1], stringsAsFactors = FALSE)
+d$condition <- factor(d$condition, levels = c("visual", "audible"))
+m1 <- glmer(y ~ condition + mc + (1 | participant) + (1 | stimulus), data = d, family = binomial)
+m2 <- glmer(y ~ condition * mc + (1 | participant) + (1 | stimulus), data = d, family = binomial)
+a <- anova(m1, m2)
+cat(sprintf("%.10f %.12g %.10f %.10f\n", a$Chisq[2], a[["Pr(>Chisq)"]][2], fixef(m2)[4], sqrt(diag(vcov(m2)))[4]))
+"""
+
+
+def test_the_condition_by_model_correct_interaction_matches_glmer(tmp_path: Path) -> None:
+    spec = SimulationSpec(
+        n_participants=80,
+        n_trials=30,
+        n_stimuli=50,
+        wrong_shift=-0.6,
+        with_events=False,
+        seed=77,
+    )
+    data = main_trials(simulate_study(spec).trials)
+    data = data.loc[data["task"] == "forward"].reset_index(drop=True)
+    base, full = interaction_fit(data, ["visual", "audible"], "model_correct", ())
+    ours = likelihood_ratio_test(full, base, what="x").iloc[0]
+    data.assign(y=data["answer_correct"].astype(int), mc=data["model_correct"].astype(int))[
+        ["y", "mc", "condition", "participant", "stimulus"]
+    ].to_csv(tmp_path / "d.csv", index=False)
+    out = _run_r(_INTERACTION_SCRIPT, tmp_path)
+    chi2, p, estimate, se = (float(v) for v in out.split())
+    term = full.term("condition[audible]:model_correct")
+    assert term["estimate"] == pytest.approx(estimate, rel=0.02)
+    assert term["se"] == pytest.approx(se, rel=0.02)
+    assert ours["chi2"] == pytest.approx(chi2, rel=0.02)
+    assert ours["p_value"] == pytest.approx(p, rel=0.02)

@@ -118,6 +118,7 @@ def test_an_empty_folder_is_one_line_and_exit_2(
         (["--covariate", "no_such_column"], "missing column 'no_such_column'"),
         (["--covariate", "answer"], "not a numeric or boolean column"),
         (["--equivalence-bound", "0.8"], "odds ratio above 1"),
+        (["--interaction", "nope"], "missing column 'nope'"),
     ],
 )
 def test_bad_report_options_are_one_line_and_exit_2(
@@ -140,3 +141,12 @@ def test_a_covariate_enters_the_model_and_the_formula(rich_export: Path, tmp_pat
     )
     coefficients = pd.read_csv(tmp_path / "rep" / "tables" / "glmm_coefficients.csv")
     assert "trial_position" in set(coefficients["term"])
+
+
+def test_an_interaction_gets_a_likelihood_ratio_test_in_the_results(
+    rich_export: Path, tmp_path: Path
+) -> None:
+    summary = _report(rich_export, tmp_path / "rep", "--interaction", "model_correct")
+    assert "by model_correct, χ²(1) = " in str(summary["results"])
+    test = pd.read_csv(tmp_path / "rep" / "tables" / "interaction_model_correct_test.csv")
+    assert test["df"].tolist() == [1] and 0 <= test["p_value"].iloc[0] <= 1
