@@ -70,3 +70,14 @@ def media_root(tmp_path: Path, settings: object) -> Path:
     settings.EXPORT_ROOT = tmp_path / "exports"  # type: ignore[attr-defined]
     settings.UPLOAD_ROOT = tmp_path / "uploads"  # type: ignore[attr-defined]
     return root
+
+
+@pytest.fixture
+def seeded_enrolment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Participants' seeds from a fixed generator (the site draws them with ``secrets``), so
+    a simulated study gives the same numbers on every run: a check of "finds none" against
+    a 95% interval would otherwise fail on one run in twenty by design."""
+    import random
+    import secrets
+
+    monkeypatch.setattr(secrets, "randbits", random.Random(2026).getrandbits)

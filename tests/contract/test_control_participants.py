@@ -83,7 +83,7 @@ def _glmm_excludes_zero(summary: dict[str, Any]) -> bool:
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_the_report_finds_an_explanation_effect_only_when_bots_use_the_explanation(
-    cue_bundle_dir: Path, media_root: Path, tmp_path: Path
+    cue_bundle_dir: Path, media_root: Path, tmp_path: Path, seeded_enrolment: None
 ) -> None:
     positive = _run_control("explanation", cue_bundle_dir, tmp_path)
     negative = _run_control("heard", cue_bundle_dir, tmp_path)

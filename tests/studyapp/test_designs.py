@@ -262,7 +262,7 @@ def test_the_admin_preview_gives_learning_trials_their_feedback_page(
 
 @pytest.mark.django_db
 def test_preference_runs_through_the_pages_the_export_and_the_report(
-    cue_bundle: Bundle, tmp_path: Path
+    cue_bundle: Bundle, tmp_path: Path, seeded_enrolment: None
 ) -> None:
     _study(cue_bundle, "preference", n_trials=6)
     call_command("simulate_participants", study="preference", n=6, strategy="chance", seed=2)
@@ -284,12 +284,14 @@ def test_preference_runs_through_the_pages_the_export_and_the_report(
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_learning_then_test_finds_that_bots_who_saw_the_cue_explained_follow_it_in_the_test(
-    cue_bundle: Bundle, tmp_path: Path
+    media_root: Path, tmp_path: Path, seeded_enrolment: None
 ) -> None:
+    # Every wrong decision is a cue-conflict one, so half of each block's clips carry a cue.
+    bundle_dir = write_synthetic_bundle(tmp_path / "b", n=40, share_wrong=0.0, share_cue=0.5)
     study_create(
         slug="learn-control",
         title="Learning control",
-        bundle=cue_bundle,
+        bundle=bundle_import(bundle_dir=bundle_dir),
         status=Study.Status.LIVE,
         design="learning_test",
         modalities=["visual", "none"],
