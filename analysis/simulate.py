@@ -256,6 +256,12 @@ def _timing(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFrame
         server_rt_ms=server_rt,
         plays_original=plays_orig,
         plays_explanation=plays_expl,
+        focus_losses=0,
+        hidden_count=0,
+        hidden_ms=0.0,
+        log_span_ms=np.nan,  # (no event log is simulated with the trial rows)
+        flag_fast=rt < 200.0,
+        flag_log_implausible=False,
         confidence=np.where(rated, conf, np.nan),
         rating=np.where(rated, rating, np.nan),
         _cum_ms=server_rt + 1500.0,

@@ -6,20 +6,28 @@ creates and drops, then runs three phases:
 
 1. **ceiling**: ``--clients`` connections post answers as fast as they can to a bare
    Django view that does one INSERT (benchmarks/ceiling_app.py), served the same way;
-2. **saturation**: the same number of connections post answers, back to back, to the
-   real answer endpoint of participants already at their first trial (CSRF token,
-   idempotency key, audio event log: everything the page sends);
+2. **saturation**: the same number of connections run the per-trial cycle of a
+   participant's browser back to back: the answer to the real endpoint (CSRF token,
+   idempotency key, audio event log: everything the page sends), whose reply carries the
+   next trial, and that trial's media. The server refuses an answer sooner than the
+   trial's audio plays, so each connection takes turns among ``--rotation`` participants;
+   ``waiting_share`` says how much of the time it still had to wait;
 3. **burst**: ``--participants`` people arrive within ``--arrival-s`` seconds and each
-   takes the whole study through the pages (entry, consent, instructions, every trial
-   page with its media, answer, done) at a compressed human pace (``--think-ms`` per
-   trial), each from their own address.
+   takes the whole study through the pages (entry, consent, instructions, the first
+   trial's page, then every trial from the answer's reply as the runner does, media
+   fetched once like a browser with a cache, the next trial's preloaded, done) at a
+   compressed human pace (``--think-ms`` per trial, at least the trial's audio), each
+   from their own address.
 
 Afterwards every answer the server acknowledged is looked up in the database: one
 that is missing is *lost*, a second copy (a second response or its audio events
 stored twice) is *duplicated*. Prints one JSON object; the keys ``answers_per_s`` and
-``p99_ms_answer`` (saturation phase), ``ratio_to_ceiling``, ``answers_lost``,
-``answers_duplicated`` and ``errors`` (all phases) are its interface, with latency
-percentiles per endpoint and per phase. Progress goes to stderr.
+``p99_ms_answer`` (saturation phase, per-trial cycles), ``ratio_to_ceiling`` (those cycles
+against the ceiling), ``p95_ms_next_trial`` and ``p99_ms_next_trial`` (burst: from
+"answer submitted" to "next trial ready to play", its media included),
+``burst_s_over_think_s`` (the burst's length over what listening and thinking alone
+need), ``answers_lost``, ``answers_duplicated`` and ``errors`` (all phases) are its
+interface, with latency percentiles per endpoint and per phase. Progress goes to stderr.
 
 ``--quick`` (under a minute): 4 s ceiling and saturation windows, 40 participants x
 10 trials arriving within 10 s. Needs PostgreSQL (``--database-url``, a server where
@@ -40,7 +48,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,6 +59,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.http_participant import (  # noqa: E402  (after the path set-up)
+    LISTEN_MARGIN_S,
     ConnectionProblem,
     HttpClient,
     Pace,
@@ -60,7 +69,9 @@ from tests.http_participant import (  # noqa: E402  (after the path set-up)
     check_answers,
     forwarded_headers,
     listen_log,
+    listening_s,
     new_submission_key,
+    trial_media,
 )
 from tests.processes import (  # noqa: E402
     Process,
@@ -75,7 +86,7 @@ from tests.processes import (  # noqa: E402
 HOST = "localhost"
 ORIGIN = f"https://{HOST}"
 SLUG = "load"  # (tests/load_site.py makes it)
-GOAL_RATIO, GOAL_P99_MS = 0.5, 100.0
+GOAL_RATIO, GOAL_P95_NEXT_MS, GOAL_P99_NEXT_MS, GOAL_OVER_THINK = 0.5, 250.0, 500.0, 1.15
 READY_FOR, READY_FOR_QUICK = 1500, 600
 
 
@@ -282,6 +293,8 @@ class Ready:
     people: list[list[str]]
     trials: int
     longest_s: float
+    rotation: int = 8  # participants each connection takes turns among
+    waited_s: float = 0.0  # time connections waited for a participant's audio to be over
     acknowledged: dict[str, list[tuple[int, str, int]]] = field(
         default_factory=lambda: defaultdict(list)
     )
@@ -289,33 +302,35 @@ class Ready:
 
 
 def saturation_request(ready: Ready) -> object:
-    """Answer the trials of one participant after another, back to back, as their pages would."""
+    """The per-trial cycle of a participant's browser, back to back: the answer (whose reply
+    carries the next trial) and that trial's media.
+
+    The server refuses an answer sooner after its trial was shown than the trial's audio
+    plays, so each connection takes turns among ``ready.rotation`` participants: while one
+    "listens", the connection answers for the others (it waits only when none is due).
+    """
 
     async def send(
         client: HttpClient, i: int, state: dict[str, object]
     ) -> tuple[bool | None, float, int]:
-        if not state.get("token") or int(state["position"]) > ready.trials:  # type: ignore[arg-type]
-            if not ready.people:
-                return None, 0.0, 0
-            token, modality = ready.people.pop()
-            state.update(
-                token=token,
-                position=1,
-                events=json.dumps(listen_log(page_audio(modality, ready.longest_s))),
-            )
-            if (
-                "csrf" not in state
-            ):  # one page visit gives this connection its CSRF cookie and token
-                page = await client.request("GET", f"/p/{token}/trial/1/")
-                state["csrf"] = _csrf_field(page)
-        token, position = str(state["token"]), int(state["position"])  # type: ignore[arg-type]
+        turns: deque[dict[str, object]] = state.setdefault("turns", deque())  # type: ignore[assignment]
+        while len(turns) < ready.rotation and ready.people:
+            turns.append(await _admit(client, ready, state))
+        if not turns:
+            return None, 0.0, 0
+        person = turns.popleft()
+        due = float(person["due"]) - time.perf_counter()  # type: ignore[arg-type]
+        if due > 0:
+            ready.waited_s += due
+            await asyncio.sleep(due)
+        token, position = str(person["token"]), int(person["position"])  # type: ignore[arg-type]
         key = new_submission_key()
         form = {
             "csrfmiddlewaretoken": str(state["csrf"]),
             "answer": "3",
             "rt_ms": "900.0",
             "submission_key": key,
-            "events": str(state["events"]),
+            "events": str(person["events"]),
         }
         started = time.perf_counter()
         try:
@@ -325,19 +340,42 @@ def saturation_request(ready: Ready) -> object:
                 form=form,
                 headers={"Origin": ORIGIN, "X-Requested-With": "fetch"},
             )
+            carried = reply.json().get("trial") if reply.status == 200 else None
+            for src in trial_media(str(carried["html"])) if isinstance(carried, dict) else []:
+                await client.request("GET", src)  # the next trial's media, as its page loads them
         except ConnectionProblem as exc:
             ready.errors.append(str(exc))
             return False, (time.perf_counter() - started) * 1000, 0
         ms = (time.perf_counter() - started) * 1000
-        if reply.status == 200:
-            ready.acknowledged[token].append((position, key, len(json.loads(str(state["events"])))))
-            state["position"] = position + 1
-        else:
+        if reply.status != 200:
             ready.errors.append(f"answer {position}: HTTP {reply.status} {reply.body[:200]!r}")
-            state["token"] = ""  # leave this participant
-        return reply.status == 200, ms, reply.status
+            return False, ms, reply.status
+        ready.acknowledged[token].append((position, key, len(json.loads(str(person["events"])))))
+        if isinstance(carried, dict):  # a next trial: this participant takes another turn later
+            person.update(
+                position=position + 1, due=time.perf_counter() + float(person["listen_s"])
+            )  # type: ignore[arg-type]
+            turns.append(person)
+        return True, ms, reply.status
 
     return send
+
+
+async def _admit(client: HttpClient, ready: Ready, state: dict[str, object]) -> dict[str, object]:
+    """Open a waiting participant's first trial (it counts as shown from then on)."""
+    token, modality = ready.people.pop()
+    page = await client.request("GET", f"/p/{token}/trial/1/")
+    if "csrf" not in state:  # one page visit gives this connection its CSRF cookie and token
+        state["csrf"] = _csrf_field(page)
+    events = listen_log(page_audio(modality, ready.longest_s))
+    listen_s = listening_s(events) + LISTEN_MARGIN_S
+    return {
+        "token": token,
+        "position": 1,
+        "events": json.dumps(events),
+        "listen_s": listen_s,
+        "due": time.perf_counter() + listen_s,
+    }
 
 
 def page_audio(modality: str, seconds: float) -> dict[str, float | None]:
@@ -355,12 +393,19 @@ def _csrf_field(page: Reply) -> str:
     return match.group(1)
 
 
-async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latencies, float, float]:
-    """``args.participants`` people arrive within ``args.arrival_s`` and each takes the whole study.
+@dataclass
+class Burst:
+    walks: list[Walk]
+    latencies: Latencies
+    seconds: float
+    cpu_s: float  # CPU seconds this process (the load generator) used meanwhile
+    think_s: (
+        float  # what listening and thinking alone need: the latest arrival + time on its trials
+    )
 
-    Returns the walks, the latencies, the seconds it took and the CPU seconds this process
-    (the load generator) used meanwhile.
-    """
+
+async def burst(port: int, args: argparse.Namespace) -> Burst:
+    """``args.participants`` people arrive within ``args.arrival_s`` and each takes the whole study."""
     rng = random.Random(args.seed)
     arrivals = sorted(rng.uniform(0, args.arrival_s) for _ in range(args.participants))
     latencies = Latencies()
@@ -401,7 +446,16 @@ async def burst(port: int, args: argparse.Namespace) -> tuple[list[Walk], Latenc
     reporter = asyncio.create_task(progress())
     walks = await asyncio.gather(*(person(k, at) for k, at in enumerate(arrivals)))
     reporter.cancel()
-    return list(walks), latencies, time.perf_counter() - start, time.process_time() - cpu_start
+    think_s = max(
+        (at + walk.waited_s for at, walk in zip(arrivals, walks, strict=True)), default=0.0
+    )
+    return Burst(
+        list(walks),
+        latencies,
+        time.perf_counter() - start,
+        time.process_time() - cpu_start,
+        think_s,
+    )
 
 
 # --------------------------------------------------------------------------- main
@@ -433,7 +487,10 @@ def run_phases(
     # Enough people at trial 1 for the whole window at up to READY_FOR answers/s (a phase that
     # runs out reports it among its errors).
     ready_for = READY_FOR_QUICK if args.quick else READY_FOR
-    ready_n = args.clients + int((args.warmup_s + args.measure_s) * ready_for / args.trials)
+    ready_n = max(
+        args.clients + int((args.warmup_s + args.measure_s) * ready_for / args.trials),
+        args.clients * (args.rotation + 1),  # (every connection's turns, and some to spare)
+    )
     log(
         f"setting up: migrate, bundle, study of {args.trials} trials, {ready_n} participants at trial 1"
     )
@@ -465,7 +522,7 @@ def run_phases(
                 meter=CpuMeter(server, database_url),
             )
         )
-    ready = Ready(setup["ready"], args.trials, float(setup["longest_clip_s"]))  # type: ignore[arg-type]
+    ready = Ready(setup["ready"], args.trials, float(setup["longest_clip_s"]), args.rotation)  # type: ignore[arg-type]
     with web_server(env, args, logs, app="studyapp.wsgi:application", name="web") as (port, server):
         log(f"saturation: {args.clients} clients answering back to back, {args.measure_s:.0f} s")
         saturation = asyncio.run(
@@ -479,20 +536,21 @@ def run_phases(
             )
         )
         saturation.problems += ready.errors
-        walks, burst_lat, burst_s, burst_cpu_s = [], Latencies(), 0.0, 0.0
+        crowd = Burst([], Latencies(), 0.0, 0.0, 0.0)
         if args.participants:
             log(
                 f"burst: {args.participants} participants x {args.trials} trials arriving within {args.arrival_s:.0f} s"
             )
-            walks, burst_lat, burst_s, burst_cpu_s = asyncio.run(burst(port, args))
+            crowd = asyncio.run(burst(port, args))
     acknowledged: dict[str, list[tuple[int, str, int]]] = defaultdict(list, ready.acknowledged)
-    for walk in walks:
+    for walk in crowd.walks:
         acknowledged[walk.token] += walk.acknowledged
     check = check_answers(database_url, acknowledged)
     return {
         "ceiling": ceiling,
         "saturation": saturation,
-        "burst": (walks, burst_lat, burst_s, burst_cpu_s),
+        "burst": crowd,
+        "ready": ready,
         "check": check,
         "redis": bool(env["REDIS_URL"]),
     }
@@ -515,8 +573,17 @@ def report(
 ) -> dict[str, object]:
     ceiling: Hammered = results["ceiling"]  # type: ignore[assignment]
     saturation: Hammered = results["saturation"]  # type: ignore[assignment]
-    walks, burst_lat, burst_s, burst_cpu_s = results["burst"]  # type: ignore[misc]
+    crowd: Burst = results["burst"]  # type: ignore[assignment]
+    ready: Ready = results["ready"]  # type: ignore[assignment]
+    walks, burst_lat, burst_s, burst_cpu_s = (
+        crowd.walks,
+        crowd.latencies,
+        crowd.seconds,
+        crowd.cpu_s,
+    )
     check: dict[str, int] = results["check"]  # type: ignore[assignment]
+    next_trial = percentiles(burst_lat.samples.get("next_trial", []))
+    over_think = round(burst_s / crowd.think_s, 3) if crowd.think_s else 0.0
     top, ours = phase_summary(ceiling, args.measure_s), phase_summary(saturation, args.measure_s)
     ratio = ours["answers_per_s"] / top["answers_per_s"] if top["answers_per_s"] else 0.0  # type: ignore[operator]
     server = ("web", "database")  # (the server's work; the load generator's is reported beside it)
@@ -528,13 +595,27 @@ def report(
     return {
         "answers_per_s": ours["answers_per_s"],
         "p99_ms_answer": ours["p99_ms"],
+        # (Saturation: per-trial cycles, the answer with the next trial and its media, against
+        # the bare one-INSERT ceiling.)
         "ratio_to_ceiling": round(ratio, 3),
+        "p95_ms_next_trial": next_trial["p95_ms"],
+        "p99_ms_next_trial": next_trial["p99_ms"],
+        "burst_s_over_think_s": over_think,
         "answers_lost": check["answers_lost"],
         "answers_duplicated": check["answers_duplicated"],
         "errors": len(saturation.problems) + len(burst_errors) + len(ceiling.problems),
         "cpu_ratio_to_ceiling": round(cpu_top / cpu_ours, 3) if cpu_ours else 0.0,
         "ceiling": top,
-        "saturation": {"clients": args.clients, "seconds": args.measure_s, **ours},
+        "saturation": {
+            "clients": args.clients,
+            "seconds": args.measure_s,
+            "rotation": args.rotation,
+            # Share of the connections' time spent waiting for a participant's audio to be over.
+            "waiting_share": round(
+                ready.waited_s / (args.clients * (args.warmup_s + args.measure_s)), 3
+            ),
+            **ours,
+        },
         "burst": {
             "participants": args.participants,
             "arrival_s": args.arrival_s,
@@ -544,6 +625,7 @@ def report(
             "completed": completed,
             "answers": burst_answers,
             "seconds": round(burst_s, 1),
+            "think_s": round(crowd.think_s, 1),
             "answers_per_s": round(burst_answers / burst_s, 1) if burst_s else 0.0,
             # (Share of all the machine's cores: the web workers recycle during a burst,
             # so their CPU cannot be summed from the processes alive at its end.)
@@ -560,7 +642,9 @@ def report(
             and check["answers_duplicated"] == 0
             and completed == args.participants,
             "half_the_ceiling": ratio >= GOAL_RATIO,
-            "p99_under_100_ms": ours["p99_ms"] < GOAL_P99_MS,
+            "next_trial_p95_under_250_ms": 0 < next_trial["p95_ms"] < GOAL_P95_NEXT_MS,
+            "next_trial_p99_under_500_ms": 0 < next_trial["p99_ms"] < GOAL_P99_NEXT_MS,
+            "burst_within_1_15_of_think": 0 < over_think <= GOAL_OVER_THINK,
         },
         "settings": {
             "workers": args.workers,
@@ -600,6 +684,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="gunicorn threads per worker (0: the configuration's)",
     )
     parser.add_argument("--clients", type=int, default=64)
+    parser.add_argument(
+        "--rotation",
+        type=int,
+        default=8,
+        help="saturation: participants each connection takes turns among while each listens",
+    )
     parser.add_argument("--warmup-s", type=float, default=3.0)
     parser.add_argument("--measure-s", type=float, default=20.0)
     parser.add_argument("--participants", type=int, default=500)

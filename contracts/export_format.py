@@ -141,6 +141,39 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     _c("plays_original", "integer", "Number of times playback of the original clip started."),
     _c("plays_explanation", "integer", "Number of times playback of the audible heatmap started."),
     _c(
+        "focus_losses",
+        "integer",
+        "Times the browser window lost focus while the trial was shown.",
+        nullable=True,
+    ),
+    _c(
+        "hidden_count",
+        "integer",
+        "Times the page was hidden (another tab, minimised window, locked phone) during the trial.",
+        nullable=True,
+    ),
+    _c(
+        "hidden_ms",
+        "number",
+        "Time the page spent hidden during the trial.",
+        unit="ms",
+        nullable=True,
+    ),
+    _c(
+        "log_span_ms",
+        "number",
+        "Time from the first to the last audio event of the trial, on the browser's clock.",
+        unit="ms",
+        nullable=True,
+    ),
+    _c("flag_fast", "boolean", "rt_ms under 200 ms: faster than a considered answer."),
+    _c(
+        "flag_log_implausible",
+        "boolean",
+        "The audio log spans more than 1 s longer than passed on the server's clock between "
+        "serving the trial and receiving the answer (an altered log or a clock problem).",
+    ),
+    _c(
         "presented_at",
         "datetime",
         "Server time the trial page was first served (ISO 8601, UTC).",
@@ -207,13 +240,18 @@ RECRUITMENT_COLUMNS: tuple[Column, ...] = (
 EVENT_COLUMNS: tuple[Column, ...] = (
     _c("study", "string", "Study slug."),
     _c("participant", "string", "Participant pseudonym."),
-    _c("trial_position", "integer", "Trial the event belongs to."),
-    _c("stimulus", "string", "Stimulus id."),
+    _c(
+        "trial_position",
+        "integer",
+        "Trial the event belongs to (for media 'screening': the sound check's number).",
+    ),
+    _c("stimulus", "string", "Stimulus id (for media 'screening': empty).", nullable=True),
     _c(
         "media",
         "string",
-        "Which player fired the event (partner: the second explanation of a pairwise trial).",
-        levels=("original", "explanation", "partner"),
+        "Which player fired the event (partner: the second explanation of a pairwise trial; "
+        "screening: the headphone screen's sound check).",
+        levels=("original", "explanation", "partner", "screening"),
     ),
     _c(
         "event",

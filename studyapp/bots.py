@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import random
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -256,6 +257,11 @@ class Bot:
             "events": json.dumps(events),
         }
 
+    def wait_out_audio(self, seconds: float) -> None:
+        """Take the time the trial's audio plays, as a listener would: the server refuses
+        an answer that comes sooner (tests move a simulated clock on instead)."""
+        time.sleep(seconds)
+
     def _answer(self, path: str, form: _FormParser, result: BotResult) -> dict[str, str]:
         options = form.options("answer")
         match = re.search(r"/p/([^/]+)/trial/(\d+)/", path)
@@ -277,10 +283,12 @@ class Bot:
         result.answers += 1
         result.correct += int(choice == right)
         rt = self.rng.lognormvariate(7.6, 0.4)  # about 2 s, like a person
+        events = listen_log(form.audio)
+        self.wait_out_audio(events[-1]["client_ms"] / 1000 if events else 0.0)  # type: ignore[operator]
         answer = {
             "answer": choice,
             "rt_ms": f"{rt:.1f}",
-            "events": json.dumps(listen_log(form.audio)),
+            "events": json.dumps(events),
         }
         if form.kind("rating"):
             answer["rating"] = str(self.rng.randint(1, 7))

@@ -65,10 +65,11 @@ def env_int_or_off(name: str, default: int) -> int | None:
 def database_from_url(url: str, *, prepare_threshold: int | None = 2) -> dict[str, object]:
     """Django DATABASES entry from ``postgres://user:pass@host:port/name`` or ``sqlite:///path``.
 
-    ``prepare_threshold``: on PostgreSQL, the answer's and the trial page's statements are prepared on the
-    server after this many runs on a connection (studyapp/sql_rows.py); None never, as a
-    pooler in transaction mode without prepared-statement support needs. Django's own
-    queries bind parameters on the client and are never prepared.
+    ``prepare_threshold``: psycopg's option (runs of a statement on a connection before the
+    server prepares it; None never, as a pooler in transaction mode without
+    prepared-statement support needs). It takes effect only with server-side binding
+    (Django's ``server_side_binding`` option), which the site leaves off: Django's
+    client-binding cursors are never prepared (docs/benchmarks.md, "the runner").
     """
     parsed = urlparse(url)
     if parsed.scheme in {"postgres", "postgresql", "pgsql"}:

@@ -149,15 +149,17 @@ class AnswerForm(TimedForm):
     rating = forms.IntegerField(min_value=1, max_value=7, required=False)
     confidence = forms.IntegerField(min_value=0, max_value=100, required=False)
     events = EventLogField()
+    # Focus and visibility while the trial was shown (the page's counts; absent without JavaScript).
+    focus_losses = forms.IntegerField(min_value=0, max_value=100_000, required=False)
+    hidden_count = forms.IntegerField(min_value=0, max_value=100_000, required=False)
+    hidden_ms = forms.FloatField(min_value=0, max_value=MAX_CLIENT_MS, required=False)
 
-    def __init__(
-        self, *args: Any, choices: list[str], ask_rating: bool, ask_confidence: bool, **kwargs: Any
-    ) -> None:
+    def __init__(self, *args: Any, choices: list[str], ask_confidence: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         # A set checked in clean_answer rather than a ChoiceField built per form: this
         # form is made for every answer, and building the field cost more than the check.
         self.choices = frozenset(choices)
-        self.fields["rating"].required = ask_rating
+        # (Whether a rating is required depends on the trial's condition: the service checks it.)
         self.fields["confidence"].required = ask_confidence
 
     def clean_answer(self) -> str:

@@ -413,6 +413,14 @@ class Response(models.Model):
     )
     received_at = models.DateTimeField(auto_now_add=True)
     revised_at = models.DateTimeField(null=True, blank=True)
+    # Focus and visibility while the trial was shown, as the page counted them (null: not reported).
+    focus_losses = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Times the browser window lost focus."
+    )
+    hidden_count = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Times the page was hidden (another tab, minimised)."
+    )
+    hidden_ms = models.FloatField(null=True, blank=True, help_text="Time the page spent hidden.")
 
     class Meta:
         constraints = [

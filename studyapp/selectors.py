@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
 
 from django.db import connection
+from django.db.models import Count, Min, Q
 
-from studyapp.models import (
-    Bundle,
-    Condition,
-    MediaFile,
-    Participant,
-    Response,
-    Stimulus,
-    Study,
-    Trial,
-)
+from studyapp.models import Bundle, Participant, Stimulus, Study, Trial
 from studyapp.services.designs import design_baseline_task
 from studyapp.services.screening import screening_next_trial, screening_state
-from studyapp.sql_rows import Columns, RowReader, column, left_join, prepared_cursor, table
 
 # Steps a session can be at, in the order a participant meets them.
 STEPS = (
@@ -51,234 +43,75 @@ def participant_by_token(*, token: str) -> Participant | None:
     )
 
 
-# What storing an answer reads of the session, its study and bundle, and of the open
-# trials. The rest stays deferred (loaded only if a rarer path reads it): this runs on
-# every answer, and turning a hundred columns into Python objects was a third of its work.
-_ANSWER_READER = RowReader(
-    Columns.of(
-        Participant,
-        "p",
-        (
-            "token",
-            "pseudonym",
-            "status",
-            "study",
-            "condition",
-            "last_seen_at",
-            "consented_at",
-            "instructions_seen_at",
-            "screening_passed",
-            "demographics",
-        ),
-    ),
-    Columns.of(
-        Study,
-        "s",
-        (
-            "slug",
-            "status",
-            "bundle",
-            "task",
-            "design",
-            "explanation_only",
-            "ask_rating",
-            "ask_confidence",
-            "audio_must_finish",
-            "max_replays",
-            "allow_seeking",
-            "allow_back",
-            "time_limit_minutes",
-            "demographics",
-            "headphone_screen",
-        ),
-    ),
-    Columns.of(Bundle, "b", ("classes", "manifest_sha256")),
-    Columns.of(
-        Trial,
-        "t",
-        (
-            "participant",
-            "position",
-            "kind",
-            "stimulus",
-            "condition",
-            "expected_answer",
-            "partner",
-            "presented_at",
-        ),
-    ),
-    Columns.of(Condition, "c", ("modality",)),
-    Columns.of(
-        Stimulus, "st", ("predicted_label", "model_correct", "original_audio", "audible_heatmap")
-    ),
-    Columns.of(MediaFile, "oa", ("duration_s",)),
-    Columns.of(MediaFile, "ah", ("duration_s",)),
-)
-
-
-_TRIAL = 3  # (the trial's place among the reader's groups)
-
-
-@dataclass
-class AnswerSession:
-    """A session about to store an answer: the participant (with study and bundle) and the
-    first two unanswered trials by position (fewer near the end), each with its condition,
-    stimulus and the stimulus's audio durations."""
-
-    participant: Participant
-    open_trials: list[Trial]
-
-
-@lru_cache(maxsize=4)
-def _answer_session_sql(vendor: str) -> str:
-    # One statement: the session by its token, and its first two open trials found by
-    # the (participant, position) index, stopping at the second.
-    pk = "id"
-    open_trials = (
-        f"SELECT t2.* FROM {table(Trial, 't2')} WHERE {column(Trial, 't2', 'participant')} = "
-        f"(SELECT {column(Participant, 'p2', pk)} FROM {table(Participant, 'p2')} "
-        f"WHERE {column(Participant, 'p2', 'token')} = %s) "
-        f"AND NOT EXISTS (SELECT 1 FROM {table(Response, 'r')} "
-        f"WHERE {column(Response, 'r', 'trial')} = {column(Trial, 't2', pk)}) "
-        f"ORDER BY {column(Trial, 't2', 'position')} LIMIT 2"
-    )
-    return (
-        f"SELECT {_ANSWER_READER.select_list()} FROM {table(Participant, 'p')} "
-        f"JOIN {table(Study, 's')} ON {column(Study, 's', pk)} = {column(Participant, 'p', 'study')} "
-        f"JOIN {table(Bundle, 'b')} ON {column(Bundle, 'b', pk)} = {column(Study, 's', 'bundle')} "
-        f"LEFT JOIN ({open_trials}) t ON {column(Trial, 't', 'participant')} = {column(Participant, 'p', pk)} "
-        f"{left_join(Condition, 'c', Trial, 't', 'condition')} {left_join(Stimulus, 'st', Trial, 't', 'stimulus')} "
-        f"{left_join(MediaFile, 'oa', Stimulus, 'st', 'original_audio')} "
-        f"{left_join(MediaFile, 'ah', Stimulus, 'st', 'audible_heatmap')} "
-        f"WHERE {column(Participant, 'p', 'token')} = %s ORDER BY {column(Trial, 't', 'position')}"
-    )
-
-
-def answer_session(*, token: str) -> AnswerSession | None:
-    """The session behind ``token`` with what storing an answer reads, in one statement.
-
-    Of the second open trial only the trial itself is built: an answer needs only its position.
-    """
-    with prepared_cursor() as cursor:
-        cursor.execute(_answer_session_sql(connection.vendor), [token, token])
-        rows = cursor.fetchall()
-    if not rows:
-        return None
-    participant, study, bundle, trial, condition, stimulus, original, audible = _ANSWER_READER.read(
-        rows[:1]
-    )[0]
-    study.bundle = bundle
-    participant.study = study
-    trials = [] if trial is None else [trial]
-    if trial is not None:
-        stimulus.original_audio, stimulus.audible_heatmap = original, audible
-        trial.condition, trial.stimulus = condition, stimulus
-        trials += [row[_TRIAL] for row in _ANSWER_READER.read(rows[1:], only={_TRIAL})]
-    for each in trials:
-        each.participant = participant
-    return AnswerSession(participant, trials)
-
-
-# What a trial page reads: the whole session, study and bundle (not its manifest), and the
-# asked trial with all it shows. Whole rows, unlike the answer's read: the page's template
-# reads many fields, and each deferred one it touched would cost a query of its own.
-# (alias, the stimulus's field), in the reader's order
+# What a trial page shows of its stimulus: every media file, joined in the same query.
 _PAGE_MEDIA = (
-    ("oa", "original_audio"),
-    ("vh", "visual_heatmap"),
-    ("ah", "audible_heatmap"),
-    ("pi", "plain_image"),
+    "stimulus__original_audio",
+    "stimulus__visual_heatmap",
+    "stimulus__audible_heatmap",
+    "stimulus__plain_image",
+    # A pair design's second stimulus: scoring reads it, its partial shows its explanations.
+    "partner__audible_heatmap",
+    "partner__visual_heatmap",
 )
-_PAGE_READER = RowReader(
-    Columns.all(Participant, "p"),
-    Columns.all(Study, "s"),
-    Columns.all(Bundle, "b", but=("manifest",)),
-    Columns.all(Condition, "pc"),
-    Columns.all(Trial, "t"),
-    Columns.all(Condition, "tc"),
-    Columns.all(Response, "r"),
-    Columns.all(Stimulus, "st"),
-    *(Columns.all(MediaFile, alias) for alias, _ in _PAGE_MEDIA),
+# What storing an answer reads of an open trial: the rules need its condition and the
+# durations of the clips it plays.
+_ANSWER_MEDIA = (
+    "stimulus__original_audio",
+    "stimulus__audible_heatmap",
+    "partner__audible_heatmap",
 )
 
 
-@dataclass
-class TrialPage:
-    """A session as its trial page at ``position`` needs it, read in one statement.
+def open_trials(*, participant: Participant, limit: int = 2) -> list[Trial]:
+    """The participant's first ``limit`` unanswered trials by position (fewer near the end),
+    each with its condition, stimulus and the stimulus's audio files."""
+    trials = list(
+        Trial.objects.select_related("condition", *_ANSWER_MEDIA)
+        .filter(participant=participant, response__isnull=True)
+        .order_by("position")[:limit]
+    )
+    for trial in trials:
+        trial.participant = participant  # (the rules read the study through it)
+    return trials
 
-    ``trial`` (None if the participant has no trial there) comes with its condition,
-    stimulus, media files and response (or the knowledge that it has none).
-    """
 
-    participant: Participant
-    trial: Trial | None
+@dataclass(frozen=True)
+class TrialProgress:
+    """How far a session is through its trials."""
+
     first_open: int | None  # position of the first unanswered trial (None: all are answered)
     answered: int
     total: int
-    previous_kind: str | None  # kind of the trial before ``position`` (None: there is none)
-
-    def previous_revisable(self) -> bool:
-        """Whether the participant may go back to the trial before this one (studies with allow_back)."""
-        return (
-            self.participant.study.allow_back
-            and self.previous_kind is not None
-            and self.previous_kind != Trial.Kind.PRACTICE
-        )
 
 
-@lru_cache(maxsize=4)
-def _trial_page_sql(vendor: str) -> str:
-    owned = f"{column(Trial, 'x', 'participant')} = {column(Participant, 'p', 'id')}"
-    unanswered = f"NOT EXISTS (SELECT 1 FROM {table(Response, 'y')} WHERE {column(Response, 'y', 'trial')} = {column(Trial, 'x', 'id')})"
-    trials = table(Trial, "x")
-    return (
-        f"SELECT {_PAGE_READER.select_list()}, "
-        f"(SELECT MIN({column(Trial, 'x', 'position')}) FROM {trials} WHERE {owned} AND {unanswered}), "
-        f"(SELECT COUNT(*) FROM {trials} WHERE {owned} AND NOT {unanswered}), "
-        f"(SELECT COUNT(*) FROM {trials} WHERE {owned}), "
-        f"(SELECT {column(Trial, 'x', 'kind')} FROM {trials} WHERE {owned} AND {column(Trial, 'x', 'position')} = %s) "
-        f"FROM {table(Participant, 'p')} "
-        f"JOIN {table(Study, 's')} ON {column(Study, 's', 'id')} = {column(Participant, 'p', 'study')} "
-        f"JOIN {table(Bundle, 'b')} ON {column(Bundle, 'b', 'id')} = {column(Study, 's', 'bundle')} "
-        f"{left_join(Condition, 'pc', Participant, 'p', 'condition')} "
-        f"LEFT JOIN {table(Trial, 't')} ON {column(Trial, 't', 'participant')} = {column(Participant, 'p', 'id')} "
-        f"AND {column(Trial, 't', 'position')} = %s "
-        f"{left_join(Condition, 'tc', Trial, 't', 'condition')} "
-        f"LEFT JOIN {table(Response, 'r')} ON {column(Response, 'r', 'trial')} = {column(Trial, 't', 'id')} "
-        f"{left_join(Stimulus, 'st', Trial, 't', 'stimulus')} "
-        + " ".join(left_join(MediaFile, alias, Stimulus, "st", name) for alias, name in _PAGE_MEDIA)
-        + f" WHERE {column(Participant, 'p', 'token')} = %s"
+def trial_progress(*, participant: Participant) -> TrialProgress:
+    """Counts of the session's trials, in one aggregate query."""
+    counts = Trial.objects.filter(participant=participant).aggregate(
+        total=Count("id"),
+        answered=Count("response"),
+        first_open=Min("position", filter=Q(response__isnull=True)),
     )
+    return TrialProgress(counts["first_open"], counts["answered"], counts["total"])
 
 
-def trial_page(*, token: str, position: int) -> TrialPage | None:
-    """The session behind ``token`` with everything its trial page at ``position`` reads (None: no such session)."""
-    low, high = connection.ops.integer_field_range(
-        Trial._meta.get_field("position").get_internal_type()
+def trials_for_page(*, participant: Participant, positions: Sequence[int]) -> dict[int, Trial]:
+    """The participant's trials at ``positions`` (those that exist), each with its condition,
+    response (or the knowledge that it has none), stimulus and media files, in one query."""
+    found = Trial.objects.select_related("condition", "response", *_PAGE_MEDIA).filter(
+        participant=participant, position__in=[p for p in positions if _storable(p)]
     )
-    if not low <= position <= high:
-        # A position no trial can have (a URL may carry any number of digits): match none,
-        # rather than send the database an integer it cannot hold (SQLite raises on those).
-        position = -1
-    with prepared_cursor() as cursor:
-        cursor.execute(_trial_page_sql(connection.vendor), [position - 1, position, token])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    built = _PAGE_READER.read([row])[0]
-    participant, study, bundle, condition, trial, trial_condition, response, stimulus = built[:8]
-    study.bundle = bundle
-    participant.study, participant.condition = study, condition
-    if trial is not None:
-        for (_, name), media in zip(_PAGE_MEDIA, built[8:], strict=True):
-            setattr(stimulus, name, media)
-        trial.participant, trial.condition, trial.stimulus = participant, trial_condition, stimulus
-        # Cached either way, so that reading trial.response never asks the database again.
-        Trial.response.related.set_cached_value(trial, response)
-        if response is not None:
-            response.trial = trial
-    first_open, answered, total, previous_kind = row[-4:]
-    return TrialPage(participant, trial, first_open, answered, total, previous_kind)
+    trials = {trial.position: trial for trial in found}
+    for trial in trials.values():
+        trial.participant = participant
+    return trials
+
+
+def _storable(position: int) -> bool:
+    # A URL may carry any number of digits: a position no trial can have matches none,
+    # rather than send the database an integer it cannot hold (SQLite raises on those).
+    field = Trial._meta.get_field("position")
+    low, high = connection.ops.integer_field_range(field.get_internal_type())
+    return max(low, 1) <= position <= high
 
 
 @lru_cache(maxsize=512)
@@ -317,7 +150,7 @@ def participant_step(
     """Where the participant is: (step name, trial position or screening trial number).
 
     ``first_open``: the position of the first unanswered trial (None: none is left), if
-    the caller has read it already (:func:`trial_page` does).
+    the caller has read it already (:func:`trial_progress` gives it).
     """
     terminal = {
         Participant.Status.DECLINED: "declined",
@@ -350,21 +183,8 @@ def participant_step(
 
 
 def trial_for_page(*, participant: Participant, position: int) -> Trial | None:
-    """A trial of this participant with everything its page shows (None if not theirs).
-
-    Two small queries rather than one join of eight tables: PostgreSQL plans every
-    query afresh, and planning that join took longer than running both (docs/benchmarks.md).
-    """
-    trial = (
-        Trial.objects.select_related("condition", "response")
-        .filter(participant=participant, position=position)
-        .first()
-    )
-    if trial is not None:
-        trial.stimulus = Stimulus.objects.select_related(
-            "original_audio", "visual_heatmap", "audible_heatmap", "plain_image"
-        ).get(pk=trial.stimulus_id)
-    return trial
+    """A trial of this participant with everything its page shows (None if not theirs)."""
+    return trials_for_page(participant=participant, positions=[position]).get(position)
 
 
 def study_measures(*, study: Study) -> list[str]:

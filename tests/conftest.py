@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import time_machine
 
 from tests.processes import port_open
 
@@ -81,3 +84,21 @@ def seeded_enrolment(monkeypatch: pytest.MonkeyPatch) -> None:
     import secrets
 
     monkeypatch.setattr(secrets, "randbits", random.Random(2026).getrandbits)
+
+
+@pytest.fixture
+def server_clock() -> Iterator[time_machine.Coordinates]:
+    """The server's clock, running; ``server_clock.shift(seconds)`` moves it on, so that a
+    simulated participant waits out a trial's audio without sleeping."""
+    with time_machine.travel(datetime.now(UTC), tick=True) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def bots_listen_on_the_server_clock(
+    server_clock: time_machine.Coordinates, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In-process bots wait out each trial's audio by moving the server's clock on, not by sleeping."""
+    from studyapp.bots import Bot
+
+    monkeypatch.setattr(Bot, "wait_out_audio", lambda self, seconds: server_clock.shift(seconds))

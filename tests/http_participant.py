@@ -29,6 +29,26 @@ from urllib.parse import urlencode, urlsplit
 from studyapp.bots import listen_log, parse_form
 
 MEDIA_SRC = re.compile(r'src="(/m/[0-9a-f]{64}\.(?:wav|png))"')
+PRELOAD = re.compile(r'data-preload="([^"]*)"')
+# Beyond the audio's own length, what a listener takes before answering can start (the
+# server refuses an answer sooner than the required listening, on its own clock).
+LISTEN_MARGIN_S = 0.05
+
+
+def trial_media(html: str) -> list[str]:
+    """The media a trial's HTML loads (its own players and picture)."""
+    return list(dict.fromkeys(MEDIA_SRC.findall(html)))
+
+
+def preload_media(html: str) -> list[str]:
+    """The media of the trial after this one, which the page preloads (``data-preload``)."""
+    found = PRELOAD.search(html)
+    return found.group(1).split() if found else []
+
+
+def listening_s(events: list[dict[str, object]]) -> float:
+    """How long the listen that ``events`` logs takes (its last event's time, in seconds)."""
+    return float(events[-1]["client_ms"]) / 1000 if events else 0.0  # type: ignore[arg-type]
 
 
 class ConnectionProblem(Exception):
@@ -177,6 +197,7 @@ class Walk:
         default_factory=list
     )  # unexpected replies (a 4xx to a well-formed answer...)
     retries: int = 0  # answers (or pages) sent again after a lost reply
+    waited_s: float = 0.0  # time spent on trials before answering (listening and thinking)
 
 
 Timing = Callable[[str, float, int], None]  # (endpoint, milliseconds, status)
@@ -202,6 +223,10 @@ class Participant:
     ) -> None:
         self.client, self.slug, self.origin, self.pace, self.rng = client, slug, origin, pace, rng
         self.walk = Walk(label)
+        self.cached: set[str] = set()  # media this browser has (a browser cache keeps them)
+        self.swapped: tuple[str, str] | None = (
+            None  # (path, html) of a trial an answer's reply carried
+        )
         self.timing = timing or (lambda endpoint, ms, status: None)
 
     async def send(
@@ -260,6 +285,10 @@ class Participant:
     async def _page(self, path: str) -> str | None:
         """Visit ``path``; returns the next path, or None when the walk ends."""
         endpoint = _endpoint(path)
+        if self.swapped is not None and self.swapped[0] == path:
+            # The runner draws the trial from the answer's reply, with no page load.
+            html, self.swapped = self.swapped[1], None
+            return await self._answer(path, html, parse_form(html))
         reply = await self.send(
             endpoint + "_page" if endpoint == "trial" else endpoint, "GET", path
         )
@@ -284,22 +313,41 @@ class Participant:
         return urlsplit(reply.headers["location"]).path
 
     async def _answer(self, path: str, html: str, form: object) -> str | None:
-        if self.pace.fetch_media:
-            for src in dict.fromkeys(MEDIA_SRC.findall(html)):
-                await self.send("media", "GET", src)
-        if self.pace.think_s:
-            jitter = 1 + self.pace.think_jitter * (2 * self.rng.random() - 1)
-            await asyncio.sleep(self.pace.think_s * jitter)
-        options = form.options("answer")  # type: ignore[attr-defined]
+        shown = time.perf_counter()
+        if (
+            self.pace.fetch_media
+        ):  # its own media (already here if preloaded), then the next trial's
+            await self._fetch(trial_media(html) + preload_media(html))
         events = listen_log(form.audio)  # type: ignore[attr-defined]
+        jitter = 1 + self.pace.think_jitter * (2 * self.rng.random() - 1)
+        on_trial = max(self.pace.think_s * jitter, listening_s(events) + LISTEN_MARGIN_S)
+        self.walk.waited_s += on_trial
+        await asyncio.sleep(max(0.0, shown + on_trial - time.perf_counter()))
+        options = form.options("answer")  # type: ignore[attr-defined]
         data = {
-            **form.fixed_fields(),
-            "answer": self.rng.choice(options),  # type: ignore[attr-defined]
+            **form.fixed_fields(),  # type: ignore[attr-defined]
+            "answer": self.rng.choice(options),
             "rt_ms": f"{self.rng.lognormvariate(7.6, 0.4):.1f}",
             "events": json.dumps(events),
         }
+        submitted = time.perf_counter()
         reply = await self.send("answer", "POST", path, data, headers={"X-Requested-With": "fetch"})
-        return self._after_answer(path, data["submission_key"], len(events), reply)
+        following = self._after_answer(path, data["submission_key"], len(events), reply)
+        carried = reply.json().get("trial") if reply.is_json else None
+        if isinstance(carried, dict) and following is not None:
+            self.swapped = (following, str(carried["html"]))
+            if self.pace.fetch_media:
+                await self._fetch(trial_media(self.swapped[1]))
+            # From "answer submitted" to "next trial ready to play", its media included.
+            self.timing("next_trial", (time.perf_counter() - submitted) * 1000, reply.status)
+        return following
+
+    async def _fetch(self, urls: list[str]) -> None:
+        """Fetch the media not in this browser's cache yet."""
+        for src in urls:
+            if src not in self.cached:
+                await self.send("media", "GET", src)
+                self.cached.add(src)
 
     def _after_answer(self, path: str, key: str, n_events: int, reply: Reply) -> str | None:
         if not reply.is_json:

@@ -116,3 +116,32 @@ def audio_rule_problems(
             if not heard_to_end(events, media, duration):
                 problems.append(f"the {label} was not heard to the end")
     return problems
+
+
+def listening_floor_s(*, study: Study, trial: Trial) -> float:
+    """The least time, on the server's clock, between serving the trial and its answer.
+
+    With ``audio_must_finish``, every required clip is heard to the end, one after the
+    other (the page plays one clip at a time): at least ``MIN_LISTENED_SHARE`` of their
+    summed durations, less ``LISTEN_SLACK_MS`` (the same allowance as the log's check).
+    Clips of unknown duration count zero.
+    """
+    if not study.audio_must_finish:
+        return 0.0
+    total = sum(_duration(trial, media) or 0.0 for media in required_media(trial, study))
+    return max(0.0, MIN_LISTENED_SHARE * total - LISTEN_SLACK_MS / 1000)
+
+
+def answered_too_soon(*, study: Study, trial: Trial, elapsed_s: float) -> str | None:
+    """Why an answer ``elapsed_s`` after the trial was served is refused (None: it is not).
+
+    Checked on the server's own clock, whatever the event log claims: a forged or
+    replayed log cannot make an answer arrive sooner than the audio takes to play.
+    """
+    floor = listening_floor_s(study=study, trial=trial)
+    if elapsed_s >= floor:
+        return None
+    return (
+        f"the answer arrived {elapsed_s:.2f} s after the trial was shown, "
+        f"sooner than its audio takes to play ({floor:.2f} s)"
+    )

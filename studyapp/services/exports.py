@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Min, Q
 from tqdm import tqdm
 
 from contracts import export_format as fmt
@@ -88,6 +88,10 @@ TRIAL_FIELDS = {
     "server_rt_ms": "server_rt_ms",
     "plays_original": "plays_original",
     "plays_explanation": "plays_explanation",
+    "focus_losses": "focus_losses",
+    "hidden_count": "hidden_count",
+    "hidden_ms": "hidden_ms",
+    "log_span_ms": "log_span_ms",
     "presented_at": "trial__presented_at",
     "answered_at": "received_at",
 }
@@ -132,17 +136,39 @@ def _tuples(qs: Any, fields: dict[str, str] | tuple[str, ...]) -> Iterator[dict[
         yield dict(zip(names, values, strict=True))
 
 
+# Speed and plausibility flags of a trial's row (contracts/export_format.py describes them).
+FAST_RT_MS = 200.0
+LOG_SLACK_MS = 1000.0
+
+
+def trial_flags(row: dict[str, Any]) -> dict[str, bool]:
+    """``flag_fast`` and ``flag_log_implausible`` of one trial row (``rt_ms``, ``server_rt_ms``, ``log_span_ms``)."""
+    rt, server, span = row["rt_ms"], row["server_rt_ms"], row["log_span_ms"]
+    return {
+        "flag_fast": rt is not None and rt < FAST_RT_MS,
+        "flag_log_implausible": span is not None
+        and server is not None
+        and span > server + LOG_SLACK_MS,
+    }
+
+
 def trial_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
     """One row per answered trial, in participant and trial order."""
-    responses = Response.objects.filter(
-        trial__participant__in=_participants(study, include_pilot)
-    ).order_by("trial__participant_id", "trial__position")
+    responses = (
+        Response.objects.filter(trial__participant__in=_participants(study, include_pilot))
+        .annotate(
+            log_span_ms=Max("trial__audio_events__client_ms")
+            - Min("trial__audio_events__client_ms")
+        )
+        .order_by("trial__participant_id", "trial__position")
+    )
     for row in _tuples(responses, TRIAL_FIELDS):
         row.update(
             study=study.slug,
             task=design_task(study),
             design=study.design,
             explanation_only=study.explanation_only,
+            **trial_flags(row),
         )
         yield row
 
@@ -181,6 +207,25 @@ def event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
     for row in _tuples(events, EVENT_FIELDS):
         row["study"] = study.slug
         yield row
+    yield from screening_event_rows(study, include_pilot)
+
+
+def screening_event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
+    """The headphone screen's play log (media ``screening``), per participant and sound check."""
+    sessions = _participants(study, include_pilot).exclude(screening={}).order_by("id")
+    for pseudonym, screening in sessions.values_list("pseudonym", "screening").iterator(CHUNK):
+        for answer in (screening or {}).get("answers", []):
+            for event in answer.get("events", []):
+                yield {
+                    "study": study.slug,
+                    "participant": pseudonym,
+                    "trial_position": answer["trial"],
+                    "stimulus": None,
+                    "media": "screening",
+                    "event": event.get("event"),
+                    "client_ms": event.get("client_ms"),
+                    "media_time_s": event.get("media_time_s"),
+                }
 
 
 def _sizes(study: Study, include_pilot: bool) -> dict[str, int]:

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from studyapp.models import AudioEvent, Participant, Response, Study, Trial
-from studyapp.selectors import answer_session
+from studyapp.models import AudioEvent, Condition, Participant, Response, Study, Trial
+from studyapp.selectors import open_trials as open_trials_of
 from studyapp.services.assignment import Assignment, assignment_in_arm, assignment_make
-from studyapp.services.audio_rules import audio_rule_problems, play_count
+from studyapp.services.audio_rules import answered_too_soon, audio_rule_problems, play_count
 from studyapp.services.designs import allowed_answers, design_answer_correct
-from studyapp.services.response_rows import audio_events_insert, response_insert, write_block
 
 RECRUITMENT_FIELDS = {
     "PROLIFIC_PID": "prolific_pid",
@@ -254,6 +253,9 @@ class Answer:
     rt_ms: float | None = None
     submission_key: str = ""
     events: tuple[dict[str, Any], ...] = ()
+    focus_losses: int | None = None
+    hidden_count: int | None = None
+    hidden_ms: float | None = None
 
 
 def answer_is_correct(trial: Trial, answer: str) -> bool:
@@ -264,11 +266,15 @@ def answer_is_correct(trial: Trial, answer: str) -> bool:
     )
 
 
+def asks_rating(study: Study, modality: str) -> bool:
+    """Whether a trial shown in ``modality`` asks how helpful the explanation was: only
+    where there is an explanation to rate."""
+    return study.ask_rating and modality != Condition.Modality.NONE
+
+
 def _check_shape(study: Study, answer: Answer) -> None:
     if answer.answer not in allowed_answers(study):
         raise AnswerRejected(f"answer {answer.answer!r} is not one of the options")
-    if study.ask_rating and answer.rating is None:
-        raise AnswerRejected("a helpfulness rating (1-7) is required")
     if study.ask_confidence and answer.confidence is None:
         raise AnswerRejected("a confidence (0-100) is required")
 
@@ -314,7 +320,7 @@ def answer_record(
         With ``code`` telling the view how to reply (see its docstring).
 
     ``open_trials`` are the session's first two unanswered trials if the caller has
-    them already (``selectors.answer_session`` reads them with the session).
+    them already (``selectors.open_trials``).
     """
     if participant.status not in {Participant.Status.IN_PROGRESS, Participant.Status.COMPLETED}:
         raise AnswerRejected("this session is not taking answers", code="state")
@@ -323,7 +329,7 @@ def answer_record(
     if participant.status != Participant.Status.IN_PROGRESS:
         open_trials = []
     elif open_trials is None:
-        open_trials = _open_trials(participant)
+        open_trials = open_trials_of(participant=participant)
     if open_trials and open_trials[0].position == position:
         return _record_new(participant, open_trials, answer)
     trial = _trial_with_response(participant, position)
@@ -341,12 +347,21 @@ def answer_record(
 
 def _record_new(participant: Participant, open_trials: list[Trial], answer: Answer) -> Recorded:
     trial = open_trials[0]
+    if trial.presented_at is None:
+        # Never served: no page showed it, so no one can have heard it (the reply sends
+        # the browser to the trial page, which shows it).
+        raise AnswerRejected("this trial has not been shown yet", code="unseen")
+    answer = _with_rating(trial, answer)
     problems = audio_rule_problems(study=participant.study, trial=trial, events=answer.events)
+    early = answered_too_soon(
+        study=participant.study, trial=trial, elapsed_s=_since_presented(trial)
+    )
+    problems += [early] if early else []
     if problems:
         raise AnswerRejected("; ".join(problems), code="rules")
     last = len(open_trials) == 1
     try:
-        with write_block(statements=2 if last else 1):
+        with transaction.atomic():
             response = _create_response(trial, answer)
             if last:
                 _complete(participant)
@@ -354,15 +369,6 @@ def _record_new(participant: Participant, open_trials: list[Trial], answer: Answ
         existing = Response.objects.get(trial=trial)
         return Recorded(_repeat_or_revise(existing, trial, answer, participant.study), False)
     return Recorded(response, True, open_trials[1].position if len(open_trials) > 1 else None)
-
-
-def _open_trials(participant: Participant) -> list[Trial]:
-    """The participant's first two unanswered trials (fewer near the end), with their stimuli."""
-    session = answer_session(token=participant.token)
-    trials = session.open_trials if session is not None else []
-    for trial in trials:
-        trial.participant = participant  # (answer_is_correct reads the study through it)
-    return trials
 
 
 def _trial_with_response(participant: Participant, position: int) -> Trial | None:
@@ -387,6 +393,7 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
         return existing
     if not study.allow_back or trial.kind == Trial.Kind.PRACTICE:
         raise AnswerRejected("this trial has already been answered", code="answered")
+    answer = _with_rating(trial, answer)
     with transaction.atomic():
         response = Response.objects.select_for_update().get(pk=existing.pk)
         response.answer, response.answer_correct = (
@@ -409,6 +416,20 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
     return response
 
 
+def _with_rating(trial: Trial, answer: Answer) -> Answer:
+    """The answer with the rating this trial asks (required) or none (a trial without an explanation)."""
+    if not asks_rating(trial.participant.study, trial.condition.modality):
+        return replace(answer, rating=None)
+    if answer.rating is None:
+        raise AnswerRejected("a helpfulness rating (1-7) is required")
+    return answer
+
+
+def _since_presented(trial: Trial) -> float:
+    """Seconds on the server's clock since the trial was first served."""
+    return (timezone.now() - trial.presented_at).total_seconds()
+
+
 def _create_response(trial: Trial, answer: Answer) -> Response:
     now = timezone.now()
     server_rt = (now - trial.presented_at).total_seconds() * 1000 if trial.presented_at else None
@@ -423,8 +444,13 @@ def _create_response(trial: Trial, answer: Answer) -> Response:
         plays_original=play_count(answer.events, "original"),
         plays_explanation=play_count(answer.events, "explanation"),
         submission_key=answer.submission_key,
+        focus_losses=answer.focus_losses,
+        hidden_count=answer.hidden_count,
+        hidden_ms=answer.hidden_ms,
     )
-    return response_insert(response=response, events=_audio_log(answer.events))
+    response.save(force_insert=True)
+    _store_events(trial, answer.events)
+    return response
 
 
 _MEDIA = frozenset(AudioEvent.Media.values)
@@ -435,8 +461,15 @@ def _audio_log(events: tuple[dict[str, Any], ...]) -> list[dict[str, Any]]:
     return [e for e in events if e.get("media") in _MEDIA]
 
 
+# What the page reports of each audio event; the trial and the time received are the server's.
+EVENT_VALUES = ("media", "event", "client_ms", "media_time_s")
+
+
 def _store_events(trial: Trial, events: tuple[dict[str, Any], ...]) -> None:
-    audio_events_insert(trial_id=trial.pk, events=_audio_log(events))
+    AudioEvent.objects.bulk_create(
+        AudioEvent(trial=trial, **{name: e.get(name) for name in EVENT_VALUES})
+        for e in _audio_log(events)
+    )
 
 
 def _complete(participant: Participant) -> None:

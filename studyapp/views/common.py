@@ -11,15 +11,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from studyapp.models import Participant, Study
-from studyapp.selectors import (
-    AnswerSession,
-    TrialPage,
-    answer_session,
-    bundle_colormap,
-    participant_by_token,
-    participant_step,
-    trial_page,
-)
+from studyapp.selectors import bundle_colormap, participant_by_token, participant_step
 from studyapp.services.participants import participant_expire_if_idle, participant_touch
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
@@ -46,24 +38,6 @@ def participant_or_404(token: str) -> Participant:
         raise Http404(NO_SESSION)
     _visited(participant)
     return participant
-
-
-def answer_session_or_404(token: str) -> AnswerSession:
-    """As :func:`participant_or_404`, loading only what storing an answer reads, and the open trials."""
-    session = answer_session(token=token) if _TOKEN.match(token) else None
-    if session is None:
-        raise Http404(NO_SESSION)
-    _visited(session.participant)
-    return session
-
-
-def trial_page_or_404(token: str, position: int) -> TrialPage:
-    """As :func:`participant_or_404`, with everything the trial page at ``position`` reads."""
-    page = trial_page(token=token, position=position) if _TOKEN.match(token) else None
-    if page is None:
-        raise Http404(NO_SESSION)
-    _visited(page.participant)
-    return page
 
 
 def _visited(participant: Participant) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -73,7 +74,9 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "GET":
         # Returning with the same recruitment id goes straight back to the session; a new
         # session needs a POST, so link previews and crawlers never create one.
-        existing = participant_resumable(study=study, recruitment=recruitment_from(request.GET))
+        existing = participant_resumable(
+            study=study, recruitment=recruitment_from(request.GET)
+        ) or _resumable_in_this_browser(request, study)
         if existing:
             return redirect("resume", token=existing.token)
         if not study.is_open:
@@ -93,7 +96,33 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         participant, _ = participant_enroll(study=study, recruitment=recruitment_from(request.POST))
     except StudyUnavailable as exc:
         return render(request, "studyapp/unavailable.html", {"study": study, "reason": exc.reason})
-    return redirect("resume", token=participant.token)
+    reply = redirect("resume", token=participant.token)
+    # The bare link, opened again in this browser, resumes this session (the entry page says so).
+    reply.set_signed_cookie(
+        _resume_cookie(study),
+        participant.token,
+        salt=RESUME_SALT,
+        max_age=RESUME_DAYS * 86400,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+    return reply
+
+
+RESUME_SALT, RESUME_DAYS = "studyapp.resume", 7
+
+
+def _resume_cookie(study: Study) -> str:
+    return f"hearxai-resume-{study.slug}"
+
+
+def _resumable_in_this_browser(request: HttpRequest, study: Study) -> Participant | None:
+    """The session this browser started in ``study`` (a signed cookie names it), if any."""
+    token = request.get_signed_cookie(
+        _resume_cookie(study), default=None, salt=RESUME_SALT, max_age=RESUME_DAYS * 86400
+    )
+    return Participant.objects.filter(study=study, token=token).first() if token else None
 
 
 @require_GET
@@ -165,8 +194,32 @@ def done(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "studyapp/done.html",
-        page_context(participant, redirect_url=participant.study.completion_url),
+        page_context(
+            participant,
+            redirect_url=participant.study.completion_url,
+            design_words=debrief_words(participant.study),
+        ),
     )
+
+
+def debrief_words(study: Study) -> str:
+    """The default debrief's account of the design, worded from the study's own settings."""
+    modalities = set(study.conditions.values_list("modality", flat=True))
+    words = []
+    if len(modalities) > 1:
+        who = (
+            "You saw or heard different kinds of explanation on different recordings"
+            if study.assignment == Study.Assignment.WITHIN
+            else "Different participants saw or heard different kinds of explanation"
+        )
+        explained = modalities - {"none"}
+        words.append(who + (" (or none)." if "none" in modalities and explained else "."))
+    if study.share_incorrect > 0:
+        words.append(
+            "Some of the model's decisions were wrong on purpose, so that we can tell whether "
+            "people follow the explanation or the recording."
+        )
+    return " ".join(words)
 
 
 @require_GET

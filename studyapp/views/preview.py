@@ -21,7 +21,7 @@ from studyapp.services.assignment import assignment_plan, study_arms
 from studyapp.services.designs import design_shows_feedback
 from studyapp.services.screening import screening_plan, screening_sound_path
 from studyapp.views.common import next_page, problem, wants_json
-from studyapp.views.participant import estimated_minutes, instructions_context
+from studyapp.views.participant import debrief_words, estimated_minutes, instructions_context
 from studyapp.views.screening import calibration_context, screening_context, wav_response
 from studyapp.views.trials import answer_form, feedback_context, trial_page_context
 
@@ -189,7 +189,10 @@ def _fixed_pages(study: Study, cond: Condition, url: str) -> dict[str, tuple[str
             "studyapp/demographics.html",
             {"form": DemographicsForm(questions=list(study.demographics))},
         ),
-        "done": ("studyapp/done.html", {"redirect_url": ""}),
+        "done": (
+            "studyapp/done.html",
+            {"redirect_url": "", "design_words": debrief_words(study)},
+        ),
         "declined": ("studyapp/declined.html", {"redirect_url": ""}),
         "screened-out": ("studyapp/screened_out.html", {"redirect_url": ""}),
         "expired": ("studyapp/expired.html", {}),

@@ -9,14 +9,21 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import AnswerForm
 from studyapp.models import Condition, MediaFile, Participant, Study, Trial
-from studyapp.selectors import AnswerSession, TrialPage, participant_step, trial_for_page
+from studyapp.selectors import (
+    TrialProgress,
+    participant_step,
+    trial_for_page,
+    trial_progress,
+    trials_for_page,
+)
 from studyapp.services.designs import design_shows_explanation, design_shows_feedback
 from studyapp.services.participants import (
     Answer,
@@ -25,60 +32,54 @@ from studyapp.services.participants import (
     allowed_answers,
     answer_is_correct,
     answer_record,
+    asks_rating,
     trial_present,
 )
 from studyapp.views.common import (
-    answer_session_or_404,
     next_page,
     page_context,
     participant_or_404,
     problem,
     stale_page,
     step_url,
-    trial_page_or_404,
+    wants_json,
 )
 from studyapp.views.limits import rate_limited
+from studyapp.views.trial_kinds import TRIAL_SECTION, trial_partial
 
-STALE_CODES = {"answered", "order", "state"}
+STALE_CODES = {"answered", "order", "state", "unseen"}
 
 
 def answer_form(study: Study, data: Any = None) -> AnswerForm:
-    return AnswerForm(
-        data,
-        choices=allowed_answers(study),
-        ask_rating=study.ask_rating,
-        ask_confidence=study.ask_confidence,
-    )
+    return AnswerForm(data, choices=allowed_answers(study), ask_confidence=study.ask_confidence)
 
 
 def trial_page_context(
-    *, participant: Participant, trial: Trial, answered: int, total: int, **extra: Any
+    *,
+    participant: Participant,
+    trial: Trial,
+    answered: int,
+    total: int,
+    following: Trial | None = None,
+    **extra: Any,
 ) -> dict[str, Any]:
-    """What the trial template needs; the preview builds the same from unsaved objects."""
+    """What a trial's partial needs; the preview builds the same from unsaved objects.
+
+    ``following``: the trial after this one, whose media the page preloads.
+    """
     stim = trial.stimulus
-    study = participant.study
-    modality = (
-        trial.condition.modality
-        if design_shows_explanation(study=study, kind=trial.kind)
-        else Condition.Modality.NONE
-    )
+    shows = trial_shows(participant.study, trial)
     previous = getattr(trial, "response", None) if trial.pk else None
     context = {
         "trial": trial,
+        "trial_section": TRIAL_SECTION,
+        "trial_partial": trial_partial(trial),
         "stimulus": stim,
-        "modality": modality,
-        "show_image": modality in {"visual", "both"},
-        "show_plain_image": modality in {"none", "audible"},
-        "play_explanation": modality in {"audible", "both"},
-        "play_original": not study.explanation_only,
-        # Pairwise designs: each trial kind renders its own partial (see docs/study-designs.md).
-        "partner": trial.partner if trial.partner_id else None,
-        "trial_partial": "studyapp/_trial_pair.html"
-        if trial.partner_id
-        else "studyapp/_trial_single.html",
+        **shows,
         "pair_sides": [(stim, "explanation", "first"), (trial.partner, "partner", "second")]
-        if trial.partner_id
+        if shows["partner"] is not None
         else [],
+        "ask_rating": asks_rating(participant.study, shows["modality"]),
         "answers": allowed_answers(participant.study),
         "submission_key": secrets.token_urlsafe(16),
         "answered": answered,
@@ -89,6 +90,7 @@ def trial_page_context(
         "confidence_value": previous.confidence if previous is not None else None,
         "is_last": trial.position == total,
         "storage_key": f"hearxai:{participant.pseudonym}:{trial.position}",
+        "preload": trial_media_urls(participant.study, following) if following is not None else [],
         "form_action": "",
         "back_url": "",
     }
@@ -96,49 +98,105 @@ def trial_page_context(
     return page_context(participant, **context)
 
 
+def trial_shows(study: Study, trial: Trial) -> dict[str, Any]:
+    """What a trial's page shows and plays (the partials and the preload list both read it)."""
+    modality = (
+        trial.condition.modality
+        if design_shows_explanation(study=study, kind=trial.kind)
+        else Condition.Modality.NONE
+    )
+    return {
+        "modality": modality,
+        "show_image": modality in {"visual", "both"},
+        "show_plain_image": modality in {"none", "audible"},
+        "play_explanation": modality in {"audible", "both"},
+        "play_original": not study.explanation_only,
+        # Pairwise designs: the second stimulus, shown beside the first (docs/study-designs.md).
+        "partner": trial.partner if trial.partner_id else None,
+    }
+
+
+def trial_media_urls(study: Study, trial: Trial) -> list[str]:
+    """The URLs of the media a trial's page loads (what the trial before it preloads)."""
+    shows = trial_shows(study, trial)
+    items = [trial.stimulus.original_audio] if shows["play_original"] else []
+    for stimulus in [trial.stimulus] + ([shows["partner"]] if shows["partner"] else []):
+        if shows["play_explanation"]:
+            items.append(stimulus.audible_heatmap)
+        if shows["show_image"]:
+            items.append(stimulus.visual_heatmap)
+    if shows["show_plain_image"] and shows["partner"] is None:
+        items.append(trial.stimulus.plain_image)
+    return [media_url(item) for item in items]
+
+
 @require_http_methods(["GET", "POST"])
 @rate_limited("RATE_LIMIT_ANSWER_PER_MIN", per="session")
 def trial(request: HttpRequest, token: str, position: int) -> HttpResponse:
+    participant = participant_or_404(token)
     if request.method == "POST":
-        return _trial_post(request, answer_session_or_404(token), position)
-    page = trial_page_or_404(token, position)
-    participant, trial_obj = page.participant, page.trial
-    step, current = participant_step(participant=participant, first_open=page.first_open)
-    revising = _may_revise(page, step, current, position)
-    if not revising and (step != "trial" or current != position):
-        return redirect(step_url(participant))
-    if trial_obj is None:
+        return _trial_post(request, participant, position)
+    progress = trial_progress(participant=participant)
+    step, current = participant_step(participant=participant, first_open=progress.first_open)
+    shown = trials_for_page(
+        participant=participant, positions=[position - 1, position, position + 1]
+    )
+    trial_obj = shown.get(position)
+    revising = _may_revise(participant, trial_obj, step, current, position)
+    if trial_obj is None or (not revising and (step != "trial" or current != position)):
         return redirect(step_url(participant))
     if not revising:
         trial_present(trial=trial_obj)
-    context = trial_page_context(
-        participant=participant,
-        trial=trial_obj,
-        answered=page.answered,
-        total=page.total,
+    before = shown.get(position - 1)
+    context = _runner_context(
+        participant,
+        trial_obj,
+        progress,
+        following=None if revising else shown.get(position + 1),
         revising=revising,
         back_url=reverse("trial", args=[participant.token, position - 1])
-        if page.previous_revisable()
+        if participant.study.allow_back
+        and before is not None
+        and before.kind != Trial.Kind.PRACTICE
         else "",
     )
     return render(request, "studyapp/trial.html", context)
 
 
-def _may_revise(page: TrialPage, step: str, current: int | None, position: int) -> bool:
+def _runner_context(
+    participant: Participant,
+    trial_obj: Trial,
+    progress: TrialProgress,
+    *,
+    following: Trial | None,
+    **extra: Any,
+) -> dict[str, Any]:
+    return trial_page_context(
+        participant=participant,
+        trial=trial_obj,
+        answered=progress.answered,
+        total=progress.total,
+        following=following,
+        form_action=reverse("trial", args=[participant.token, trial_obj.position]),
+        **extra,
+    )
+
+
+def _may_revise(
+    participant: Participant, found: Trial | None, step: str, current: int | None, position: int
+) -> bool:
     """Going back is allowed to an answered, non-practice trial before the current one."""
     if (
-        not page.participant.study.allow_back
+        not participant.study.allow_back
         or step != "trial"
         or current is None
         or not 1 <= position < current
     ):
         return False
-    found = page.trial
     return found is not None and hasattr(found, "response") and found.kind != Trial.Kind.PRACTICE
 
 
-def _trial_post(request: HttpRequest, session: AnswerSession, position: int) -> HttpResponse:
-    participant = session.participant
+def _trial_post(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
     form = answer_form(participant.study, request.POST)
     if not form.is_valid():
         return problem(
@@ -155,14 +213,12 @@ def _trial_post(request: HttpRequest, session: AnswerSession, position: int) -> 
         rt_ms=data.get("rt_ms"),
         submission_key=data["submission_key"],
         events=tuple(data["events"]),
+        focus_losses=data.get("focus_losses"),
+        hidden_count=data.get("hidden_count"),
+        hidden_ms=data.get("hidden_ms"),
     )
     try:
-        recorded = answer_record(
-            participant=participant,
-            position=position,
-            answer=answer,
-            open_trials=session.open_trials,
-        )
+        recorded = answer_record(participant=participant, position=position, answer=answer)
     except AnswerRejected as exc:
         if exc.code in STALE_CODES:
             return stale_page(request, str(exc), step_url(participant))
@@ -176,7 +232,36 @@ def _trial_post(request: HttpRequest, session: AnswerSession, position: int) -> 
         )
     if design_shows_feedback(study=participant.study, kind=recorded.response.trial.kind):
         return next_page(request, reverse("feedback", args=[participant.token, position]))
+    if recorded.created and recorded.next_position is not None and wants_json(request):
+        return _next_trial_reply(request, participant, recorded.next_position)
     return next_page(request, _after_answer_url(participant, recorded))
+
+
+def _next_trial_reply(
+    request: HttpRequest, participant: Participant, position: int
+) -> JsonResponse:
+    """The stored answer's reply that carries the next trial, for the runner to swap in.
+
+    The trial counts as presented from this moment: the page shows it as soon as the
+    reply arrives (its media are already in the browser's cache, preloaded).
+    """
+    progress = trial_progress(participant=participant)
+    shown = trials_for_page(participant=participant, positions=[position, position + 1])
+    trial_obj = trial_present(trial=shown[position])
+    context = _runner_context(participant, trial_obj, progress, following=shown.get(position + 1))
+    html = render_to_string(TRIAL_SECTION, context, request=request)
+    return JsonResponse(
+        {
+            "ok": True,
+            "next": context["form_action"],
+            "trial": {
+                "position": position,
+                "answered": progress.answered,
+                "total": progress.total,
+                "html": html,
+            },
+        }
+    )
 
 
 def _after_answer_url(participant: Participant, recorded: Recorded) -> str:
@@ -243,7 +328,9 @@ def media(request: HttpRequest, sha256: str, ext: str) -> FileResponse:
     if not path.is_file():
         raise Http404("file missing from storage")
     response = FileResponse(open(path, "rb"), content_type=media_type)
-    response["Cache-Control"] = "private, max-age=86400, immutable"
+    # Named by its content hash, a file never changes: any cache may keep it for a year (the
+    # media service's nginx sends the same header, docker/media-nginx.conf).
+    response["Cache-Control"] = "public, max-age=31536000, immutable"
     response["Accept-Ranges"] = "none"
     return response
 

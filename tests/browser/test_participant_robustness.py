@@ -176,6 +176,7 @@ def test_an_answer_given_while_offline_is_sent_when_the_connection_returns(
     assert not Response.objects.filter(trial=trial).exists()
     page.context.set_offline(False)
     page.wait_for_url("**/trial/2/", timeout=10_000)
+    expect(page.locator("#trial")).to_have_attribute("data-position", "2")  # swapped in
     assert Response.objects.filter(trial=trial).count() == 1
 
 

@@ -353,12 +353,25 @@ def test_every_variable_the_settings_read_is_documented() -> None:
     assert sorted(read - documented_variables()) == []
 
 
-def test_the_web_port_is_published_on_loopback_only(services: dict[str, dict[str, Any]]) -> None:
+def test_only_web_and_media_publish_ports_and_only_on_loopback(
+    services: dict[str, dict[str, Any]],
+) -> None:
     published = {
         name: spec.get("ports", []) for name, spec in services.items() if spec.get("ports")
     }
-    assert list(published) == ["web"]
-    assert all(str(port).startswith("127.0.0.1:") for port in published["web"])
+    assert sorted(published) == ["media", "web"]  # (the TLS proxy on the host reaches both)
+    assert all(str(port).startswith("127.0.0.1:") for ports in published.values() for port in ports)
+
+
+def test_the_media_service_reads_the_media_volume_read_only_at_its_content_paths(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    media = services["media"]
+    assert "app-data:/data:ro" in media["volumes"]
+    config = (REPO / "docker" / "media-nginx.conf").read_text()
+    # /m/<sha256>.<ext> is stored at <2 hex digits>/<sha256>.<ext> (studyapp/services/media.py).
+    assert "root /data/media;" in config and "try_files /$prefix/$prefix$rest.$ext" in config
+    assert "public, max-age=31536000, immutable" in config
 
 
 # --- commands name real modules -------------------------------------------------------

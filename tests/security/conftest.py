@@ -99,3 +99,8 @@ def staff_client(db: None) -> Client:
     client = Client()
     client.force_login(user)
     return client
+
+
+@pytest.fixture(autouse=True)
+def _bots_listen_on_the_server_clock(bots_listen_on_the_server_clock: None) -> None:
+    """(See tests/conftest.py.)"""

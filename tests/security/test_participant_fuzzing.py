@@ -38,6 +38,7 @@ from studyapp.services.participants import participant_consent, participant_enro
 from studyapp.services.screening import screening_calibrated
 from tests.http_participant import listen_log
 from tests.security.conftest import every_page_study, walk
+from tests.studyapp.participant_helpers import shown_long_enough_ago
 
 pytestmark = pytest.mark.django_db
 TOKENED = [
@@ -230,13 +231,15 @@ class ParticipantEndpoints(RuleBasedStateMachine):
             "wrong option": "eleven",
             "oversized": OVERSIZED,
         }
+        events = listen_log(audio)
+        shown_long_enough_ago(trial, events)  # (as if its page had been open that long)
         return {
             "answer": answer[answer_kind],
             "rating": "4",
             "confidence": "60",
             "rt_ms": "1200",
             "submission_key": keys[key] or "replayed-key",
-            "events": json.dumps(listen_log(audio)),
+            "events": json.dumps(events),
         }
 
     @rule()

@@ -23,7 +23,7 @@ from studyapp.services.studies import study_create
 from studyapp.views import limits
 from tests.processes import free_port
 from tests.security.conftest import every_page_study, walk
-from tests.studyapp.participant_helpers import at_first_trial
+from tests.studyapp.participant_helpers import at_first_trial, shown_long_enough_ago
 
 pytestmark = pytest.mark.django_db
 FETCH = {"HTTP_X_REQUESTED_WITH": "fetch"}
@@ -56,6 +56,7 @@ def _answer(trial: Trial, key: str) -> dict[str, str]:
             "media_time_s": item.duration_s,
         },
     ]
+    shown_long_enough_ago(trial, events)
     return {
         "answer": trial.stimulus.predicted_label,
         "rt_ms": "800",

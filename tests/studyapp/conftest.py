@@ -17,3 +17,8 @@ def study(bundle: Bundle) -> Study:
         consent_text="Consent text.",
         completion_code="DONE123",
     )
+
+
+@pytest.fixture(autouse=True)
+def _bots_listen_on_the_server_clock(bots_listen_on_the_server_clock: None) -> None:
+    """(See tests/conftest.py.)"""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.utils import timezone
 
 from studyapp.models import Participant, Study, Trial
 from studyapp.services.audio_rules import required_media
@@ -34,11 +36,22 @@ def full_listen(trial: Trial, *, start_ms: float = 10.0) -> tuple[dict[str, Any]
 
 
 def listen_to(participant: Participant, position: int) -> tuple[dict[str, Any], ...]:
-    return full_listen(
-        Trial.objects.select_related(
-            "stimulus__original_audio", "stimulus__audible_heatmap", "condition"
-        ).get(participant=participant, position=position)
-    )
+    """The log of a full listen to trial ``position``, with the trial shown long enough ago
+    for that listen (the server refuses an answer sooner than its audio takes to play)."""
+    trial = Trial.objects.select_related(
+        "stimulus__original_audio", "stimulus__audible_heatmap", "condition"
+    ).get(participant=participant, position=position)
+    events = full_listen(trial)
+    shown_long_enough_ago(trial, events)
+    return events
+
+
+def shown_long_enough_ago(trial: Trial, events: Sequence[dict[str, Any]]) -> None:
+    """Mark ``trial`` as served long enough ago for the listen ``events`` log (plus a second):
+    the server refuses an answer sooner than the trial's audio plays, on its own clock."""
+    span_ms = max((float(e["client_ms"]) for e in events), default=0.0)
+    shown_at = timezone.now() - timedelta(milliseconds=span_ms + 1000)
+    Trial.objects.filter(pk=trial.pk).update(presented_at=shown_at)
 
 
 def consented(study: Study, label: str) -> Participant:

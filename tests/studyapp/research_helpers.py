@@ -12,7 +12,10 @@ import random
 import shutil
 import tempfile
 import zipfile
+from datetime import timedelta
 from pathlib import Path
+
+from django.utils import timezone
 
 from studyapp.models import Bundle, Participant, Study, Trial
 from studyapp.services.bundles import bundle_import
@@ -126,6 +129,8 @@ def answer(
             if rng.random() < accuracy
             else rng.choice([o for o in options if o != right] or options)
         )
+        # (Shown long enough ago for its audio: the server refuses an answer sooner.)
+        Trial.objects.filter(pk=trial.pk).update(presented_at=timezone.now() - timedelta(minutes=1))
         response_record(
             participant=participant,
             position=trial.position,

@@ -204,7 +204,7 @@ def test_the_consent_version_agreed_to_is_stored(bundle: Bundle, client: Client)
     assert participant.consent_version == "2026-03-v4" and participant.consented_at is not None
 
 
-def test_a_fetch_submission_is_answered_with_the_next_page_and_a_repeat_is_stored_once(
+def test_a_fetch_submission_is_answered_with_the_next_trial_and_a_repeat_is_stored_once(
     bundle: Bundle, client: Client
 ) -> None:
     study = make_study(bundle, n_trials=3)
@@ -213,11 +213,21 @@ def test_a_fetch_submission_is_answered_with_the_next_page_and_a_repeat_is_store
     data = answer_post(participant, 1, "2")
     first, second = client.post(url, data, **FETCH), client.post(url, data, **FETCH)
     assert first.status_code == second.status_code == 200
-    assert (
-        first.json()
-        == second.json()
-        == {"ok": True, "next": reverse("trial", args=[participant.token, 2])}
+    next_url = reverse("trial", args=[participant.token, 2])
+    # The reply to a stored answer carries the next trial for the page to swap in ...
+    reply = first.json()
+    assert reply["ok"] and reply["next"] == next_url
+    assert (reply["trial"]["position"], reply["trial"]["answered"], reply["trial"]["total"]) == (
+        2,
+        1,
+        3,
     )
+    assert 'data-position="2"' in reply["trial"]["html"]
+    assert f'action="{next_url}"' in reply["trial"]["html"]
+    # ... which counts as shown from then on (its media preloaded by the trial before).
+    assert Trial.objects.get(participant=participant, position=2).presented_at is not None
+    # A repeat (a retry whose reply was lost) is sent to the current step by a full load.
+    assert second.json() == {"ok": True, "next": next_url}
     assert Response.objects.filter(trial__participant=participant).count() == 1
     assert AudioEvent.objects.filter(trial__participant=participant).count() == 4
 

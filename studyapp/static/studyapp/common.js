@@ -67,6 +67,12 @@
     }
 
     function handle(code, data) {
+      if (data.ok && data.trial && options.onNextTrial) {
+        // Stored, and the reply carries the next trial: the page draws it in place.
+        if (options.onStored) options.onStored();
+        options.onNextTrial(data);
+        return;
+      }
       if (data.ok && data.next) { say("Saved."); go(data.next); return; }
       if (data.next) { go(data.next); return; }  // out-of-date page: the server says where to go
       sending = false;

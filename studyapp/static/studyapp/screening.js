@@ -102,7 +102,9 @@
       state.ended = true;
       store.save();
       open();
-      buttons[0].focus();
+      // Focus on the question, not on an answer: a stray Enter must not pick "Noise 1".
+      status.setAttribute("tabindex", "-1");
+      status.focus();
     });
     audio.addEventListener("error", function () {
       status.textContent = "The sound could not be loaded. Please check your connection and reload the page.";

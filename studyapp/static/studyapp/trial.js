@@ -1,15 +1,89 @@
-// Trial page: audio rules, event log, response time, synchronised playhead.
+// Trial runner: one page per block of trials. The first trial comes with the page; the
+// reply to each stored answer carries the next trial's HTML, which replaces the current
+// one in place (the server decides what it is: this script never picks a trial). The
+// next trial's media are preloaded while the current one runs, so it is ready to play
+// when it is swapped in. Any reply without a trial (practice feedback, the end, an
+// out-of-date page) is followed by a full page load of the URL the server names.
 //
-// Answering opens once every required clip has been heard to the end (if the study
-// says so); the response time counts from that moment. Every play, pause, end and
-// replay is logged with its client time; the log goes to the server with the answer,
-// which checks it against the same rules. State is kept per tab, so a reload keeps
-// what was already heard and how many replays are left.
+// Per trial: audio rules, event log, response time, synchronised playhead, focus and
+// visibility. Answering opens once every required clip has been heard to the end (if
+// the study says so); the response time counts from that moment. Every play, pause,
+// end and replay is logged with its client time; the log goes to the server with the
+// answer, which checks it against the same rules. State is kept per tab, so a reload
+// keeps what was already heard and how many replays are left.
 (function () {
   "use strict";
-  const root = document.getElementById("trial");
-  if (!root || !window.HearXAI) return;
   const H = window.HearXAI;
+  const runner = document.getElementById("runner");
+  if (!runner || !H) return;
+  const preloaded = {};  // url -> a loaded <audio> or <img> for the next trial
+
+  function preload(root) {
+    (root.dataset.preload || "").split(" ").filter(Boolean).forEach(function (url) {
+      if (preloaded[url]) return;
+      if (/\.png$/.test(url)) { const img = new Image(); img.src = url; preloaded[url] = img; return; }
+      const audio = new Audio();
+      audio.preload = "auto";
+      audio.src = url;
+      audio.load();
+      preloaded[url] = audio;
+    });
+  }
+
+  // The swapped-in trial takes the preloaded <audio> elements themselves (already
+  // buffered), in place of the fresh ones its HTML names.
+  function adoptPreloaded(root) {
+    root.querySelectorAll("audio[data-media]").forEach(function (fresh) {
+      const ready = preloaded[fresh.getAttribute("src")];
+      if (!ready || ready.tagName !== "AUDIO") return;
+      Array.prototype.forEach.call(fresh.attributes, function (a) { if (a.name !== "src") ready.setAttribute(a.name, a.value); });
+      fresh.replaceWith(ready);
+    });
+    Object.keys(preloaded).forEach(function (url) { delete preloaded[url]; });
+  }
+
+  function swapIn(data) {
+    runner.querySelectorAll("audio").forEach(function (a) { a.pause(); });
+    runner.innerHTML = data.trial.html;
+    const root = document.getElementById("trial");
+    adoptPreloaded(root);
+    const bar = document.getElementById("progress"), text = document.getElementById("progress-text");
+    if (bar) { bar.max = data.trial.total; bar.value = data.trial.answered; bar.textContent = data.trial.answered + " of " + data.trial.total; }
+    if (text) text.textContent = data.trial.answered + " of " + data.trial.total + " answered";
+    // A reload, or the back and forward buttons, then load the trial the participant is at.
+    window.history.replaceState(null, "", data.next);
+    window.scrollTo(0, 0);
+    start(root, true);
+  }
+
+  // Focus and visibility while a trial is shown (as jsPsych's interaction data): how
+  // often the window lost focus, how often the page was hidden (another tab, a minimised
+  // window, a locked phone) and for how long. Kept with the trial's state, so a reload
+  // keeps them (the reload itself counts as one hiding).
+  function watchInteraction(store) {
+    const seen = (store.state.interaction = store.state.interaction || { blurs: 0, hidden: 0, hidden_ms: 0 });
+    let hiddenSince = document.visibilityState === "hidden" ? store.now() : null;
+    function onBlur() { seen.blurs += 1; store.save(); }
+    function onVisibility() {
+      if (document.visibilityState === "hidden") { seen.hidden += 1; hiddenSince = store.now(); }
+      else if (hiddenSince != null) { seen.hidden_ms += store.now() - hiddenSince; hiddenSince = null; }
+      store.save();
+    }
+    window.addEventListener("blur", onBlur);
+    document.addEventListener("visibilitychange", onVisibility);
+    return {
+      values: function () {
+        const open = hiddenSince != null ? store.now() - hiddenSince : 0;
+        return { focus_losses: seen.blurs, hidden_count: seen.hidden, hidden_ms: Math.round(seen.hidden_ms + open) };
+      },
+      stop: function () {
+        window.removeEventListener("blur", onBlur);
+        document.removeEventListener("visibilitychange", onVisibility);
+      },
+    };
+  }
+
+  function start(root, swapped) {
   const mustFinish = root.dataset.mustFinish === "1";
   const maxReplays = parseInt(root.dataset.maxReplays || "0", 10);
   const allowSeeking = root.dataset.allowSeeking === "1";
@@ -23,6 +97,7 @@
   state.starts = state.starts || {};
   state.finished = state.finished || {};
   if (revising) { state.events = []; state.starts = {}; state.finished = {}; }
+  const interaction = watchInteraction(store);
   const audios = Array.prototype.slice.call(root.querySelectorAll("audio[data-media]"));
   const required = audios.map(function (a) { return a.dataset.media; });
   const players = {};
@@ -124,7 +199,7 @@
         log(media, "play", audio);  // resumed after a pause
       }
       render();
-      H.playhead.follow(audio);
+      playhead.follow(audio);
     });
 
     audio.addEventListener("pause", function () {
@@ -165,7 +240,7 @@
   // --- playhead over the picture ----------------------------------------------------
   // The bundle records which pixel columns of the image span the clip (x0..x1 of width)
   // and which seconds they show (t0..t1); the line follows whichever clip is playing.
-  H.playhead = (function () {
+  const playhead = (function () {
     const figure = document.getElementById("heatmap");
     const line = document.getElementById("playhead");
     let current = null;
@@ -199,6 +274,7 @@
       follow: function (audio) {
         if (!figure || !line) return;
         current = audio;
+        place(audio);  // (positioned before it is shown, so it never flashes at the left edge)
         line.classList.add("visible");
         window.requestAnimationFrame(frame);
       },
@@ -244,11 +320,19 @@
       }
       form.elements.rt_ms.value = Math.max(0, store.now() - state.answerableAt).toFixed(1);
       form.elements.events.value = JSON.stringify(state.events);
+      const seen = interaction.values();
+      Object.keys(seen).forEach(function (name) { if (form.elements[name]) form.elements[name].value = seen[name]; });
       return true;
     },
-    onStored: function () { store.clear(); },
+    onStored: function () { store.clear(); interaction.stop(); },
+    onNextTrial: swapIn,
   });
 
-  // Focus the first control the participant needs (the play button has autofocus).
-  if (allHeard() && !revising) nextFocus();
+  // Focus the first control the participant needs (the play button has autofocus,
+  // which a swapped-in trial does not get).
+  if ((allHeard() && !revising) || swapped) nextFocus();
+  preload(root);
+  }
+
+  start(document.getElementById("trial"), false);
 })();
