@@ -12,9 +12,9 @@ import random
 import shutil
 import tempfile
 import zipfile
-from datetime import timedelta
 from pathlib import Path
 
+import time_machine
 from django.utils import timezone
 
 from studyapp.models import Bundle, Participant, Study, Trial
@@ -122,28 +122,32 @@ def answer(
         .order_by("position")
     )
     done = 0
-    for trial in trials[:n]:
-        right = correct_answer(trial)
-        given = (
-            right
-            if rng.random() < accuracy
-            else rng.choice([o for o in options if o != right] or options)
-        )
-        # (Shown long enough ago for its audio: the server refuses an answer sooner.)
-        Trial.objects.filter(pk=trial.pk).update(presented_at=timezone.now() - timedelta(minutes=1))
-        response_record(
-            participant=participant,
-            position=trial.position,
-            answer=Answer(
-                answer=given,
-                rating=rng.randint(1, 7) if study.ask_rating else None,
-                confidence=rng.randint(0, 100) if study.ask_confidence else None,
-                rt_ms=800.0 + rng.random() * 900,
-                submission_key=f"k{participant.pk}-{trial.position}-{seed}",
-                events=listened(trial),
-            ),
-        )
-        done += 1
+    # Each trial is shown, then answered once its audio has played: the server refuses an
+    # answer sooner, on its own clock, which moves on here instead of the test sleeping.
+    with time_machine.travel(timezone.now(), tick=False) as shifted:
+        for trial in trials[:n]:
+            right = correct_answer(trial)
+            given = (
+                right
+                if rng.random() < accuracy
+                else rng.choice([o for o in options if o != right] or options)
+            )
+            events = listened(trial)
+            Trial.objects.filter(pk=trial.pk).update(presented_at=timezone.now())
+            shifted.shift(max(float(e["client_ms"]) for e in events) / 1000 + 0.5)
+            response_record(
+                participant=participant,
+                position=trial.position,
+                answer=Answer(
+                    answer=given,
+                    rating=rng.randint(1, 7) if study.ask_rating else None,
+                    confidence=rng.randint(0, 100) if study.ask_confidence else None,
+                    rt_ms=800.0 + rng.random() * 900,
+                    submission_key=f"k{participant.pk}-{trial.position}-{seed}",
+                    events=events,
+                ),
+            )
+            done += 1
     return done
 
 
