@@ -102,5 +102,6 @@ def staff_client(db: None) -> Client:
 
 
 @pytest.fixture(autouse=True)
-def _bots_listen_on_the_server_clock(bots_listen_on_the_server_clock: None) -> None:
-    """(See tests/conftest.py.)"""
+def _bots_listen_on_the_server_clock(request: pytest.FixtureRequest) -> None:
+    """In-process bots wait out each trial's audio on a moved clock (see tests/conftest.py)."""
+    request.getfixturevalue("bots_listen_on_the_server_clock")

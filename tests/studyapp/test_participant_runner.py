@@ -135,7 +135,7 @@ def test_each_trial_page_preloads_the_media_of_the_trial_after_it(
         "stimulus__audible_heatmap",
         "stimulus__plain_image",
     ).get(participant=participant, position=2)
-    urls = trial_media_urls(second)
+    urls = trial_media_urls(participant.study, second)
     assert len(urls) == 3  # the recording, the audible explanation, the plain waveform
     assert f'data-preload="{" ".join(urls)}"' in page
 

@@ -16,7 +16,9 @@
   const H = window.HearXAI;
   const runner = document.getElementById("runner");
   if (!runner || !H) return;
-  const preloaded = {};  // url -> a loaded <audio> or <img> for the next trial
+  // url -> an <audio> or <img> loading the next trial's media: kept so the browser
+  // finishes fetching them into its cache, from where the swapped-in trial loads them.
+  const preloaded = {};
 
   function preload(root) {
     (root.dataset.preload || "").split(" ").filter(Boolean).forEach(function (url) {
@@ -30,23 +32,11 @@
     });
   }
 
-  // The swapped-in trial takes the preloaded <audio> elements themselves (already
-  // buffered), in place of the fresh ones its HTML names.
-  function adoptPreloaded(root) {
-    root.querySelectorAll("audio[data-media]").forEach(function (fresh) {
-      const ready = preloaded[fresh.getAttribute("src")];
-      if (!ready || ready.tagName !== "AUDIO") return;
-      Array.prototype.forEach.call(fresh.attributes, function (a) { if (a.name !== "src") ready.setAttribute(a.name, a.value); });
-      fresh.replaceWith(ready);
-    });
-    Object.keys(preloaded).forEach(function (url) { delete preloaded[url]; });
-  }
-
   function swapIn(data) {
     runner.querySelectorAll("audio").forEach(function (a) { a.pause(); });
     runner.innerHTML = data.trial.html;
+    Object.keys(preloaded).forEach(function (url) { delete preloaded[url]; });
     const root = document.getElementById("trial");
-    adoptPreloaded(root);
     const bar = document.getElementById("progress"), text = document.getElementById("progress-text");
     if (bar) { bar.max = data.trial.total; bar.value = data.trial.answered; bar.textContent = data.trial.answered + " of " + data.trial.total; }
     if (text) text.textContent = data.trial.answered + " of " + data.trial.total + " answered";
