@@ -36,6 +36,9 @@ MIDDLEWARE: list[str] = []
 # The same connection settings as the site (persistent connections, health checks).
 DATABASES = {"default": database_from_url(os.environ.get("DATABASE_URL", "sqlite:///:memory:"))}
 USE_TZ = True
+# (The production gunicorn configuration checks that static files are collected; the load
+# site collected them here before the ceiling starts.)
+STATIC_ROOT = os.environ.get("HEARXAI_STATIC_ROOT", "")
 LOGGING_CONFIG = None
 
 
