@@ -82,8 +82,9 @@ def _glmm_excludes_zero(summary: dict[str, Any]) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seeded_enrolment")
 def test_the_report_finds_an_explanation_effect_only_when_bots_use_the_explanation(
-    cue_bundle_dir: Path, media_root: Path, tmp_path: Path, seeded_enrolment: None
+    cue_bundle_dir: Path, media_root: Path, tmp_path: Path
 ) -> None:
     positive = _run_control("explanation", cue_bundle_dir, tmp_path)
     negative = _run_control("heard", cue_bundle_dir, tmp_path)

@@ -169,6 +169,7 @@ def _exported_rows(slug: str, out: Path) -> list[dict[str, str]]:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seeded_enrolment")
 def test_cue_detection_runs_through_the_pages_and_the_export_with_both_explanations(
     cue_bundle: Bundle, tmp_path: Path
 ) -> None:
@@ -261,8 +262,9 @@ def test_the_admin_preview_gives_learning_trials_their_feedback_page(
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seeded_enrolment")
 def test_preference_runs_through_the_pages_the_export_and_the_report(
-    cue_bundle: Bundle, tmp_path: Path, seeded_enrolment: None
+    cue_bundle: Bundle, tmp_path: Path
 ) -> None:
     _study(cue_bundle, "preference", n_trials=6)
     call_command("simulate_participants", study="preference", n=6, strategy="chance", seed=2)
@@ -283,8 +285,9 @@ def test_preference_runs_through_the_pages_the_export_and_the_report(
 
 @pytest.mark.slow
 @pytest.mark.django_db
+@pytest.mark.usefixtures("seeded_enrolment")
 def test_learning_then_test_finds_that_bots_who_saw_the_cue_explained_follow_it_in_the_test(
-    media_root: Path, tmp_path: Path, seeded_enrolment: None
+    media_root: Path, tmp_path: Path
 ) -> None:
     # Every wrong decision is a cue-conflict one, so half of each block's clips carry a cue.
     bundle_dir = write_synthetic_bundle(tmp_path / "b", n=40, share_wrong=0.0, share_cue=0.5)
