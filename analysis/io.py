@@ -50,7 +50,8 @@ class Export:
     ----------
     path : folder the export was read from.
     description : the parsed ``dataset_description.json``.
-    trials : one row per answered trial, columns as ``export_format.TRIAL_COLUMNS``;
+    trials : one row per answered trial, columns as ``export_format.TRIAL_COLUMNS``
+        (an optional column, e.g. ``faith_deletion_aopc``, absent if the export predates it);
         booleans are ``bool`` (nullable ones pandas ``boolean``), nullable integers
         ``float64`` with NaN, datetimes ``datetime64[ns, UTC]``.
     participants : one row per participant (``PARTICIPANT_COLUMNS``).
@@ -129,15 +130,16 @@ def _check_header(file: Path, columns: tuple[ef.Column, ...]) -> list[str]:
     with file.open(encoding="utf-8", newline="") as handle:
         header = pd.read_csv(handle, nrows=0).columns.tolist() if file.stat().st_size else []
     for col in columns:
-        if col.name not in header:
+        if col.name not in header and not col.optional:
             raise ExportError(f"{file.name}: missing column {col.name!r}")
     return header
 
 
 def _read_table(folder: Path, file_name: str) -> pd.DataFrame:
     file = folder / file_name
-    columns = ef.FILE_COLUMNS[file_name]
-    _check_header(file, columns)
+    header = _check_header(file, ef.FILE_COLUMNS[file_name])
+    # An optional column an older export lacks stays absent: "not recorded", not "empty".
+    columns = [col for col in ef.FILE_COLUMNS[file_name] if col.name in header]
     try:
         raw = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

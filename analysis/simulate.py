@@ -10,6 +10,12 @@ stimulus ``s`` in condition ``c``)::
     log rt_ms     = log_rt_mean + log_rt_effect[c] + a[p] + b[s] + e
     u ~ N(0, sd_participant^2), v ~ N(0, sd_stimulus^2)
 
+With ``faithfulness`` every main stimulus carries the bundle's faithfulness numbers
+(deletion AOPC uniform on [0.05, 0.65], the decision kept on the audible heatmap
+with probability 0.7, the rest derived from a heard probability), and the forward
+log-odds gain ``aopc_effect * z[s] + kept_effect * decision_kept[s]``, ``z`` the
+deletion AOPC standardised across the stimuli.
+
 Condition is between participants (balanced, shuffled). Frames are written with
 exactly the columns of ``contracts.export_format`` so a contract test that reads
 them back is meaningful.
@@ -64,6 +70,9 @@ class SimulationSpec:
     pilot_fraction: float = 0.0
     declined_rate: float = 0.0
     with_events: bool = True
+    faithfulness: bool = False
+    aopc_effect: float = 0.0
+    kept_effect: float = 0.0
     method: str = "lrp-epsilon-plus-flat"
     study: str = "simulated"
     seed: int = 0
@@ -108,6 +117,7 @@ def _stimuli(rng: np.random.Generator, spec: SimulationSpec) -> pd.DataFrame:
     ids = np.array([f"s{i:04d}" for i in range(n)])
     return pd.DataFrame(
         {
+            **_faithfulness(rng, spec),
             "stimulus": ids,
             "source_recording": [
                 f"{t}_{sp:02d}_{k}"
@@ -121,6 +131,34 @@ def _stimuli(rng: np.random.Generator, spec: SimulationSpec) -> pd.DataFrame:
             "b_rt": rng.normal(0.0, 0.15, n),
         }
     )
+
+
+def _faithfulness(rng: np.random.Generator, spec: SimulationSpec) -> dict[str, np.ndarray]:
+    """The stimuli's faith_* columns and their shift of the forward log-odds (``faith_logit``)."""
+    n = spec.n_stimuli
+    if not spec.faithfulness:
+        empty = {
+            f"{ef.FAITH_PREFIX}{key}": np.full(n, None) for key, _, _ in ef.FAITHFULNESS_FIELDS
+        }
+        return {**empty, "faith_logit": np.zeros(n)}
+    aopc = rng.uniform(0.05, 0.65, n)
+    kept = rng.random(n) < 0.7
+    p = 0.82  # the explained class's probability on the clip
+    heard = np.where(kept, rng.uniform(0.5, 0.95, n), rng.uniform(0.05, 0.5, n))
+    z = (aopc - aopc.mean()) / aopc.std(ddof=1)
+    record = {
+        "deletion_aopc": aopc.round(3),
+        "random_aopc": rng.uniform(0.0, 0.2, n).round(3),
+        "decision_kept": kept,
+        "avg_drop": (np.maximum(0.0, p - heard) / p).round(3),
+        "avg_increase": (heard > p).astype(int),
+        "avg_gain": (np.maximum(0.0, heard - p) / (1 - p)).round(3),
+        "heard_probability": heard.round(3),
+    }
+    return {
+        **{f"{ef.FAITH_PREFIX}{key}": value for key, value in record.items()},
+        "faith_logit": spec.aopc_effect * z + spec.kept_effect * kept,
+    }
 
 
 def _participants(rng: np.random.Generator, spec: SimulationSpec) -> pd.DataFrame:
@@ -194,6 +232,7 @@ def _answers(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFram
         + trials["u"].to_numpy()
         + trials["v"].to_numpy()
         + spec.wrong_shift * ~trials["model_correct"].to_numpy()
+        + trials["faith_logit"].to_numpy()
     )
     forward_ok = rng.random(n) < expit(logit)
     right = trials["model_correct"].to_numpy()
@@ -222,6 +261,7 @@ def _answers(rng: np.random.Generator, spec: SimulationSpec, trials: pd.DataFram
         partner_stimulus=None,
         partner_method=None,
         partner_model_id=None,
+        **{f"{ef.PARTNER_FAITH_PREFIX}{key}": None for key, _, _ in ef.FAITHFULNESS_FIELDS},
     )
 
 
@@ -311,6 +351,10 @@ def _attach_stimuli(
         trials[column] = np.where(is_main, picked[column].to_numpy(), other)
     trials["model_correct"] = np.where(is_main, picked["model_correct"].to_numpy(), True)
     trials["v"] = np.where(is_main, picked["v"].to_numpy(), 0.0)
+    trials["faith_logit"] = np.where(is_main, picked["faith_logit"].to_numpy(), 0.0)
+    for key, _, _ in ef.FAITHFULNESS_FIELDS:  # practice and catch stimuli have none
+        name = f"{ef.FAITH_PREFIX}{key}"
+        trials[name] = pd.Series(picked[name].to_numpy(), dtype=object).where(is_main, None)
     trials["b_rt"] = np.where(is_main, picked["b_rt"].to_numpy(), 0.0)
     conditions = np.asarray(spec.conditions)
     trials["condition"] = conditions[trials["cond_index"].to_numpy()]

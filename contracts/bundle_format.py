@@ -113,7 +113,7 @@ def validate_manifest(manifest: Any) -> list[str]:
         ]
     validator = jsonschema.Draft202012Validator(manifest_schema())
     problems = [
-        f"manifest{_json_path(err.absolute_path)}: {err.message}"
+        f"manifest{_json_path(manifest, err.absolute_path)}: {err.message}"
         for err in sorted(validator.iter_errors(manifest), key=lambda e: list(e.absolute_path))
     ]
     if not problems:
@@ -121,8 +121,17 @@ def validate_manifest(manifest: Any) -> list[str]:
     return problems
 
 
-def _json_path(parts: Any) -> str:
-    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+def _json_path(manifest: dict[str, Any], parts: Any) -> str:
+    """``.stimuli[3] (s0003-lrp).faithfulness.avg_drop``: a stimulus is named by its id too,
+    so a researcher finds it without counting."""
+    parts = list(parts)
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts)
+    if len(parts) >= 2 and parts[0] == "stimuli" and isinstance(parts[1], int):
+        stim = manifest["stimuli"][parts[1]]
+        if isinstance(stim, dict) and isinstance(stim.get("id"), str):
+            head = f".stimuli[{parts[1]}]"
+            text = f"{head} ({stim['id']}){text[len(head) :]}"
+    return text
 
 
 def _consistency_problems(manifest: dict[str, Any]) -> list[str]:

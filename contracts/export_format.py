@@ -9,6 +9,7 @@ imports it to check an export without importing Django.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -43,10 +44,69 @@ class Column:
     unit: str = ""
     levels: tuple[str, ...] = field(default_factory=tuple)
     nullable: bool = False
+    # Added to v1 after its first exports: a reader accepts an export without the column.
+    optional: bool = False
 
 
 def _c(name: str, dtype: str, description: str, **kw: object) -> Column:
     return Column(name, dtype, description, **kw)  # type: ignore[arg-type]
+
+
+# Per-stimulus faithfulness, as the bundle states it in ``stimuli[i].faithfulness``
+# (docs/faithfulness.md): (bundle key, dtype, what it is).
+FAITHFULNESS_FIELDS: tuple[tuple[str, str, str], ...] = (
+    (
+        "deletion_aopc",
+        "number",
+        "Deletion AOPC: mean drop of the explained class's probability as input regions are "
+        "removed most relevant first (MoRF)",
+    ),
+    (
+        "random_aopc",
+        "number",
+        "Random-order AOPC: the same with regions removed in a seeded random order (baseline)",
+    ),
+    (
+        "decision_kept",
+        "boolean",
+        "Decision kept: the model's decision on the audible heatmap played back to it equals "
+        "its decision on the clip (L-MAC fidelity to input)",
+    ),
+    (
+        "avg_drop",
+        "number",
+        "Average drop: max(0, p - p_heard) / p, p the explained class's probability on the clip, "
+        "p_heard on the audible heatmap",
+    ),
+    ("avg_increase", "integer", "Average increase: 1 if p_heard > p, else 0"),
+    ("avg_gain", "number", "Average gain: max(0, p_heard - p) / (1 - p)"),
+    (
+        "heard_probability",
+        "number",
+        "p_heard: the explained class's probability on the audible heatmap played back to the model",
+    ),
+)
+FAITH_PREFIX = "faith_"
+PARTNER_FAITH_PREFIX = "partner_faith_"
+
+
+def _faithfulness_columns(prefix: str, whose: str) -> tuple[Column, ...]:
+    return tuple(
+        Column(
+            f"{prefix}{key}",
+            dtype,
+            f"{what}; of {whose}'s explanation. Empty if the bundle has none.",
+            nullable=True,
+            optional=True,
+        )
+        for key, dtype, what in FAITHFULNESS_FIELDS
+    )
+
+
+def faithfulness_cells(record: Mapping[str, object] | None, *, prefix: str) -> dict[str, object]:
+    """The export cells of a stimulus's bundle ``faithfulness`` record (None: all missing)."""
+    record = record or {}
+    return {f"{prefix}{key}": record.get(key) for key, _, _ in FAITHFULNESS_FIELDS}
 
 
 TRIAL_COLUMNS: tuple[Column, ...] = (
@@ -90,6 +150,7 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
         "True if the original recording was hidden: only the explanation was shown.",
     ),
     _c("model_id", "string", "Model of the (first) stimulus; empty = the bundle's model."),
+    *_faithfulness_columns(FAITH_PREFIX, "the stimulus"),
     _c(
         "partner_stimulus",
         "string",
@@ -98,6 +159,7 @@ TRIAL_COLUMNS: tuple[Column, ...] = (
     ),
     _c("partner_method", "string", "Method of the partner stimulus.", nullable=True),
     _c("partner_model_id", "string", "Model of the partner stimulus.", nullable=True),
+    *_faithfulness_columns(PARTNER_FAITH_PREFIX, "the partner stimulus"),
     _c(
         "answer",
         "string",
@@ -299,6 +361,8 @@ def codebook(*, study: str, title: str, with_recruitment_ids: bool = False) -> d
                 "dtype": col.dtype,
                 "nullable": col.nullable,
             }
+            if col.optional:
+                entry["optional"] = True
             if col.unit:
                 entry["unitText"] = col.unit
             if col.levels:

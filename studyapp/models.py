@@ -78,6 +78,12 @@ class Stimulus(models.Model):
     label_audible = models.BooleanField(
         null=True, blank=True, help_text="Can the label be heard in the audible explanation?"
     )
+    faithfulness = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The bundle's faithfulness numbers for this explanation (deletion AOPC, "
+        "the audible heatmap played back to the model); empty when the bundle has none.",
+    )
     original_audio = models.ForeignKey(MediaFile, on_delete=models.PROTECT, related_name="+")
     visual_heatmap = models.ForeignKey(MediaFile, on_delete=models.PROTECT, related_name="+")
     audible_heatmap = models.ForeignKey(MediaFile, on_delete=models.PROTECT, related_name="+")

@@ -102,7 +102,7 @@ def _write_bundle(
 
 
 def _ground_truth(stim: dict[str, Any]) -> dict[str, Any]:
-    """The optional per-stimulus fields the informative designs read (absent: empty)."""
+    """The optional per-stimulus fields the designs, the export and the report read (absent: empty)."""
     audible = stim.get("label_audible") or {}
     return {
         "model_id": stim.get("model_id", ""),
@@ -110,6 +110,7 @@ def _ground_truth(stim: dict[str, Any]) -> dict[str, Any]:
         "decision_basis": stim.get("decision_basis", ""),
         "relevance_in_cue": stim.get("relevance_in_cue"),
         "label_audible": audible.get("value"),
+        "faithfulness": stim.get("faithfulness"),
     }
 
 

@@ -80,6 +80,9 @@ TRIAL_FIELDS = {
     "partner_stimulus": "trial__partner__stimulus_id",
     "partner_method": "trial__partner__method",
     "partner_model_id": "trial__partner__model_id",
+    # The two faithfulness records are spread into faith_* / partner_faith_* cells.
+    "faithfulness": "trial__stimulus__faithfulness",
+    "partner_faithfulness": "trial__partner__faithfulness",
     "answer": "answer",
     "answer_correct": "answer_correct",
     "rating": "rating",
@@ -164,6 +167,10 @@ def trial_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
     )
     for row in _tuples(responses, TRIAL_FIELDS):
         row.update(
+            **fmt.faithfulness_cells(row.pop("faithfulness"), prefix=fmt.FAITH_PREFIX),
+            **fmt.faithfulness_cells(
+                row.pop("partner_faithfulness"), prefix=fmt.PARTNER_FAITH_PREFIX
+            ),
             study=study.slug,
             task=design_task(study),
             design=study.design,

@@ -50,8 +50,10 @@ def test_the_codebook_is_the_contract_codebook(export_dir: Path) -> None:
 def test_booleans_are_true_false_and_nulls_are_empty_strings(export_dir: Path) -> None:
     with (export_dir / ef.TRIALS_FILE).open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    bools = [c.name for c in ef.TRIAL_COLUMNS if c.dtype == "boolean"]
+    bools = [c.name for c in ef.TRIAL_COLUMNS if c.dtype == "boolean" and not c.nullable]
     assert {row[name] for row in rows for name in bools} == {"true", "false"}
+    maybe = [c.name for c in ef.TRIAL_COLUMNS if c.dtype == "boolean" and c.nullable]
+    assert maybe and {row[name] for row in rows for name in maybe} <= {"true", "false", ""}
     practice = [row for row in rows if row["trial_kind"] == "practice"]
     assert practice and all(row["rating"] == "" for row in practice)
     assert all(row["answered_at"].endswith("Z") for row in rows)
