@@ -195,3 +195,59 @@ def power_figure(table: pd.DataFrame, path: Path) -> Path:
     ax.set_xlabel("participants (total)")
     ax.set_ylabel("power")
     return _save(fig, path)
+
+
+def faithfulness_figure(
+    panels: Sequence[tuple[str, pd.DataFrame, pd.DataFrame]], levels: Sequence[str], path: Path
+) -> Path:
+    """Accuracy against each faithfulness measure, one panel per measure, per condition.
+
+    Each panel is (x-axis label, observed, fitted). ``observed``: ``condition``,
+    ``value``, ``accuracy``, ``ci_low``, ``ci_high`` (binned or per level, pooled
+    trials); ``fitted``: ``condition``, ``value``, ``probability``, ``ci_low``,
+    ``ci_high`` (the model's curve). A measure with two values (decision kept) is
+    drawn as points at 0 and 1 instead of a curve.
+    """
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.4), squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, (label, observed, fitted) in zip(axes[0], panels, strict=True):
+        two_valued = fitted["value"].nunique() <= 2
+        shift = 0.12 if two_valued else 0.0
+        for i, level in enumerate(levels):
+            colour, off = colours[i % len(colours)], shift * (i - (len(levels) - 1) / 2)
+            obs = observed.loc[observed["condition"] == level]
+            fit = fitted.loc[fitted["condition"] == level].sort_values("value")
+            ax.errorbar(
+                obs["value"] + off - shift / 3,
+                obs["accuracy"],
+                yerr=_yerr(obs, "accuracy", "ci_low", "ci_high"),
+                fmt="o",
+                mfc="white",
+                color=colour,
+                capsize=2,
+                ms=5,
+                label=f"{level}: observed" + ("" if two_valued else " (bins)"),
+            )
+            if two_valued:
+                ax.errorbar(
+                    fit["value"] + off + shift / 3,
+                    fit["probability"],
+                    yerr=_yerr(fit, "probability", "ci_low", "ci_high"),
+                    fmt="s",
+                    color=colour,
+                    capsize=3,
+                    label=f"{level}: model",
+                )
+            else:
+                ax.plot(fit["value"], fit["probability"], color=colour, label=f"{level}: model")
+                ax.fill_between(
+                    fit["value"], fit["ci_low"], fit["ci_high"], color=colour, alpha=0.12, lw=0
+                )
+        if two_valued:
+            ax.set_xticks([0, 1], ["not kept", "kept"])
+            ax.set_xlim(-0.5, 1.5)
+        ax.set_xlabel(label)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("P(answer = model's prediction)")
+        _legend_below(ax, ncol=2)
+    return _save(fig, path)

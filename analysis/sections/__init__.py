@@ -17,6 +17,7 @@ from analysis.sections.comparison import comparison_section
 from analysis.sections.designs import designs_section
 from analysis.sections.detection import detection_section
 from analysis.sections.exclusions import exclusion_section
+from analysis.sections.faithfulness import faithfulness_section
 from analysis.sections.moderation import moderation_section
 from analysis.sections.ratings import ratings_section
 from analysis.sections.response_times import rt_section
@@ -27,6 +28,7 @@ SECTIONS: tuple[tuple[str, Callable[[Context], Section]], ...] = (
     ("accuracy", accuracy_section),
     ("comparisons (crossed GLMM, GEE, participant level)", comparison_section),
     ("interactions", moderation_section),
+    ("faithfulness", faithfulness_section),
     ("signal detection", detection_section),
     ("response times", rt_section),
     ("ratings", ratings_section),
