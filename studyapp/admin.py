@@ -800,18 +800,51 @@ class BundleAdmin(ReadOnlyAdmin):
 
 @admin.register(Stimulus)
 class StimulusAdmin(ReadOnlyAdmin):
+    # Faithfulness beside the decision it explains; the long bundle and recording names last.
     list_display = (
         "stimulus_id",
-        "bundle",
-        "source_recording",
+        "method",
         "true_label",
         "predicted_label",
         "model_correct",
-        "method",
+        "deletion_aopc",
+        "decision_kept",
+        "avg_drop",
+        "avg_gain",
         "practice",
+        "source_recording",
+        "bundle",
     )
     list_filter = ("bundle", "model_correct", "method", "practice", "true_label")
     search_fields = ("stimulus_id", "source_recording")
+    # A bundle without faithfulness numbers shows this, not a zero that was never measured.
+    empty_value_display = "not recorded"
+
+    @staticmethod
+    def _faith(obj: Stimulus, key: str) -> Any:
+        return (obj.faithfulness or {}).get(key)
+
+    @staticmethod
+    def _number(value: Any) -> str | None:
+        return None if value is None else f"{value:.3f}"
+
+    @admin.display(description="deletion AOPC")
+    def deletion_aopc(self, obj: Stimulus) -> str | None:
+        return self._number(self._faith(obj, "deletion_aopc"))
+
+    @admin.display(description="decision kept")
+    def decision_kept(self, obj: Stimulus) -> str | None:
+        # Text, not Django's boolean icons: their "unknown" icon would hide "not recorded".
+        kept = self._faith(obj, "decision_kept")
+        return None if kept is None else ("yes" if kept else "no")
+
+    @admin.display(description="avg drop")
+    def avg_drop(self, obj: Stimulus) -> str | None:
+        return self._number(self._faith(obj, "avg_drop"))
+
+    @admin.display(description="avg gain")
+    def avg_gain(self, obj: Stimulus) -> str | None:
+        return self._number(self._faith(obj, "avg_gain"))
 
 
 @admin.register(Participant)
