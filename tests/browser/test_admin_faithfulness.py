@@ -7,12 +7,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.test import Client
 from playwright.sync_api import expect
 
 from studyapp.services.bundles import bundle_import
 from tests.browser.conftest import screenshot
+from tests.browser.test_researcher_pages import _logged_in_page
 from tests.synthetic_bundle import write_synthetic_bundle
 
 
@@ -22,13 +21,8 @@ def test_the_stimulus_list_shows_each_stimulus_s_faithfulness_or_not_recorded(
     folder = write_synthetic_bundle(tmp_path / "faith", n=6, n_practice=0, faithfulness=True)
     faithful = bundle_import(bundle_dir=folder, name="with-faithfulness")
     stated = json.loads((folder / "manifest.json").read_text())["stimuli"][1]
-    user = get_user_model().objects.create_superuser("researcher", "r@example.org", "pw-unused")
-    client = Client()
-    client.force_login(user)
-    page, watch = new_page(viewport={"width": 1500, "height": 900})
-    page.context.add_cookies(
-        [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": site.url}]
-    )
+    page = _logged_in_page(new_page, site)
+    page.set_viewport_size({"width": 1600, "height": 900})  # every column on screen
     page.goto(f"{site.url}/admin/studyapp/stimulus/?bundle__id__exact={faithful.pk}")
     headers = page.locator("#result_list thead th").all_inner_texts()
     for name in ("DELETION AOPC", "DECISION KEPT", "AVG DROP", "AVG GAIN"):
@@ -49,4 +43,4 @@ def test_the_stimulus_list_shows_each_stimulus_s_faithfulness_or_not_recorded(
         "not recorded"
     )
     screenshot(page, "admin-stimuli-without-faithfulness")
-    assert not watch.problems, watch.problems
+    assert not page.watch.problems, page.watch.problems  # type: ignore[attr-defined]
