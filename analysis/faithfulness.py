@@ -145,7 +145,7 @@ def faithfulness_table(fits: Sequence[FaithfulnessFit]) -> pd.DataFrame:
 
     Columns: ``measure``, ``coding``, ``n_trials``, ``n_stimuli``, ``stimulus_mean``,
     ``stimulus_sd``, ``estimate`` (log-odds per SD, or kept vs not), ``se``, ``z``,
-    ``p_value``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``, ``chi2``, ``df``, ``lrt_p``.
+    ``p_value``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``, ``chi2``, ``df``, ``lrt_p_value``.
     """
     rows = []
     for fit in fits:
@@ -163,7 +163,7 @@ def faithfulness_table(fits: Sequence[FaithfulnessFit]) -> pd.DataFrame:
                 **{k: float(term[k]) for k in ("odds_ratio", "or_ci_low", "or_ci_high")},
                 "chi2": float(lrt["chi2"]),
                 "df": int(lrt["df"]),
-                "lrt_p": float(lrt["p_value"]),
+                "lrt_p_value": float(lrt["p_value"]),
             }
         )
     return pd.DataFrame(rows)

@@ -139,9 +139,9 @@ def _sentence(row: dict[str, Any], alpha: float) -> str:
         + (" per SD" if standardised else " (kept vs not kept)")
         + f", {format_ci(row['or_ci_low'], row['or_ci_high'])}, z = {format_number(row['z'])}, "
         f"{format_p(row['p_value'])}; χ²({row['df']}) = {format_number(row['chi2'])}, "
-        f"{format_p(row['lrt_p'])}"
+        f"{format_p(row['lrt_p_value'])}"
     )
-    if row["lrt_p"] < alpha:
+    if row["lrt_p_value"] < alpha:
         what = (
             f"a higher {row['measure']}"
             if standardised

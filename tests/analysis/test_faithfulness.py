@@ -54,7 +54,7 @@ def test_it_finds_that_accuracy_depends_on_faithfulness_when_it_does(
     rows = {row["measure"]: row for row in summary["faithfulness"]}
     for measure, truth in (("deletion AOPC", AOPC_EFFECT), ("decision kept", KEPT_EFFECT)):
         row = rows[measure]
-        assert row["lrt_p"] < 0.01 and row["or_ci_low"] > 1, row
+        assert row["lrt_p_value"] < 0.01 and row["or_ci_low"] > 1, row
         assert abs(row["estimate"] - truth) < 3 * row["se"], (row, truth)
     assert "Accuracy was higher on stimuli with a higher deletion AOPC, OR = " in summary["results"]
     assert "Accuracy was higher on stimuli with the model's decision kept" in summary["results"]
@@ -70,7 +70,7 @@ def test_it_does_not_claim_a_relation_when_accuracy_does_not_depend_on_faithfuln
 ) -> None:
     summary, _, _ = reports["independent"]
     for row in summary["faithfulness"]:
-        assert row["lrt_p"] > 0.05 and row["or_ci_low"] < 1 < row["or_ci_high"], row
+        assert row["lrt_p_value"] > 0.05 and row["or_ci_low"] < 1 < row["or_ci_high"], row
     assert "Accuracy was higher" not in summary["results"]
     assert "Accuracy was lower" not in summary["results"]
     assert "Accuracy showed no reliable relation to the deletion AOPC" in summary["results"]

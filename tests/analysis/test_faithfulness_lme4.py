@@ -57,4 +57,4 @@ def test_the_faithfulness_covariate_estimate_matches_lme4_glmer(
     assert row["estimate"] == pytest.approx(r_estimate, rel=0.02, abs=0.005)
     assert row["se"] == pytest.approx(r_se, rel=0.02)
     assert row["chi2"] == pytest.approx(r_chi2, rel=0.02, abs=0.05)
-    assert row["lrt_p"] == pytest.approx(r_p, rel=0.05, abs=1e-4)
+    assert row["lrt_p_value"] == pytest.approx(r_p, rel=0.05, abs=1e-4)
