@@ -139,3 +139,39 @@ def test_the_play_status_never_moves_the_page(site: Any, new_page: Any) -> None:
     driver.listen(page)
     expect(page.locator("#status-original")).to_contain_text("replay")
     assert page.evaluate("() => document.getElementById('answer-form').offsetTop") == form_top
+
+
+def test_the_pages_say_what_a_design_with_attention_checks_wrong_decisions_and_no_explanation_has(
+    site: Any, new_page: Any
+) -> None:
+    conditions = [("visual", "visual", ""), ("none", "none", "")]
+    study = driver.make_study(
+        site.bundle, "runner-all", "visual", n_trials=2, n_practice=0, conditions=conditions
+    )
+    page, _ = new_page()
+    driver.start(page, site, study.slug, "pid-all")
+    driver.agree(page)
+    assert "attention checks" in page.locator("main").inner_text()
+    driver.read_instructions(page)
+    driver.do_trials(page)
+    debrief = page.locator(".debrief").inner_text()
+    assert "wrong on purpose" in debrief and "(or none)" in debrief
+
+
+def test_after_the_sound_check_s_noise_a_stray_enter_answers_nothing(
+    site: Any, new_page: Any
+) -> None:
+    study = _study(
+        site, "runner-screen", headphone_screen=True, screen_trials=1, screen_pass_threshold=1
+    )
+    page, _ = new_page()
+    driver.start(page, site, study.slug, "pid-screen")
+    driver.agree(page)
+    driver.set_volume(page)
+    page.get_by_role("button", name="Play the three noises").click()
+    expect(page.get_by_role("button", name="Noise 1")).to_be_enabled(timeout=driver.ANSWER_OPEN_MS)
+    expect(page.locator("#status-screening")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    assert "/sound-check/1/" in page.url
+    assert not Participant.objects.get(prolific_pid="pid-screen").screening.get("answers")

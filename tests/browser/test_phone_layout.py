@@ -15,6 +15,7 @@ from studyapp.services.studies import study_create
 from tests.browser import driver
 from tests.browser.conftest import screenshot
 from tests.browser.realistic_bundle import write_realistic_bundle
+from tests.synthetic_bundle import write_synthetic_bundle
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
 MIN_TEXT_PX = 11
@@ -46,15 +47,40 @@ KINDS = [
     ("visual-confidence", "visual", {"ask_confidence": True}),
     ("learning-test", "visual", {"design": "learning_test", "n_pretest": 1, "n_learning": 1}),
     ("preference", "visual", {"design": "preference"}),
+    ("cue-detection-visual", "visual", {"design": "model_comparison"}),
+    pytest.param(
+        "cue-detection",
+        "both",
+        {"design": "model_comparison", "ask_confidence": True},
+        # Two explanations, each with its player and picture, a four-line question and a
+        # slider: Submit ends near 1,130 px. Fitting it would mean showing one explanation
+        # at a time or side by side at ~170 px each: a change to the task, not the layout.
+        marks=pytest.mark.xfail(
+            strict=True, raises=AssertionError, reason="a pair with players is taller than a phone"
+        ),
+    ),
     ("explanation-only", "audible", {"explanation_only": True}),
 ]
 
 
+def _id(kind: Any) -> str:
+    return kind.values[0] if hasattr(kind, "values") else kind[0]
+
+
 @pytest.fixture(scope="module")
 def two_method_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two methods, for preference pairs."""
     return write_realistic_bundle(
         tmp_path_factory.mktemp("two-methods") / "b",
         methods=("lrp-epsilon-plus-flat", "gradient-x-input"),
+    )
+
+
+@pytest.fixture(scope="module")
+def cue_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A cued and a control model (cue-detection pairs); its test images keep their own axes."""
+    return write_synthetic_bundle(
+        tmp_path_factory.mktemp("phone-cue") / "b", n=20, share_cue=0.5, control_model=True
     )
 
 
@@ -96,16 +122,20 @@ def _check_trial(page: Page, name: str) -> None:
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
 
 
-@pytest.mark.parametrize(("name", "modality", "fields"), KINDS, ids=[k[0] for k in KINDS])
+@pytest.mark.parametrize(("name", "modality", "fields"), KINDS, ids=[_id(k) for k in KINDS])
 def test_every_kind_of_trial_fits_a_phone_with_readable_axes_and_scales_on_one_row(
     site: Any,
     new_page: Any,
     two_method_bundle_dir: Path,
+    cue_bundle_dir: Path,
     name: str,
     modality: str,
     fields: dict[str, Any],
 ) -> None:
-    study = _study(two_method_bundle_dir, f"phone-{name}", modality, fields)
+    bundle_dir = (
+        cue_bundle_dir if fields.get("design") == "model_comparison" else two_method_bundle_dir
+    )
+    study = _study(bundle_dir, f"phone-{name}", modality, fields)
     page, watch = new_page(**PHONE)
     driver.start(page, site, study.slug, f"pid-phone-{name}")
     driver.agree(page)
