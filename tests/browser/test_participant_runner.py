@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from studyapp.models import Participant, Response, Study
+from studyapp.models import AudioEvent, Participant, Response, Study
 from tests.browser import driver
 from tests.browser.conftest import screenshot
 
@@ -175,3 +175,29 @@ def test_after_the_sound_check_s_noise_a_stray_enter_answers_nothing(
     page.wait_for_timeout(500)
     assert "/sound-check/1/" in page.url
     assert not Participant.objects.get(prolific_pid="pid-screen").screening.get("answers")
+
+
+def test_a_reload_while_the_clip_plays_keeps_the_play_it_used(site: Any, new_page: Any) -> None:
+    study = _study(site, "runner-midplay", n_trials=1, ask_rating=False)
+    page, watch = new_page()
+    _begin(page, site, study, "pid-midplay")
+    page.get_by_role("button", name="Play recording").click()
+    expect(page.locator("#status-original")).to_have_text("Playing")
+    page.reload()  # in the middle of the clip
+    status = page.locator("#status-original")
+    expect(status).to_have_text("1 replay left")  # the interrupted play counts, as the rules say
+    expect(page.locator("input[name=answer]").first).to_be_disabled()  # not heard to the end
+    expect(page.get_by_role("button", name="Play recording again")).to_be_enabled()
+    trial = driver.current_trial(page)
+    page.get_by_role("button", name="Play recording again").click()
+    expect(page.locator("input[name=answer]").first).to_be_enabled(timeout=driver.ANSWER_OPEN_MS)
+    expect(status).to_have_text("Heard to the end. No replays left")
+    driver.answer(page, driver.right_answer(trial))
+    page.locator("#submit-answer").click()
+    expect(page.get_by_text("Your completion code is")).to_be_visible()
+    events = list(
+        AudioEvent.objects.filter(trial=trial).order_by("client_ms").values_list("event", flat=True)
+    )
+    assert events[0] == "play" and events[-2:] == ["replay", "ended"], events
+    assert Response.objects.get(trial=trial).plays_original == 2
+    assert watch.problems == []
