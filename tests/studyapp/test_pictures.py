@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from explainer import heatmaps
@@ -61,3 +63,17 @@ def test_a_bundle_that_does_not_record_what_to_draw_keeps_its_whole_image() -> N
     assert picture_axes(TIMELINE, no_colours, relevance=True) is None
     assert picture_axes(TIMELINE, no_colours, relevance=False) is not None  # no bar needed
     assert picture_axes(TIMELINE, BundlePictures("", (), "", 0), relevance=False) is None
+
+
+@pytest.mark.django_db
+def test_the_picture_facts_are_read_from_the_stored_manifest_without_loading_it(
+    tmp_path: Path, media_root: Path
+) -> None:
+    from studyapp.models import Bundle
+    from studyapp.selectors import bundle_pictures
+    from studyapp.services.bundles import bundle_import
+    from tests.browser.realistic_bundle import write_realistic_bundle
+
+    imported = bundle_import(bundle_dir=write_realistic_bundle(tmp_path / "b", n=4))
+    deferred = Bundle.objects.defer("manifest").get(pk=imported.pk)
+    assert bundle_pictures(deferred) == bundle_pictures(imported) == WAVEFORM
