@@ -131,13 +131,16 @@ def test_the_pages_say_only_what_the_design_has(site: Any, new_page: Any) -> Non
     assert "wrong on purpose" not in debrief and "(or none)" not in debrief
 
 
-def test_the_play_status_never_moves_the_page(site: Any, new_page: Any) -> None:
-    study = _study(site, "runner-status", n_trials=1)
-    page, _ = new_page(**PHONE)
-    _begin(page, site, study, "pid-status")
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_play_status_never_moves_the_page(site: Any, new_page: Any, size: str) -> None:
+    # "both": two players, and the longest button ("Play explanation again") beside its status.
+    study = _study(site, f"runner-status-{size}", modality="both", n_trials=1)
+    page, _ = new_page(**(PHONE if size == "phone" else {}))
+    _begin(page, site, study, f"pid-status-{size}")
     form_top = page.evaluate("() => document.getElementById('answer-form').offsetTop")
     driver.listen(page)
-    expect(page.locator("#status-original")).to_contain_text("replay")
+    for media in ("original", "explanation"):
+        expect(page.locator(f"#status-{media}")).to_contain_text("Heard to the end. 1 replay left")
     assert page.evaluate("() => document.getElementById('answer-form').offsetTop") == form_top
 
 
