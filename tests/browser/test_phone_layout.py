@@ -42,6 +42,19 @@ ROWS = """() => [...document.querySelectorAll('#answer-form .choices:not(.keypad
 KINDS = [
     ("visual-rated", "visual", {"ask_rating": True, "n_practice": 1, "n_catch": 1}),
     ("both-rated", "both", {"ask_rating": True}),
+    pytest.param(
+        "both-rated-confident",
+        "both",
+        {"ask_rating": True, "ask_confidence": True},
+        # Two players, the picture, ten digits, the 1-7 scale and the slider with its hint:
+        # Submit ends near 970 px. Every question the study asks is on the page; fitting
+        # them all would mean dropping one of them from the screen.
+        marks=pytest.mark.xfail(
+            strict=True,
+            raises=AssertionError,
+            reason="every question at once is taller than a phone",
+        ),
+    ),
     ("audible", "audible", {}),
     ("none-verification", "none", {"task": "verification"}),
     ("visual-confidence", "visual", {"ask_confidence": True}),
