@@ -45,6 +45,7 @@ from studyapp.views.common import (
     wants_json,
 )
 from studyapp.views.limits import rate_limited
+from studyapp.views.pictures import trial_picture
 from studyapp.views.trial_kinds import TRIAL_SECTION, trial_partial
 
 STALE_CODES = {"answered", "order", "state", "unseen"}
@@ -67,8 +68,8 @@ def trial_page_context(
 
     ``following``: the trial after this one, whose media the page preloads.
     """
-    stim = trial.stimulus
-    shows = trial_shows(participant.study, trial)
+    stim, study = trial.stimulus, participant.study
+    shows = trial_shows(study, trial)
     previous = getattr(trial, "response", None) if trial.pk else None
     context = {
         "trial": trial,
@@ -76,9 +77,7 @@ def trial_page_context(
         "trial_partial": trial_partial(trial),
         "stimulus": stim,
         **shows,
-        "pair_sides": [(stim, "explanation", "first"), (trial.partner, "partner", "second")]
-        if shows["partner"] is not None
-        else [],
+        **_pictures(study, trial, shows),
         "ask_rating": asks_rating(participant.study, shows["modality"]),
         "answers": allowed_answers(participant.study),
         "submission_key": secrets.token_urlsafe(16),
@@ -96,6 +95,17 @@ def trial_page_context(
     }
     context.update(extra)
     return page_context(participant, **context)
+
+
+def _pictures(study: Study, trial: Trial, shows: dict[str, Any]) -> dict[str, Any]:
+    """The single picture of a trial, or the two sides of a pairwise one with theirs."""
+    if shows["partner"] is not None:
+        sides = ((trial.stimulus, "explanation", "first"), (trial.partner, "partner", "second"))
+        pair = [(s, m, n, trial_picture(study, s, relevance=True, name=n)) for s, m, n in sides]
+        return {"pair_sides": pair, "picture": None}
+    shown = shows["show_image"] or shows["show_plain_image"]
+    picture = trial_picture(study, trial.stimulus, relevance=shows["show_image"]) if shown else None
+    return {"pair_sides": [], "picture": picture}
 
 
 def trial_shows(study: Study, trial: Trial) -> dict[str, Any]:

@@ -32,7 +32,7 @@ def make_study(bundle: Any, slug: str, modality: str, **fields: Any) -> Study:
         slug=slug,
         title=f"Listening study ({modality})",
         bundle=bundle,
-        conditions=[(modality, modality, "")],
+        conditions=design.pop("conditions", [(modality, modality, "")]),
         **design,
     )
 

@@ -80,17 +80,19 @@ def _stimulus(
 
 
 def write_realistic_bundle(
-    bundle_dir: Path, *, n: int = 16, method: str = "lrp-epsilon-plus-flat"
+    bundle_dir: Path, *, n: int = 16, methods: tuple[str, ...] = ("lrp-epsilon-plus-flat",)
 ) -> Path:
-    """Write ``n`` stimuli (two flagged as practice, every fourth one a model error)."""
+    """Write ``n`` stimuli per method (two flagged as practice, every fourth one a model error)."""
     bundle_dir.mkdir(parents=True, exist_ok=True)
     stimuli = []
-    for i in range(n):
-        label = i % 10
-        wrong = i >= 2 and i % 4 == 0
-        stimuli.append(
-            _stimulus(bundle_dir, i, label, (label + 3) % 10 if wrong else label, method, i < 2)
-        )
+    for k, method in enumerate(methods):
+        for i in range(n):
+            label = i % 10
+            wrong = i >= 2 and i % 4 == 0
+            stim = _stimulus(
+                bundle_dir, i, label, (label + 3) % 10 if wrong else label, method, i < 2
+            )
+            stimuli.append({**stim, "id": stim["id"] + (f"-m{k}" if k else "")})
     manifest = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
@@ -105,7 +107,15 @@ def write_realistic_bundle(
             "training_data": {"description": "synthetic voiced bursts", "fingerprint": "synthetic"},
         },
         "audio": {"sample_rate": RATE, "loudness_matching": "rms"},
-        "methods": {method: {"params": {}}},
+        "methods": {m: {"params": {}} for m in methods},
+        # What the page needs to draw the pictures' axes itself (studyapp/views/pictures.py).
+        "rendering": {
+            "visual": {
+                "colormap": "red-blue",
+                "colormap_colours": list(heatmaps.COLORMAPS["red-blue"]),
+                "timeline": heatmaps.timeline(),
+            }
+        },
         "selection": {"seed": 0, "design": {"per_class": 1}},
         "stimuli": stimuli,
     }

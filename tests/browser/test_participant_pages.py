@@ -27,14 +27,33 @@ SAMPLE = """() => {
 
 
 def _expected_left(timeline: dict[str, float], t: float) -> float:
+    """Percent from the left of the picture's plot area (the page shows only that area:
+    image columns x0..x1 are its edges) at which time ``t`` is drawn."""
     fraction = (min(max(t, timeline["t0_s"]), timeline["t1_s"]) - timeline["t0_s"]) / (
         timeline["t1_s"] - timeline["t0_s"]
     )
-    return (
-        100
-        * (timeline["x0_px"] + fraction * (timeline["x1_px"] - timeline["x0_px"]))
-        / timeline["width_px"]
-    )
+    return 100 * fraction
+
+
+# Each time the line is shown: where it already is, and the moment being heard.
+WATCH_SHOWING = """() => {
+  const line = document.getElementById('playhead');
+  window.shownAt = [];
+  new MutationObserver(() => {
+    if (!line.classList.contains('visible')) return;
+    const playing = [...document.querySelectorAll('audio')].find(a => !a.paused);
+    window.shownAt.push([line.style.left, playing ? playing.currentTime : null]);
+  }).observe(line, {attributes: true, attributeFilter: ['class']});
+}"""
+
+
+def _first_trial(page: Any, site: Any, slug: str) -> dict[str, float]:
+    """Go through to the study's first trial; return its stimulus's timeline."""
+    driver.start(page, site, slug, f"pid-{slug}")
+    driver.agree(page)
+    driver.read_instructions(page)
+    page.wait_for_url("**/trial/1/")
+    return driver.current_trial(page).stimulus.timeline
 
 
 def test_the_playhead_follows_the_clip_and_the_audible_explanation(
@@ -42,11 +61,13 @@ def test_the_playhead_follows_the_clip_and_the_audible_explanation(
 ) -> None:
     study = driver.make_study(site.bundle, "playhead", "both", n_practice=0, n_catch=0)
     page, _ = new_page()
-    driver.start(page, site, study.slug, "pid-playhead")
-    driver.agree(page)
-    driver.read_instructions(page)
-    page.wait_for_url("**/trial/1/")
-    timeline = driver.current_trial(page).stimulus.timeline
+    timeline = _first_trial(page, site, study.slug)
+    # The picture shows exactly the image's plot area, so the line's box is the timeline's.
+    view = [timeline[k] for k in ("x0_px", "y0_px")] + [
+        timeline["x1_px"] - timeline["x0_px"],
+        timeline["y1_px"] - timeline["y0_px"],
+    ]
+    expect(page.locator("#heatmap svg.plot")).to_have_attribute("viewBox", " ".join(map(str, view)))
     for button, media in (("Play recording", "original"), ("Play explanation", "explanation")):
         page.get_by_role("button", name=button).click()
         samples = []
@@ -67,6 +88,27 @@ def test_the_playhead_follows_the_clip_and_the_audible_explanation(
         )
         expect(page.locator(f"#status-{media}")).to_contain_text("Heard to the end", timeout=5000)
         expect(page.locator("#playhead")).to_be_hidden()
+
+
+def test_the_playhead_is_where_the_clip_is_before_it_is_shown(site: Any, new_page: Any) -> None:
+    study = driver.make_study(
+        site.bundle, "playhead-shown", "visual", n_practice=0, n_catch=0, max_replays=2
+    )
+    page, _ = new_page()
+    timeline = _first_trial(page, site, study.slug)
+    page.evaluate(WATCH_SHOWING)
+    play = page.locator("#play-original")
+    status = page.locator("#status-original")
+    play.click()
+    expect(status).to_contain_text("Heard to the end", timeout=5000)  # the line was last at the end
+    play.click()  # a replay: shown at the start at once, never for a frame where it last was
+    expect(status).to_contain_text("Playing")
+    expect(status).to_contain_text("Heard to the end", timeout=5000)
+    shown = page.evaluate("() => window.shownAt")
+    assert len(shown) == 2, shown
+    for left, t in shown:
+        assert left and abs(float(left.rstrip("%")) - _expected_left(timeline, t)) < 2.0, shown
+    assert float(shown[1][0].rstrip("%")) < 10, shown
 
 
 def test_the_pages_fit_a_360_pixel_phone_and_work_by_touch(site: Any, new_page: Any) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from studyapp.models import Participant, Response, Study
+from studyapp.models import AudioEvent, Participant, Response, Study
 from tests.browser import driver
 from tests.browser.conftest import screenshot
 
@@ -131,11 +131,76 @@ def test_the_pages_say_only_what_the_design_has(site: Any, new_page: Any) -> Non
     assert "wrong on purpose" not in debrief and "(or none)" not in debrief
 
 
-def test_the_play_status_never_moves_the_page(site: Any, new_page: Any) -> None:
-    study = _study(site, "runner-status", n_trials=1)
-    page, _ = new_page(**PHONE)
-    _begin(page, site, study, "pid-status")
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_the_play_status_never_moves_the_page(site: Any, new_page: Any, size: str) -> None:
+    # "both": two players, and the longest button ("Play explanation again") beside its status.
+    study = _study(site, f"runner-status-{size}", modality="both", n_trials=1)
+    page, _ = new_page(**(PHONE if size == "phone" else {}))
+    _begin(page, site, study, f"pid-status-{size}")
     form_top = page.evaluate("() => document.getElementById('answer-form').offsetTop")
     driver.listen(page)
-    expect(page.locator("#status-original")).to_contain_text("replay")
+    for media in ("original", "explanation"):
+        expect(page.locator(f"#status-{media}")).to_contain_text("Heard to the end. 1 replay left")
     assert page.evaluate("() => document.getElementById('answer-form').offsetTop") == form_top
+
+
+def test_the_pages_say_what_a_design_with_attention_checks_wrong_decisions_and_no_explanation_has(
+    site: Any, new_page: Any
+) -> None:
+    conditions = [("visual", "visual", ""), ("none", "none", "")]
+    study = driver.make_study(
+        site.bundle, "runner-all", "visual", n_trials=2, n_practice=0, conditions=conditions
+    )
+    page, _ = new_page()
+    driver.start(page, site, study.slug, "pid-all")
+    driver.agree(page)
+    assert "attention checks" in page.locator("main").inner_text()
+    driver.read_instructions(page)
+    driver.do_trials(page)
+    debrief = page.locator(".debrief").inner_text()
+    assert "wrong on purpose" in debrief and "(or none)" in debrief
+
+
+def test_after_the_sound_check_s_noise_a_stray_enter_answers_nothing(
+    site: Any, new_page: Any
+) -> None:
+    study = _study(
+        site, "runner-screen", headphone_screen=True, screen_trials=1, screen_pass_threshold=1
+    )
+    page, _ = new_page()
+    driver.start(page, site, study.slug, "pid-screen")
+    driver.agree(page)
+    driver.set_volume(page)
+    page.get_by_role("button", name="Play the three noises").click()
+    expect(page.get_by_role("button", name="Noise 1")).to_be_enabled(timeout=driver.ANSWER_OPEN_MS)
+    expect(page.locator("#status-screening")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_timeout(500)
+    assert "/sound-check/1/" in page.url
+    assert not Participant.objects.get(prolific_pid="pid-screen").screening.get("answers")
+
+
+def test_a_reload_while_the_clip_plays_keeps_the_play_it_used(site: Any, new_page: Any) -> None:
+    study = _study(site, "runner-midplay", n_trials=1, ask_rating=False)
+    page, watch = new_page()
+    _begin(page, site, study, "pid-midplay")
+    page.get_by_role("button", name="Play recording").click()
+    expect(page.locator("#status-original")).to_have_text("Playing")
+    page.reload()  # in the middle of the clip
+    status = page.locator("#status-original")
+    expect(status).to_have_text("1 replay left")  # the interrupted play counts, as the rules say
+    expect(page.locator("input[name=answer]").first).to_be_disabled()  # not heard to the end
+    expect(page.get_by_role("button", name="Play recording again")).to_be_enabled()
+    trial = driver.current_trial(page)
+    page.get_by_role("button", name="Play recording again").click()
+    expect(page.locator("input[name=answer]").first).to_be_enabled(timeout=driver.ANSWER_OPEN_MS)
+    expect(status).to_have_text("Heard to the end. No replays left")
+    driver.answer(page, driver.right_answer(trial))
+    page.locator("#submit-answer").click()
+    expect(page.get_by_text("Your completion code is")).to_be_visible()
+    events = list(
+        AudioEvent.objects.filter(trial=trial).order_by("client_ms").values_list("event", flat=True)
+    )
+    assert events[0] == "play" and events[-2:] == ["replay", "ended"], events
+    assert Response.objects.get(trial=trial).plays_original == 2
+    assert watch.problems == []

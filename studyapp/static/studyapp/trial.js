@@ -230,9 +230,12 @@
   // --- playhead over the picture ----------------------------------------------------
   // The bundle records which pixel columns of the image span the clip (x0..x1 of width)
   // and which seconds they show (t0..t1); the line follows whichever clip is playing.
+  // Where the page shows only the plot area (data-view="plot", axes drawn by the page),
+  // the line's box is that area: columns x0..x1 are its left and right edges.
   const playhead = (function () {
     const figure = document.getElementById("heatmap");
     const line = document.getElementById("playhead");
+    const plotOnly = !!figure && figure.dataset.view === "plot";
     let current = null;
     function place(audio) {
       const d = figure.dataset;
@@ -242,7 +245,7 @@
       const t = Math.min(Math.max(audio.currentTime, t0), t1);
       const fraction = (t - t0) / ((t1 - t0) || 1);
       const haveTimeline = isFinite(x0) && isFinite(x1) && isFinite(width) && width > 0;
-      const left = haveTimeline ? (x0 + fraction * (x1 - x0)) / width : fraction;
+      const left = haveTimeline && !plotOnly ? (x0 + fraction * (x1 - x0)) / width : fraction;
       line.style.left = (100 * left).toFixed(3) + "%";
     }
     function frame() {
@@ -252,7 +255,7 @@
       else { line.classList.remove("visible"); current = null; }
     }
     // Where the bundle says the plot area's rows are, the line spans only the plot.
-    if (figure && line) {
+    if (figure && line && !plotOnly) {
       const y0 = parseFloat(figure.dataset.y0), y1 = parseFloat(figure.dataset.y1);
       const height = parseFloat(figure.dataset.height);
       if (isFinite(y0) && isFinite(y1) && isFinite(height) && height > 0 && y1 > y0) {
