@@ -34,7 +34,7 @@ lint: venv
 
 # The suite runs on SQLite, then the database-facing tests again on PostgreSQL.
 test: venv sysdeps lint
-	$(BIN)/python -m pytest -p no:cacheprovider
+	$(BIN)/python -m pytest -p no:cacheprovider --durations=20
 	DATABASE_URL=$(DATABASE_URL_PG) $(BIN)/python -m pytest -p no:cacheprovider -m "not browser and not slow" tests/studyapp tests/contract
 
 # The demo reuses what exists: make rebuilds the corpora, model and bundle only if their inputs changed.
