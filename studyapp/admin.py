@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import FileExtensionValidator
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.forms.models import construct_instance
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -39,6 +40,7 @@ from studyapp.models import (
     Job,
     MediaFile,
     Participant,
+    Question,
     Response,
     Stimulus,
     Study,
@@ -211,7 +213,7 @@ class StudyAdminForm(forms.ModelForm):
             self.add_error(
                 "confirm_status",
                 "Going live freezes the design for good: "
-                f"{', '.join(f.replace('_', ' ') for f in FROZEN_FIELDS)} and the conditions. "
+                f"{', '.join(f.replace('_', ' ') for f in FROZEN_FIELDS)}, the conditions and the custom questions. "
                 "Sessions from now on are live data. Tick to confirm and save again.",
             )
         elif probe.status == Study.Status.CLOSED and before and was != Study.Status.CLOSED:
@@ -274,6 +276,45 @@ class ConditionInline(admin.TabularInline):
         return False
 
 
+class QuestionInline(admin.TabularInline):
+    """The researcher's own questions; frozen with the rest of the design once live."""
+
+    model = Question
+    extra = 0
+    fields = (
+        "position",
+        "placement",
+        "column",
+        "text",
+        "kind",
+        "options",
+        "required",
+        "minimum",
+        "maximum",
+    )
+    verbose_name = "custom question"
+    verbose_name_plural = (
+        "Custom questions (each a column of participants.csv, described in the codebook)"
+    )
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 28})},
+        models.CharField: {"widget": forms.TextInput(attrs={"size": 18})},
+    }
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and not _frozen(obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and not _frozen(obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and not _frozen(obj)
+
+
+def _frozen(obj: Any) -> bool:
+    return isinstance(obj, Study) and study_is_frozen(obj)
+
+
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
     form = StudyAdminForm
@@ -288,7 +329,7 @@ class StudyAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "assignment", "task")
     search_fields = ("slug", "title")
-    inlines = [ConditionInline]
+    inlines = [QuestionInline, ConditionInline]
     filter_horizontal = ("practice_stimuli", "excluded_stimuli")
     actions = ["duplicate_studies"]
     change_form_template = "admin/studyapp/study/change_form.html"
@@ -401,7 +442,8 @@ class StudyAdmin(admin.ModelAdmin):
         return ("live_since", *link)
 
     def get_inlines(self, request: HttpRequest, obj: Study | None) -> list[type]:
-        return self.inlines if obj is not None else []
+        # A new study has no conditions yet (they are made from the factors on save).
+        return self.inlines if obj is not None else [QuestionInline]
 
     def change_view(
         self,
