@@ -97,6 +97,8 @@ MODALITY_CHOICES = [
     ("both", "Both: the heatmap and the audible explanation on the same trial"),
     ("none", "None: the recording and its spectrogram only (a control without explanation)"),
 ]
+# The fieldset the custom questions' inline follows (the change form places it there).
+QUESTIONS_FIELDSET = "Consent and questions about the participant"
 END_FIELDS = (
     ("completion_url", "completion_code"),
     ("screenout_url", "screenout_code"),
@@ -134,6 +136,10 @@ class StudyAdminForm(forms.ModelForm):
     class Meta:
         model = Study
         fields = "__all__"
+        widgets = {
+            name: forms.Textarea(attrs={"rows": rows, "cols": 60})
+            for name, rows in (("consent_text", 6), ("instructions_text", 4), ("debrief_text", 4))
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -270,35 +276,39 @@ class ConditionInline(admin.TabularInline):
     extra = 0
     fields = readonly_fields = ("name", "modality", "method", "position")
     can_delete = False
+    classes = ("collapse",)
     verbose_name_plural = "Conditions (generated from the factors: modality x method)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
 
-class QuestionInline(admin.TabularInline):
+class QuestionInline(admin.StackedInline):
     """The researcher's own questions; frozen with the rest of the design once live."""
 
     model = Question
     extra = 0
-    fields = (
-        "position",
-        "placement",
-        "column",
-        "text",
-        "kind",
-        "options",
-        "required",
-        "minimum",
-        "maximum",
-    )
+    # One question: where it is asked, its column and kind, the wording, the answers.
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": (
+                    ("placement", "position", "required"),
+                    ("column", "kind"),
+                    "text",
+                    "options",
+                    ("minimum", "maximum"),
+                )
+            },
+        )
+    ]
     verbose_name = "custom question"
     verbose_name_plural = (
         "Custom questions (each a column of participants.csv, described in the codebook)"
     )
     formfield_overrides = {
-        models.TextField: {"widget": forms.Textarea(attrs={"rows": 3, "cols": 28})},
-        models.CharField: {"widget": forms.TextInput(attrs={"size": 18})},
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 50})},
     }
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -350,57 +360,60 @@ class StudyAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Study | None = None
     ) -> list[tuple[str | None, dict[str, Any]]]:
         # The frozen state is said once, in the message at the top of the page (change_view).
+        # Fields that belong together share a row; what most studies leave at its default
+        # is in a collapsed group, so the form fits in about two screens. A collapsed group
+        # lists its fields flat: the admin opens one with an error only if it names the
+        # field directly (Fieldset.is_collapsible does not look into rows).
         frozen = obj is not None and study_is_frozen(obj)
         factors = ("factor_summary",) if frozen else ("modalities", "methods")
         closed = _stored_status(obj) == Study.Status.CLOSED
         status = ("status",) if closed else ("status", "confirm_status")
+        live = ("live_since",) if obj is not None and obj.live_since else ()
         return [
-            (None, {"fields": ("slug", "title", *status, "bundle", "seed", "live_since")}),
+            (None, {"fields": (("slug", "title"), status, "bundle", *live)}),
             (
-                "Design: conditions (explanation modality x method)",
-                {"fields": (*factors, "assignment", "method_assignment")},
-            ),
-            (
-                "Design: what a trial shows and asks",
+                "Design: conditions (explanation modality x method) and what a trial asks",
                 {
                     "fields": (
+                        *factors,
+                        "assignment",
                         "design",
                         "task",
-                        "explanation_only",
-                        "n_pretest",
-                        "n_learning",
-                        "ask_rating",
-                        "ask_confidence",
+                        ("ask_rating", "ask_confidence"),
                     )
                 },
             ),
             (
                 "Trial sets",
+                {"fields": (("n_trials", "n_practice", "n_catch"), "share_incorrect")},
+            ),
+            (
+                "Design: advanced (seed, method assignment, sampling, hiding the recording)",
                 {
+                    "classes": ("collapse",),
                     "fields": (
-                        "n_trials",
-                        "n_practice",
-                        "n_catch",
-                        "share_incorrect",
+                        "seed",
+                        "method_assignment",
                         "stimulus_sampling",
-                    )
+                        "explanation_only",
+                    ),
                 },
+            ),
+            (
+                "Learning then test: the blocks before the test",
+                {"classes": ("collapse",), "fields": ("n_pretest", "n_learning")},
             ),
             (
                 "Trial sets: stimuli chosen by hand",
                 {"classes": ("collapse",), "fields": ("practice_stimuli", "excluded_stimuli")},
             ),
             (
-                "Pages around the trials: consent, questions, instructions, debrief",
-                {
-                    "fields": (
-                        "consent_version",
-                        "consent_text",
-                        "demographics",
-                        "instructions_text",
-                        "debrief_text",
-                    )
-                },
+                QUESTIONS_FIELDSET,
+                {"fields": ("consent_version", "consent_text", "demographics")},
+            ),
+            (
+                "Instructions and debrief (empty: the standard pages)",
+                {"classes": ("collapse",), "fields": ("instructions_text", "debrief_text")},
             ),
             (
                 "Audio rules",
@@ -416,22 +429,21 @@ class StudyAdmin(admin.ModelAdmin):
                     "fields": ("headphone_screen", "screen_trials", "screen_pass_threshold"),
                 },
             ),
+            ("Recruitment", {"fields": (("target_per_condition", "time_limit_minutes"),)}),
             (
-                "Recruitment: targets, time limit, end codes and URLs",
+                "End codes and URLs (Prolific and other recruiters; the checklist above shows them)",
                 {
-                    "fields": (
-                        "target_per_condition",
-                        "time_limit_minutes",
-                        "completion_code",
-                        "completion_url",
-                        "screenout_code",
-                        "screenout_url",
-                        "noconsent_code",
-                        "noconsent_url",
-                    )
+                    "classes": ("collapse",),
+                    "fields": tuple(name for url, code in END_FIELDS for name in (code, url)),
                 },
             ),
         ]
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        context["questions_fieldset"] = QUESTIONS_FIELDSET
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Study | None = None

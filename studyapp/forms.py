@@ -109,6 +109,8 @@ class QuestionsForm(forms.Form):
         for question in questions:
             field = _question_field(question)
             field.label, field.required = question.text, question.required
+            # A scale reads left to right on one row; other options are stacked.
+            field.layout = "scale" if question.kind == Question.Kind.LIKERT else "stacked"
             field.error_messages["required"] = (
                 "Please answer this question."
                 if question.kind in {Question.Kind.SHORT_TEXT, Question.Kind.NUMBER}

@@ -333,7 +333,8 @@ class Question(models.Model):
     required = models.BooleanField(default=True)
 
     class Meta:
-        ordering = ["study_id", "placement", "position", "id"]
+        # Questions before the trials first ("before" sorts after "after"), then by position.
+        ordering = ["study_id", "-placement", "position", "id"]
         constraints = [
             models.UniqueConstraint(
                 fields=["study", "column"], name="question_unique_column_in_study"

@@ -108,6 +108,8 @@ def test_a_prolific_end_url_without_its_code_is_refused_on_the_field(
         completion_url="https://app.prolific.com/submissions/complete?cc=XYZ",
     )
     assert status == 200 and "cc=XYZ differs from the code ABC123" in html
+    # The end codes' group is collapsed by default, and open when one of its fields is wrong.
+    assert "<summary>" not in html.split("End codes and URLs")[0].rsplit("<fieldset", 1)[1]
     assert Study.objects.get(pk=study.pk).completion_url == ""
     url = "https://app.prolific.com/submissions/complete?cc=ABC123"
     assert _change(admin_client, study, completion_code="ABC123", completion_url=url)[0] == 302
