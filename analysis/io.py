@@ -90,7 +90,11 @@ def load_export(path: str | os.PathLike[str], *, events: bool = False) -> Export
         raise ExportError(f"{folder}: export folder not found")
     description = _read_description(folder)
     trials = _read_table(folder, ef.TRIALS_FILE)
-    participants = _read_table(folder, ef.PARTICIPANTS_FILE)
+    participants = _read_table(
+        folder,
+        ef.PARTICIPANTS_FILE,
+        described=ef.described_columns(description, ef.PARTICIPANTS_FILE),
+    )
     if events:
         event_table = _read_table(folder, ef.EVENTS_FILE)
     else:
@@ -134,10 +138,14 @@ def _check_header(file: Path, columns: tuple[ef.Column, ...]) -> list[str]:
     return header
 
 
-def _read_table(folder: Path, file_name: str) -> pd.DataFrame:
+def _read_table(
+    folder: Path, file_name: str, *, described: tuple[ef.Column, ...] = ()
+) -> pd.DataFrame:
+    """The file's contract columns parsed by type, then those the codebook ``described``
+    (custom questions: a number question's answers are numbers), then any others as text."""
     file = folder / file_name
-    columns = ef.FILE_COLUMNS[file_name]
-    _check_header(file, columns)
+    _check_header(file, (*ef.FILE_COLUMNS[file_name], *described))
+    columns = (*ef.FILE_COLUMNS[file_name], *described)
     try:
         raw = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -418,6 +418,34 @@ def question_column(
     )
 
 
+def described_columns(description: dict[str, object], file_name: str) -> tuple[Column, ...]:
+    """The columns of ``file_name`` that a codebook describes beyond the contract's own
+    (a study's custom questions), as a reader parses them: by the dtype, levels and
+    nullability the codebook gives. Entries with an unknown dtype are left out."""
+    own = {c.name for c in (*FILE_COLUMNS[file_name], *RECRUITMENT_COLUMNS)}
+    entries = description.get("variableMeasured")
+    columns = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("file") != file_name:
+            continue
+        name, dtype = entry.get("name"), entry.get("dtype")
+        if isinstance(name, str) and name not in own and dtype in _DTYPES:
+            levels = entry.get("levels")
+            columns.append(
+                Column(
+                    name,
+                    str(dtype),
+                    str(entry.get("description", "")),
+                    levels=tuple(str(v) for v in levels) if isinstance(levels, list) else (),
+                    nullable=bool(entry.get("nullable", True)),
+                )
+            )
+    return tuple(columns)
+
+
+_DTYPES = frozenset({"string", "integer", "number", "boolean", "datetime"})
+
+
 # --- the cell codec: how one value of each dtype is written, and what a reader accepts ------------
 
 TRUE_TEXT, FALSE_TEXT = "true", "false"

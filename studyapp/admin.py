@@ -429,7 +429,10 @@ class StudyAdmin(admin.ModelAdmin):
                     "fields": ("headphone_screen", "screen_trials", "screen_pass_threshold"),
                 },
             ),
-            ("Recruitment", {"fields": (("target_per_condition", "time_limit_minutes"),)}),
+            (
+                "Recruitment",
+                {"fields": (("target_per_condition", "time_limit_minutes"), "target_basis")},
+            ),
             (
                 "End codes and URLs (Prolific and other recruiters; the checklist above shows them)",
                 {

@@ -224,6 +224,13 @@ class Study(models.Model):
         help_text="Share of main trials where the model was wrong (as far as the bundle allows).",
     )
     target_per_condition = models.PositiveIntegerField(default=0, help_text="0 means no limit.")
+    target_basis = models.CharField(
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="How the target was chosen, as the study page states it (e.g. the power "
+        "analysis: 0.8 power for a 10-point difference, python -m analysis power).",
+    )
     time_limit_minutes = models.PositiveIntegerField(default=60)
 
     demographics = models.JSONField(
