@@ -69,6 +69,7 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
         completion_code="C0MPL3TE",
         completion_url="https://app.prolific.com/submissions/complete?cc=C0MPL3TE",
         target_per_condition=20,
+        target_basis="the power analysis (0.8 power for a 10-point difference)",
     )
     page = _logged_in_page(new_page, site)
     page.goto(f"{site.url}/admin/studyapp/study/")
@@ -78,6 +79,7 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
     page.goto(f"{site.url}/admin/studyapp/study/{study.pk}/change/")
     checklist = page.locator(".launch-checklist")
     expect(checklist).to_contain_text("between participants, 2 conditions (visual, audible)")
+    expect(checklist).to_contain_text("(40 in all) by the power analysis (0.8 power for a")
     _doc_screenshot(page, "researcher-study-page", checklist)
 
     prolific = page.locator("tr[data-key=prolific] button.copy-button")
