@@ -189,3 +189,19 @@ def test_a_study_without_questions_goes_straight_from_the_last_trial_to_the_end(
     answer(participant)
     participant.refresh_from_db()
     assert participant.status == Participant.Status.COMPLETED
+
+
+def test_the_preview_shows_the_question_pages_and_checks_their_answers_without_saving(
+    admin_client: Client, bundle: Bundle
+) -> None:
+    study = _questions_study(bundle)
+    index = admin_client.get(reverse("preview_index", args=[study.slug])).content.decode()
+    before = reverse("preview_page", args=[study.slug, "visual", "questions-before"])
+    after = reverse("preview_page", args=[study.slug, "visual", "questions-after"])
+    assert before in index and after in index
+    page = admin_client.get(after).content.decode()
+    assert "A few last questions" in page and "5: Very hard" in page
+    refused = admin_client.post(after, {"effort": "9"})
+    assert refused.status_code == 400 and "effort" in refused.content.decode()
+    assert admin_client.post(after, {"effort": "2", "listening_hours": "3"}).status_code == 302
+    assert not Participant.objects.exists()
