@@ -225,11 +225,12 @@ class Study(models.Model):
     )
     target_per_condition = models.PositiveIntegerField(default=0, help_text="0 means no limit.")
     target_basis = models.CharField(
+        "how the target was chosen",
         max_length=300,
         blank=True,
         default="",
-        help_text="How the target was chosen, as the study page states it (e.g. the power "
-        "analysis: 0.8 power for a 10-point difference, python -m analysis power).",
+        help_text="As the study page's design sentence states it, e.g. the power analysis "
+        "(0.8 power for a 10-point difference; python -m analysis power).",
     )
     time_limit_minutes = models.PositiveIntegerField(default=60)
 
