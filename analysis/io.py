@@ -91,7 +91,11 @@ def load_export(path: str | os.PathLike[str], *, events: bool = False) -> Export
         raise ExportError(f"{folder}: export folder not found")
     description = _read_description(folder)
     trials = _read_table(folder, ef.TRIALS_FILE)
-    participants = _read_table(folder, ef.PARTICIPANTS_FILE)
+    participants = _read_table(
+        folder,
+        ef.PARTICIPANTS_FILE,
+        described=ef.described_columns(description, ef.PARTICIPANTS_FILE),
+    )
     if events:
         event_table = _read_table(folder, ef.EVENTS_FILE)
     else:
@@ -135,11 +139,16 @@ def _check_header(file: Path, columns: tuple[ef.Column, ...]) -> list[str]:
     return header
 
 
-def _read_table(folder: Path, file_name: str) -> pd.DataFrame:
+def _read_table(
+    folder: Path, file_name: str, *, described: tuple[ef.Column, ...] = ()
+) -> pd.DataFrame:
+    """The file's contract columns parsed by type, then those the codebook ``described``
+    (custom questions: a number question's answers are numbers), then any others as text."""
     file = folder / file_name
-    header = _check_header(file, ef.FILE_COLUMNS[file_name])
+    expected = (*ef.FILE_COLUMNS[file_name], *described)
+    header = _check_header(file, expected)
     # An optional column an older export lacks stays absent: "not recorded", not "empty".
-    columns = [col for col in ef.FILE_COLUMNS[file_name] if col.name in header]
+    columns = [col for col in expected if col.name in header]
     try:
         raw = pd.read_csv(file, dtype=str, keep_default_na=False, na_filter=False, encoding="utf-8")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:

@@ -9,7 +9,8 @@ imports it to check an export without importing Django.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -46,6 +47,8 @@ class Column:
     nullable: bool = False
     # Added to v1 after its first exports: a reader accepts an export without the column.
     optional: bool = False
+    # Further codebook keys of the column (a custom question's wording, options, range).
+    details: tuple[tuple[str, object], ...] = field(default_factory=tuple)
 
 
 def _c(name: str, dtype: str, description: str, **kw: object) -> Column:
@@ -334,25 +337,48 @@ FILE_COLUMNS: dict[str, tuple[Column, ...]] = {
 }
 
 
-def file_columns(file_name: str, *, with_recruitment_ids: bool = False) -> tuple[Column, ...]:
-    """The columns of an export file, in order."""
-    extra = RECRUITMENT_COLUMNS if file_name == PARTICIPANTS_FILE and with_recruitment_ids else ()
-    return (*FILE_COLUMNS[file_name], *extra)
+def file_columns(
+    file_name: str,
+    *,
+    with_recruitment_ids: bool = False,
+    questions: Sequence[Column] = (),
+) -> tuple[Column, ...]:
+    """The columns of an export file, in order.
+
+    participants.csv has the contract's columns, then one column per custom question
+    of the study (``questions``, from :func:`question_column`), then the recruitment ids
+    when asked for.
+    """
+    if file_name != PARTICIPANTS_FILE:
+        return FILE_COLUMNS[file_name]
+    ids = RECRUITMENT_COLUMNS if with_recruitment_ids else ()
+    return (*PARTICIPANT_COLUMNS, *questions, *ids)
 
 
-def column_names(file_name: str, *, with_recruitment_ids: bool = False) -> list[str]:
+def column_names(
+    file_name: str, *, with_recruitment_ids: bool = False, questions: Sequence[Column] = ()
+) -> list[str]:
     """Header of an export file, in order."""
-    return [col.name for col in file_columns(file_name, with_recruitment_ids=with_recruitment_ids)]
+    columns = file_columns(
+        file_name, with_recruitment_ids=with_recruitment_ids, questions=questions
+    )
+    return [col.name for col in columns]
 
 
-def codebook(*, study: str, title: str, with_recruitment_ids: bool = False) -> dict[str, object]:
+def codebook(
+    *,
+    study: str,
+    title: str,
+    with_recruitment_ids: bool = False,
+    questions: Sequence[Column] = (),
+) -> dict[str, object]:
     """The ``dataset_description.json`` of an export (Psych-DS style)."""
     variables = []
-    for file_name, columns in FILE_COLUMNS.items():
-        extra = (
-            RECRUITMENT_COLUMNS if (file_name == PARTICIPANTS_FILE and with_recruitment_ids) else ()
+    for file_name in FILE_COLUMNS:
+        columns = file_columns(
+            file_name, with_recruitment_ids=with_recruitment_ids, questions=questions
         )
-        for col in (*columns, *extra):
+        for col in columns:
             entry: dict[str, object] = {
                 "@type": "PropertyValue",
                 "name": col.name,
@@ -367,6 +393,7 @@ def codebook(*, study: str, title: str, with_recruitment_ids: bool = False) -> d
                 entry["unitText"] = col.unit
             if col.levels:
                 entry["levels"] = list(col.levels)
+            entry.update(col.details)
             variables.append(entry)
     return {
         "@context": "https://schema.org/",
@@ -380,6 +407,106 @@ def codebook(*, study: str, title: str, with_recruitment_ids: bool = False) -> d
         "files": list(FILE_COLUMNS),
         "variableMeasured": variables,
     }
+
+
+# --- custom questions: one participants.csv column each, described in the codebook --------------
+
+QUESTION_KINDS = ("single_choice", "multiple_choice", "likert", "short_text", "number")
+QUESTION_PLACEMENTS = ("before", "after")  # asked before the first trial or after the last
+# A multiple-choice answer is one cell: the chosen options in the question's order, joined.
+MULTIPLE_CHOICE_SEPARATOR = ";"
+_QUESTION_COLUMN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_QUESTION_DTYPES = {
+    "single_choice": "string",
+    "multiple_choice": "string",
+    "likert": "integer",
+    "short_text": "string",
+    "number": "number",
+}
+
+
+def question_column_problem(name: str) -> str:
+    """Why ``name`` cannot be a custom question's column (empty if it can)."""
+    if not _QUESTION_COLUMN.match(name):
+        return (
+            f"{name!r}: a column name is a lower-case letter, then up to 39 lower-case "
+            "letters, digits or underscores (e.g. music_training)"
+        )
+    taken = {c.name for c in (*PARTICIPANT_COLUMNS, *RECRUITMENT_COLUMNS)}
+    if name in taken:
+        return f"{name!r} is a column participants.csv already has; choose another name"
+    return ""
+
+
+def question_column(
+    *,
+    column: str,
+    kind: str,
+    text: str,
+    placement: str,
+    options: Sequence[str] = (),
+    minimum: float | None = None,
+    maximum: float | None = None,
+) -> Column:
+    """The participants.csv column of a custom question, with its codebook entry.
+
+    Single choice: the option's text; multiple choice: the chosen options joined by
+    ``MULTIPLE_CHOICE_SEPARATOR``; Likert: the point chosen, 1 to ``len(options)``
+    (``options`` label the points, lowest first); short text: as typed; number: the
+    number. Empty when not answered (optional, or the session ended before the page).
+    """
+    if kind not in QUESTION_KINDS or placement not in QUESTION_PLACEMENTS:
+        raise ValueError(f"question {column!r}: unknown kind {kind!r} or placement {placement!r}")
+    details: dict[str, object] = {"question": text, "question_kind": kind, "asked": placement}
+    levels: tuple[str, ...] = ()
+    if kind == "single_choice":
+        levels = tuple(options)
+    elif kind == "multiple_choice":
+        details.update(options=list(options), separator=MULTIPLE_CHOICE_SEPARATOR)
+    elif kind == "likert":
+        levels = tuple(str(i) for i in range(1, len(options) + 1))
+        details["valueLabels"] = {str(i): label for i, label in enumerate(options, start=1)}
+    elif kind == "number":
+        details.update(
+            {k: v for k, v in (("minValue", minimum), ("maxValue", maximum)) if v is not None}
+        )
+    description = f"Custom question asked {placement} the trials: {text}"
+    return Column(
+        column,
+        _QUESTION_DTYPES[kind],
+        description,
+        levels=levels,
+        nullable=True,
+        details=tuple(details.items()),
+    )
+
+
+def described_columns(description: dict[str, object], file_name: str) -> tuple[Column, ...]:
+    """The columns of ``file_name`` that a codebook describes beyond the contract's own
+    (a study's custom questions), as a reader parses them: by the dtype, levels and
+    nullability the codebook gives. Entries with an unknown dtype are left out."""
+    own = {c.name for c in (*FILE_COLUMNS[file_name], *RECRUITMENT_COLUMNS)}
+    entries = description.get("variableMeasured")
+    columns = []
+    for entry in entries if isinstance(entries, list) else []:
+        if not isinstance(entry, dict) or entry.get("file") != file_name:
+            continue
+        name, dtype = entry.get("name"), entry.get("dtype")
+        if isinstance(name, str) and name not in own and dtype in _DTYPES:
+            levels = entry.get("levels")
+            columns.append(
+                Column(
+                    name,
+                    str(dtype),
+                    str(entry.get("description", "")),
+                    levels=tuple(str(v) for v in levels) if isinstance(levels, list) else (),
+                    nullable=bool(entry.get("nullable", True)),
+                )
+            )
+    return tuple(columns)
+
+
+_DTYPES = frozenset({"string", "integer", "number", "boolean", "datetime"})
 
 
 # --- the cell codec: how one value of each dtype is written, and what a reader accepts ------------

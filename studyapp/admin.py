@@ -14,6 +14,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import FileExtensionValidator
+from django.db import models
 from django.db.models import Count, Q, QuerySet
 from django.forms.models import construct_instance
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -39,6 +40,7 @@ from studyapp.models import (
     Job,
     MediaFile,
     Participant,
+    Question,
     Response,
     Stimulus,
     Study,
@@ -95,6 +97,8 @@ MODALITY_CHOICES = [
     ("both", "Both: the heatmap and the audible explanation on the same trial"),
     ("none", "None: the recording and its spectrogram only (a control without explanation)"),
 ]
+# The fieldset the custom questions' inline follows (the change form places it there).
+QUESTIONS_FIELDSET = "Consent and questions about the participant"
 END_FIELDS = (
     ("completion_url", "completion_code"),
     ("screenout_url", "screenout_code"),
@@ -132,6 +136,10 @@ class StudyAdminForm(forms.ModelForm):
     class Meta:
         model = Study
         fields = "__all__"
+        widgets = {
+            name: forms.Textarea(attrs={"rows": rows, "cols": 60})
+            for name, rows in (("consent_text", 6), ("instructions_text", 4), ("debrief_text", 4))
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -211,7 +219,7 @@ class StudyAdminForm(forms.ModelForm):
             self.add_error(
                 "confirm_status",
                 "Going live freezes the design for good: "
-                f"{', '.join(f.replace('_', ' ') for f in FROZEN_FIELDS)} and the conditions. "
+                f"{', '.join(f.replace('_', ' ') for f in FROZEN_FIELDS)}, the conditions and the custom questions. "
                 "Sessions from now on are live data. Tick to confirm and save again.",
             )
         elif probe.status == Study.Status.CLOSED and before and was != Study.Status.CLOSED:
@@ -268,10 +276,53 @@ class ConditionInline(admin.TabularInline):
     extra = 0
     fields = readonly_fields = ("name", "modality", "method", "position")
     can_delete = False
+    classes = ("collapse",)
     verbose_name_plural = "Conditions (generated from the factors: modality x method)"
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class QuestionInline(admin.StackedInline):
+    """The researcher's own questions; frozen with the rest of the design once live."""
+
+    model = Question
+    extra = 0
+    # One question: where it is asked, its column and kind, the wording, the answers.
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": (
+                    ("placement", "position", "required"),
+                    ("column", "kind"),
+                    "text",
+                    "options",
+                    ("minimum", "maximum"),
+                )
+            },
+        )
+    ]
+    verbose_name = "custom question"
+    verbose_name_plural = (
+        "Custom questions (each a column of participants.csv, described in the codebook)"
+    )
+    formfield_overrides = {
+        models.TextField: {"widget": forms.Textarea(attrs={"rows": 4, "cols": 50})},
+    }
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_add_permission(request, obj) and not _frozen(obj)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_change_permission(request, obj) and not _frozen(obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_delete_permission(request, obj) and not _frozen(obj)
+
+
+def _frozen(obj: Any) -> bool:
+    return isinstance(obj, Study) and study_is_frozen(obj)
 
 
 @admin.register(Study)
@@ -288,7 +339,7 @@ class StudyAdmin(admin.ModelAdmin):
     )
     list_filter = ("status", "assignment", "task")
     search_fields = ("slug", "title")
-    inlines = [ConditionInline]
+    inlines = [QuestionInline, ConditionInline]
     filter_horizontal = ("practice_stimuli", "excluded_stimuli")
     actions = ["duplicate_studies"]
     change_form_template = "admin/studyapp/study/change_form.html"
@@ -309,57 +360,60 @@ class StudyAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: Study | None = None
     ) -> list[tuple[str | None, dict[str, Any]]]:
         # The frozen state is said once, in the message at the top of the page (change_view).
+        # Fields that belong together share a row; what most studies leave at its default
+        # is in a collapsed group, so the form fits in about two screens. A collapsed group
+        # lists its fields flat: the admin opens one with an error only if it names the
+        # field directly (Fieldset.is_collapsible does not look into rows).
         frozen = obj is not None and study_is_frozen(obj)
         factors = ("factor_summary",) if frozen else ("modalities", "methods")
         closed = _stored_status(obj) == Study.Status.CLOSED
         status = ("status",) if closed else ("status", "confirm_status")
+        live = ("live_since",) if obj is not None and obj.live_since else ()
         return [
-            (None, {"fields": ("slug", "title", *status, "bundle", "seed", "live_since")}),
+            (None, {"fields": (("slug", "title"), status, "bundle", *live)}),
             (
-                "Design: conditions (explanation modality x method)",
-                {"fields": (*factors, "assignment", "method_assignment")},
-            ),
-            (
-                "Design: what a trial shows and asks",
+                "Design: conditions (explanation modality x method) and what a trial asks",
                 {
                     "fields": (
+                        *factors,
+                        "assignment",
                         "design",
                         "task",
-                        "explanation_only",
-                        "n_pretest",
-                        "n_learning",
-                        "ask_rating",
-                        "ask_confidence",
+                        ("ask_rating", "ask_confidence"),
                     )
                 },
             ),
             (
                 "Trial sets",
+                {"fields": (("n_trials", "n_practice", "n_catch"), "share_incorrect")},
+            ),
+            (
+                "Design: advanced (seed, method assignment, sampling, hiding the recording)",
                 {
+                    "classes": ("collapse",),
                     "fields": (
-                        "n_trials",
-                        "n_practice",
-                        "n_catch",
-                        "share_incorrect",
+                        "seed",
+                        "method_assignment",
                         "stimulus_sampling",
-                    )
+                        "explanation_only",
+                    ),
                 },
+            ),
+            (
+                "Learning then test: the blocks before the test",
+                {"classes": ("collapse",), "fields": ("n_pretest", "n_learning")},
             ),
             (
                 "Trial sets: stimuli chosen by hand",
                 {"classes": ("collapse",), "fields": ("practice_stimuli", "excluded_stimuli")},
             ),
             (
-                "Pages around the trials: consent, questions, instructions, debrief",
-                {
-                    "fields": (
-                        "consent_version",
-                        "consent_text",
-                        "demographics",
-                        "instructions_text",
-                        "debrief_text",
-                    )
-                },
+                QUESTIONS_FIELDSET,
+                {"fields": ("consent_version", "consent_text", "demographics")},
+            ),
+            (
+                "Instructions and debrief (empty: the standard pages)",
+                {"classes": ("collapse",), "fields": ("instructions_text", "debrief_text")},
             ),
             (
                 "Audio rules",
@@ -376,21 +430,23 @@ class StudyAdmin(admin.ModelAdmin):
                 },
             ),
             (
-                "Recruitment: targets, time limit, end codes and URLs",
+                "Recruitment",
+                {"fields": (("target_per_condition", "time_limit_minutes"), "target_basis")},
+            ),
+            (
+                "End codes and URLs (Prolific and other recruiters; the checklist above shows them)",
                 {
-                    "fields": (
-                        "target_per_condition",
-                        "time_limit_minutes",
-                        "completion_code",
-                        "completion_url",
-                        "screenout_code",
-                        "screenout_url",
-                        "noconsent_code",
-                        "noconsent_url",
-                    )
+                    "classes": ("collapse",),
+                    "fields": tuple(name for url, code in END_FIELDS for name in (code, url)),
                 },
             ),
         ]
+
+    def render_change_form(
+        self, request: HttpRequest, context: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        context["questions_fieldset"] = QUESTIONS_FIELDSET
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def get_readonly_fields(
         self, request: HttpRequest, obj: Study | None = None
@@ -401,7 +457,8 @@ class StudyAdmin(admin.ModelAdmin):
         return ("live_since", *link)
 
     def get_inlines(self, request: HttpRequest, obj: Study | None) -> list[type]:
-        return self.inlines if obj is not None else []
+        # A new study has no conditions yet (they are made from the factors on save).
+        return self.inlines if obj is not None else [QuestionInline]
 
     def change_view(
         self,

@@ -84,6 +84,7 @@ class FormInput:
     name: str
     kind: str  # input type, or "button"
     value: str
+    low: str = ""  # a number input's smallest allowed value
 
 
 class _FormParser(HTMLParser):
@@ -104,7 +105,7 @@ class _FormParser(HTMLParser):
             self.method = (a.get("method") or "get").lower()
         elif tag in {"input", "button"} and self.in_form and a.get("name"):
             kind = "button" if tag == "button" else a.get("type", "text").lower()
-            self.controls.append(FormInput(a["name"], kind, a.get("value", "")))
+            self.controls.append(FormInput(a["name"], kind, a.get("value", ""), a.get("min", "")))
         elif tag == "audio" and a.get("data-media"):
             duration = a.get("data-duration-s", "")
             self.audio[a["data-media"]] = float(duration) if _is_float(duration) else None
@@ -126,6 +127,11 @@ class _FormParser(HTMLParser):
             for c in self.controls
             if c.kind == "hidden" and c.name not in {"events", "rt_ms"}
         }
+
+
+# Pages of questions about the participant (built-in, custom before and after the trials).
+QUESTION_PAGES = ("/about-you/", "/questions/", "/last-questions/")
+QUESTION_INPUTS = {"radio", "checkbox", "text", "number"}
 
 
 def _is_float(text: str) -> bool:
@@ -210,8 +216,8 @@ class Bot:
         data = form.fixed_fields()
         if "/consent/" in path:
             data["decision"] = "agree" if self.agree else "decline"
-        elif "/about-you/" in path:
-            data.update(self._demographics(form))
+        elif any(page in path for page in QUESTION_PAGES):
+            data.update(self._questions(form))
         elif "/volume/" in path:
             data["plays"] = "1"
         elif "/sound-check/" in path:
@@ -220,11 +226,14 @@ class Bot:
             data.update(self._answer(path, form, result))
         return self.transport.post(target, data)
 
-    def _demographics(self, form: _FormParser) -> dict[str, str]:
+    def _questions(self, form: _FormParser) -> dict[str, str]:
+        """Answers to built-in or custom questions: an option at random, a word, a number."""
         answers = {}
-        for name in dict.fromkeys(c.name for c in form.controls if c.kind in {"radio", "text"}):
-            options = form.options(name)
-            answers[name] = self.rng.choice(options) if form.kind(name) == "radio" else "English"
+        for c in {c.name: c for c in form.controls if c.kind in QUESTION_INPUTS}.values():
+            if c.kind in {"radio", "checkbox"}:
+                answers[c.name] = self.rng.choice(form.options(c.name))
+            else:
+                answers[c.name] = (c.low or "1") if c.kind == "number" else "English"
         return answers
 
     def _screening_answer(self, path: str, form: _FormParser, result: BotResult) -> dict[str, str]:

@@ -8,6 +8,8 @@ from typing import Any
 
 from django import forms
 
+from studyapp.models import Question
+
 MAX_EVENTS = 500
 EVENT_NAMES = {"play", "pause", "ended", "replay", "seek_blocked"}
 MEDIA_NAMES = {"original", "explanation", "partner"}
@@ -16,7 +18,7 @@ MAX_CLIENT_MS = 24 * 3600 * 1000
 
 
 @dataclass(frozen=True)
-class Question:
+class BuiltInQuestion:
     label: str
     choices: tuple[tuple[str, str], ...] = ()
     help_text: str = ""
@@ -25,8 +27,8 @@ class Question:
 PREFER_NOT = ("prefer not to say", "Prefer not to say")
 # The demographic questions a study can ask (``Study.demographics`` lists their keys).
 # Stored values are the first element of each choice; the export uses them verbatim.
-DEMOGRAPHIC_QUESTIONS: dict[str, Question] = {
-    "age_range": Question(
+DEMOGRAPHIC_QUESTIONS: dict[str, BuiltInQuestion] = {
+    "age_range": BuiltInQuestion(
         "What is your age?",
         (
             ("18-24", "18 to 24"),
@@ -38,15 +40,15 @@ DEMOGRAPHIC_QUESTIONS: dict[str, Question] = {
             PREFER_NOT,
         ),
     ),
-    "hearing_problems": Question(
+    "hearing_problems": BuiltInQuestion(
         "Do you have any hearing problems (for example hearing loss or tinnitus)?",
         (("no", "No"), ("yes", "Yes"), ("not sure", "Not sure"), PREFER_NOT),
     ),
-    "native_language": Question(
+    "native_language": BuiltInQuestion(
         "What is your native language?",
         help_text="For example English. Leave empty if you prefer not to say.",
     ),
-    "audio_device": Question(
+    "audio_device": BuiltInQuestion(
         "How are you listening to the sounds in this study?",
         (
             ("headphones", "Headphones or earphones"),
@@ -84,6 +86,7 @@ class DemographicsForm(forms.Form):
                     help_text=question.help_text,
                     strip=True,
                     regex=r"^[^\W\d_](?:[^\W\d_]|[ ,.'()\-]){0,63}$",
+                    widget=forms.TextInput(attrs={"autocomplete": "off"}),
                     error_messages={"invalid": "Please use letters only (for example: English)."},
                 )
             self.fields[key] = field
@@ -93,6 +96,51 @@ class DemographicsForm(forms.Form):
             key: (value.strip() or None) if isinstance(value, str) else value
             for key, value in self.cleaned_data.items()
         }
+
+
+MAX_TEXT_ANSWER = 500
+
+
+class QuestionsForm(forms.Form):
+    """One field per custom question of a page (``studyapp.models.Question``), in order."""
+
+    def __init__(self, *args: Any, questions: list[Question], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for question in questions:
+            field = _question_field(question)
+            field.label, field.required = question.text, question.required
+            # A scale reads left to right on one row; other options are stacked.
+            field.layout = "scale" if question.kind == Question.Kind.LIKERT else "stacked"
+            field.error_messages["required"] = (
+                "Please answer this question."
+                if question.kind in {Question.Kind.SHORT_TEXT, Question.Kind.NUMBER}
+                else "Please choose one of the options."
+            )
+            self.fields[question.column] = field
+
+    def answers(self) -> dict[str, Any]:
+        """The answers to store: an unanswered optional question is None."""
+        return {k: (None if v in ("", None) else v) for k, v in self.cleaned_data.items()}
+
+
+def _question_field(question: Question) -> forms.Field:
+    options = question.option_list
+    if question.kind == Question.Kind.SINGLE_CHOICE:
+        return forms.ChoiceField(choices=[(o, o) for o in options], widget=forms.RadioSelect)
+    if question.kind == Question.Kind.MULTIPLE_CHOICE:
+        return forms.MultipleChoiceField(
+            choices=[(o, o) for o in options], widget=forms.CheckboxSelectMultiple
+        )
+    if question.kind == Question.Kind.LIKERT:
+        return forms.TypedChoiceField(
+            choices=[(i, f"{i}: {label}") for i, label in enumerate(options, start=1)],
+            coerce=int,
+            empty_value=None,
+            widget=forms.RadioSelect,
+        )
+    if question.kind == Question.Kind.NUMBER:
+        return forms.FloatField(min_value=question.minimum, max_value=question.maximum)
+    return forms.CharField(max_length=MAX_TEXT_ANSWER, strip=True)
 
 
 class EventLogField(forms.CharField):

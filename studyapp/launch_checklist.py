@@ -108,9 +108,10 @@ def study_design_words(*, study: Study) -> str:
     if baseline and baseline.get("value") is not None:
         parts.append(f"heard-label baseline {baseline['value']:.2f}")
     if study.target_per_condition:
+        basis = f" by {study.target_basis.rstrip('.')}" if study.target_basis else ""
         parts.append(
             f"{study.target_per_condition} participants per group planned "
-            f"({study.target_per_condition * len(arms)} in all)"
+            f"({study.target_per_condition * len(arms)} in all){basis}"
         )
     else:
         parts.append("no target number of participants set")

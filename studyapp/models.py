@@ -7,8 +7,11 @@ trial per position per participant, unique content hashes for media.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+
+from contracts.export_format import MULTIPLE_CHOICE_SEPARATOR, question_column_problem
 
 
 class Bundle(models.Model):
@@ -227,6 +230,14 @@ class Study(models.Model):
         help_text="Share of main trials where the model was wrong (as far as the bundle allows).",
     )
     target_per_condition = models.PositiveIntegerField(default=0, help_text="0 means no limit.")
+    target_basis = models.CharField(
+        "how the target was chosen",
+        max_length=300,
+        blank=True,
+        default="",
+        help_text="As the study page's design sentence states it, e.g. the power analysis "
+        "(0.8 power for a 10-point difference; python -m analysis power).",
+    )
     time_limit_minutes = models.PositiveIntegerField(default=60)
 
     demographics = models.JSONField(
@@ -299,6 +310,100 @@ class Condition(models.Model):
         return f"{self.study.slug}:{self.name}"
 
 
+class Question(models.Model):
+    """A question the researcher adds, asked on its own page before or after the trials.
+
+    Each is one column of participants.csv, named by ``column`` and described in the
+    export's codebook (``contracts.export_format.question_column``).
+    """
+
+    class Kind(models.TextChoices):
+        SINGLE_CHOICE = "single_choice", "Single choice (one option)"
+        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice (any options)"
+        LIKERT = "likert", "Likert scale (one point of a labelled scale)"
+        SHORT_TEXT = "short_text", "Short text"
+        NUMBER = "number", "Number"
+
+    class Placement(models.TextChoices):
+        BEFORE = "before", "Before the trials"
+        AFTER = "after", "After the trials"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Order on its page.")
+    placement = models.CharField(max_length=8, choices=Placement.choices, default=Placement.BEFORE)
+    column = models.CharField(
+        max_length=40,
+        help_text="Its column in participants.csv (e.g. music_training).",
+    )
+    text = models.CharField(max_length=500, help_text="The question as the participant reads it.")
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SINGLE_CHOICE)
+    options = models.TextField(
+        blank=True,
+        default="",
+        help_text="One per line. Choices: the options. Likert: a label for each point, lowest first.",
+    )
+    minimum = models.FloatField(null=True, blank=True, help_text="Number: the smallest allowed.")
+    maximum = models.FloatField(null=True, blank=True, help_text="Number: the largest allowed.")
+    required = models.BooleanField(default=True)
+
+    class Meta:
+        # Questions before the trials first ("before" sorts after "after"), then by position.
+        ordering = ["study_id", "-placement", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "column"], name="question_unique_column_in_study"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.column} ({self.get_kind_display()}, {self.placement} the trials)"
+
+    @property
+    def option_list(self) -> list[str]:
+        return [line.strip() for line in self.options.splitlines() if line.strip()]
+
+    def clean(self) -> None:
+        """Each problem on the field it names, in one line."""
+        problems: dict[str, str] = {}
+        column = question_column_problem(self.column)
+        if column:
+            problems["column"] = column
+        options = self.option_list
+        if self.kind in CHOICE_KINDS:
+            problems.update(_option_problems(self.kind, options))
+        elif options:
+            problems["options"] = f"a {self.get_kind_display().lower()} question has no options"
+        if self.kind != self.Kind.NUMBER and (self.minimum, self.maximum) != (None, None):
+            problems["minimum"] = "only a number question has a smallest and largest value"
+        elif None not in (self.minimum, self.maximum) and self.minimum > self.maximum:
+            problems["maximum"] = f"the largest value is below the smallest ({self.minimum:g})"
+        if problems:
+            raise ValidationError(problems)
+
+
+CHOICE_KINDS = frozenset({"single_choice", "multiple_choice", "likert"})
+LIKERT_POINTS = (2, 11)
+
+
+def _option_problems(kind: str, options: list[str]) -> dict[str, str]:
+    """Why a choice question's options cannot be asked (keyed by field; empty if they can)."""
+    if kind == "likert" and not LIKERT_POINTS[0] <= len(options) <= LIKERT_POINTS[1]:
+        return {
+            "options": f"a Likert scale needs a label for each of its {LIKERT_POINTS[0]} to "
+            f"{LIKERT_POINTS[1]} points, one per line (it has {len(options)})"
+        }
+    if kind != "likert" and len(options) < 2:
+        return {"options": "a choice question needs at least two options, one per line"}
+    if len(set(options)) < len(options):
+        return {"options": "each option must differ from the others"}
+    if any(MULTIPLE_CHOICE_SEPARATOR in o or len(o) > 200 for o in options):
+        return {
+            "options": f"an option may not contain {MULTIPLE_CHOICE_SEPARATOR!r} (it separates "
+            "the chosen options in the export) or be longer than 200 characters"
+        }
+    return {}
+
+
 class Participant(models.Model):
     class Status(models.TextChoices):
         STARTED = "started"
@@ -336,6 +441,9 @@ class Participant(models.Model):
     consent_version = models.CharField(max_length=32, blank=True, default="")
     consented_at = models.DateTimeField(null=True, blank=True)
     demographics = models.JSONField(default=dict, blank=True)
+    # Answers to the study's custom questions by placement:
+    # {"before": {"answered_at": ISO time, "answers": {column: value}}, "after": {...}}.
+    question_answers = models.JSONField(default=dict, blank=True)
     instructions_seen_at = models.DateTimeField(null=True, blank=True)
     screening = models.JSONField(default=dict, blank=True)
     screening_passed = models.BooleanField(null=True, blank=True)

@@ -12,16 +12,19 @@ from django.db.models import Count, Min, Q
 
 from studyapp.models import Bundle, Participant, Stimulus, Study, Trial
 from studyapp.services.designs import design_baseline_task
+from studyapp.services.questions import questions_pending
 from studyapp.services.screening import screening_next_trial, screening_state
 
 # Steps a session can be at, in the order a participant meets them.
 STEPS = (
     "consent",
     "demographics",
+    "questions_before",
     "calibration",
     "screening",
     "instructions",
     "trial",
+    "questions_after",
     "done",
     "declined",
     "screened_out",
@@ -197,6 +200,11 @@ def participant_step(
         return "consent", None
     if demographics_pending(participant):
         return "demographics", None
+    # (Past the instructions, the questions before the trials are behind: no query needed.)
+    if participant.instructions_seen_at is None and questions_pending(
+        participant=participant, placement="before"
+    ):
+        return "questions_before", None
     if participant.study.headphone_screen and participant.screening_passed is None:
         if screening_state(participant)["calibration"] is None:
             return "calibration", None
@@ -211,6 +219,8 @@ def participant_step(
         )
         first_open = None if found is None else found.position
     if first_open is None:
+        if questions_pending(participant=participant, placement="after"):
+            return "questions_after", None
         return "done", None
     return "trial", first_open
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from studyapp.models import AudioEvent, Participant, Response, Study, Trial
+from studyapp.services.questions import question_cells
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class TimelineEntry:
     what: str
     detail: str = ""
     trial: int | None = None
+    flagged: bool = False  # something a researcher would want to see (the page was left)
 
 
 def participant_find(*, study: Study, who: str) -> Participant | None:
@@ -45,6 +47,7 @@ def participant_timeline(*, participant: Participant) -> list[TimelineEntry]:
     entries += _screening_entries(p)
     if p.instructions_seen_at:
         entries.append(TimelineEntry(p.instructions_seen_at, "instructions read"))
+    entries += _question_entries(p)
     entries += _trial_entries(p)
     if p.completed_at:
         entries.append(TimelineEntry(p.completed_at, "completed"))
@@ -81,6 +84,37 @@ def _screening_entries(participant: Participant) -> list[TimelineEntry]:
     return entries
 
 
+def _question_entries(participant: Participant) -> list[TimelineEntry]:
+    """Each page of custom questions answered, with the answers."""
+    entries = []
+    for placement, page in (participant.question_answers or {}).items():
+        answers = ", ".join(
+            f"{column} = {'(no answer)' if value is None else value}"
+            for column, value in question_cells({placement: page}).items()
+        )
+        entries.append(
+            TimelineEntry(
+                datetime.fromisoformat(page["answered_at"]),
+                f"questions {placement} the trials answered",
+                answers,
+            )
+        )
+    return entries
+
+
+def focus_words(response: Response) -> tuple[str, bool]:
+    """Focus and visibility during a trial in words, and whether the page was left at all."""
+    if response.focus_losses is None and response.hidden_count is None:
+        return "focus not reported (no JavaScript?)", False
+    lost, hidden = response.focus_losses or 0, response.hidden_count or 0
+    if not lost and not hidden:
+        return "stayed on the page", False
+    words = [f"window lost focus {lost}x"] if lost else []
+    if hidden:
+        words.append(f"page hidden {hidden}x for {(response.hidden_ms or 0) / 1000:.1f} s")
+    return ", ".join(words), True
+
+
 def _trial_entries(participant: Participant) -> list[TimelineEntry]:
     entries = []
     trials = Trial.objects.filter(participant=participant).select_related("stimulus", "condition")
@@ -97,13 +131,14 @@ def _trial_entries(participant: Participant) -> list[TimelineEntry]:
     responses = Response.objects.filter(trial__participant=participant).select_related("trial")
     for r in responses:
         rt = f", {r.rt_ms / 1000:.1f} s" if r.rt_ms is not None else ""
+        focus, left = focus_words(r)
         detail = (
             f"answer {r.answer} ({'correct' if r.answer_correct else 'wrong'}){rt}, "
-            f"plays: original {r.plays_original}, explanation {r.plays_explanation}"
+            f"plays: original {r.plays_original}, explanation {r.plays_explanation}; {focus}"
         )
         entries.append(
             TimelineEntry(
-                r.received_at, f"trial {r.trial.position} answered", detail, r.trial.position
+                r.received_at, f"trial {r.trial.position} answered", detail, r.trial.position, left
             )
         )
         if r.revised_at:

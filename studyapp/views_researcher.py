@@ -73,13 +73,15 @@ def session_timeline(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
     who = request.GET.get("who", "")
     participant = participant_find(study=study, who=who)
+    entries = participant_timeline(participant=participant) if participant else []
     context = {
         **admin.site.each_context(request),
         "title": f"Participant timeline: {study.title}",
         "study": study,
         "who": who[:200],
         "participant": participant,
-        "entries": participant_timeline(participant=participant) if participant else [],
+        "entries": entries,
+        "n_flagged": sum(e.flagged for e in entries),
         "final_state": participant_final_state(participant=participant) if participant else "",
     }
     return render(

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from contracts import export_format as fmt
 from studyapp.models import AudioEvent, Participant, Response, Study
 from studyapp.services.designs import design_task
+from studyapp.services.questions import question_cells, study_question_columns
 
 CHUNK = 2000
 
@@ -113,6 +114,7 @@ PARTICIPANT_FIELDS = {
     "catch_total": "n_catch",
     "catch_correct": "n_catch_ok",
     "demographics": "demographics",
+    "question_answers": "question_answers",
 }
 RECRUITMENT_FIELDS = (
     "prolific_pid",
@@ -196,6 +198,7 @@ def participant_rows(study: Study, include_pilot: bool, with_ids: bool) -> Itera
     fields = {**PARTICIPANT_FIELDS, **({k: k for k in RECRUITMENT_FIELDS} if with_ids else {})}
     for row in _tuples(qs, fields):
         demographics = row.pop("demographics") or {}
+        row.update(question_cells(row.pop("question_answers")))
         started, completed = row["started_at"], row["completed_at"]
         row.update(
             study=study.slug,
@@ -264,6 +267,7 @@ def export_write(
     progress : show a progress bar per file on stderr.
     """
     sizes = _sizes(study, include_pilot) if progress else {}
+    questions = study_question_columns(study=study)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
         raise FileExistsError(f"{out_dir}: folder exists and is not empty")
@@ -279,7 +283,11 @@ def export_write(
         )
         n_participants = _write_csv(
             tmp / fmt.PARTICIPANTS_FILE,
-            fmt.file_columns(fmt.PARTICIPANTS_FILE, with_recruitment_ids=include_recruitment_ids),
+            fmt.file_columns(
+                fmt.PARTICIPANTS_FILE,
+                with_recruitment_ids=include_recruitment_ids,
+                questions=questions,
+            ),
             participant_rows(study, include_pilot, include_recruitment_ids),
             sizes.get("participants"),
             progress,
@@ -292,7 +300,10 @@ def export_write(
             progress,
         )
         codebook = fmt.codebook(
-            study=study.slug, title=study.title, with_recruitment_ids=include_recruitment_ids
+            study=study.slug,
+            title=study.title,
+            with_recruitment_ids=include_recruitment_ids,
+            questions=questions,
         )
         codebook["include_pilot"] = include_pilot
         (tmp / fmt.CODEBOOK_FILE).write_text(

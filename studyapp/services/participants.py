@@ -15,6 +15,7 @@ from studyapp.selectors import open_trials as open_trials_of
 from studyapp.services.assignment import Assignment, assignment_in_arm, assignment_make
 from studyapp.services.audio_rules import answered_too_soon, audio_rule_problems, play_count
 from studyapp.services.designs import allowed_answers, design_answer_correct
+from studyapp.services.questions import questions_pending
 
 RECRUITMENT_FIELDS = {
     "PROLIFIC_PID": "prolific_pid",
@@ -359,7 +360,10 @@ def _record_new(participant: Participant, open_trials: list[Trial], answer: Answ
     problems += [early] if early else []
     if problems:
         raise AnswerRejected("; ".join(problems), code="rules")
-    last = len(open_trials) == 1
+    # The last answer completes the session, unless questions after the trials are still due.
+    last = len(open_trials) == 1 and not questions_pending(
+        participant=participant, placement="after"
+    )
     try:
         with transaction.atomic():
             response = _create_response(trial, answer)

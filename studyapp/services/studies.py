@@ -292,7 +292,7 @@ def _next_slug(slug: str) -> tuple[str, int]:
 
 
 def study_duplicate(*, study: Study, slug: str = "", title: str = "") -> Study:
-    """A draft copy of ``study`` (design, texts, codes, conditions), ready to change.
+    """A draft copy of ``study`` (design, texts, codes, conditions, questions), ready to change.
 
     The copy has no participants, a fresh status of draft and is not frozen.
     """
@@ -317,6 +317,9 @@ def study_duplicate(*, study: Study, slug: str = "", title: str = "") -> Study:
             Condition.objects.create(
                 study=copy, name=c.name, modality=c.modality, method=c.method, position=c.position
             )
+        for q in study.questions.all():
+            q.pk, q.study = None, copy
+            q.save()
     return copy
 
 

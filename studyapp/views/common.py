@@ -20,6 +20,8 @@ NO_SESSION = "This link does not belong to a session (it may have been withdrawn
 STEP_URL_NAMES = {
     "consent": "consent",
     "demographics": "demographics",
+    "questions_before": "questions_before",
+    "questions_after": "questions_after",
     "calibration": "calibration",
     "screening": "screening",
     "instructions": "instructions",

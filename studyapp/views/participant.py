@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from studyapp.forms import ConsentForm, DemographicsForm
-from studyapp.models import Participant, Study
+from studyapp.forms import ConsentForm, DemographicsForm, QuestionsForm
+from studyapp.models import Participant, Question, Study
 from studyapp.services.participants import (
     RECRUITMENT_FIELDS,
     StudyUnavailable,
@@ -25,6 +25,7 @@ from studyapp.services.participants import (
     participant_resumable,
     participant_withdraw,
 )
+from studyapp.services.questions import participant_questions_save, study_questions
 from studyapp.views.common import at_step, page_context, participant_or_404, step_url
 from studyapp.views.limits import rate_limited
 
@@ -64,6 +65,7 @@ def estimated_minutes(study: Study) -> int:
     """A rough duration for the entry page: about 20 s per trial plus the pages around them."""
     trials = study.n_trials + study.n_practice + study.n_catch
     extra = 2 + (2 if study.headphone_screen else 0) + (1 if study.demographics else 0)
+    extra += round(study.questions.count() / 3)  # (about 20 s a question)
     return max(5, round(trials * 20 / 60 + extra))
 
 
@@ -159,8 +161,40 @@ def demographics(request: HttpRequest, token: str) -> HttpResponse:
         return redirect(step_url(participant))
     status = 400 if request.method == "POST" else 200
     return render(
-        request, "studyapp/demographics.html", page_context(participant, form=form), status=status
+        request,
+        "studyapp/questions.html",
+        page_context(participant, form=form, placement="about_you"),
+        status=status,
     )
+
+
+@require_http_methods(["GET", "POST"])
+def questions_before(request: HttpRequest, token: str) -> HttpResponse:
+    return _questions(request, token, Question.Placement.BEFORE)
+
+
+@require_http_methods(["GET", "POST"])
+def questions_after(request: HttpRequest, token: str) -> HttpResponse:
+    return _questions(request, token, Question.Placement.AFTER)
+
+
+def _questions(request: HttpRequest, token: str, placement: str) -> HttpResponse:
+    """The researcher's own questions of one page, asked once."""
+    participant = participant_or_404(token)
+    if not at_step(participant, f"questions_{placement}"):
+        return redirect(step_url(participant))
+    form = QuestionsForm(
+        request.POST if request.method == "POST" else None,
+        questions=study_questions(study=participant.study, placement=placement),
+    )
+    if request.method == "POST" and form.is_valid():
+        participant_questions_save(
+            participant=participant, placement=placement, answers=form.answers()
+        )
+        return redirect(step_url(participant))
+    status = 400 if request.method == "POST" else 200
+    context = page_context(participant, form=form, placement=placement)
+    return render(request, "studyapp/questions.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])

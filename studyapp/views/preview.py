@@ -15,10 +15,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from studyapp.forms import CalibrationForm, ConsentForm, DemographicsForm
-from studyapp.models import Condition, Participant, Study, Trial
+from studyapp.forms import CalibrationForm, ConsentForm, DemographicsForm, QuestionsForm
+from studyapp.models import Condition, Participant, Question, Study, Trial
 from studyapp.services.assignment import assignment_plan, study_arms
 from studyapp.services.designs import design_shows_feedback
+from studyapp.services.questions import study_questions
 from studyapp.services.screening import screening_plan, screening_sound_path
 from studyapp.views.common import next_page, problem, wants_json
 from studyapp.views.participant import debrief_words, estimated_minutes, instructions_context
@@ -68,6 +69,9 @@ def preview_sequence(study: Study, trials: list[Trial]) -> list[tuple[str, int |
     pages: list[tuple[str, int | None]] = [("entry", None), ("consent", None)]
     if study.demographics:
         pages.append(("demographics", None))
+    placements = set(study.questions.values_list("placement", flat=True))
+    if Question.Placement.BEFORE in placements:
+        pages.append(("questions-before", None))
     if study.headphone_screen:
         pages.append(("calibration", None))
         pages += [("screening", n) for n in range(1, study.screen_trials + 1)]
@@ -76,6 +80,8 @@ def preview_sequence(study: Study, trials: list[Trial]) -> list[tuple[str, int |
         pages.append(("trial", trial.position))
         if design_shows_feedback(study=study, kind=trial.kind):
             pages.append(("feedback", trial.position))
+    if Question.Placement.AFTER in placements:
+        pages.append(("questions-after", None))
     pages.append(("done", None))
     return pages
 
@@ -166,6 +172,8 @@ def _preview_post(
         form = answer_form(study, request.POST)
         if form.is_valid() and design_shows_feedback(study=study, kind=trials[number - 1].kind):
             target += f"?answer={form.cleaned_data['answer']}"
+    elif page.startswith("questions-"):
+        form = _questions_form(study, page.removeprefix("questions-"), request.POST)
     elif page == "withdraw":
         return redirect(preview_url(study, cond, "withdrawn"))
     else:
@@ -177,6 +185,10 @@ def _preview_post(
     return next_page(request, target) if wants_json(request) else redirect(target)
 
 
+def _questions_form(study: Study, placement: str, data: Any = None) -> QuestionsForm:
+    return QuestionsForm(data, questions=study_questions(study=study, placement=placement))
+
+
 def _fixed_pages(study: Study, cond: Condition, url: str) -> dict[str, tuple[str, dict[str, Any]]]:
     """Pages that need no trial: (template, extra context) by page name."""
     return {
@@ -186,9 +198,19 @@ def _fixed_pages(study: Study, cond: Condition, url: str) -> dict[str, tuple[str
         ),
         "consent": ("studyapp/consent.html", {"form": ConsentForm()}),
         "demographics": (
-            "studyapp/demographics.html",
-            {"form": DemographicsForm(questions=list(study.demographics))},
+            "studyapp/questions.html",
+            {
+                "form": DemographicsForm(questions=list(study.demographics)),
+                "placement": "about_you",
+            },
         ),
+        **{
+            f"questions-{placement}": (
+                "studyapp/questions.html",
+                {"form": _questions_form(study, placement), "placement": placement},
+            )
+            for placement in Question.Placement.values
+        },
         "done": (
             "studyapp/done.html",
             {"redirect_url": "", "design_words": debrief_words(study)},

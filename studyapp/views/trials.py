@@ -278,9 +278,9 @@ def _after_answer_url(participant: Participant, recorded: Recorded) -> str:
     """Where a participant goes after an answer (without asking the database again when known)."""
     if recorded.created and recorded.next_position is not None:
         return reverse("trial", args=[participant.token, recorded.next_position])
-    if recorded.created:
+    if recorded.created and participant.status == Participant.Status.COMPLETED:
         return reverse("done", args=[participant.token])
-    return step_url(participant)
+    return step_url(participant)  # (questions after the trials, or a repeated answer)
 
 
 def _first_error(form: AnswerForm) -> str:

@@ -122,6 +122,30 @@ def right_answer(trial: Trial) -> str:
     return trial.stimulus.predicted_label
 
 
+def leave_and_come_back(page: Page, *, away_ms: int = 300) -> None:
+    """The participant switches to another tab and back: the window loses focus and the
+    page is hidden for ``away_ms`` (headless Chromium never hides a page by itself, so the
+    page's own visibility state is set as a real switch would set it)."""
+    page.evaluate(
+        """async (awayMs) => {
+          const state = (value) => Object.defineProperty(document, "visibilityState",
+            { value, configurable: true });
+          window.dispatchEvent(new Event("blur"));
+          state("hidden"); document.dispatchEvent(new Event("visibilitychange"));
+          await new Promise((done) => setTimeout(done, awayMs));
+          state("visible"); document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        away_ms,
+    )
+
+
+def on_trial_page(page: Page) -> None:
+    """Wait until the trial page has loaded with its scripts (they count focus and plays)."""
+    page.wait_for_url("**/trial/**")
+    page.wait_for_load_state("load")
+    expect(page.get_by_role("button", name="Play recording")).to_be_visible()
+
+
 def listen(page: Page) -> None:
     """Play every clip the page offers to the end, as the study requires."""
     page.get_by_role("button", name="Play recording").click()

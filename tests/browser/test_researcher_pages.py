@@ -8,6 +8,7 @@ docs/researcher-guide.md (docs/figures/researcher-*.png).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ from playwright.sync_api import Locator, Page, expect
 from studyapp.models import Participant, Study
 from studyapp.services.studies import study_create
 from tests.browser.conftest import screenshot
-from tests.browser.driver import agree, do_trials, read_instructions
+from tests.browser.driver import (
+    agree,
+    do_trials,
+    leave_and_come_back,
+    on_trial_page,
+    read_instructions,
+)
 from tests.conftest import REPO
 
 DOC_FIGURES = REPO / "docs" / "figures"
@@ -62,6 +69,7 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
         completion_code="C0MPL3TE",
         completion_url="https://app.prolific.com/submissions/complete?cc=C0MPL3TE",
         target_per_condition=20,
+        target_basis="the power analysis (0.8 power for a 10-point difference)",
     )
     page = _logged_in_page(new_page, site)
     page.goto(f"{site.url}/admin/studyapp/study/")
@@ -71,6 +79,7 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
     page.goto(f"{site.url}/admin/studyapp/study/{study.pk}/change/")
     checklist = page.locator(".launch-checklist")
     expect(checklist).to_contain_text("between participants, 2 conditions (visual, audible)")
+    expect(checklist).to_contain_text("(40 in all) by the power analysis (0.8 power for a")
     _doc_screenshot(page, "researcher-study-page", checklist)
 
     prolific = page.locator("tr[data-key=prolific] button.copy-button")
@@ -91,6 +100,8 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
     assert (session.condition.name, session.is_pilot) == ("audible", True)
     agree(page)
     read_instructions(page)
+    on_trial_page(page)
+    leave_and_come_back(page)  # on trial 1: the timeline shows it
     do_trials(page)
     assert "/done/" in page.url
 
@@ -114,6 +125,17 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
     timeline = page.locator("table.timeline-table")
     expect(timeline).to_contain_text("consented")
     expect(timeline).to_contain_text("trial 1 answered")
+    left = timeline.locator("tr.flagged")
+    expect(left).to_have_count(1)
+    expect(left).to_contain_text("trial 1 answered")
+    expect(left).to_contain_text(re.compile(r"window lost focus 1x, page hidden 1x for \d+\.\d s"))
+    first_answer = session.trials.get(position=1).response
+    assert (first_answer.focus_losses, first_answer.hidden_count) == (1, 1)
+    assert first_answer.hidden_ms >= 300
+    expect(timeline).to_contain_text("trial 2 answered")
+    expect(timeline.locator("tr", has_text="trial 2 answered")).to_contain_text(
+        "stayed on the page"
+    )
     expect(timeline).to_contain_text("completed")
     expect(page.locator(".final-state")).to_contain_text("completed, pilot: 2 of 2 trials answered")
     _doc_screenshot(page, "researcher-timeline")

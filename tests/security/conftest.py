@@ -26,7 +26,8 @@ def fresh_rate_limits() -> Iterator[None]:
 
 
 def every_page_study(bundle: Bundle, slug: str = "all-pages", **fields: Any) -> Study:
-    """Demographics, sound check, practice, catch trials, rating and confidence: every participant page."""
+    """Demographics, custom questions before and after the trials, sound check, practice, catch
+    trials, rating and confidence: every participant page."""
     design = {
         "status": Study.Status.LIVE,
         "consent_text": "Consent.",
@@ -42,13 +43,20 @@ def every_page_study(bundle: Bundle, slug: str = "all-pages", **fields: Any) -> 
         "completion_url": "https://app.prolific.com/submissions/complete?cc=C0DE",
         **fields,
     }
-    return study_create(
+    study = study_create(
         slug=slug,
         title="Every page",
         bundle=bundle,
         conditions=[("visual", "visual", ""), ("audible", "audible", ""), ("both", "both", "")],
         **design,
     )
+    study.questions.create(
+        column="devices", text="Which do you own?", kind="multiple_choice", options="A\nB"
+    )
+    study.questions.create(
+        column="hours", text="Hours?", kind="number", minimum=2, placement="after"
+    )
+    return study
 
 
 @dataclass

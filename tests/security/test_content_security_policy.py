@@ -103,6 +103,7 @@ def test_every_page_of_a_study_sends_the_policy_and_breaks_none_of_it(bundle: Bu
     pages = {path for path, _ in record.responses}
     assert any("/sound-check/" in p for p in pages) and any("/trial/" in p for p in pages)
     assert any("/feedback/" in p for p in pages) and any(p.endswith("/done/") for p in pages)
+    assert any("/questions/" in p for p in pages) and any("/last-questions/" in p for p in pages)
     for path, response in record.responses:
         assert response["Content-Security-Policy"] == STRICT_CSP, path
         assert (

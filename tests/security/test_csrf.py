@@ -66,6 +66,8 @@ def url_args(site: dict[str, Any]) -> dict[str, list[Any]]:
         "resume": [token],
         "consent": [token],
         "demographics": [token],
+        "questions_before": [token],
+        "questions_after": [token],
         "calibration": [token],
         "calibration_sound": [token],
         "screening": [token, 1],
@@ -99,7 +101,9 @@ def state() -> list[object]:
         for m in (Participant, Trial, Response, AudioEvent, ExportJob, ImportJob, Study)
     ]
     return counts + list(
-        Participant.objects.order_by("pk").values_list("status", "consented_at", "demographics")
+        Participant.objects.order_by("pk").values_list(
+            "status", "consented_at", "demographics", "question_answers"
+        )
     )
 
 

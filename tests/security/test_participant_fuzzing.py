@@ -45,6 +45,8 @@ TOKENED = [
     "resume",
     "consent",
     "demographics",
+    "questions_before",
+    "questions_after",
     "calibration",
     "calibration_sound",
     "instructions",

@@ -114,7 +114,15 @@ def test_nothing_sent_with_one_token_changes_another_session(pair: dict[str, Any
         )
         client.get(reverse("trial", args=[alice.token, position]))
         client.get(reverse("feedback", args=[alice.token, position]))
-    for name in ("consent", "demographics", "instructions", "calibration", "done"):
+    for name in (
+        "consent",
+        "demographics",
+        "questions_before",
+        "questions_after",
+        "instructions",
+        "calibration",
+        "done",
+    ):
         client.post(reverse(name, args=[alice.token]), {"decision": "decline", "plays": "1"})
     client.post(reverse("withdraw", args=[alice.token]))
     assert not Participant.objects.filter(pk=alice.pk).exists()  # alice withdrew herself...

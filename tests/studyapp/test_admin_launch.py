@@ -108,6 +108,8 @@ def test_a_prolific_end_url_without_its_code_is_refused_on_the_field(
         completion_url="https://app.prolific.com/submissions/complete?cc=XYZ",
     )
     assert status == 200 and "cc=XYZ differs from the code ABC123" in html
+    # The end codes' group is collapsed by default, and open when one of its fields is wrong.
+    assert "<summary>" not in html.split("End codes and URLs")[0].rsplit("<fieldset", 1)[1]
     assert Study.objects.get(pk=study.pk).completion_url == ""
     url = "https://app.prolific.com/submissions/complete?cc=ABC123"
     assert _change(admin_client, study, completion_code="ABC123", completion_url=url)[0] == 302
@@ -134,7 +136,13 @@ def test_demographics_are_ticked_from_the_built_in_questions(
 def test_the_study_page_lists_the_links_and_codes_and_the_design_in_words(
     admin_client: Client, bundle: Bundle
 ) -> None:
-    study = study_on(bundle, slug="checklist", status=Study.Status.PILOT, target_per_condition=40)
+    study = study_on(
+        bundle,
+        slug="checklist",
+        status=Study.Status.PILOT,
+        target_per_condition=40,
+        target_basis="the power analysis (0.8 power for a 10-point difference).",
+    )
     html = admin_client.get(
         reverse("admin:studyapp_study_change", args=[study.pk])
     ).content.decode()
@@ -145,7 +153,10 @@ def test_the_study_page_lists_the_links_and_codes_and_the_design_in_words(
     )
     assert '<code id="launch-completion_code">DONE</code>' in html
     assert "between participants, 2 conditions (visual, audible), 6 main trials each" in html
-    assert "40 participants per group planned (80 in all)" in html
+    assert (
+        "40 participants per group planned (80 in all) by the power analysis (0.8 power for a "
+        "10-point difference)" in html
+    )
     assert html.count("data-copy=") == 3  # link, Prolific URL, completion code: the rest is unset
     assert "so its design is frozen" not in html
 

@@ -50,6 +50,8 @@ def _add_form(bundle: Bundle, **overrides: Any) -> dict[str, Any]:
         "audio_must_finish": "on",
         "conditions-TOTAL_FORMS": 0,
         "conditions-INITIAL_FORMS": 0,
+        "questions-TOTAL_FORMS": 0,
+        "questions-INITIAL_FORMS": 0,
     }
     data.update(overrides)
     return data
@@ -74,6 +76,26 @@ def _change_form(client: Client, study: Study) -> dict[str, Any]:
     for i, condition in enumerate(study.conditions.all()):
         data[f"conditions-{i}-id"] = condition.pk
         data[f"conditions-{i}-study"] = study.pk
+    return data | _questions_formset(page.context)
+
+
+def _questions_formset(context: Any) -> dict[str, Any]:
+    """The custom-question rows of a change page, unchanged (none when they are frozen)."""
+    formset = next(
+        (f.formset for f in context["inline_admin_formsets"] if f.formset.prefix == "questions"),
+        None,
+    )
+    if formset is None:
+        return {}
+    data: dict[str, Any] = {
+        "questions-TOTAL_FORMS": len(formset.forms),
+        "questions-INITIAL_FORMS": formset.initial_form_count(),
+    }
+    for form in formset.forms:
+        for name in form.fields:
+            value = form[name].value()
+            if value not in (None, False, ""):
+                data[form.add_prefix(name)] = "on" if value is True else str(value)
     return data
 
 

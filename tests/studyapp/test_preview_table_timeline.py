@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from studyapp.models import Bundle, Participant
+from studyapp.models import Bundle, Participant, Response
 from studyapp.services.assignment import assignment_replay
 from tests.studyapp.research_helpers import answer, bundle_with, enrol, listened, study_on
 
@@ -98,3 +98,24 @@ def test_the_timeline_shows_a_participants_pages_answers_plays_and_final_state(
 
     dashboard = admin_client.get(reverse("study-dashboard", args=[study.slug]), {"phase": "live"})
     assert f"?who={session.pseudonym}" in dashboard.content.decode()
+
+
+def test_the_timeline_marks_the_trials_where_the_participant_left_the_page(
+    admin_client: Client, bundle: Bundle
+) -> None:
+    study = study_on(bundle, slug="focus")
+    session = enrol(study, "wanderer")
+    answer(session, n=3)
+    responses = {r.trial.position: r for r in Response.objects.filter(trial__participant=session)}
+    Response.objects.filter(pk=responses[1].pk).update(focus_losses=0, hidden_count=0, hidden_ms=0)
+    Response.objects.filter(pk=responses[2].pk).update(
+        focus_losses=2, hidden_count=1, hidden_ms=4200.0
+    )  # trial 3 keeps None: a page without JavaScript reported nothing
+    page = admin_client.get(reverse("session-timeline", args=[study.slug]), {"who": "wanderer"})
+    answered = {e.trial: e for e in page.context["entries"] if e.what.endswith(" answered")}
+    assert answered[1].detail.endswith("stayed on the page") and not answered[1].flagged
+    assert answered[2].detail.endswith("window lost focus 2x, page hidden 1x for 4.2 s")
+    assert answered[2].flagged
+    assert answered[3].detail.endswith("focus not reported (no JavaScript?)")
+    assert page.context["n_flagged"] == 1
+    assert '<tr class="flagged">' in page.content.decode()
