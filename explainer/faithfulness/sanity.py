@@ -4,8 +4,9 @@ The layers with parameters are re-initialised one more at a time, from the outpu
 layer down, and after each the relevance of the same clips and classes is compared
 with the trained model's by Spearman rank correlation (signed and of |relevance|),
 averaged over clips. An explanation that depends on what the model learned changes
-as the weights go; a method whose signed or absolute correlation is still at least
-:data:`FLAG_SPEARMAN` with every layer randomised is flagged.
+as the weights go; a method whose signed correlation is still at least
+:data:`FLAG_SPEARMAN`, or whose |relevance| correlation is at least
+:data:`FLAG_SPEARMAN_ABS`, with every layer randomised is flagged.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from scipy import stats
 from explainer.faithfulness.experiment import explain_all
 
 FLAG_SPEARMAN = 0.5
+# |relevance| keeps a rank correlation around 0.5 for LRP on these models even fully
+# randomised (the silent padding ranks last in both maps); an explanation whose magnitude
+# map stays this close is a copy of the input (gradient x input: 0.94-0.96 measured).
+FLAG_SPEARMAN_ABS = 0.8
 
 
 def parameter_layers(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
@@ -76,19 +81,20 @@ def cascading_randomisation(
 
 def _flag(last: dict[str, Any]) -> tuple[bool, str]:
     """Flagged when, with every layer randomised, signed or |relevance| still ranks as before."""
+    limits = {"spearman": FLAG_SPEARMAN, "spearman_abs": FLAG_SPEARMAN_ABS}
     kept = [
-        f"{key} {last[key]:.2f}"
-        for key in ("spearman", "spearman_abs")
-        if last[key] is not None and last[key] >= FLAG_SPEARMAN
+        f"{key} {last[key]:.2f} >= {limit}"
+        for key, limit in limits.items()
+        if last[key] is not None and last[key] >= limit
     ]
     if kept:
         return True, (
-            f"with every layer randomised the relevance still correlates with the trained model's "
-            f"({', '.join(kept)} >= {FLAG_SPEARMAN}): it barely depends on the learned weights"
+            "with every layer randomised the relevance still correlates with the trained "
+            f"model's ({', '.join(kept)}): it barely depends on the learned weights"
         )
     return False, (
-        f"with every layer randomised the correlation falls to {last['spearman']} "
-        f"(signed) and {last['spearman_abs']} (|relevance|), below {FLAG_SPEARMAN}"
+        f"with every layer randomised the correlation falls to {last['spearman']} (signed, "
+        f"limit {FLAG_SPEARMAN}) and {last['spearman_abs']} (|relevance|, limit {FLAG_SPEARMAN_ABS})"
     )
 
 
