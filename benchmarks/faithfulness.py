@@ -75,7 +75,7 @@ def main() -> int:
                 "--methods",
                 METHODS,
             ]
-            + ["--split", "all", "--incorrect-fraction", "0", "--workers", "1"]
+            + ["--split", "all", "--shortfall", "fill", "--workers", "1"]
         )
         score = measured(
             [
