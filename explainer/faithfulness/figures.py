@@ -53,24 +53,35 @@ def plot_curves(summary: dict[str, Any], shares: list[float], path: Path) -> Non
 
 
 def plot_bands(rows: list[dict[str, Any]], baseline: float, path: Path) -> None:
-    """Accuracy change per attenuated frequency band; bands marked most relevant by a method are labelled."""
-    fig, ax = plt.subplots(figsize=(7.5, 3.6))
-    centres = [(r["low_hz"] + r["high_hz"]) / 2000 for r in rows]
-    widths = [0.9 * (r["high_hz"] - r["low_hz"]) / 1000 for r in rows]
+    """Top: accuracy change per attenuated frequency band, the band each method marks most
+    relevant in red and labelled. Bottom: each method's share of summed relevance per band."""
+    fig, (ax, ax_rel) = plt.subplots(2, 1, figsize=(7.5, 6.0), sharex=True)
+    centres = np.array([(r["low_hz"] + r["high_hz"]) / 2000 for r in rows])
+    width = 0.9 * (rows[0]["high_hz"] - rows[0]["low_hz"]) / 1000
     colours = ["#c0392b" if r["most_relevant_for"] else "#999999" for r in rows]
-    ax.bar(centres, [100 * r["accuracy_change"] for r in rows], width=widths, color=colours)
+    ax.bar(centres, [100 * r["accuracy_change"] for r in rows], width=width, color=colours)
     for c, r in zip(centres, rows, strict=True):
         if r["most_relevant_for"]:
             ax.annotate(
                 "\n".join(r["most_relevant_for"]), (c, 0), fontsize=7, ha="center", va="bottom"
             )
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xlabel("attenuated band (kHz)")
     ax.set_ylabel("accuracy change (points)")
     ax.set_title(
-        f"attenuating one band at a time (accuracy unattenuated {100 * baseline:.1f} %)", fontsize=9
+        f"attenuating one band at a time (accuracy unattenuated {100 * baseline:.1f} %)",
+        fontsize=9,
     )
-    ax.grid(alpha=0.3, axis="y")
+    methods = list(rows[0]["relevance_share"])
+    step = width / max(1, len(methods))
+    for j, method in enumerate(methods):
+        shares = [r["relevance_share"][method] for r in rows]
+        ax_rel.bar(centres - width / 2 + (j + 0.5) * step, shares, width=step, label=method)
+    ax_rel.axhline(0, color="black", lw=0.8)
+    ax_rel.set_ylabel("share of summed relevance")
+    ax_rel.set_xlabel("band (kHz)")
+    ax_rel.legend(fontsize=7)
+    for a in (ax, ax_rel):
+        a.grid(alpha=0.3, axis="y")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
