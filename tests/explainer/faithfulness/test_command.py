@@ -115,11 +115,15 @@ def test_bundles_carry_each_stimulus_deletion_aopc_and_a_bundle_of_another_run_i
     assert "made from another run" in capsys.readouterr().err
 
 
-def test_deleting_a_planted_cue_flips_the_decisions_that_followed_it(
+def test_the_cue_comes_first_in_lrp_order_and_deleting_it_flips_some_cue_decisions(
     cue_models: SimpleNamespace, tmp_path: Path
 ) -> None:
+    # Measured with this recipe (docs/faithfulness.md): the first MoRF region lies in the
+    # cue on 0.64 of 47 cue-conflict clips (the cue covers 0.15 of the regions); deleting
+    # the cue flips 0.24 of the 21 cue-following decisions, none of them to the spoken digit.
     args = ["--run", str(cue_models.cued), "--data", str(cue_models.probe), "--methods", LRP]
     cue = score(tmp_path / "cue", *args, "--n-clips", "80")["cue"]
-    assert cue["n_conflict"] > 20 and cue["deletion"]["n_cue_following"] >= 5
-    assert cue["deletion"]["flipped_share"] >= 0.5
-    assert 0 <= cue[LRP]["first_region_in_cue"] <= 1
+    assert cue["n_conflict"] > 20 and cue["deletion"]["n_cue_following"] >= 10
+    assert cue[LRP]["first_region_in_cue"] >= 3 * cue[LRP]["cue_region_share"]
+    assert cue[LRP]["cue_precision_at_cue_size"] >= 2 * cue[LRP]["cue_region_share"]
+    assert cue["deletion"]["flipped_share"] >= 0.15
