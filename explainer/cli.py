@@ -22,6 +22,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
     "predict": ("explainer.predict", "classify new WAV files with a trained run"),
     "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
+    "faithfulness": (
+        "explainer.faithfulness.cli",
+        "relevance-guided perturbation: AOPC per method, bands, sanity checks",
+    ),
     "cache": ("explainer.cache_command", "show the size of the preprocessing cache, or clear it"),
     "bundle": (
         "explainer.bundle.cli",

@@ -128,20 +128,11 @@ def recompute(
     """Load the run's best weights and measure accuracy on its test speakers in ``data``."""
     from explainer import preprocessing as pp
     from explainer.cache import preprocess
-    from explainer.layouts import open_corpus
     from explainer.training import load_run
 
     trained = load_run(run_dir)
     config = trained.config
-    table = open_corpus(
-        data,
-        missing_metadata="skip" if config["skip_unknown_speakers"] else "error",
-        drop_duplicates=config["drop_duplicates"],
-        progress=False,
-    )
-    test = table.where(speakers=trained.test_speakers, max_takes=config["max_takes"])
-    if len(test) == 0:
-        raise UserError(f"{data}: has no recordings of the test speakers of {run_dir}")
+    test = held_out_recordings(trained, data)
     pre = preprocess(
         list(test),
         trained.representation,
@@ -163,6 +154,23 @@ def recompute(
         "recomputed",
         str(run_dir),
     )
+
+
+def held_out_recordings(trained: Any, data: Path) -> Any:
+    """The recordings of ``trained``'s test speakers in ``data``, read as the run read its corpus."""
+    from explainer.layouts import open_corpus
+
+    config = trained.config
+    table = open_corpus(
+        data,
+        missing_metadata="skip" if config["skip_unknown_speakers"] else "error",
+        drop_duplicates=config["drop_duplicates"],
+        progress=False,
+    )
+    test = table.where(speakers=trained.test_speakers, max_takes=config["max_takes"])
+    if len(test) == 0:
+        raise UserError(f"{data}: has no recordings of the test speakers of {trained.run_dir}")
+    return test
 
 
 def summarise(results: Sequence[SplitResult]) -> list[dict[str, Any]]:

@@ -141,7 +141,7 @@ def _render_chunk(
         start = time.perf_counter()
         prepared = [_prepare(run, spec, spec["stimuli"][i]) for i in group]
         batch = torch.from_numpy(np.stack([p[1] for p in prepared])).unsqueeze(1)
-        targets = torch.tensor([_target_index(spec, spec["stimuli"][i]) for i in group])
+        targets = torch.tensor([target_index(spec, spec["stimuli"][i]) for i in group])
         mid = time.perf_counter()
         relevance = explain(
             run.model, batch, method, targets=targets, params=spec["methods"][method]
@@ -169,7 +169,8 @@ def _prepare(run: Any, spec: dict[str, Any], stim: dict[str, Any]) -> tuple[np.n
     return window, model_input.astype(np.float32)
 
 
-def _target_index(spec: dict[str, Any], stim: dict[str, Any]) -> int:
+def target_index(spec: dict[str, Any], stim: dict[str, Any]) -> int:
+    """Index of the class a planned stimulus explains (its predicted or its true label)."""
     label = stim["predicted_label"] if spec["target"] == "predicted" else stim["true_label"]
     return spec["classes"].index(label)
 
@@ -210,13 +211,19 @@ def render_stimulus(
     entries = {
         role: write_content(out_dir, data, ROLE_MEDIA_TYPES[role]) for role, data in files.items()
     }
-    return {
+    from explainer.faithfulness.stimulus import stimulus_deletion
+
+    result = {
         "index": index,
         "files": entries,
         "audio_checks": record,
         "timeline": heatmaps.timeline(),
         **_facts(spec, stim, relevance, heard_window),
     }
+    result.setdefault("faithfulness", {}).update(
+        stimulus_deletion(spec, index, model_input, relevance)
+    )
+    return result
 
 
 def _facts(

@@ -32,6 +32,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     )
     add_plan_options(parser)
     parser.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    parser.add_argument(
+        "--sanity",
+        action="store_true",
+        help="also run the model-parameter randomisation check per method (faithfulness.sanity)",
+    )
 
 
 def add_plan_options(parser: argparse.ArgumentParser) -> None:
@@ -161,6 +166,10 @@ def run(args: argparse.Namespace) -> int:
             **compare_from_args(args),
         )
         warn_shortfall(spec)
+        if args.sanity:
+            from explainer.faithfulness.sanity import bundle_sanity
+
+            spec["faithfulness_sanity"] = bundle_sanity(spec)
         result = write_bundle(spec, args.out, overwrite=args.overwrite, pool=pool)
     warn_heard_label_baseline(result["manifest"])
     print(

@@ -12,11 +12,12 @@ from typing import Any
 from contracts import bundle_format as bf
 from explainer.bundle.facts import heard_label_baseline
 from explainer.errors import UserError
+from explainer.faithfulness.provenance import faithfulness_record
 
 GENERATOR_NAME = "hearxai-explainer"
 # Optional per-stimulus fields (explainer.bundle.facts): known when planning, or rendering.
 STIMULUS_PLAN_FACTS = ("model_id", "cue", "decision_basis", "degradation")
-STIMULUS_RENDER_FACTS = ("relevance_in_cue", "label_audible")
+STIMULUS_RENDER_FACTS = ("relevance_in_cue", "label_audible", "faithfulness")
 
 
 def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -48,6 +49,7 @@ def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -
         "rendering": rendering_record(spec),
         **extra,
         "heard_label_baseline": heard_label_baseline(stimuli, len(spec["classes"])),
+        "faithfulness": faithfulness_record(spec),
         "stimuli": stimuli,
     }
 
