@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from contracts import bundle_format as bf
+from explainer.audio_checks import LOUDNESS_MATCHING
 from explainer.bundle.planning import RenderOptions, plan_bundle
 from explainer.bundle.pool import worker_pool
 from explainer.bundle.validation import validate_bundle
 from explainer.bundle.writing import write_bundle
 from explainer.errors import UserError
+from explainer.faithfulness.playback import summary_line
 from explainer.milestones import pick_milestone
 from explainer.selection import SHORTFALL_POLICIES, SPLITS, Design
 
@@ -117,6 +119,12 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
         help="sample rate of the bundle's WAV files, Hz (default 8000)",
     )
     parser.add_argument(
+        "--loudness",
+        choices=LOUDNESS_MATCHING,
+        default="rms",
+        help="give original and audible heatmap one loudness by integrated loudness (bs1770, ITU-R BS.1770) or by RMS (default rms)",
+    )
+    parser.add_argument(
         "--checkpoint-accuracy",
         type=float,
         metavar="A",
@@ -163,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         warn_shortfall(spec)
         result = write_bundle(spec, args.out, overwrite=args.overwrite, pool=pool)
     warn_heard_label_baseline(result["manifest"])
+    print(summary_line(result["manifest"]["faithfulness"]["playback"]["summary"]), file=sys.stderr)
     print(
         f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files)",
         file=sys.stderr,
@@ -207,7 +216,7 @@ def compare_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The render options from the options of :func:`add_plan_options`."""
-    return RenderOptions(args.colormap, args.envelope_ms, args.playback_rate)
+    return RenderOptions(args.colormap, args.envelope_ms, args.playback_rate, args.loudness)
 
 
 def warn_shortfall(spec: dict[str, Any]) -> None:

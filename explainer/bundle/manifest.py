@@ -12,11 +12,12 @@ from typing import Any
 from contracts import bundle_format as bf
 from explainer.bundle.facts import heard_label_baseline
 from explainer.errors import UserError
+from explainer.faithfulness.playback import playback_provenance
 
 GENERATOR_NAME = "hearxai-explainer"
 # Optional per-stimulus fields (explainer.bundle.facts): known when planning, or rendering.
 STIMULUS_PLAN_FACTS = ("model_id", "cue", "decision_basis", "degradation")
-STIMULUS_RENDER_FACTS = ("relevance_in_cue", "label_audible")
+STIMULUS_RENDER_FACTS = ("relevance_in_cue", "label_audible", "faithfulness")
 
 
 def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -48,6 +49,7 @@ def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -
         "rendering": rendering_record(spec),
         **extra,
         "heard_label_baseline": heard_label_baseline(stimuli, len(spec["classes"])),
+        "faithfulness": {"playback": playback_provenance(spec["representation"], stimuli)},
         "stimuli": stimuli,
     }
 
@@ -81,7 +83,16 @@ def generator_record() -> dict[str, Any]:
     import explainer
 
     software = {"python": platform.python_version()}
-    for package in ("torch", "zennit", "numpy", "scipy", "matplotlib", "pillow", "soundfile"):
+    for package in (
+        "torch",
+        "zennit",
+        "numpy",
+        "scipy",
+        "matplotlib",
+        "pillow",
+        "soundfile",
+        "pyloudnorm",
+    ):
         try:
             software[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -96,7 +107,10 @@ def audio_record(spec: dict[str, Any]) -> dict[str, Any]:
     render = spec["render"]
     return {
         "sample_rate": render["playback_rate"],
-        "loudness_matching": "rms",
+        # The contract's word for integrated loudness (BS.1770) is "lufs".
+        "loudness_matching": {"bs1770": "lufs", "rms": "rms"}[
+            audio_checks.planned_matching(render)
+        ],
         "max_duration_s": pp.WINDOW / pp.SAMPLE_RATE,
         "channels": 1,
         "encoding": audio_checks.WAV_SUBTYPE,
@@ -123,7 +137,7 @@ def methods_record(methods: dict[str, dict[str, Any]], target: str) -> dict[str,
 
 
 def rendering_record(spec: dict[str, Any]) -> dict[str, Any]:
-    from explainer import audible, heatmaps
+    from explainer import audible, audio_checks, heatmaps
 
     render = spec["render"]
     return {
@@ -138,4 +152,6 @@ def rendering_record(spec: dict[str, Any]) -> dict[str, Any]:
         },
         "plain_image": "the same picture without relevance (grey waveform or grey spectrogram with a dB bar)",
         "audible": audible.audible_params(spec["representation"], render["envelope_ms"]),
+        "loudness_matching": audio_checks.planned_matching(render),
+        "loudness": audio_checks.loudness_params(audio_checks.planned_matching(render)),
     }

@@ -1,0 +1,1 @@
+"""Faithfulness of explanations: how well each one reflects what the model relies on."""
