@@ -171,7 +171,7 @@ def run(args: argparse.Namespace) -> int:
         warn_shortfall(spec)
         result = write_bundle(spec, args.out, overwrite=args.overwrite, pool=pool)
     warn_heard_label_baseline(result["manifest"])
-    print(summary_line(result["manifest"]["faithfulness"]["playback"]["summary"]), file=sys.stderr)
+    report_audible(result["manifest"])
     print(
         f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files)",
         file=sys.stderr,
@@ -234,6 +234,19 @@ def warn_heard_label_baseline(manifest: dict[str, Any]) -> None:
     """Warn on stderr for each task whose heard-label baseline is 0.9 or more (the contract's rule)."""
     for line in bf.heard_label_baseline_warnings(manifest):
         print(f"warning: {line}", file=sys.stderr)
+
+
+def report_audible(manifest: dict[str, Any]) -> None:
+    """On stderr: the playback summary (one line), and a warning naming the pairs whose
+    BS.1770 loudness matching fell back to RMS."""
+    print(summary_line(manifest["faithfulness"]["playback"]["summary"]), file=sys.stderr)
+    fallback = [s["id"] for s in manifest["stimuli"] if "fallback" in s["audio_checks"]["loudness"]]
+    if fallback:
+        print(
+            f"warning: {len(fallback)} pair(s) matched on RMS, their BS.1770 loudness being "
+            f"undefined (shorter than 400 ms or silent), e.g. {fallback[0]}",
+            file=sys.stderr,
+        )
 
 
 def _run_validate(bundle_dir: Path) -> int:

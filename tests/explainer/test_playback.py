@@ -245,3 +245,15 @@ def test_manifests_without_the_new_fields_still_validate_and_bad_values_do_not(b
     bad["stimuli"][1]["faithfulness"]["decision_kept"] = "yes"
     bad["rendering"]["loudness_matching"] = "peak"
     assert len(bf.validate_manifest(bad)) == 3
+
+
+def test_the_report_names_pairs_that_fell_back_to_rms(bs1770_bundle, capsys):
+    from explainer.bundle.cli import report_audible
+
+    manifest = bf.read_manifest(bs1770_bundle)
+    report_audible(manifest)
+    assert "warning" not in capsys.readouterr().err
+    manifest["stimuli"][2]["audio_checks"]["loudness"]["fallback"] = "rms: ..."
+    report_audible(manifest)
+    err = capsys.readouterr().err
+    assert "1 pair(s) matched on RMS" in err and manifest["stimuli"][2]["id"] in err
