@@ -218,7 +218,7 @@ def render_stimulus(
         "files": entries,
         "audio_checks": record,
         "timeline": heatmaps.timeline(),
-        **_facts(spec, stim, relevance, heard_window),
+        **_facts(spec, index, window, relevance, heard_window, files),
     }
     result.setdefault("faithfulness", {}).update(
         stimulus_deletion(spec, index, model_input, relevance)
@@ -227,13 +227,24 @@ def render_stimulus(
 
 
 def _facts(
-    spec: dict[str, Any], stim: dict[str, Any], relevance: np.ndarray, heard: np.ndarray
+    spec: dict[str, Any],
+    index: int,
+    window: np.ndarray,
+    relevance: np.ndarray,
+    heard: np.ndarray,
+    files: dict[str, bytes],
 ) -> dict[str, Any]:
-    """``relevance_in_cue`` (clips with a cue) and ``label_audible`` (with a recogniser)."""
+    """``relevance_in_cue`` (clips with a cue), ``label_audible`` (with a recogniser) and
+    ``faithfulness`` (the audible heatmap played back to the model)."""
     from explainer.bundle.facts import label_audible
     from explainer.cue_reliance import relevance_in_cue
+    from explainer.faithfulness.playback import play_back
 
-    facts: dict[str, Any] = {}
+    stim = spec["stimuli"][index]
+    facts: dict[str, Any] = {"faithfulness": {}}
+    facts["faithfulness"] |= play_back(
+        chunk_run(spec, [index]), [window], [files["audible_heatmap"]], [target_index(spec, stim)]
+    )[0]
     if stim.get("cue", {}).get("present"):
         facts["relevance_in_cue"] = relevance_in_cue(relevance, stim["cue"], spec["representation"])
     recogniser = spec.get("recogniser")
@@ -258,6 +269,8 @@ def _audio_pair(
     matched = audio_checks.match_loudness(
         pair[0],
         pair[1],
+        method=audio_checks.planned_matching(render),
+        sample_rate=rate,
         target_rms_dbfs=render["target_rms_dbfs"],
         peak_ceiling_dbfs=render["peak_ceiling_dbfs"],
     )

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from contracts import bundle_format as bf
+from explainer.audio_checks import LOUDNESS_MATCHING
 from explainer.bundle.planning import RenderOptions, plan_bundle
 from explainer.bundle.pool import worker_pool
 from explainer.bundle.validation import validate_bundle
 from explainer.bundle.writing import write_bundle
 from explainer.errors import UserError
+from explainer.faithfulness.playback import summary_line
 from explainer.milestones import pick_milestone
 from explainer.selection import SHORTFALL_POLICIES, SPLITS, Design
 
@@ -122,6 +124,12 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
         help="sample rate of the bundle's WAV files, Hz (default 8000)",
     )
     parser.add_argument(
+        "--loudness",
+        choices=LOUDNESS_MATCHING,
+        default="rms",
+        help="give original and audible heatmap one loudness by integrated loudness (bs1770, ITU-R BS.1770) or by RMS (default rms)",
+    )
+    parser.add_argument(
         "--checkpoint-accuracy",
         type=float,
         metavar="A",
@@ -172,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
             spec["faithfulness_sanity"] = bundle_sanity(spec)
         result = write_bundle(spec, args.out, overwrite=args.overwrite, pool=pool)
     warn_heard_label_baseline(result["manifest"])
+    report_audible(result["manifest"])
     print(
         f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files)",
         file=sys.stderr,
@@ -216,7 +225,7 @@ def compare_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def render_options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The render options from the options of :func:`add_plan_options`."""
-    return RenderOptions(args.colormap, args.envelope_ms, args.playback_rate)
+    return RenderOptions(args.colormap, args.envelope_ms, args.playback_rate, args.loudness)
 
 
 def warn_shortfall(spec: dict[str, Any]) -> None:
@@ -234,6 +243,19 @@ def warn_heard_label_baseline(manifest: dict[str, Any]) -> None:
     """Warn on stderr for each task whose heard-label baseline is 0.9 or more (the contract's rule)."""
     for line in bf.heard_label_baseline_warnings(manifest):
         print(f"warning: {line}", file=sys.stderr)
+
+
+def report_audible(manifest: dict[str, Any]) -> None:
+    """On stderr: the playback summary (one line), and a warning naming the pairs whose
+    BS.1770 loudness matching fell back to RMS."""
+    print(summary_line(manifest["faithfulness"]["playback"]["summary"]), file=sys.stderr)
+    fallback = [s["id"] for s in manifest["stimuli"] if "fallback" in s["audio_checks"]["loudness"]]
+    if fallback:
+        print(
+            f"warning: {len(fallback)} pair(s) matched on RMS, their BS.1770 loudness being "
+            f"undefined (shorter than 400 ms or silent), e.g. {fallback[0]}",
+            file=sys.stderr,
+        )
 
 
 def _run_validate(bundle_dir: Path) -> int:

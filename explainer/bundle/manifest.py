@@ -49,7 +49,7 @@ def assemble_manifest(spec: dict[str, Any], records: Sequence[dict[str, Any]]) -
         "rendering": rendering_record(spec),
         **extra,
         "heard_label_baseline": heard_label_baseline(stimuli, len(spec["classes"])),
-        "faithfulness": faithfulness_record(spec),
+        "faithfulness": faithfulness_record(spec, stimuli),
         "stimuli": stimuli,
     }
 
@@ -83,7 +83,16 @@ def generator_record() -> dict[str, Any]:
     import explainer
 
     software = {"python": platform.python_version()}
-    for package in ("torch", "zennit", "numpy", "scipy", "matplotlib", "pillow", "soundfile"):
+    for package in (
+        "torch",
+        "zennit",
+        "numpy",
+        "scipy",
+        "matplotlib",
+        "pillow",
+        "soundfile",
+        "pyloudnorm",
+    ):
         try:
             software[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -98,7 +107,10 @@ def audio_record(spec: dict[str, Any]) -> dict[str, Any]:
     render = spec["render"]
     return {
         "sample_rate": render["playback_rate"],
-        "loudness_matching": "rms",
+        # The contract's word for integrated loudness (BS.1770) is "lufs".
+        "loudness_matching": {"bs1770": "lufs", "rms": "rms"}[
+            audio_checks.planned_matching(render)
+        ],
         "max_duration_s": pp.WINDOW / pp.SAMPLE_RATE,
         "channels": 1,
         "encoding": audio_checks.WAV_SUBTYPE,
@@ -125,7 +137,7 @@ def methods_record(methods: dict[str, dict[str, Any]], target: str) -> dict[str,
 
 
 def rendering_record(spec: dict[str, Any]) -> dict[str, Any]:
-    from explainer import audible, heatmaps
+    from explainer import audible, audio_checks, heatmaps
 
     render = spec["render"]
     return {
@@ -140,4 +152,6 @@ def rendering_record(spec: dict[str, Any]) -> dict[str, Any]:
         },
         "plain_image": "the same picture without relevance (grey waveform or grey spectrogram with a dB bar)",
         "audible": audible.audible_params(spec["representation"], render["envelope_ms"]),
+        "loudness_matching": audio_checks.planned_matching(render),
+        "loudness": audio_checks.loudness_params(audio_checks.planned_matching(render)),
     }

@@ -22,7 +22,11 @@ class RenderOptions:
     """How files are rendered: colour map, envelope, playback rate, loudness."""
 
     def __init__(
-        self, colormap: str = "red-blue", envelope_ms: float = 20.0, playback_rate: int = 8000
+        self,
+        colormap: str = "red-blue",
+        envelope_ms: float = 20.0,
+        playback_rate: int = 8000,
+        loudness_matching: str = "rms",
     ) -> None:
         from explainer import audio_checks, heatmaps
 
@@ -34,12 +38,17 @@ class RenderOptions:
             raise UserError(f"--envelope-ms must be within (0, 1000], got {envelope_ms}")
         if not 8000 <= playback_rate <= 96000:
             raise UserError(f"--playback-rate must be within 8000..96000 Hz, got {playback_rate}")
+        if loudness_matching not in audio_checks.LOUDNESS_MATCHING:
+            raise UserError(
+                f"--loudness must be one of {', '.join(audio_checks.LOUDNESS_MATCHING)}, got {loudness_matching!r}"
+            )
         self.values = {
             "colormap": colormap,
             "envelope_ms": float(envelope_ms),
             "playback_rate": int(playback_rate),
             "target_rms_dbfs": audio_checks.TARGET_RMS_DBFS,
             "peak_ceiling_dbfs": audio_checks.PEAK_CEILING_DBFS,
+            "loudness_matching": loudness_matching,
         }
 
     def as_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from explainer.bundle.cli import (
     design_from_args,
     parse_params,
     render_options_from_args,
+    report_audible,
     require_plan_options,
     warn_heard_label_baseline,
     warn_shortfall,
@@ -87,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         stall_timeout_s=args.stall_timeout or None,
     )
     warn_heard_label_baseline(result["manifest"])
+    report_audible(result["manifest"])
     workers = ", ".join(f"{name}: {n}" for name, n in result["rendered_by"].items()) or "none"
     print(
         f"wrote {args.out}: {len(spec['stimuli'])} stimuli ({result['n_files']} files) in {result['n_chunks']} chunks "
