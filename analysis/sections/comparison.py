@@ -59,7 +59,11 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
         + ", fitted by maximum likelihood "
         "with the Laplace approximation (hearxai's implementation, validated against lme4::glmer); "
         "conditions are treatment-coded against "
-        f"'{model.levels[0]}'. Contrasts are conditional odds ratios with Wald 95% intervals from "
+        f"'{model.levels[0]}'."
+    )
+    sec.methods.extend(model.slope_log)
+    sec.methods.append(
+        "Contrasts are conditional odds ratios with Wald 95% intervals from "
         "the observed information"
         + (
             f", with {opts.adjust.capitalize()}-adjusted p-values over the "
@@ -71,7 +75,6 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
     lrt = likelihood_ratio_test(fit, model.reduced, what="condition")  # type: ignore[arg-type]
     sec.tables["glmm_likelihood_ratio"] = lrt
     row = lrt.iloc[0]
-    sec.methods.extend(model.slope_log)
     sec.methods.append(
         "The overall effect of condition was tested by a likelihood-ratio test against the "
         "same model without the fixed effect of condition (same random effects)."
