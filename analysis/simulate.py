@@ -65,6 +65,7 @@ class SimulationSpec:
     pilot_fraction: float = 0.0
     declined_rate: float = 0.0
     with_events: bool = True
+    within: bool = False  # each main trial's condition drawn at random (within participants)
     method: str = "lrp-epsilon-plus-flat"
     study: str = "simulated"
     seed: int = 0
@@ -282,6 +283,8 @@ def simulate_study(spec: SimulationSpec) -> SimulatedStudy:
     people = _participants(rng, spec)
     layout = _trial_layout(rng, spec, people)
     trials = layout.merge(people, on="participant", how="left")
+    if spec.within:
+        trials["cond_index"] = rng.integers(0, len(spec.conditions), len(trials))
     trials = _attach_stimuli(trials, stimuli, spec)
     trials = _timing(rng, spec, _answers(rng, spec, trials))
     trials = _stamp_times(trials, people)

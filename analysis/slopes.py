@@ -83,7 +83,9 @@ def _within_stimulus(data: pd.DataFrame, condition: str, stimulus: str) -> int:
 
 def _stimulus_problem(fit: CrossedGLMMResult) -> str | None:
     singular = [
-        "the stimulus intercept SD" if t == "stimulus" else f"the SD of the {t[15:]} slope"
+        "the stimulus intercept SD"
+        if t == "stimulus"
+        else f"the by-stimulus SD of the {t[15:]} effect"
         for t in fit.singular_terms
         if t.startswith("stimulus")
     ]

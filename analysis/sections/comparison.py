@@ -62,6 +62,11 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
         f"'{model.levels[0]}'."
     )
     sec.methods.extend(model.slope_log)
+    if _within_participants(ctx.forward, list(model.levels)):
+        sec.methods.append(
+            "Condition varied within participants, but random slopes by participant were not "
+            "estimated (the model has one random intercept per participant)."
+        )
     sec.methods.append(
         "Contrasts are conditional odds ratios with Wald 95% intervals from "
         "the observed information"
@@ -80,8 +85,8 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
         "same model without the fixed effect of condition (same random effects)."
     )
     sec.results.append(
-        f"Condition {'did' if row.p_value < opts.alpha else 'did not'} significantly change "
-        f"accuracy, χ²({int(row.df)}) = {format_number(row.chi2)}, {format_p(row.p_value)} "
+        f"Accuracy {'differed significantly' if row.p_value < opts.alpha else 'did not differ significantly'} "
+        f"between conditions, χ²({int(row.df)}) = {format_number(row.chi2)}, {format_p(row.p_value)} "
         "(table glmm_likelihood_ratio)."
     )
     for r in contrasts.itertuples():
@@ -133,6 +138,11 @@ def _equivalence_table(contrasts: pd.DataFrame, bound: float) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _within_participants(data: pd.DataFrame, levels: list[str]) -> bool:
+    seen = data.loc[data["condition"].isin(levels)].groupby("participant")["condition"].nunique()
+    return bool((seen > 1).any())
 
 
 def _checks_in_words(sec: Section, fit: CrossedGLMMResult) -> None:

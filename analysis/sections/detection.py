@@ -19,7 +19,9 @@ def detection_section(ctx: Context) -> Section:
     table = attempt(sec, "signal detection", lambda: signal_detection(ctx.verification))
     if table is None:
         return sec
-    sec.tables["signal_detection"] = table
+    order = {level: i for i, level in enumerate(ctx.levels)}
+    table = table.sort_values("condition", key=lambda c: c.map(order), kind="stable")
+    sec.tables["signal_detection"] = table.reset_index(drop=True)
     ctx.summary["signal_detection"] = table.to_dict(orient="records")
     sec.methods.append(
         f"The {len(ctx.verification)} verification trials were summarised per condition by hit and "
@@ -31,7 +33,7 @@ def detection_section(ctx: Context) -> Section:
         + "; ".join(
             f"d′ = {r.dprime:.2f}, 95% CI [{r.dprime_ci_low:.2f}, {r.dprime_ci_high:.2f}], "
             f"with {r.condition}"
-            for r in table.itertuples()
+            for r in sec.tables["signal_detection"].itertuples()
         )
         + " (table signal_detection)."
     )
