@@ -5,7 +5,11 @@ Model, for trial ``i`` of participant ``p(i)`` on stimulus ``s(i)``::
     logit P(y_i = 1) = x_i' beta + sigma_p * u_p(i) + sigma_s * v_s(i),   u, v ~ N(0, 1)
 
 This is lme4's ``glmer(y ~ x + (1|participant) + (1|stimulus), family=binomial)``
-with its default Laplace approximation, and it is fitted the way lme4 fits it:
+with its default Laplace approximation, and it is fitted the way lme4 fits it.
+The stimulus term may carry random slopes, ``(1 + condition | stimulus)`` or
+``(1 + condition || stimulus)``: each stimulus then has q effects ``Lambda v_s``
+(``Structure``), and the link may be probit (``analysis.sdt``); the steps are
+the same:
 
 1. For given ``theta = (sigma_p, sigma_s)`` the conditional mode of the spherical
    random effects is found by Newton's method (penalised IRLS). The Hessian of the
@@ -35,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import linalg, optimize, stats
-from scipy.special import expit
+from scipy.special import expit, log_ndtr
 from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
@@ -72,6 +76,7 @@ class Structure:
 
     q: int = 1
     correlated: bool = True
+    link: str = "logit"  # or "probit" (signal detection, analysis.sdt)
 
     @property
     def _index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -103,12 +108,28 @@ class Structure:
         return [(0.0, _SIGMA_MAX) if b else (-_SIGMA_MAX, _SIGMA_MAX) for b in self.bounded]
 
 
-def _penalised(prob: Problem, eta: np.ndarray, up: np.ndarray, us: np.ndarray) -> float:
+def _penalised(prob: Problem, eta: np.ndarray, up: np.ndarray, us: np.ndarray, link: str) -> float:
     """Conditional log-likelihood minus half the squared norm of the spherical effects."""
-    # softplus(eta) = max(eta, 0) + log1p(exp(-|eta|)), cheaper than logaddexp
-    softplus = np.maximum(eta, 0.0).sum() + np.log1p(np.exp(-np.abs(eta))).sum()
-    loglik = float(np.dot(prob.y, eta) - softplus)
+    if link == "probit":
+        loglik = float(log_ndtr((2.0 * prob.y - 1.0) * eta).sum())
+    else:
+        # softplus(eta) = max(eta, 0) + log1p(exp(-|eta|)), cheaper than logaddexp
+        softplus = np.maximum(eta, 0.0).sum() + np.log1p(np.exp(-np.abs(eta))).sum()
+        loglik = float(np.dot(prob.y, eta) - softplus)
     return loglik - 0.5 * float(up @ up + us @ us)
+
+
+def _score_and_weight(y: np.ndarray, eta: np.ndarray, link: str) -> tuple[np.ndarray, np.ndarray]:
+    """d loglik / d eta per trial and the Fisher weight (dmu/deta)^2 / var(mu), as
+    lme4's PIRLS uses them (for the canonical logit: y - mu and mu (1 - mu))."""
+    if link == "probit":
+        log_phi = -0.5 * eta * eta - 0.5 * np.log(2.0 * np.pi)
+        up_ratio = np.exp(log_phi - log_ndtr(eta))  # phi / Phi(eta)
+        down_ratio = np.exp(log_phi - log_ndtr(-eta))  # phi / Phi(-eta)
+        score = np.where(y > 0.5, up_ratio, -down_ratio)
+        return score, up_ratio * down_ratio  # phi^2 / (Phi(eta) Phi(-eta))
+    mu = expit(eta)
+    return y - mu, mu * (1.0 - mu)
 
 
 def _stimulus_eta(prob: Problem, A: np.ndarray, us: np.ndarray) -> np.ndarray:
@@ -132,14 +153,13 @@ def _newton_step(
     sp: float,
     A: np.ndarray,
     free_beta: bool,
+    link: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
     """One Newton direction for (beta?, u_p, u_s) plus log det of the u block and S^-1.
 
     ``A`` (n, q) are the trials' stimulus loadings, ``Z Lambda``.
     """
-    mu = expit(eta)
-    w = mu * (1.0 - mu)
-    r = prob.y - mu
+    r, w = _score_and_weight(prob.y, eta, link)
     gp = sp * psum(prob, r) - up
     gs = stimulus_sum(prob, A * r[:, None]) - us
     gd = np.concatenate([prob.X.T @ r, gs]) if free_beta else gs
@@ -183,7 +203,9 @@ def _conditional_mode(
     eta = _eta(prob, beta, up, us, sp, A)
     value: float | None = None
     for iteration in range(1, max_iter + 1):  # noqa: B007 (reported)
-        db, dpart, ds, logdet, s_inv = _newton_step(prob, eta, beta, up, us, sp, A, free_beta)
+        db, dpart, ds, logdet, s_inv = _newton_step(
+            prob, eta, beta, up, us, sp, A, free_beta, structure.link
+        )
         size = max(
             np.abs(dpart).max(initial=0.0), np.abs(ds).max(initial=0.0), np.abs(db).max(initial=0.0)
         )
@@ -194,17 +216,17 @@ def _conditional_mode(
             beta, up, us = beta + db, up + dpart, us + ds
             eta, value = _eta(prob, beta, up, us, sp, A), None
             continue
-        value = _penalised(prob, eta, up, us) if value is None else value
+        value = _penalised(prob, eta, up, us, structure.link) if value is None else value
         step = 1.0
         for _ in range(30):
             nb, nu, nv = beta + step * db, up + step * dpart, us + step * ds
             n_eta = _eta(prob, nb, nu, nv, sp, A)
-            n_value = _penalised(prob, n_eta, nu, nv)
+            n_value = _penalised(prob, n_eta, nu, nv, structure.link)
             if n_value >= value - 1e-10 * abs(value):
                 break
             step /= 2.0
         beta, up, us, eta, value = nb, nu, nv, n_eta, n_value
-    value = _penalised(prob, eta, up, us) if value is None else value
+    value = _penalised(prob, eta, up, us, structure.link) if value is None else value
     return _Mode(beta, up, us, -2.0 * value + logdet, s_inv, iteration)
 
 
@@ -430,6 +452,7 @@ def fit_crossed_glmm(
     levels: Sequence[str] | None = None,
     stimulus_slopes: str | None = None,
     correlated: bool = True,
+    link: str = "logit",
 ) -> CrossedGLMMResult:
     """Fit ``outcome ~ condition + covariates + (1|participant) + (1|stimulus)`` (logit),
     or with random slopes ``(1 + stimulus_slopes | stimulus)``.
@@ -449,6 +472,8 @@ def fit_crossed_glmm(
         condition keeps its slopes (the likelihood-ratio test of condition).
     correlated : with slopes, estimate their correlations with the intercept
         (``(1 + c | stimulus)``) or not (``(1 + c || stimulus)``, diagonal).
+    link : ``"logit"`` (odds ratios) or ``"probit"`` (``family = binomial(link =
+        "probit")``; the odds-ratio columns then have no meaning).
 
     Returns
     -------
@@ -470,7 +495,9 @@ def fit_crossed_glmm(
     sid = pd.factorize(data[stimulus])[0]
     _enough(y, X, pid, sid)
     prob = make_problem(y, X, pid, sid, Z)
-    structure = Structure(prob.q, correlated)
+    if link not in ("logit", "probit"):
+        raise ValueError(f"link must be 'logit' or 'probit', not {link!r}")
+    structure = Structure(prob.q, correlated, link)
     theta, beta, cov, cond_cov, objective, notes = _optimise(prob, structure)
     return _result(prob, names, found, z_names, theta, beta, cov, cond_cov, objective, notes)
 

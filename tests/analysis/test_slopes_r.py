@@ -3,7 +3,6 @@ structure is simplified (Bates et al. 2015) only when the data call for it."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import pytest
 from analysis.glmm import fit_crossed_glmm
 from analysis.simulate import simulate_slope_trials
 from analysis.slopes import fit_maximal, random_effects_table
-from tests.analysis.test_glmm_lme4 import _rscript
+from tests.analysis.test_glmm_lme4 import run_r
 
 pytestmark = pytest.mark.r
 
@@ -43,14 +42,7 @@ _FACTOR_3 = np.array([[0.6, 0.0, 0.0], [0.3, 0.5, 0.0], [0.1, 0.2, 0.4]])
 def _glmer(data: pd.DataFrame, q: int, structure: str, tmp_path: Path) -> dict[str, list]:
     csv_file, script = tmp_path / "data.csv", tmp_path / "fit.R"
     data.assign(y=data["answer_correct"].astype(int)).to_csv(csv_file, index=False)
-    script.write_text(_R_SCRIPT)
-    out = subprocess.run(
-        [_rscript(), str(script), str(csv_file), str(q), structure],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+    out = run_r(script, _R_SCRIPT, str(csv_file), str(q), structure)
     parsed: dict[str, list] = {"beta": [], "vc": [], "loglik": []}
     for line in out.splitlines():
         kind, *rest = line.split()
