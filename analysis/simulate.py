@@ -541,3 +541,48 @@ def simulate_slope_trials(
             "answer_correct": rng.random(len(eta)) < expit(eta),
         }
     )
+
+
+def simulate_verification_trials(
+    rng: np.random.Generator,
+    dprime: Sequence[float],
+    criterion: Sequence[float],
+    *,
+    n_participants: int = 90,
+    n_trials: int = 40,
+    n_stimuli: int = 60,
+    sd_participant: float = 0.4,
+    sd_stimulus: float = 0.3,
+) -> pd.DataFrame:
+    """Yes/no verification answers from the hierarchical SDT model of ``analysis.sdt``.
+
+    P("yes") = Phi(d'_c s - c_c + a_p + b_s), s = +1/2 on stimuli where the model
+    is right (even stimulus numbers) and -1/2 elsewhere; a_p ~ N(0,
+    sd_participant^2) and b_s ~ N(0, sd_stimulus^2) shift the criterion; each
+    trial's condition is drawn at random (within participants).
+
+    Returns
+    -------
+    DataFrame with ``participant``, ``stimulus`` (int), ``condition`` (``c0``, ...),
+    ``model_correct`` (bool), ``answer`` ("yes"/"no").
+    """
+    person = np.repeat(np.arange(n_participants), n_trials)
+    stim = rng.integers(0, n_stimuli, len(person))
+    cond = rng.integers(0, len(dprime), len(person))
+    right = stim % 2 == 0
+    eta = (
+        np.asarray(dprime)[cond] * np.where(right, 0.5, -0.5)
+        - np.asarray(criterion)[cond]
+        + rng.normal(0, sd_participant, n_participants)[person]
+        + rng.normal(0, sd_stimulus, n_stimuli)[stim]
+    )
+    yes = rng.random(len(eta)) < norm.cdf(eta)
+    return pd.DataFrame(
+        {
+            "participant": person,
+            "stimulus": stim,
+            "condition": np.char.add("c", cond.astype(str)),
+            "model_correct": right,
+            "answer": np.where(yes, "yes", "no"),
+        }
+    )

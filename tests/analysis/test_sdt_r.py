@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pytest
-from scipy.stats import norm
 
 from analysis.sdt import fit_sdt, sdt_columns
+from analysis.simulate import simulate_verification_trials
 from tests.analysis.test_glmm_lme4 import run_r
 
 pytestmark = pytest.mark.r
@@ -29,33 +28,6 @@ cat(sprintf("loglik %.6f\n", as.numeric(logLik(m))))
 """
 
 
-def _verification_trials(seed: int, dprime: list[float], criterion: list[float]) -> pd.DataFrame:
-    """Yes/no answers with criteria varying by participant (SD 0.4) and stimulus (SD 0.3)."""
-    rng = np.random.default_rng(seed)
-    n_p, n_t, n_s = 90, 40, 60
-    person = np.repeat(np.arange(n_p), n_t)
-    stim = rng.integers(0, n_s, len(person))
-    cond = rng.integers(0, len(dprime), len(person))
-    right = stim % 2 == 0  # the model is right on half of the stimuli
-    signal = np.where(right, 0.5, -0.5)
-    eta = (
-        np.asarray(dprime)[cond] * signal
-        - np.asarray(criterion)[cond]
-        + rng.normal(0, 0.4, n_p)[person]
-        + rng.normal(0, 0.3, n_s)[stim]
-    )
-    yes = rng.random(len(eta)) < norm.cdf(eta)
-    return pd.DataFrame(
-        {
-            "participant": person,
-            "stimulus": stim,
-            "condition": np.char.add("c", cond.astype(str)),
-            "model_correct": right,
-            "answer": np.where(yes, "yes", "no"),
-        }
-    )
-
-
 @pytest.mark.parametrize(
     ("seed", "dprime", "criterion"),
     [(31, [1.0, 1.5], [0.0, 0.2]), (32, [1.2, 1.2, 0.7], [0.1, -0.2, 0.0])],
@@ -63,7 +35,7 @@ def _verification_trials(seed: int, dprime: list[float], criterion: list[float])
 def test_dprime_and_criterion_match_glmer_probit_within_two_percent(
     seed: int, dprime: list[float], criterion: list[float], tmp_path: Path
 ) -> None:
-    trials = _verification_trials(seed, dprime, criterion)
+    trials = simulate_verification_trials(np.random.default_rng(seed), dprime, criterion)
     levels = [f"c{k}" for k in range(len(dprime))]
     ours = fit_sdt(trials, levels=levels)
     data = sdt_columns(trials)
