@@ -30,6 +30,18 @@ class Problem:
     n_p: int
     n_s: int
     starts: np.ndarray  # (n_p + 1,) first observation of each participant
+    Z: np.ndarray  # (n, q) design of the stimulus random effects (column 0: intercept)
+    cols: np.ndarray  # (n, q) stimulus-effect index of each trial's q loadings
+
+    @property
+    def q(self) -> int:
+        """Random effects per stimulus (1: intercept only; more: random slopes)."""
+        return self.Z.shape[1]
+
+    @property
+    def m_s(self) -> int:
+        """Length of the stacked stimulus effects (n_s * q)."""
+        return self.n_s * self.q
 
     def chunks(self, width: int) -> list[tuple[int, int]]:
         """Participant ranges whose dense B block has at most _CHUNK_CELLS entries."""
@@ -37,75 +49,108 @@ class Problem:
         return [(a, min(a + step, self.n_p)) for a in range(0, self.n_p, step)]
 
 
-def make_problem(y: np.ndarray, X: np.ndarray, pid: np.ndarray, sid: np.ndarray) -> Problem:
+def make_problem(
+    y: np.ndarray, X: np.ndarray, pid: np.ndarray, sid: np.ndarray, Z: np.ndarray | None = None
+) -> Problem:
     """Sort trials by participant (stable) and index where each participant starts.
 
-    ``pid`` and ``sid`` are 0-based integer codes (``pandas.factorize``), shape (n,).
+    ``pid`` and ``sid`` are 0-based integer codes (``pandas.factorize``), shape (n,);
+    ``Z`` (n, q) is the design of the stimulus random effects (default: intercept only).
     """
     order = np.argsort(pid, kind="stable")
     pid_sorted = pid[order]
     n_p = int(pid.max()) + 1
     starts = np.searchsorted(pid_sorted, np.arange(n_p + 1))
+    Z = np.ones((len(y), 1)) if Z is None else np.asarray(Z, dtype=float)
+    q = Z.shape[1]
+    sid_sorted = sid[order]
     return Problem(
         y[order].astype(float),
         np.ascontiguousarray(X[order], dtype=float),
         pid_sorted,
-        sid[order],
+        sid_sorted,
         n_p,
         int(sid.max()) + 1,
         starts,
+        np.ascontiguousarray(Z[order]),
+        sid_sorted[:, None] * q + np.arange(q),
     )
 
 
+def stimulus_sum(prob: Problem, values: np.ndarray) -> np.ndarray:
+    """Sum (n, q) per-trial loadings into the stacked stimulus effects, shape (n_s * q,)."""
+    out = np.zeros(prob.m_s)
+    for k in range(prob.q):
+        out += np.bincount(prob.cols[:, k], values[:, k], prob.m_s)
+    return out
+
+
 def dense_block(
-    prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float, free_beta: bool
+    prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, A: np.ndarray, free_beta: bool
 ) -> np.ndarray:
     """Schur complement S = E - B' D_p^-1 B of the (beta?, stimulus) block.
 
     ``w`` are trial weights (n,), ``dp`` the participant diagonal (n_p,), ``sp``
-    and ``ss`` the participant and stimulus scale factors; with ``free_beta``
-    the fixed effects come first in S, which is then (p + n_s, p + n_s).
+    the participant scale factor and ``A`` (n, q) each trial's stimulus loadings
+    (``Z`` times the relative covariance factor, a scalar SD with intercepts
+    only); with ``free_beta`` the fixed effects come first in S, which is then
+    (p + n_s q, p + n_s q).
     """
     p = prob.X.shape[1] if free_beta else 0
-    m = p + prob.n_s
+    q, m_s = prob.q, prob.m_s
+    m = p + m_s
     S = np.zeros((m, m))
-    S[p:, p:] += np.diag(ss * ss * np.bincount(prob.sid, w, prob.n_s) + 1.0)
+    # Each stimulus' own q x q block of Z'WZ (trials of one stimulus share one block).
+    base = (prob.sid * q)[:, None]
+    for k in range(q):
+        for j in range(q):
+            S[p:, p:] += np.bincount(
+                (base[:, 0] + k) * m_s + base[:, 0] + j, w * A[:, k] * A[:, j], m_s * m_s
+            ).reshape(m_s, m_s)
+    S[p:, p:] += np.eye(m_s)
+    WA = A * w[:, None]
     if free_beta:
         Xw = prob.X * w[:, None]
         S[:p, :p] = prob.X.T @ Xw
-        cross = np.stack([np.bincount(prob.sid, Xw[:, j], prob.n_s) for j in range(p)]) * ss
+        cross = np.stack([stimulus_sum(prob, WA * prob.X[:, [j]]) for j in range(p)])
         S[:p, p:] = cross
         S[p:, :p] = cross.T
-    if prob.n_s > SPARSE_ABOVE:
-        _subtract_sparse(S, prob, w, dp, sp, ss, p)
+    if m_s > SPARSE_ABOVE:
+        _subtract_sparse(S, prob, w, dp, sp, WA, p)
         return S
     for a, b in prob.chunks(m):
         o0, o1 = prob.starts[a], prob.starts[b]
-        local = prob.pid[o0:o1] - a
+        local = (prob.pid[o0:o1] - a)[:, None] * m_s + prob.cols[o0:o1]
         size = b - a
         block = np.zeros((size, m))
         if free_beta:
             for j in range(p):
                 block[:, j] = sp * psum(prob, Xw[:, j], a, b)
-        cells = np.bincount(local * prob.n_s + prob.sid[o0:o1], w[o0:o1], size * prob.n_s)
-        block[:, p:] = (sp * ss) * cells.reshape(size, prob.n_s)
+        cells = np.zeros(size * m_s)
+        for k in range(q):
+            cells += np.bincount(local[:, k], WA[o0:o1, k], size * m_s)
+        block[:, p:] = sp * cells.reshape(size, m_s)
         block *= (1.0 / np.sqrt(dp[a:b]))[:, None]
         S -= block.T @ block  # numpy runs A'A as a symmetric rank-k update
     return S
 
 
 def _subtract_sparse(
-    S: np.ndarray, prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, ss: float, p: int
+    S: np.ndarray, prob: Problem, w: np.ndarray, dp: np.ndarray, sp: float, WA: np.ndarray, p: int
 ) -> None:
     """S -= B' D_p^-1 B with B sparse: O(n_participants * trials^2), whatever n_stimuli.
 
-    CSR rows are participants and trials are already sorted by participant, so
-    the matrix is built without sorting; repeated (participant, stimulus) cells
-    are summed by the product.
+    Rows are participants; repeated (participant, stimulus effect) cells are summed
+    by the COO -> CSR conversion.
     """
     scale = 1.0 / np.sqrt(dp)
+    rows = np.repeat(prob.pid, prob.q)
     C = sparse.csr_matrix(
-        ((sp * ss) * w * scale[prob.pid], prob.sid, prob.starts), shape=(prob.n_p, prob.n_s)
+        (
+            (sp * WA * scale[prob.pid][:, None]).ravel(),
+            (rows, prob.cols.ravel()),
+        ),
+        shape=(prob.n_p, prob.m_s),
     )
     S[p:, p:] -= (C.T @ C).toarray()
     if p:

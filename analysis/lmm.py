@@ -67,7 +67,7 @@ def _solve(prob: Problem, theta: np.ndarray, ones: np.ndarray, counts: np.ndarra
     sp, ss = float(theta[0]), float(theta[1])
     n, p = prob.X.shape
     dp = sp * sp * counts + 1.0
-    S = dense_block(prob, ones, dp, sp, ss, free_beta=True)
+    S = dense_block(prob, ones, dp, sp, ss * prob.Z, free_beta=True)
     gp = sp * psum(prob, prob.y)
     gd = np.concatenate([prob.X.T @ prob.y, ss * np.bincount(prob.sid, prob.y, prob.n_s)])
     t = (gp / dp)[prob.pid]

@@ -24,6 +24,7 @@ them back is meaningful.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -73,6 +74,7 @@ class SimulationSpec:
     faithfulness: bool = False
     aopc_effect: float = 0.0
     kept_effect: float = 0.0
+    within: bool = False  # each main trial's condition drawn at random (within participants)
     method: str = "lrp-epsilon-plus-flat"
     study: str = "simulated"
     seed: int = 0
@@ -321,6 +323,8 @@ def simulate_study(spec: SimulationSpec) -> SimulatedStudy:
     people = _participants(rng, spec)
     layout = _trial_layout(rng, spec, people)
     trials = layout.merge(people, on="participant", how="left")
+    if spec.within:
+        trials["cond_index"] = rng.integers(0, len(spec.conditions), len(trials))
     trials = _attach_stimuli(trials, stimuli, spec)
     trials = _timing(rng, spec, _answers(rng, spec, trials))
     trials = _stamp_times(trials, people)
@@ -537,3 +541,92 @@ def marginal_accuracy(intercept: float, sd_total: float) -> float:
     by 40-point Gauss-Hermite quadrature."""
     nodes, weights = np.polynomial.hermite_e.hermegauss(40)
     return float(np.sum(weights * expit(intercept + sd_total * nodes)) / np.sqrt(2 * np.pi))
+
+
+def simulate_slope_trials(
+    rng: np.random.Generator,
+    *,
+    n_participants: int,
+    n_trials: int,
+    n_stimuli: int,
+    effects: Sequence[float],
+    stimulus_factor: np.ndarray,
+    sd_participant: float = 0.8,
+    within: bool = False,
+) -> pd.DataFrame:
+    """Forward-simulation trials with random slopes of condition by stimulus.
+
+    logit P(correct) = effects[c] + u_p + z_c' v_s with u_p ~ N(0, sd_participant^2)
+    and v_s = L e_s, e_s ~ N(0, I), L = ``stimulus_factor`` (q, q lower triangular,
+    q = len(effects)); z_c = (1, dummies of c) and effects[0] is the intercept, so
+    the model is ``glmer(y ~ condition + (1 | participant) + (1 + condition | stimulus))``.
+    ``within``: each trial's condition is drawn at random (within participants);
+    otherwise participants are assigned to conditions in turn (between).
+
+    Returns
+    -------
+    DataFrame with ``participant``, ``stimulus`` (int), ``condition`` (``c0``,
+    ``c1``, ...), ``answer_correct`` (bool); n_participants * n_trials rows.
+    """
+    q = len(effects)
+    person = np.repeat(np.arange(n_participants), n_trials)
+    stim = rng.integers(0, n_stimuli, len(person))
+    cond = rng.integers(0, q, len(person)) if within else (np.arange(n_participants) % q)[person]
+    u = rng.normal(0.0, sd_participant, n_participants)
+    v = rng.normal(size=(n_stimuli, q)) @ np.asarray(stimulus_factor).T
+    beta = np.asarray(effects, float)
+    eta = beta[0] + np.where(cond > 0, beta[cond], 0.0) + u[person] + v[stim, 0]
+    eta += np.where(cond > 0, v[stim, cond], 0.0)
+    return pd.DataFrame(
+        {
+            "participant": person,
+            "stimulus": stim,
+            "condition": np.char.add("c", cond.astype(str)),
+            "answer_correct": rng.random(len(eta)) < expit(eta),
+        }
+    )
+
+
+def simulate_verification_trials(
+    rng: np.random.Generator,
+    dprime: Sequence[float],
+    criterion: Sequence[float],
+    *,
+    n_participants: int = 90,
+    n_trials: int = 40,
+    n_stimuli: int = 60,
+    sd_participant: float = 0.4,
+    sd_stimulus: float = 0.3,
+) -> pd.DataFrame:
+    """Yes/no verification answers from the hierarchical SDT model of ``analysis.sdt``.
+
+    P("yes") = Phi(d'_c s - c_c + a_p + b_s), s = +1/2 on stimuli where the model
+    is right (even stimulus numbers) and -1/2 elsewhere; a_p ~ N(0,
+    sd_participant^2) and b_s ~ N(0, sd_stimulus^2) shift the criterion; each
+    trial's condition is drawn at random (within participants).
+
+    Returns
+    -------
+    DataFrame with ``participant``, ``stimulus`` (int), ``condition`` (``c0``, ...),
+    ``model_correct`` (bool), ``answer`` ("yes"/"no").
+    """
+    person = np.repeat(np.arange(n_participants), n_trials)
+    stim = rng.integers(0, n_stimuli, len(person))
+    cond = rng.integers(0, len(dprime), len(person))
+    right = stim % 2 == 0
+    eta = (
+        np.asarray(dprime)[cond] * np.where(right, 0.5, -0.5)
+        - np.asarray(criterion)[cond]
+        + rng.normal(0, sd_participant, n_participants)[person]
+        + rng.normal(0, sd_stimulus, n_stimuli)[stim]
+    )
+    yes = rng.random(len(eta)) < norm.cdf(eta)
+    return pd.DataFrame(
+        {
+            "participant": person,
+            "stimulus": stim,
+            "condition": np.char.add("c", cond.astype(str)),
+            "model_correct": right,
+            "answer": np.where(yes, "yes", "no"),
+        }
+    )

@@ -12,6 +12,7 @@ from analysis.glmm import CrossedGLMMResult
 from analysis.marginal import adjusted_contrasts, equivalence_test, likelihood_ratio_test
 from analysis.sections.base import Context, Section, attempt
 from analysis.sections.forward_model import ForwardModel, forward_model
+from analysis.slopes import random_effects_table
 from analysis.text import format_ci, format_number, format_p
 
 
@@ -39,6 +40,7 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
     contrasts = adjusted_contrasts(fit, adjust=opts.adjust)  # type: ignore[arg-type]
     sec.tables["glmm_coefficients"] = fit.coefficients
     sec.tables["glmm_contrasts"] = contrasts
+    sec.tables["glmm_random_effects"] = random_effects_table(fit)
     ctx.summary["glmm_contrasts"] = contrasts.to_dict(orient="records")
     ctx.summary["glmm_random_effects"] = {
         "sd_participant": fit.sd_participant,
@@ -47,10 +49,26 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
     adjusted = contrasts["adjustment"].iloc[0] != "none"
     sec.methods.append(
         f"Accuracy was modelled trial by trial with the logistic mixed model {model.formula}, "
-        "with crossed random intercepts for participants and stimuli, fitted by maximum likelihood "
+        "with crossed random intercepts for participants and stimuli"
+        + (
+            " and random slopes of condition by stimulus"
+            + ("" if model.structure == "correlated" else " without correlations")
+            if model.structure != "intercepts"
+            else ""
+        )
+        + ", fitted by maximum likelihood "
         "with the Laplace approximation (hearxai's implementation, validated against lme4::glmer); "
         "conditions are treatment-coded against "
-        f"'{model.levels[0]}'. Contrasts are conditional odds ratios with Wald 95% intervals from "
+        f"'{model.levels[0]}'."
+    )
+    sec.methods.extend(model.slope_log)
+    if _within_participants(ctx.forward, list(model.levels)):
+        sec.methods.append(
+            "Condition varied within participants, but random slopes by participant were not "
+            "estimated (the model has one random intercept per participant)."
+        )
+    sec.methods.append(
+        "Contrasts are conditional odds ratios with Wald 95% intervals from "
         "the observed information"
         + (
             f", with {opts.adjust.capitalize()}-adjusted p-values over the "
@@ -64,11 +82,11 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
     row = lrt.iloc[0]
     sec.methods.append(
         "The overall effect of condition was tested by a likelihood-ratio test against the "
-        "same model without condition."
+        "same model without the fixed effect of condition (same random effects)."
     )
     sec.results.append(
-        f"Condition {'did' if row.p_value < opts.alpha else 'did not'} significantly change "
-        f"accuracy, χ²({int(row.df)}) = {format_number(row.chi2)}, {format_p(row.p_value)} "
+        f"Accuracy {'differed significantly' if row.p_value < opts.alpha else 'did not differ significantly'} "
+        f"between conditions, χ²({int(row.df)}) = {format_number(row.chi2)}, {format_p(row.p_value)} "
         "(table glmm_likelihood_ratio)."
     )
     for r in contrasts.itertuples():
@@ -122,17 +140,27 @@ def _equivalence_table(contrasts: pd.DataFrame, bound: float) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _within_participants(data: pd.DataFrame, levels: list[str]) -> bool:
+    seen = data.loc[data["condition"].isin(levels)].groupby("participant")["condition"].nunique()
+    return bool((seen > 1).any())
+
+
 def _checks_in_words(sec: Section, fit: CrossedGLMMResult) -> None:
     for term in fit.singular_terms:
         sec.notes.append(
             f"Singular fit: the SD of the {term} random intercepts is estimated at 0 (lme4 reports "
             "'boundary (singular) fit'); the data show no detectable variation between "
             f"{term}s, and the model is in effect one without that term."
+            if term in ("participant", "stimulus")
+            else f"Singular fit: the {term} is not separable from the stimulus effects before it "
+            "(variance 0 or correlation of ±1; lme4 reports 'boundary (singular) fit')."
         )
     sec.notes.extend(f"Crossed GLMM warning: {w}" for w in fit.warnings)
     sec.notes.append(
         f"Crossed GLMM: SD(participant) = {fit.sd_participant:.3f}, SD(stimulus) = "
-        f"{fit.sd_stimulus:.3f} (log-odds); log-likelihood {fit.loglik:.2f}; "
+        f"{fit.sd_stimulus:.3f} (log-odds)"
+        + (" (all random effects: table glmm_random_effects)" if fit.structure.q > 1 else "")
+        + f"; log-likelihood {fit.loglik:.2f}; "
         f"{fit.n_obs} trials, {fit.n_participants} participants, {fit.n_stimuli} stimuli."
     )
 

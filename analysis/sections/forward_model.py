@@ -1,8 +1,9 @@
 """The accuracy model of forward-simulation trials, fitted once for every section.
 
-``answer_correct ~ condition + covariates + (1 | participant) + (1 | stimulus)``
-(logit, Laplace), plus the same model without ``condition`` for the
-likelihood-ratio test.
+``answer_correct ~ condition + covariates + (1 | participant) + (1 + condition | stimulus)``
+(logit, Laplace), simplified where the data do not support the slopes
+(``analysis.slopes``), plus the same model without the fixed effect of
+``condition`` (same random effects) for the likelihood-ratio test.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from analysis.estimability import condition_problems
 from analysis.glmm import CrossedGLMMResult, fit_crossed_glmm
 from analysis.marginal import covariate_means
 from analysis.sections.base import Context
+from analysis.slopes import RANDOM_PARTS, fit_maximal
 
 
 @dataclass(frozen=True)
@@ -26,13 +28,15 @@ class ForwardModel:
     covariates: tuple[str, ...]
     at: dict[str, float]
     problems: tuple[str, ...]
+    structure: str = "intercepts"  # key of analysis.slopes.RANDOM_PARTS
+    slope_log: tuple[str, ...] = ()  # why this random-effect structure
 
     @property
     def formula(self) -> str:
         """The model in lme4 notation."""
         terms = (["condition"] if len(self.levels) > 1 else []) + list(self.covariates)
         fixed = " + ".join(terms) or "1"
-        return f"answer_correct ~ {fixed} + (1 | participant) + (1 | stimulus)"
+        return f"answer_correct ~ {fixed} + {RANDOM_PARTS[self.structure]}"
 
 
 def expected_levels(ctx: Context) -> list[str]:
@@ -57,15 +61,26 @@ def _fit(ctx: Context) -> ForwardModel:
         raise NotEnoughData("; ".join(problems))
     data = data.loc[data["condition"].astype(str).isin(levels)]
     covariates = ctx.options.covariates
-    fit = fit_crossed_glmm(
+    at = covariate_means(data, covariates)
+    if len(levels) < 2:
+        fit = fit_crossed_glmm(data, covariates=covariates, condition=None)
+        return ForwardModel(fit, None, tuple(levels), covariates, at, tuple(problems))
+    choice = fit_maximal(data, levels=levels, covariates=covariates)
+    reduced = fit_crossed_glmm(
         data,
         levels=levels,
+        condition=None,
         covariates=covariates,
-        condition="condition" if len(levels) > 1 else None,
-    )
-    reduced = (
-        fit_crossed_glmm(data, condition=None, covariates=covariates) if len(levels) > 1 else None
+        stimulus_slopes=choice.slopes,
+        correlated=choice.correlated,
     )
     return ForwardModel(
-        fit, reduced, tuple(levels), covariates, covariate_means(data, covariates), tuple(problems)
+        choice.fit,
+        reduced,
+        tuple(levels),
+        covariates,
+        at,
+        tuple(problems),
+        choice.structure,
+        choice.log,
     )

@@ -33,9 +33,15 @@ def moderator_columns(data: pd.DataFrame, moderator: str) -> pd.DataFrame:
 
 
 def interaction_fit(
-    data: pd.DataFrame, levels: list[str], moderator: str, covariates: tuple[str, ...]
+    data: pd.DataFrame,
+    levels: list[str],
+    moderator: str,
+    covariates: tuple[str, ...],
+    structure: str = "intercepts",
 ) -> tuple[CrossedGLMMResult, CrossedGLMMResult]:
-    """(model with main effects, model with the condition x moderator products)."""
+    """(model with main effects, model with the condition x moderator products), both
+    with the stimulus random effects ``structure`` (a key of ``analysis.slopes.RANDOM_PARTS``)
+    of the accuracy model."""
     mods = moderator_columns(data, moderator)
     if mods.shape[1] == 0 or (mods.nunique() < 2).all():
         raise NotEnoughData(f"{moderator} does not vary")
@@ -47,8 +53,12 @@ def interaction_fit(
     rest = data.drop(columns=[c for c in mods.columns if c in data.columns])
     wide = pd.concat([rest, mods, pd.DataFrame(products, index=data.index)], axis=1)
     main = [*covariates, *mods.columns]
-    base = fit_crossed_glmm(wide, levels=levels, covariates=main)
-    full = fit_crossed_glmm(wide, levels=levels, covariates=[*main, *products])
+    slopes = {
+        "stimulus_slopes": None if structure == "intercepts" else "condition",
+        "correlated": structure == "correlated",
+    }
+    base = fit_crossed_glmm(wide, levels=levels, covariates=main, **slopes)
+    full = fit_crossed_glmm(wide, levels=levels, covariates=[*main, *products], **slopes)
     return base, full
 
 
@@ -67,7 +77,9 @@ def moderation_section(ctx: Context) -> Section:
         fits = attempt(
             sec,
             f"condition x {moderator}",
-            lambda m=moderator: interaction_fit(data, list(model.levels), m, model.covariates),
+            lambda m=moderator: interaction_fit(
+                data, list(model.levels), m, model.covariates, model.structure
+            ),
         )
         if fits is None:
             continue

@@ -32,14 +32,21 @@ def rt_section(ctx: Context) -> Section:
             f"Response times were modelled as {FORMULA} by REML (hearxai's implementation, "
             "validated against lme4::lmer); effects are ratios of geometric-mean RTs."
         )
-        sentences = [
-            f"{r.term.removeprefix('condition[').rstrip(']').capitalize()} vs {fit.levels[0]}: "
-            f"RT ratio = "
-            f"{format_number(r.ratio)}, {format_ci(r.ratio_ci_low, r.ratio_ci_high)}, "
-            f"{format_p(r.p_value)}"
+        ratios = {
+            r.term.removeprefix("condition[").rstrip("]"): (
+                f"RT ratio = {format_number(r.ratio)}, "
+                f"{format_ci(r.ratio_ci_low, r.ratio_ci_high)}, {format_p(r.p_value)}"
+            )
             for r in effects.itertuples()
+        }
+        sec.results.append(
+            f"Geometric-mean response times relative to {fit.levels[0]}: "
+            + "; ".join(f"{level}, {text}" for level, text in ratios.items())
+            + " (table log_rt_model)."
+        )
+        sentences = [
+            f"{level.capitalize()} vs {fit.levels[0]}: {text}" for level, text in ratios.items()
         ]
-        sec.results.append("Response times: " + "; ".join(sentences) + " (table log_rt_model).")
         annotation = "; ".join(s.split(", p")[0] for s in sentences)
     sec.figure = figures.rt_figure(
         main, ctx.levels, ctx.figures_dir / "rt_distributions.png", annotation=annotation

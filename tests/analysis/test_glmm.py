@@ -96,21 +96,35 @@ def test_it_names_a_missing_column() -> None:
         fit_crossed_glmm(_data(7, n=20).drop(columns="stimulus"))
 
 
-def test_the_sparse_and_dense_schur_updates_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("q", [1, 3])
+def test_the_sparse_and_dense_schur_updates_agree(monkeypatch: pytest.MonkeyPatch, q: int) -> None:
     from analysis import _crossed
 
     rng = np.random.default_rng(9)
     pid = np.repeat(np.arange(200), 15)
     sid = rng.integers(0, 50, len(pid))  # repeats of a stimulus within a participant included
     X = np.column_stack([np.ones(len(pid)), rng.random(len(pid))])
-    prob = _crossed.make_problem(rng.random(len(pid)), X, pid, sid)
+    Z = np.column_stack([np.ones(len(pid)), rng.integers(0, 2, (len(pid), q - 1))])
+    prob = _crossed.make_problem(rng.random(len(pid)), X, pid, sid, Z)
     w = rng.random(len(pid))
     dp = _crossed.psum(prob, w) + 1.0
+    lam = np.tril(rng.random((q, q)))
     blocks = []
     for threshold in (10**9, 0):
         monkeypatch.setattr(_crossed, "SPARSE_ABOVE", threshold)
-        blocks.append(_crossed.dense_block(prob, w, dp, 0.7, 0.4, True))
+        blocks.append(_crossed.dense_block(prob, w, dp, 0.7, prob.Z @ lam, True))
     assert blocks[0] == pytest.approx(blocks[1], abs=1e-10)
+    # Against the definition: E - B' D^-1 B from the explicit trial-level design.
+    n = len(pid)
+    T = np.zeros((n, 50 * q))
+    for k in range(q):
+        T[np.arange(n), prob.cols[:, k]] = (prob.Z @ lam)[:, k]
+    full = np.column_stack([prob.X, T])
+    E = full.T @ (full * w[:, None]) + np.diag(np.r_[np.zeros(2), np.ones(50 * q)])
+    P = np.zeros((n, 200))
+    P[np.arange(n), prob.pid] = 0.7
+    B = P.T @ (full * w[:, None])
+    assert blocks[0] == pytest.approx(E - B.T @ (B / dp[:, None]), abs=1e-9)
 
 
 def test_a_large_stimulus_pool_takes_the_sparse_path_and_still_fits() -> None:

@@ -41,19 +41,20 @@ def _rscript() -> str:
     return found
 
 
+def run_r(script: Path, text: str, *args: str) -> str:
+    """Write ``text`` to ``script``, run it with Rscript and ``args``, return stdout."""
+    script.write_text(text)
+    return subprocess.run(
+        [_rscript(), str(script), *args], capture_output=True, text=True, timeout=300, check=True
+    ).stdout
+
+
 def _glmer(data: pd.DataFrame, levels: list[str], tmp_path: Path) -> dict[str, object]:
     csv_file, script = tmp_path / "data.csv", tmp_path / "fit.R"
     data.assign(y=data["answer_correct"].astype(int))[
         ["y", "condition", "participant", "stimulus"]
     ].to_csv(csv_file, index=False)
-    script.write_text(_R_SCRIPT)
-    out = subprocess.run(
-        [_rscript(), str(script), str(csv_file), ",".join(levels)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+    out = run_r(script, _R_SCRIPT, str(csv_file), ",".join(levels))
     parsed: dict[str, object] = {"beta": [], "se": []}
     for line in out.splitlines():
         parts = line.split()
@@ -135,14 +136,7 @@ def test_the_log_rt_model_matches_lmer(tmp_path: Path) -> None:
     fit = fit_log_rt_model(data, levels=["visual", "audible"])
     csv_file, script = tmp_path / "rt.csv", tmp_path / "lmer.R"
     data[["rt_ms", "condition", "participant", "stimulus"]].to_csv(csv_file, index=False)
-    script.write_text(_LMER_SCRIPT)
-    out = subprocess.run(
-        [_rscript(), str(script), str(csv_file)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    ).stdout
+    out = run_r(script, _LMER_SCRIPT, str(csv_file))
     rows = [line.split() for line in out.splitlines()]
     betas = [(float(r[2]), float(r[3])) for r in rows if r[0] == "beta"]
     sds = {r[1]: float(r[2]) for r in rows if r[0] == "sd"}

@@ -71,6 +71,34 @@ def test_a_single_condition_study_says_there_is_nothing_to_compare(tmp_path: Pat
     assert len(summary["accuracy_model"]) == 1
 
 
+def test_a_three_condition_within_study_states_its_random_effects_and_their_choice(
+    tmp_path: Path,
+) -> None:
+    spec = SimulationSpec(
+        n_participants=30,
+        n_trials=36,
+        n_stimuli=40,
+        conditions=("visual", "audible", "both"),
+        effects=(0.0, 0.4, 0.7),
+        dprime=(1.0,) * 3,
+        criterion=(0.0,) * 3,
+        log_rt_effects=(0.0, 0.05, 0.1),
+        within=True,
+        with_events=False,
+        seed=8,
+    )
+    summary = _report(simulate_export(tmp_path / "export", spec), tmp_path / "rep")
+    methods = str(summary["methods"])
+    assert "Following Barr et al. (2013)" in methods
+    assert "random slopes by participant were not estimated" in methods
+    assert "paired t-tests" in methods
+    results = str(summary["results"])
+    assert "Accuracy differed significantly between conditions, χ²(2)" in results
+    assert results.count("(table glmm_contrasts)") == 3
+    effects = pd.read_csv(tmp_path / "rep" / "tables" / "glmm_random_effects.csv")
+    assert set(effects["group"]) == {"participant", "stimulus"}
+
+
 def _all_correct(tmp_path: Path) -> Path:
     study = simulate_study(SimulationSpec(n_participants=10, n_trials=12, n_stimuli=20, seed=4))
     trials = study.trials.copy()
