@@ -196,7 +196,9 @@ def select(
         for cell in targets
     }
     if design.every:  # a chosen list of files: each one, not a balanced sample
-        targets = {cell: len(pool) for cell, pool in pools.items()}
+        targets = {
+            cell: len({c.audio_sha256 or c.relpath for c in pool}) for cell, pool in pools.items()
+        }
     available = {cell: len(pool) for cell, pool in pools.items()}
     used_audio: set[str] = set()
     chosen = {cell: _take(pools[cell], want, used_audio) for cell, want in targets.items()}
