@@ -2,7 +2,7 @@
 
 Trains AlexNet on the demo corpus twice with one recipe and one split, once on the
 paper's input (dB below the maximum: silence is -80) and once on
-``--input spectrogram-above-floor`` (dB above the floor: silence is exactly 0), then
+``--input spectrogram-above-floor`` (dB above the input's floor: silence is 0), then
 explains the held-out speakers' clips with each LRP composite and gradient x input and
 reports, per input and method, the mean share of |relevance| on floor bins (bins the
 input holds at the floor; most of them lie outside the speech), with both runs' test

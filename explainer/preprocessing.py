@@ -25,7 +25,8 @@ AMIN = 1e-5
 TOP_DB = 80.0
 NORM_PERCENTILE = 95.0
 NORM_EPSILON = 0.001
-# "spectrogram-above-floor" is AlexNet's input plus 80 dB, so silence is exactly 0 (then
+# "spectrogram-above-floor" is AlexNet's input minus its minimum (its floor: -80 dB, or the
+# absolute amin floor of a quiet clip), so silence is exactly 0 (then
 # rules that multiply by the input give it no relevance); "logmel" is the third front end
 # a researcher's own model may declare (explainer.logmel).
 REPRESENTATIONS = ("waveform", "spectrogram", "spectrogram-above-floor", "logmel")
@@ -206,7 +207,10 @@ def model_input(window: np.ndarray, representation: str) -> np.ndarray:
     if representation == "spectrogram":
         return spectrogram_input(window)
     if representation == "spectrogram-above-floor":
-        return spectrogram_input(window) + np.float32(TOP_DB)
+        # Above the input's own floor, not +80: a quiet clip's silence sits on the absolute
+        # amin floor, which is less than 80 dB below its maximum.
+        paper = spectrogram_input(window)
+        return paper - paper.min()
     if representation == "logmel":
         from explainer.logmel import logmel_input
 
@@ -273,7 +277,7 @@ def as_displayed(
     (:func:`explainer.logmel.relevance_on_stft_grid`).
     """
     if representation == "spectrogram-above-floor":
-        return "spectrogram", model_input - np.float32(TOP_DB), relevance
+        return "spectrogram", spectrogram_input(window), relevance
     if representation == "logmel":
         from explainer.logmel import relevance_on_stft_grid
 

@@ -65,7 +65,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         "--input",
         choices=ALEXNET_INPUTS,
         help="AlexNet's input: spectrogram (dB below the maximum, the paper's) or "
-        "spectrogram-above-floor (dB above the -80 dB floor, so silence is exactly 0)",
+        "spectrogram-above-floor (dB above the input's floor, so silence is exactly 0)",
     )
     add("--task", choices=TASKS, default="digit", help="what to classify (default digit)")
     add(

@@ -160,12 +160,17 @@ def test_a_speed_change_never_outgrows_the_window() -> None:
     assert all(pp.change_speed(clip, rng, 0.3).size <= 8000 for _ in range(20))
 
 
-def test_the_input_above_the_floor_is_the_papers_plus_80_db_with_silence_exactly_zero() -> None:
-    window = _speech_like_window()
+@pytest.mark.parametrize("level", [1.0, 0.001])
+def test_the_input_above_the_floor_has_silence_exactly_zero_however_quiet_the_clip(
+    level: float,
+) -> None:
+    window = _speech_like_window() * level
     paper = pp.model_input(window, "spectrogram")
     above = pp.model_input(window, "spectrogram-above-floor")
-    np.testing.assert_allclose(above, paper + 80.0, atol=1e-4)
-    assert above.min() == 0.0 and (above == 0.0).sum() == (paper == -80.0).sum() > 0
+    np.testing.assert_allclose(above, paper - paper.min(), atol=1e-4)
+    # A quiet clip's silence is on the absolute amin floor, less than 80 dB down.
+    assert (paper.min() == -80.0) == (level == 1.0)
+    assert above.min() == 0.0 and (above == 0.0).sum() == (paper == paper.min()).sum() > 0
     shown, shown_input, relevance = pp.as_displayed("spectrogram-above-floor", window, above, paper)
     assert shown == "spectrogram" and relevance is paper
     np.testing.assert_allclose(shown_input, paper, atol=1e-4)
