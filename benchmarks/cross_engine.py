@@ -8,7 +8,8 @@ white noise at 10 dB SNR, reverberation (a seeded exponentially decaying noise i
 response, RT60 0.4 s) and another sample rate (written at 44.1 kHz; the reader resamples
 to 8 kHz). Accuracy is over 10 digits per voice; chance is 10 %.
 
-Usage: python benchmarks/cross_engine.py [--quick] [--presets speech,demo] [--workers N]
+Usage: python benchmarks/cross_engine.py [--quick] [--presets speech,demo] [--workers N] [--run RUN]
+(``--presets '' --run RUN`` tests a finished run only, without training.)
 Prints one JSON object on stdout (progress on stderr).
 """
 
@@ -137,6 +138,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="quarter width, 8 epochs")
     parser.add_argument("--presets", default="speech,demo", help="comma-separated presets")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument(
+        "--run",
+        type=Path,
+        action="append",
+        default=[],
+        help="also (or, with --presets '', only) test this finished run trained on the demo corpus",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
@@ -151,7 +159,14 @@ def main() -> int:
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
             "presets": {},
         }
-        for preset in args.presets.split(","):
+        for run_dir in args.run:
+            summary = json.loads((run_dir / "summary.json").read_text())
+            result["presets"][f"run:{summary['architecture']}"] = {
+                "espeak_heldout_accuracy": round(summary["test_accuracy"], 3),
+                "epochs": summary["epochs"],
+                "accuracy": accuracy_table(run_dir, rows),
+            }
+        for preset in filter(None, args.presets.split(",")):
             print(f"training preset {preset}", file=sys.stderr)
             run_dir = tmp_path / f"run-{preset}"
             seconds = train(preset, run_dir, args)

@@ -163,6 +163,8 @@ def audible_params(representation: str, envelope_ms: float) -> dict[str, Any]:
         how = "relevance x signal: positive relevance, Hann-smoothed envelope (peak 1) times the waveform"
     else:
         how = "positive relevance as a mask on the STFT magnitude (original phase), inverse STFT with the same parameters"
+    if representation == "logmel":
+        how = "mel-band relevance spread over its filter's STFT bins by weight; then " + how
     return {
         "representation": representation,
         "method": how,

@@ -349,6 +349,6 @@ def compute_chunk(
             if params.get("augment") == "speech":
                 window = augment_waveform(window, rng)
             inputs[i, p] = pp.model_input(window, representation)
-            if params.get("augment") == "speech" and representation == "spectrogram":
+            if params.get("augment") == "speech" and representation != "waveform":
                 inputs[i, p] = mask_spectrogram(inputs[i, p], rng)
     return inputs, offsets

@@ -90,11 +90,16 @@ def relevance_in_cue(relevance: np.ndarray, cue: dict[str, Any], representation:
     Parameters
     ----------
     relevance
-        ``(8000,)`` per sample or ``(227, 227)`` per bin, as the network input.
+        ``(8000,)`` per sample, ``(227, 227)`` per bin or ``(64, 227)`` per mel band, as
+        the network input (mel bands are spread over the STFT bins first).
     cue
         The cue in window seconds, with ``low_hz``/``high_hz`` for spectrograms.
     """
     magnitude = np.abs(np.asarray(relevance, dtype=np.float64))
+    if representation == "logmel":
+        from explainer.logmel import relevance_on_stft_grid
+
+        magnitude, representation = relevance_on_stft_grid(magnitude), "spectrogram"
     total = float(magnitude.sum())
     if total == 0:
         return 0.0

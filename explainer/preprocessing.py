@@ -25,7 +25,11 @@ AMIN = 1e-5
 TOP_DB = 80.0
 NORM_PERCENTILE = 95.0
 NORM_EPSILON = 0.001
-REPRESENTATIONS = ("waveform", "spectrogram")
+# "spectrogram-above-floor" is AlexNet's input minus its minimum (its floor: -80 dB, or the
+# absolute amin floor of a quiet clip), so silence is exactly 0 (then
+# rules that multiply by the input give it no relevance); "logmel" is the third front end
+# a researcher's own model may declare (explainer.logmel).
+REPRESENTATIONS = ("waveform", "spectrogram", "spectrogram-above-floor", "logmel")
 
 
 # What to do with a clip longer than the window (see :func:`place_in_window`).
@@ -197,16 +201,29 @@ def stft_params() -> dict[str, Any]:
 
 
 def model_input(window: np.ndarray, representation: str) -> np.ndarray:
-    """The input of the network reading ``representation`` ("waveform" or "spectrogram")."""
+    """The input of the network reading ``representation`` (see :data:`REPRESENTATIONS`)."""
     if representation == "waveform":
         return audionet_input(window)
     if representation == "spectrogram":
         return spectrogram_input(window)
+    if representation == "spectrogram-above-floor":
+        # Above the input's own floor, not +80: a quiet clip's silence sits on the absolute
+        # amin floor, which is less than 80 dB below its maximum.
+        paper = spectrogram_input(window)
+        return paper - paper.min()
+    if representation == "logmel":
+        from explainer.logmel import logmel_input
+
+        return logmel_input(window)
     raise ValueError(f"unknown representation {representation!r}; choose one of {REPRESENTATIONS}")
 
 
 def input_shape(representation: str) -> tuple[int, ...]:
     """Shape of one preprocessed input, without the channel axis."""
+    if representation == "logmel":
+        from explainer.logmel import N_MELS
+
+        return (N_MELS, N_FREQ)
     return (WINDOW,) if representation == "waveform" else (N_FREQ, N_FREQ)
 
 
@@ -248,3 +265,21 @@ def change_speed(audio: np.ndarray, rng: np.random.Generator, spread: float) -> 
 def _check_window(window: np.ndarray) -> None:
     if window.shape != (WINDOW,):
         raise ValueError(f"expected a window of shape ({WINDOW},), got {window.shape}")
+
+
+def as_displayed(
+    representation: str, window: np.ndarray, model_input: np.ndarray, relevance: np.ndarray
+) -> tuple[str, np.ndarray, np.ndarray]:
+    """The representation, input and relevance that heatmaps and audible heatmaps draw.
+
+    Every spectrogram-like input is shown as AlexNet's dB spectrogram (below the maximum);
+    a log-mel model's relevance is spread over the STFT bins first
+    (:func:`explainer.logmel.relevance_on_stft_grid`).
+    """
+    if representation == "spectrogram-above-floor":
+        return "spectrogram", spectrogram_input(window), relevance
+    if representation == "logmel":
+        from explainer.logmel import relevance_on_stft_grid
+
+        return "spectrogram", spectrogram_input(window), relevance_on_stft_grid(relevance)
+    return representation, model_input, relevance

@@ -79,7 +79,8 @@ def warm_up(run_dir: str, colormap: str, batch: int) -> None:
     from explainer.relevance import explain
 
     run = load_run_cached(run_dir)
-    for style in ((run.representation, colormap), (run.representation, None)):
+    shown = "waveform" if run.representation == "waveform" else "spectrogram"
+    for style in ((shown, colormap), (shown, None)):
         heatmaps._frame(style, heatmaps.LAYOUT)
     shape = (batch, 1, *pp.input_shape(run.representation))
     threads = torch.get_num_threads()
@@ -190,23 +191,25 @@ def render_stimulus(
     window : numpy.ndarray
         ``(8000,)`` model window at 8 kHz (the clip inside silence).
     model_input : numpy.ndarray
-        ``(8000,)`` normalised waveform or ``(227, 227)`` dB spectrogram.
+        ``(8000,)`` normalised waveform, ``(227, 227)`` dB spectrogram or ``(64, 227)`` log-mel.
     relevance : numpy.ndarray
-        Relevance shaped like ``model_input``.
+        Relevance shaped like ``model_input`` (log-mel relevance is drawn on the STFT grid).
     """
+    from explainer.preprocessing import as_displayed
+
     stim, render = spec["stimuli"][index], spec["render"]
-    representation = spec["representation"]
+    representation, shown_input, shown = as_displayed(
+        spec["representation"], window, model_input, relevance
+    )
     heard_window = audible.audible_heatmap(
-        window, relevance, representation, envelope_ms=render["envelope_ms"]
+        window, shown, representation, envelope_ms=render["envelope_ms"]
     )
     original, heard, record = _audio_pair(window, heard_window, render, stim["id"])
     files = {
         "original_audio": audio_checks.wav_bytes(original, render["playback_rate"]),
         "audible_heatmap": audio_checks.wav_bytes(heard, render["playback_rate"]),
-        "visual_heatmap": _image(
-            representation, window, model_input, relevance, render["colormap"]
-        ),
-        "plain_image": _plain_image(representation, window, model_input),
+        "visual_heatmap": _image(representation, window, shown_input, shown, render["colormap"]),
+        "plain_image": _plain_image(representation, window, shown_input),
     }
     entries = {
         role: write_content(out_dir, data, ROLE_MEDIA_TYPES[role]) for role, data in files.items()

@@ -49,6 +49,9 @@ class Design:
     shortfall : str
         A cell with too few candidates: ``fill`` from the other correctness cell of the
         same class (default) or ``error``.
+    every : bool
+        Explain every candidate (each audio once) instead of ``n_decisions`` balanced
+        ones: a bundle of an explicit list of files (a CSV manifest with ``split="all"``).
     """
 
     n_decisions: int = 20
@@ -58,6 +61,7 @@ class Design:
     split: str = "test"
     target: str = "predicted"
     shortfall: str = "fill"
+    every: bool = False
 
     def __post_init__(self) -> None:
         problems = []
@@ -191,6 +195,10 @@ def select(
         )
         for cell in targets
     }
+    if design.every:  # a chosen list of files: each one, not a balanced sample
+        targets = {
+            cell: len({c.audio_sha256 or c.relpath for c in pool}) for cell, pool in pools.items()
+        }
     available = {cell: len(pool) for cell, pool in pools.items()}
     used_audio: set[str] = set()
     chosen = {cell: _take(pools[cell], want, used_audio) for cell, want in targets.items()}

@@ -6,10 +6,11 @@ Its own module so that the command (:mod:`explainer.training`) and the loop
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from explainer.data import TASK_CLASSES
 from explainer.models import MODEL_INPUT
 from explainer.preprocessing import long_clip_policy
 
@@ -145,10 +146,18 @@ class TrainConfig:
     skip_unknown_speakers: bool
     augment: str = "none"
     patience: int | None = None
+    # A researcher's own model (explainer.own_model); ``architecture`` is then its name.
+    model_spec: dict[str, Any] | None = None
+    # AlexNet's input when not the paper's: "spectrogram-above-floor" (silence exactly 0).
+    input: str | None = None
 
     @property
     def representation(self) -> str:
-        return MODEL_INPUT[self.architecture]
+        return representation_of(asdict(self))
+
+    @property
+    def classes(self) -> list[str]:
+        return classes_of(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -156,6 +165,20 @@ class TrainConfig:
         values = {k: v for k, v in data.items() if k in names}
         values.setdefault("long_clips", long_clip_policy(data))
         return cls(**values)
+
+
+def representation_of(config: dict[str, Any]) -> str:
+    """A run configuration's network input: its own model's declared front end, or the paper's."""
+    spec = config.get("model_spec")
+    if spec:
+        return str(spec["input"])
+    return str(config.get("input") or MODEL_INPUT[config["architecture"]])
+
+
+def classes_of(config: dict[str, Any]) -> list[str]:
+    """The classes in output order: its own model's declared labels, or the task's."""
+    spec = config.get("model_spec")
+    return [str(c) for c in spec["labels"]] if spec else list(TASK_CLASSES[config["task"]])
 
 
 @dataclass

@@ -9,6 +9,7 @@ the summary.
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,9 @@ import torch
 
 from explainer import run_files as rf
 from explainer.cache import preprocess
-from explainer.data import TASK_CLASSES, RecordingTable
+from explainer.data import RecordingTable
 from explainer.milestones import finish_milestones, save_milestone
-from explainer.models import build_model
+from explainer.own_model import build_network
 from explainer.train_config import RunOptions, TrainConfig
 from explainer.training_loop import (
     ArraySet,
@@ -51,7 +52,7 @@ class RunTrainer:
             options,
             data,
         )
-        self.classes = TASK_CLASSES[config.task]
+        self.classes = config.classes
         self.loop: Loop | None = None
 
     def arrays(self) -> dict[str, ArraySet]:
@@ -81,7 +82,7 @@ class RunTrainer:
     def build_loop(self, arrays: dict[str, ArraySet]) -> Loop:
         c = self.config
         torch.manual_seed(c.seed)  # initial weights, then dropout, come from this generator
-        model = build_model(c.architecture, len(self.classes), c.width, dropout=c.dropout)
+        model = build_network(asdict(c))
         hyper = Hyper(
             seed=c.seed,
             batch_size=c.batch_size,

@@ -23,11 +23,20 @@ from explainer.augmentation import AUGMENTATIONS
 from explainer.data import TASK_CLASSES, TASKS, RecordingTable, read_audio
 from explainer.errors import UserError
 from explainer.layouts import open_corpus
-from explainer.models import MODEL_INPUT, MODELS
+from explainer.models import MODELS
 from explainer.preprocessing import LONG_CLIP_POLICIES
 from explainer.splits import Split, paper_splits, resolve_splits
-from explainer.train_config import PRESETS, TUNABLE, RunOptions, TrainConfig
+from explainer.train_config import (
+    PRESETS,
+    TUNABLE,
+    RunOptions,
+    TrainConfig,
+    classes_of,
+    representation_of,
+)
 from explainer.trainer import RunTrainer
+
+ALEXNET_INPUTS = ("spectrogram", "spectrogram-above-floor")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -45,6 +54,19 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="run folder to write (one sub-folder per split with ':all')",
     )
     add("--model", choices=sorted(MODELS), default="audionet", help="network (default audionet)")
+    add(
+        "--model-spec",
+        type=Path,
+        metavar="JSON",
+        help="train your own PyTorch model instead: a model description (factory or "
+        "TorchScript, input front end, rate, window, labels; see docs/own-model.md)",
+    )
+    add(
+        "--input",
+        choices=ALEXNET_INPUTS,
+        help="AlexNet's input: spectrogram (dB below the maximum, the paper's) or "
+        "spectrogram-above-floor (dB above the input's floor, so silence is exactly 0)",
+    )
     add("--task", choices=TASKS, default="digit", help="what to classify (default digit)")
     add(
         "--split",
@@ -169,9 +191,10 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         result = resume_run(args.out, args.data, options)
         return 0 if result else 3
+    spec = own_model_spec(args)  # checked first: a wrong description costs no corpus reading
     table = load_table(args.data, args)
     _report_long_clips(table, args.long_clips)
-    configs = configs_from_args(args, table)
+    configs = configs_from_args(args, table, spec)
     multiple = len(configs) > 1
     for config in configs:
         out = args.out / config.split["name"].replace(":", "-") if multiple else args.out
@@ -205,14 +228,25 @@ def load_table(data: Path, args: argparse.Namespace) -> RecordingTable:
     return table.where(max_takes=args.subset) if args.subset else table
 
 
-def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[TrainConfig]:
-    """One configuration per split named by ``--split``, preset values overridden by options."""
+def configs_from_args(
+    args: argparse.Namespace, table: RecordingTable, spec: dict[str, Any] | None = None
+) -> list[TrainConfig]:
+    """One configuration per split named by ``--split``, preset values overridden by options.
+
+    ``spec`` is the checked description of the researcher's own model, if any.
+    """
     preset = args.preset
     if preset == "auto":
         preset = auto_preset(table)
         print(f"preset: {preset}", file=sys.stderr)
+    # An own model trains with the recipe of the paper's network reading the same kind of input.
+    network = (
+        args.model if spec is None else ("audionet" if spec["input"] == "waveform" else "alexnet")
+    )
     values = {"weight_decay": 0.0, "augment": "none", "patience": None}
-    values.update(PRESETS[preset][args.model])
+    values.update(PRESETS[preset][network])
+    if spec is not None:
+        values.update(width=1.0, dropout=0.0)  # the researcher's network fixes both
     values.update({k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None})
     _check_values(values)
     splits = resolve_splits(
@@ -220,7 +254,9 @@ def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[T
     )
     return [
         TrainConfig(
-            architecture=args.model,
+            architecture=args.model if spec is None else spec["name"],
+            model_spec=spec,
+            input=_alexnet_input(args, spec),
             task=args.task,
             preset=preset,
             split=split.to_dict(),
@@ -234,6 +270,26 @@ def configs_from_args(args: argparse.Namespace, table: RecordingTable) -> list[T
         )
         for split in splits
     ]
+
+
+def _alexnet_input(args: argparse.Namespace, spec: dict[str, Any] | None) -> str | None:
+    chosen = getattr(args, "input", None)
+    if chosen is not None and (spec is not None or args.model != "alexnet"):
+        raise UserError(
+            "--input applies to --model alexnet only (a model description declares its own)"
+        )
+    return chosen
+
+
+def own_model_spec(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The checked ``--model-spec`` description (its network built once, to check it), or None."""
+    from explainer.own_model import build_own_model, load_spec
+
+    if getattr(args, "model_spec", None) is None:
+        return None
+    spec = load_spec(args.model_spec, TASK_CLASSES[args.task])
+    build_own_model(spec)
+    return spec
 
 
 def auto_preset(table: RecordingTable) -> str:
@@ -384,14 +440,14 @@ class TrainedRun:
 
     @property
     def representation(self) -> str:
-        """ "waveform" (AudioNet) or "spectrogram" (AlexNet)."""
-        return MODEL_INPUT[self.architecture]
+        """ "waveform" (AudioNet), "spectrogram" (AlexNet) or an own model's declared front end."""
+        return representation_of(self.config)
 
     def prepare(self, path: Path, relpath: str) -> tuple[np.ndarray, np.ndarray, int]:
         """Read one recording and place it as in training (placement 0 of the run's seed).
 
-        Returns the window ``(8000,)`` float32, the network input (``(8000,)`` or
-        ``(227, 227)`` dB) and the offset (window position j holds clip sample j - offset).
+        Returns the window ``(8000,)`` float32, the network input (``(8000,)``,
+        ``(227, 227)`` dB or ``(64, 227)`` log-mel) and the offset (window position j holds clip sample j - offset).
         """
         from explainer import preprocessing as pp
 
@@ -416,7 +472,7 @@ def load_run(run_dir: Path) -> TrainedRun:
     """
     import torch
 
-    from explainer.models import build_model
+    from explainer.own_model import build_network
 
     run_dir = Path(run_dir)
     config_path, weights = run_dir / rf.CONFIG_NAME, run_dir / rf.MODEL_NAME
@@ -424,8 +480,8 @@ def load_run(run_dir: Path) -> TrainedRun:
         if not path.is_file():
             raise UserError(f"{path}: missing; {run_dir} is not a trained run")
     config = rf.read_json(config_path)
-    classes = TASK_CLASSES[config["task"]]
-    model = build_model(config["architecture"], len(classes), config["width"])
+    classes = classes_of(config)
+    model = build_network(config)
     try:
         model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
     except (RuntimeError, OSError, ValueError) as exc:

@@ -61,6 +61,12 @@ def add_plan_options(parser: argparse.ArgumentParser) -> None:
         help="decisions to explain, spread evenly over classes (default 20)",
     )
     parser.add_argument(
+        "--every",
+        action="store_true",
+        help="explain every candidate recording instead of --n balanced ones (with a CSV "
+        "manifest of chosen files and --split all: exactly those files)",
+    )
+    parser.add_argument(
         "--seed", type=int, default=0, help="selection seed, recorded in the manifest (default 0)"
     )
     parser.add_argument(
@@ -215,6 +221,7 @@ def design_from_args(args: argparse.Namespace) -> Design:
         split=args.split,
         target=args.target,
         shortfall=args.shortfall,
+        every=args.every,
     )
 
 

@@ -86,6 +86,7 @@ def plan_bundle(
 
     methods = resolve_methods(design.methods, method_params or {})
     run = load_run_cached(str(Path(run_dir).resolve()))
+    refuse_inapplicable(run, methods)
     table = open_corpus(Path(data_dir))
     split = run.config["split"]
     speakers = candidate_speakers(split, design.split, table.speakers())
@@ -100,6 +101,7 @@ def plan_bundle(
     extra: dict[str, Any] = {"recogniser": _recogniser(run, "bundle's own")}
     if compare_run_dir is not None:
         compare = load_run_cached(str(Path(compare_run_dir).resolve()))
+        refuse_inapplicable(compare, methods)
         _check_comparable(run, compare, roles)
         stimuli += _compared_stimuli(compare, table, selection, design, roles[1])
         model["role"] = roles[0]
@@ -142,6 +144,16 @@ def resolve_methods(
         return {name: get_method(name).resolve_params(overrides.get(name)) for name in names}
     except ValueError as exc:
         raise UserError(str(exc)) from None
+
+
+def refuse_inapplicable(run: Any, methods: Iterable[str]) -> None:
+    """A :class:`UserError` with the reason when a method cannot explain the run's model."""
+    from explainer.relevance import get_method, method_refusal
+
+    for name in methods:
+        reason = method_refusal(run.model, get_method(name).family)
+        if reason is not None:
+            raise UserError(f"method {name} cannot explain the model of {run.run_dir}: {reason}")
 
 
 def _recogniser(run: Any, role: str) -> dict[str, Any]:

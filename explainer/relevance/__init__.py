@@ -19,10 +19,19 @@ import torch
 
 from explainer.relevance import baselines as _baselines  # noqa: F401  (registers methods)
 from explainer.relevance import lrp as _lrp  # noqa: F401  (registers methods)
+from explainer.relevance.applicability import method_refusal
 from explainer.relevance.gradients import explaining
 from explainer.relevance.registry import METHODS, Method, get_method
 
-__all__ = ["METHODS", "Explanation", "Method", "explain", "get_method", "method_names"]
+__all__ = [
+    "METHODS",
+    "Explanation",
+    "Method",
+    "explain",
+    "get_method",
+    "method_names",
+    "method_refusal",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +94,9 @@ def explain(
     """
     spec = get_method(method)
     resolved = spec.resolve_params(params)
+    reason = method_refusal(model, spec.family)
+    if reason is not None:
+        raise ValueError(f"method {method!r} cannot explain this model: {reason}")
     if targets is not None:
         targets = torch.as_tensor(targets, dtype=torch.long).reshape(-1)
         if targets.shape[0] != inputs.shape[0]:

@@ -14,12 +14,29 @@ import torch
 from torch import nn
 from zennit import composites as zc
 from zennit import rules as zr
+from zennit.canonizers import SequentialMergeBatchNorm
 from zennit.core import Composite
+from zennit.layer import Sum
+from zennit.types import AvgPool
 
 from explainer.relevance import fast_rules as fr
 
 CONV = (nn.Conv1d, nn.Conv2d)
 LINEAR = (nn.Conv1d, nn.Conv2d, nn.Linear)
+# A researcher's model may have BatchNorm (merged into the layer before it, so the rules
+# see one affine layer), residual sums and average pools (relevance split in proportion,
+# zennit's Norm rule, as its stock composites do). AudioNet and AlexNet have none of them.
+# explainer.relevance.applicability refuses models with layers outside these.
+
+
+def _norm_rules() -> list[tuple[Any, Any]]:
+    return [(Sum, zr.Norm()), (AvgPool, zr.Norm())]
+
+
+def canonizers() -> list[Any]:
+    """Fresh canonizers for one composite (they hold the merged layers while attached)."""
+    return [SequentialMergeBatchNorm()]
+
 
 # name -> (description, default parameters)
 LRP_COMPOSITES: dict[str, tuple[str, dict[str, Any]]] = {
@@ -78,55 +95,75 @@ def build_composite(
 
 
 def _stock_epsilon(p: dict[str, Any], x: torch.Tensor) -> Composite:
-    return zc.LayerMapComposite(zc.layer_map_base() + [(LINEAR, zr.Epsilon(epsilon=p["epsilon"]))])
+    return zc.LayerMapComposite(
+        zc.layer_map_base() + [(LINEAR, zr.Epsilon(epsilon=p["epsilon"]))],
+        canonizers=canonizers(),
+    )
 
 
 def _stock_plus_flat(p: dict[str, Any], x: torch.Tensor) -> Composite:
-    return zc.EpsilonPlusFlat(epsilon=p["epsilon"], stabilizer=p["stabilizer"])
+    return zc.EpsilonPlusFlat(
+        epsilon=p["epsilon"], stabilizer=p["stabilizer"], canonizers=canonizers()
+    )
 
 
 def _stock_gamma_box(p: dict[str, Any], x: torch.Tensor) -> Composite:
     low, high = box_bounds(x)
     return zc.EpsilonGammaBox(
-        low=low, high=high, epsilon=p["epsilon"], gamma=p["gamma"], stabilizer=p["stabilizer"]
+        low=low,
+        high=high,
+        epsilon=p["epsilon"],
+        gamma=p["gamma"],
+        stabilizer=p["stabilizer"],
+        canonizers=canonizers(),
     )
 
 
 def _stock_alpha_beta(p: dict[str, Any], x: torch.Tensor) -> Composite:
-    return zc.EpsilonAlpha2Beta1(epsilon=p["epsilon"], stabilizer=p["stabilizer"])
+    return zc.EpsilonAlpha2Beta1(
+        epsilon=p["epsilon"], stabilizer=p["stabilizer"], canonizers=canonizers()
+    )
 
 
 def _fast_epsilon(p: dict[str, Any], x: torch.Tensor) -> Composite:
-    return zc.LayerMapComposite([(LINEAR, fr.Epsilon(epsilon=p["epsilon"]))])
+    return zc.LayerMapComposite(
+        _norm_rules() + [(LINEAR, fr.Epsilon(epsilon=p["epsilon"]))], canonizers=canonizers()
+    )
 
 
 def _fast_plus_flat(p: dict[str, Any], x: torch.Tensor) -> Composite:
     return zc.SpecialFirstLayerMapComposite(
-        layer_map=[
+        layer_map=_norm_rules()
+        + [
             (CONV, fr.ZPlus(stabilizer=p["stabilizer"])),
             (nn.Linear, fr.Epsilon(epsilon=p["epsilon"])),
         ],
         first_map=[(LINEAR, fr.Flat(stabilizer=p["stabilizer"]))],
+        canonizers=canonizers(),
     )
 
 
 def _fast_gamma_box(p: dict[str, Any], x: torch.Tensor) -> Composite:
     low, high = box_bounds(x)
     return zc.SpecialFirstLayerMapComposite(
-        layer_map=[
+        layer_map=_norm_rules()
+        + [
             (CONV, fr.Gamma(gamma=p["gamma"], stabilizer=p["stabilizer"])),
             (nn.Linear, fr.Epsilon(epsilon=p["epsilon"])),
         ],
         first_map=[(CONV, fr.ZBox(low=low, high=high, stabilizer=p["stabilizer"]))],
+        canonizers=canonizers(),
     )
 
 
 def _fast_alpha_beta(p: dict[str, Any], x: torch.Tensor) -> Composite:
     return zc.LayerMapComposite(
-        [
+        _norm_rules()
+        + [
             (CONV, fr.AlphaBeta(alpha=2.0, beta=1.0, stabilizer=p["stabilizer"])),
             (nn.Linear, fr.Epsilon(epsilon=p["epsilon"])),
-        ]
+        ],
+        canonizers=canonizers(),
     )
 
 

@@ -170,3 +170,42 @@ def cue_models(tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
         args += ["--split", str(cue_dir / "split.json"), "--cache-dir", str(root / "cache")]
         assert main([*args, "--workers", "1", *CUE_TRAIN_ARGS]) == 0
     return SimpleNamespace(cue_dir=cue_dir, probe=cue_dir / "probe", **runs)
+
+
+MODELS_FILE = Path(__file__).with_name("own_models.py")
+
+
+def write_spec(folder: Path, name: str = "spec.json", **fields: object) -> Path:
+    """A model description in ``folder`` naming a factory of own_models.py (by file path)."""
+    spec = {
+        "name": "logmel-cnn",
+        "factory": f"{MODELS_FILE}:logmel_cnn",
+        "input": "logmel",
+        "sample_rate": 8000,
+        "window_samples": 8000,
+        **fields,
+    }
+    spec = {k: v for k, v in spec.items() if v is not None}
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(json.dumps(spec), encoding="utf-8")
+    return folder / name
+
+
+def own_train_args(spec: Path, out: Path, cache: Path, *extra: str) -> list[str]:
+    """``train`` arguments for a model description on the demo corpus, four short epochs."""
+    return [
+        "train", "--data", str(DEMO_CORPUS), "--model-spec", str(spec), "--out", str(out),
+        "--cache-dir", str(cache), "--workers", "1", "--epochs", "4", "--placements", "2",
+        "--quiet", *extra,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def own_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished run of the log-mel CNN with BatchNorm of own_models.py (``--model-spec``)."""
+    from explainer.cli import main
+
+    root = tmp_path_factory.mktemp("own-model")
+    out = root / "run"
+    assert main(own_train_args(write_spec(root), out, root / "cache")) == 0
+    return out

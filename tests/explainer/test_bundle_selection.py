@@ -136,3 +136,15 @@ def test_duplicate_audio_is_never_selected_twice():
 def test_a_bad_design_is_a_clear_error(kwargs):
     with pytest.raises(UserError):
         Design(**kwargs)
+
+
+def test_every_candidate_is_selected_once_when_the_design_says_every():
+    pool = candidates(n_speakers=2, takes=1)
+    first = pool[0]
+    # The same audio under another name (and the same decision): explained once.
+    pool.append(Candidate("copy.wav", "00", 0, first.audio_sha256, first.true_label,
+                          first.predicted_label, first.scores, 0))  # fmt: skip
+    sel = select(pool, CLASSES, Design(n_decisions=3, every=True), seed=0)
+    chosen = sorted(c.audio_sha256 for c in sel.main)
+    assert chosen == sorted(c.audio_sha256 for c in pool[:-1]) and len(chosen) == 20
+    assert not sel.shortfall

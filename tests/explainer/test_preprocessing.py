@@ -158,3 +158,41 @@ def test_a_speed_change_never_outgrows_the_window() -> None:
     clip = np.ones(7900, np.float32)
     rng = np.random.default_rng(1)
     assert all(pp.change_speed(clip, rng, 0.3).size <= 8000 for _ in range(20))
+
+
+@pytest.mark.parametrize("level", [1.0, 0.001])
+def test_the_input_above_the_floor_has_silence_exactly_zero_however_quiet_the_clip(
+    level: float,
+) -> None:
+    window = _speech_like_window() * level
+    paper = pp.model_input(window, "spectrogram")
+    above = pp.model_input(window, "spectrogram-above-floor")
+    np.testing.assert_allclose(above, paper - paper.min(), atol=1e-4)
+    # A quiet clip's silence is on the absolute amin floor, less than 80 dB down.
+    assert (paper.min() == -80.0) == (level == 1.0)
+    assert above.min() == 0.0 and (above == 0.0).sum() == (paper == paper.min()).sum() > 0
+    shown, shown_input, relevance = pp.as_displayed("spectrogram-above-floor", window, above, paper)
+    assert shown == "spectrogram" and relevance is paper
+    np.testing.assert_allclose(shown_input, paper, atol=1e-4)
+
+
+def test_the_logmel_input_has_silence_at_zero_and_relevance_keeps_its_total_on_the_stft_grid() -> (
+    None
+):
+    from explainer.logmel import logmel_input, relevance_on_stft_grid
+
+    window = _speech_like_window()
+    mel = logmel_input(window)
+    assert mel.shape == (64, 227) and mel.min() == 0.0 and mel.max() == pytest.approx(80.0)
+    assert not logmel_input(np.zeros(8000, np.float32)).any()
+    # A clip placed after 2,000 samples of digital silence: the frames that see only
+    # silence (centres up to 2000 - 228 samples, frame columns 0..48) hold exactly 0.
+    late = np.zeros(8000, np.float32)
+    late[2000:6000] = window[window != 0][:4000]
+    assert (logmel_input(late)[:, :49] == 0).all() and logmel_input(late)[:, 60].max() > 0
+    relevance = np.random.default_rng(1).standard_normal((64, 227))
+    grid = relevance_on_stft_grid(relevance)
+    assert grid.shape == (227, 227)
+    np.testing.assert_allclose(grid.sum(0), relevance.sum(0), rtol=1e-9, atol=1e-9)
+    kind, shown_input, shown = pp.as_displayed("logmel", window, mel, relevance)
+    assert kind == "spectrogram" and shown_input.shape == (227, 227) and shown is not relevance

@@ -324,3 +324,17 @@ def test_resuming_a_finished_run_changes_nothing(
     )
     assert "already finished" in capsys.readouterr().err
     assert rf.sha256_of(trained_run / rf.MODEL_NAME) == before
+
+
+def test_alexnet_takes_the_input_above_the_floor_and_records_it(demo_table) -> None:
+    from explainer.errors import UserError
+
+    (config,) = configs_from_args(
+        _parse("--model", "alexnet", "--input", "spectrogram-above-floor"), demo_table
+    )
+    assert config.input == "spectrogram-above-floor"
+    assert config.representation == "spectrogram-above-floor"
+    (default,) = configs_from_args(_parse("--model", "alexnet"), demo_table)
+    assert default.representation == "spectrogram"
+    with pytest.raises(UserError, match="--input applies to --model alexnet only"):
+        configs_from_args(_parse("--model", "audionet", "--input", "spectrogram"), demo_table)
