@@ -15,7 +15,7 @@ import numpy as np
 from explainer import preprocessing as pp
 
 SEGMENT_MS = 10.0  # waveform segments: 80 samples at 8 kHz, 100 per window
-PATCH = (23, 23)  # spectrogram patches: (frequency bins, frames), 10 x 10 per input
+GRID = 10  # spectrogram-like inputs: a 10 x 10 grid of patches (23 x 23 on the 227 x 227 input)
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,8 @@ class RegionMap:
     Attributes
     ----------
     labels : numpy.ndarray
-        ``(8000,)`` or ``(227, 227)`` int64, values ``0 .. n_regions - 1``.
+        The input's shape (``(8000,)``, ``(227, 227)``, ``(64, 227)`` ...), int64, values
+        ``0 .. n_regions - 1``.
     n_regions : int
     record : dict
         What a region is, for the output's provenance (``region``, ``region_ms`` or ``patch``).
@@ -49,19 +50,27 @@ class RegionMap:
 
 
 def region_map(representation: str, *, segment_ms: float = SEGMENT_MS) -> RegionMap:
-    """Waveform: consecutive segments of ``segment_ms``; spectrogram: :data:`PATCH` patches."""
+    """Waveform: consecutive segments of ``segment_ms``; otherwise a :data:`GRID` x :data:`GRID` patch grid.
+
+    The grid is over the representation's own input shape, so a log-mel input (fewer
+    rows than the STFT) gets patches as many bands tall as its rows allow.
+    """
+    shape = pp.input_shape(representation)
     if representation == "waveform":
         width = max(1, int(round(segment_ms * pp.SAMPLE_RATE / 1000)))
-        labels = np.arange(pp.WINDOW) // width
+        labels = np.arange(shape[0]) // width
         record = {"region": "waveform segment", "region_ms": width * 1000 / pp.SAMPLE_RATE}
         return RegionMap(labels.astype(np.int64), int(labels.max()) + 1, record)
-    rows, cols = np.arange(pp.N_FREQ) // PATCH[0], np.arange(pp.N_FREQ) // PATCH[1]
-    n_cols = int(cols.max()) + 1
-    labels = rows[:, None] * n_cols + cols[None, :]
-    record = {
+    n_rows, n_cols = shape
+    bins, frames = -(-n_rows // GRID), -(-n_cols // GRID)
+    rows, cols = np.arange(n_rows) // bins, np.arange(n_cols) // frames
+    grid_cols = int(cols.max()) + 1
+    labels = rows[:, None] * grid_cols + cols[None, :]
+    record: dict[str, Any] = {
         "region": "time-frequency patch",
-        "patch": {"bins": PATCH[0], "frames": PATCH[1]},
-        "patch_hz": round(PATCH[0] * pp.SAMPLE_RATE / pp.NPERSEG, 3),
-        "patch_ms": round(PATCH[1] * pp.HOP * 1000 / pp.SAMPLE_RATE, 3),
+        "patch": {"bins": bins, "frames": frames},
+        "patch_ms": round(frames * pp.HOP * 1000 / pp.SAMPLE_RATE, 3),
     }
+    if n_rows == pp.N_FREQ:  # linear STFT bins: a patch spans a fixed band width
+        record["patch_hz"] = round(bins * pp.SAMPLE_RATE / pp.NPERSEG, 3)
     return RegionMap(labels.astype(np.int64), int(labels.max()) + 1, record)

@@ -110,6 +110,14 @@ def test_regions_tile_the_input_into_a_hundred_segments_or_patches() -> None:
     assert wave.record["region_ms"] == 10.0
     assert spec.n_regions == 100 and spec.labels.shape == (227, 227)
     assert np.bincount(spec.labels.ravel()).sum() == 227 * 227
+    assert spec.record["patch"] == {"bins": 23, "frames": 23}
+
+
+def test_a_log_mel_input_is_tiled_over_its_own_shape() -> None:
+    mel = region_map("logmel")
+    assert mel.labels.shape == (64, 227) and mel.n_regions == 100
+    assert mel.record["patch"] == {"bins": 7, "frames": 23} and "patch_hz" not in mel.record
+    assert mel.scores(np.ones((2, 64, 227))).sum() == 2 * 64 * 227
 
 
 def test_the_bootstrap_interval_covers_the_mean_and_is_seeded() -> None:
