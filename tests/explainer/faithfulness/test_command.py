@@ -119,11 +119,13 @@ def test_the_cue_comes_first_in_lrp_order_and_deleting_it_flips_some_cue_decisio
     cue_models: SimpleNamespace, tmp_path: Path
 ) -> None:
     # Measured with this recipe (docs/faithfulness.md): the first MoRF region lies in the
-    # cue on 0.64 of 47 cue-conflict clips (the cue covers 0.15 of the regions); deleting
-    # the cue flips 0.24 of the 21 cue-following decisions, none of them to the spoken digit.
+    # cue on 0.64 of 47 cue-conflict clips (the cue covers 0.15 of the regions). Deleting
+    # the cue flipped 0.24 of the ~21 cue-following decisions in one training and 0.04 in
+    # another of the same recipe (CPU training is not bitwise repeatable across thread
+    # schedules), so only "some flip" is asserted.
     args = ["--run", str(cue_models.cued), "--data", str(cue_models.probe), "--methods", LRP]
     cue = score(tmp_path / "cue", *args, "--n-clips", "80")["cue"]
     assert cue["n_conflict"] > 20 and cue["deletion"]["n_cue_following"] >= 10
     assert cue[LRP]["first_region_in_cue"] >= 3 * cue[LRP]["cue_region_share"]
     assert cue[LRP]["cue_precision_at_cue_size"] >= 2 * cue[LRP]["cue_region_share"]
-    assert cue["deletion"]["flipped_share"] >= 0.15
+    assert cue["deletion"]["flipped_share"] > 0
