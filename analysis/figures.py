@@ -186,14 +186,27 @@ def exclusion_figure(flow: pd.DataFrame, path: Path) -> Path:
 
 
 def power_figure(table: pd.DataFrame, path: Path) -> Path:
-    """Power (with Monte Carlo 95% interval) against the number of participants."""
-    fig, ax = plt.subplots(figsize=(4.8, 3.4))
-    err = _yerr(table, "power", "ci_low", "ci_high")
-    ax.errorbar(table["n_participants"], table["power"], yerr=err, fmt="o-", capsize=3)
-    ax.axhline(0.8, color="grey", lw=0.8, ls="--")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel("participants (total)")
-    ax.set_ylabel("power")
+    """Power (with Monte Carlo 95% interval) against the number of participants, one
+    line per stimulus pool; with several pools, a second panel against the pool size,
+    one line per number of participants. Dashed: power 0.8."""
+    pools = sorted(table["n_stimuli"].unique()) if "n_stimuli" in table else []
+    panels = [("n_participants", "n_stimuli", "participants (total)")]
+    if len(pools) > 1:
+        panels.append(("n_stimuli", "n_participants", "stimuli (pool size)"))
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.8 * len(panels), 3.8), squeeze=False)
+    for ax, (x, line, label) in zip(axes[0], panels, strict=True):
+        groups = table.groupby(line, sort=True) if len(pools) > 1 else [(None, table)]
+        for value, part in groups:
+            part = part.sort_values(x)
+            err = _yerr(part, "power", "ci_low", "ci_high")
+            name = None if value is None else f"{value} {line.removeprefix('n_')}"
+            ax.errorbar(part[x], part["power"], yerr=err, fmt="o-", capsize=3, label=name)
+        ax.axhline(0.8, color="grey", lw=0.8, ls="--")
+        ax.set_ylim(0, 1)
+        ax.set_xlabel(label)
+        ax.set_ylabel("power")
+        if len(pools) > 1:
+            _legend_below(ax)
     return _save(fig, path)
 
 

@@ -495,11 +495,15 @@ def simulate_accuracy_trials(
     sd_stimulus: float,
     conditions: tuple[str, str] = ("visual", "audible"),
     log_rt_effect: float = 0.0,
+    within: bool = False,
 ) -> pd.DataFrame:
-    """Minimal forward-simulation trials of a two-condition between-participant study.
+    """Minimal forward-simulation trials of a two-condition study.
 
     The same model as ``simulate_study`` without the rest of the export, fast
     enough for thousands of replications (power and coverage studies).
+    Between participants (default), each participant is in one condition (balanced);
+    ``within``, each participant's trials are split evenly between the two
+    conditions in a random order.
 
     Returns
     -------
@@ -516,11 +520,15 @@ def simulate_accuracy_trials(
     v = rng.normal(0.0, sd_stimulus, n_stimuli)
     stim = np.argsort(rng.random((n_participants, n_stimuli)), axis=1)[:, :n_trials].ravel()
     person = np.repeat(np.arange(n_participants), n_trials)
-    eta = intercept + effect * cond[person] + u[person] + v[stim]
+    trial_cond = cond[person]
+    if within:
+        order = np.argsort(rng.random((n_participants, n_trials)), axis=1)
+        trial_cond = np.resize(np.array([0, 1]), n_trials)[order].ravel()
+    eta = intercept + effect * trial_cond + u[person] + v[stim]
     correct = rng.random(len(eta)) < expit(eta)
     log_rt = (
         7.8
-        + log_rt_effect * cond[person]
+        + log_rt_effect * trial_cond
         + rng.normal(0.0, 0.3, n_participants)[person]
         + rng.normal(0.0, 0.15, n_stimuli)[stim]
         + rng.normal(0.0, 0.4, len(eta))
@@ -529,7 +537,7 @@ def simulate_accuracy_trials(
         {
             "participant": person,
             "stimulus": stim,
-            "condition": np.asarray(conditions)[cond[person]],
+            "condition": np.asarray(conditions)[trial_cond],
             "answer_correct": correct,
             "rt_ms": np.exp(log_rt),
         }
