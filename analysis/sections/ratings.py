@@ -3,6 +3,7 @@ and rank tests on per-participant means as a check that assumes no model."""
 
 from __future__ import annotations
 
+import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
 from analysis.compare import compare_ratings
@@ -56,7 +57,8 @@ def ratings_section(ctx: Context) -> Section:
 def _model_part(ctx: Context, sec: Section, model: OrdinalMixedResult) -> None:
     contrasts = model.contrasts()
     adjusted = len(contrasts) > 1
-    contrasts["p_holm"] = (
+    contrasts["adjustment"] = "holm" if adjusted else "none"
+    contrasts["p_adjusted"] = (
         multipletests(contrasts["p_value"], method="holm")[1] if adjusted else contrasts["p_value"]
     )
     sec.tables["ratings_model_contrasts"] = contrasts
@@ -75,6 +77,11 @@ def _model_part(ctx: Context, sec: Section, model: OrdinalMixedResult) -> None:
         "intervals from the observed information"
         + (f", Holm-adjusted over the {len(contrasts)} pairs." if adjusted else ".")
     )
+    if _within_participants(ctx.kept.trials.loc[ctx.kept.trials["rating"].notna()]):
+        sec.methods.append(
+            "Condition varied within participants, but random slopes by participant were not "
+            "estimated in the ratings model (one random intercept per participant)."
+        )
     if model.unused:
         sec.methods.append(
             "No participant chose "
@@ -86,7 +93,7 @@ def _model_part(ctx: Context, sec: Section, model: OrdinalMixedResult) -> None:
     sec.results.extend(
         f"Ratings model, {r.b} vs {r.a}: cumulative OR = {format_number(r.odds_ratio)}, "
         f"{format_ci(r.or_ci_low, r.or_ci_high)}, z = {format_number(r.z)}, {format_p(r.p_value)}"
-        + (f" (adjusted {format_p(r.p_holm)})" if adjusted else "")
+        + (f" (adjusted {format_p(r.p_adjusted)})" if adjusted else "")
         + " (table ratings_model_contrasts)."
         for r in contrasts.itertuples()
     )
@@ -105,3 +112,7 @@ def _model_notes(sec: Section, model: OrdinalMixedResult) -> None:
         f"Ratings model: SD(participant) = {sd['participant']:.3f}, SD(stimulus) = "
         f"{sd['stimulus']:.3f} (logit scale; table ratings_model_random_effects)."
     )
+
+
+def _within_participants(rated: pd.DataFrame) -> bool:
+    return bool((rated.groupby("participant")["condition"].nunique() > 1).any())
