@@ -4,7 +4,8 @@ Each trial has exactly one participant, so the participant block of the
 penalised normal equations is diagonal and is eliminated exactly; what remains
 is a dense Schur complement over the stimulus effects (plus, optionally, the
 fixed effects), built in participant chunks with BLAS rank-k updates. Used by
-``analysis.glmm`` (logistic, Laplace) and ``analysis.lmm`` (Gaussian, REML).
+``analysis.glmm`` (logistic, Laplace), ``analysis.lmm`` (Gaussian, REML) and
+``analysis.ordinal`` (cumulative logit, Laplace; through ``random_effect_step``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
+from scipy import linalg, sparse
 
 # Above this many stimuli the O(n_p * n_s^2) dense update loses to a sparse product.
 SPARSE_ABOVE = 400
@@ -167,3 +168,34 @@ def psum(prob: Problem, values: np.ndarray, a: int = 0, b: int | None = None) ->
     b = prob.n_p if b is None else b
     o0 = prob.starts[a]
     return np.add.reduceat(values[o0 : prob.starts[b]], prob.starts[a:b] - o0)
+
+
+def random_effect_step(
+    prob: Problem,
+    score: np.ndarray,
+    weight: np.ndarray,
+    up: np.ndarray,
+    us: np.ndarray,
+    sp: float,
+    A: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Newton step of the spherical random effects for fixed beta, and the Laplace log det.
+
+    ``score`` (n,) is d loglik / d eta per trial and ``weight`` (n,) the negative second
+    derivative (positive); ``A`` (n, q) the trials' stimulus loadings. The Hessian
+    ``[[D_p, B], [B', E]]`` of the penalised log-likelihood is solved by eliminating the
+    diagonal participant block.
+
+    Returns
+    -------
+    (step of u_p (n_p,), step of u_s (n_s q,), log det of the Hessian)
+    """
+    gp = sp * psum(prob, score) - up
+    gs = stimulus_sum(prob, A * score[:, None]) - us
+    dp = sp * sp * psum(prob, weight) + 1.0
+    chol = linalg.cho_factor(dense_block(prob, weight, dp, sp, A, False), lower=True)
+    t = weight * (gp / dp)[prob.pid]  # B' D_p^-1 g_p, trial by trial
+    ds = linalg.cho_solve(chol, gs - sp * stimulus_sum(prob, A * t[:, None]))
+    back = weight * (A * ds[prob.cols]).sum(axis=1)
+    dpart = (gp - sp * psum(prob, back)) / dp
+    return dpart, ds, float(np.log(dp).sum() + 2.0 * np.log(np.diag(chol[0])).sum())

@@ -132,7 +132,10 @@ def _markdown_table(table: pd.DataFrame) -> str:
     shown = readable(table).astype(str)
     header = "| " + " | ".join(shown.columns) + " |"
     rule = "| " + " | ".join("---" for _ in shown.columns) + " |"
-    rows = ["| " + " | ".join(v.replace("|", "/") for v in row) + " |" for row in shown.to_numpy()]
+    # "\|" is a literal bar inside a cell (GitHub Markdown), e.g. a threshold "3|4".
+    rows = [
+        "| " + " | ".join(v.replace("|", "\\|") for v in row) + " |" for row in shown.to_numpy()
+    ]
     return "\n".join([header, rule, *rows])
 
 

@@ -638,3 +638,45 @@ def simulate_verification_trials(
             "answer": np.where(yes, "yes", "no"),
         }
     )
+
+
+def simulate_rating_trials(
+    rng: np.random.Generator,
+    effects: Sequence[float],
+    *,
+    cuts: Sequence[float] = (-2.5, -1.5, -0.5, 0.5, 1.5, 2.5),
+    n_participants: int = 60,
+    n_trials: int = 30,
+    n_stimuli: int = 40,
+    sd_participant: float = 0.8,
+    sd_stimulus: float = 0.5,
+) -> pd.DataFrame:
+    """Likert ratings from the cumulative-logit mixed model of ``analysis.ordinal``.
+
+    logit P(rating <= k) = cuts[k-1] - (effects[c] + u_p + v_s), u_p ~ N(0,
+    sd_participant^2), v_s ~ N(0, sd_stimulus^2); ``effects[0]`` should be 0 (the
+    reference condition), and ratings run from 1 to len(cuts) + 1. Each trial's
+    condition is drawn at random (within participants).
+
+    Returns
+    -------
+    DataFrame with ``participant``, ``stimulus`` (int), ``condition`` (``c0``, ...)
+    and ``rating`` (float); n_participants * n_trials rows.
+    """
+    person = np.repeat(np.arange(n_participants), n_trials)
+    stim = rng.integers(0, n_stimuli, len(person))
+    cond = rng.integers(0, len(effects), len(person))
+    eta = (
+        np.asarray(effects, float)[cond]
+        + rng.normal(0, sd_participant, n_participants)[person]
+        + rng.normal(0, sd_stimulus, n_stimuli)[stim]
+    )
+    latent = eta + rng.logistic(size=len(eta))
+    return pd.DataFrame(
+        {
+            "participant": person,
+            "stimulus": stim,
+            "condition": np.char.add("c", cond.astype(str)),
+            "rating": 1.0 + np.searchsorted(np.asarray(cuts, float), latent),
+        }
+    )

@@ -75,6 +75,7 @@ _HEADERS = {
     "mean_a": "Mean a",
     "mean_b": "Mean b",
     "test": "Test",
+    "threshold": "Threshold",
 }
 
 

@@ -1,0 +1,341 @@
+"""Cumulative-logit mixed model for Likert ratings, fitted by Laplace-approximated ML.
+
+Model, for trial ``i`` of participant ``p(i)`` on stimulus ``s(i)`` and rating
+categories ``1 < ... < K`` (those observed)::
+
+    logit P(Y_i <= k) = theta_k - (x_i' beta + sigma_p u_p(i) + sigma_s v_s(i)),  u, v ~ N(0, 1)
+
+which is ``ordinal::clmm(rating ~ condition + (1 | participant) + (1 | stimulus))``
+in its parametrisation: a positive ``beta`` shifts ratings up, and ``exp(beta)``
+is the cumulative odds ratio (the odds of a rating above any cut point, with
+the participant and the stimulus held fixed). A rating category nobody used
+has no threshold of its own: its neighbours' thresholds are estimated directly
+(dropping an empty category of a cumulative-logit model is still that model).
+
+Why not ``analysis.glmm``: its Newton step and its two-stage optimisation are
+written for one Bernoulli probability per trial with the fixed effects inside
+the Newton step; here each trial's probability is the difference of two
+logistic CDFs at the thresholds around its rating, and the thresholds must stay
+ordered. The random-effect algebra is the same, so the exact elimination of the
+participant block (``analysis._crossed.random_effect_step``) is reused; what
+is here is the likelihood, and an outer optimisation over (thresholds, beta,
+SDs) the way clmm does it:
+
+1. Conditional modes of the spherical random effects by Newton's method with
+   the exact (observed) second derivative, as clmm's ``update.u``.
+2. The Laplace negative log-likelihood is minimised over the thresholds (first
+   one plus log increments, so they stay ordered), beta and the SDs (>= 0) by
+   L-BFGS-B.
+3. Standard errors: the inverse of the central-difference Hessian in (thresholds,
+   beta, SDs), without the SDs on the boundary (clmm's ``Hess = TRUE``).
+
+Validated against ``ordinal::clmm`` in ``tests/analysis/test_ordinal_r.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import optimize, stats
+from scipy.special import expit
+
+from analysis._checks import check_columns
+from analysis._contrasts import contrast_table
+from analysis._crossed import Problem, make_problem, random_effect_step
+from analysis._errors import NotEnoughData
+
+FORMULA = 'rating ~ condition + (1 | participant) + (1 | stimulus), link = "logit"'
+_SIGMA_MAX = 20.0
+SINGULAR_BELOW = 1e-4  # as analysis.glmm (lme4's isSingular tolerance)
+
+
+@dataclass(frozen=True)
+class OrdinalMixedResult:
+    """A fitted cumulative-logit model with crossed random intercepts.
+
+    Attributes
+    ----------
+    coefficients : one row per fixed effect with ``term``, ``estimate`` (log
+        cumulative odds), ``se``, ``z``, ``p_value``, ``ci_low``, ``ci_high`` (95%
+        Wald), ``odds_ratio``, ``or_ci_low``, ``or_ci_high``.
+    thresholds : one row per cut point with ``threshold`` (``"3|4"``: between
+        ratings 3 and 4), ``estimate``, ``se``, ``ci_low``, ``ci_high`` (logit scale).
+    random_effects : ``group`` (participant, stimulus) and ``sd`` (logit scale).
+    cov : (p, p) covariance of the fixed effects, in ``coefficients`` order.
+    categories : the rating values observed, in order; ``unused`` the scale
+        points nobody chose.
+    """
+
+    coefficients: pd.DataFrame
+    thresholds: pd.DataFrame
+    random_effects: pd.DataFrame
+    loglik: float
+    n_obs: int
+    n_participants: int
+    n_stimuli: int
+    levels: tuple[str, ...]
+    cov: np.ndarray
+    categories: tuple[float, ...]
+    unused: tuple[float, ...]
+    warnings: tuple[str, ...]
+
+    @property
+    def singular_terms(self) -> tuple[str, ...]:
+        """Groups whose random-intercept SD is on the boundary (below 1e-4)."""
+        low = self.random_effects["sd"] < SINGULAR_BELOW
+        return tuple(self.random_effects.loc[low, "group"])
+
+    def contrasts(self) -> pd.DataFrame:
+        """Every pair of conditions: log cumulative odds ratio of ``b`` over ``a``.
+
+        Columns as ``analysis._contrasts.contrast_table`` (``log_or``,
+        ``odds_ratio``, ... are cumulative odds ratios).
+        """
+        beta = self.coefficients["estimate"].to_numpy()
+        return contrast_table(beta, self.cov, self.coefficients["term"], self.levels, None)
+
+
+def _category_terms(
+    cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log-likelihood, d/d eta and -d^2/d eta^2 per trial of P(Y = code).
+
+    ``cuts`` are the thresholds with -inf and +inf at the ends, (K + 1,).
+    """
+    a, b = cuts[codes + 1] - eta, cuts[codes] - eta
+    fa, fb = expit(a), expit(b)
+    # F(a) - F(b), from the side where it does not cancel to 0.
+    prob = np.where(a + b < 0, fa - fb, expit(-b) - expit(-a))
+    da, db = fa * (1.0 - fa), fb * (1.0 - fb)  # logistic densities
+    score = (db - da) / prob
+    weight = score * score - (da * (1.0 - 2.0 * fa) - db * (1.0 - 2.0 * fb)) / prob
+    return float(np.log(prob).sum()), score, weight
+
+
+class _Laplace:
+    """Laplace negative log-likelihood of raw (thresholds, beta, sigma_p, sigma_s),
+    warm-starting each conditional mode from the last one."""
+
+    def __init__(self, prob: Problem, n_cuts: int) -> None:
+        self.prob, self.n_cuts = prob, n_cuts
+        self.codes = prob.y.astype(int)
+        self.up, self.us = np.zeros(prob.n_p), np.zeros(prob.n_s)
+
+    def __call__(self, raw: np.ndarray) -> float:
+        k, prob = self.n_cuts, self.prob
+        cuts = np.concatenate([[-np.inf], raw[:k], [np.inf]])
+        if np.any(np.diff(raw[:k]) <= 0):
+            return np.inf
+        sp, ss = raw[-2], raw[-1]
+        fixed, A = prob.X @ raw[k:-2], prob.Z * ss
+
+        def penalised(up: np.ndarray, us: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+            eta = fixed + sp * up[prob.pid] + A[:, 0] * us[prob.sid]
+            loglik, score, weight = _category_terms(cuts, self.codes, eta)
+            return loglik - 0.5 * float(up @ up + us @ us), score, weight
+
+        up, us = self.up, self.us
+        value, score, weight = penalised(up, us)
+        for _ in range(50):
+            dpart, ds, logdet = random_effect_step(prob, score, weight, up, us, sp, A)
+            if max(np.abs(dpart).max(), np.abs(ds).max()) < 1e-10:
+                break
+            step = 1.0
+            for _ in range(30):  # step halving: never accept a lower penalised likelihood
+                new = penalised(up + step * dpart, us + step * ds)
+                if new[0] >= value - 1e-12 * abs(value):
+                    break
+                step /= 2.0
+            up, us = up + step * dpart, us + step * ds
+            value, score, weight = new
+        self.up, self.us = up, us
+        return -value + 0.5 * logdet
+
+
+def _to_raw(x: np.ndarray, k: int) -> np.ndarray:
+    """Optimiser coordinates (theta_1, log increments, beta, SDs) to raw parameters."""
+    cuts = x[0] + np.concatenate([[0.0], np.cumsum(np.exp(x[1:k]))])
+    return np.concatenate([cuts, x[k:]])
+
+
+def _hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray) -> np.ndarray:
+    """Central-difference Hessian of ``fun`` over the coordinates in ``free``."""
+    idx = np.flatnonzero(free)
+    h = 1e-4 * np.maximum(1.0, np.abs(x))
+
+    def at(moves: dict[int, float]) -> float:
+        z = x.copy()
+        for j, sign in moves.items():
+            z[j] += sign * h[j]
+        return fun(z)
+
+    f0 = fun(x)
+    H = np.zeros((len(idx), len(idx)))
+    for a, i in enumerate(idx):
+        H[a, a] = (at({i: 1}) - 2 * f0 + at({i: -1})) / h[i] ** 2
+        for b, j in enumerate(idx[:a]):
+            corners = at({i: 1, j: 1}) - at({i: 1, j: -1}) - at({i: -1, j: 1})
+            H[a, b] = H[b, a] = (corners + at({i: -1, j: -1})) / (4 * h[i] * h[j])
+    return H
+
+
+def _design(
+    data: pd.DataFrame, outcome: str, condition: str, levels: Sequence[str] | None
+) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]:
+    """Rating codes 0..K-1 (observed categories), treatment-coded condition, names."""
+    values = data[condition].astype(str)
+    present = set(values)
+    found = tuple(lv for lv in (levels or sorted(present)) if lv in present)
+    if present - set(found):
+        raise ValueError(f"{condition}: levels {sorted(present - set(found))} are not in levels")
+    if len(found) < 2:
+        raise NotEnoughData(
+            f"only one condition ({', '.join(found)}) has ratings: there is nothing to compare"
+        )
+    X = np.column_stack([(values == lv).to_numpy(float) for lv in found[1:]])
+    codes = np.unique(data[outcome].to_numpy(float), return_inverse=True)[1]
+    return codes.astype(float), X, [f"{condition}[{lv}]" for lv in found[1:]], found
+
+
+def _enough(data: pd.DataFrame, outcome: str, participant: str, stimulus: str) -> None:
+    if data[participant].nunique() < 3:
+        raise NotEnoughData(
+            f"only {data[participant].nunique()} participants (a model needs 3 or more)"
+        )
+    if data[stimulus].nunique() < 2:
+        raise NotEnoughData("only one stimulus was rated (a model needs 2 or more)")
+    if data[outcome].nunique() < 2:
+        raise NotEnoughData(
+            f"every rating is {data[outcome].iloc[0]:g}: there is no threshold to estimate"
+        )
+
+
+def fit_ordinal_mixed(
+    data: pd.DataFrame,
+    *,
+    outcome: str = "rating",
+    condition: str = "condition",
+    participant: str = "participant",
+    stimulus: str = "stimulus",
+    levels: Sequence[str] | None = None,
+    scale: Sequence[float] = tuple(range(1, 8)),
+) -> OrdinalMixedResult:
+    """Fit ``outcome ~ condition + (1 | participant) + (1 | stimulus)`` (cumulative logit).
+
+    Parameters
+    ----------
+    data : one row per trial; rows without a rating are dropped.
+    outcome : numeric ordinal column (the rating).
+    condition : categorical column, treatment-coded against ``levels[0]``.
+    levels : order of the condition levels (first = reference; default sorted).
+    scale : the possible ratings; those never chosen are listed in ``unused``.
+
+    Raises
+    ------
+    NotEnoughData if the data cannot identify the model (one condition, one rating
+    value, fewer than 3 participants or 2 stimuli).
+    """
+    check_columns(
+        data,
+        {outcome: "numeric", condition: "any", participant: "any", stimulus: "any"},
+        where="ratings",
+    )
+    data = data.loc[data[outcome].notna()]
+    _enough(data, outcome, participant, stimulus)
+    codes, X, names, found = _design(data, outcome, condition, levels)
+    pid, sid = pd.factorize(data[participant])[0], pd.factorize(data[stimulus])[0]
+    prob = make_problem(codes, X, pid, sid)
+    categories = tuple(np.unique(data[outcome].to_numpy(float)))
+    raw, cov, loglik, notes = _optimise(prob, len(categories) - 1)
+    return _result(prob, raw, cov, loglik, notes, names, found, categories, scale)
+
+
+def _start(prob: Problem, k: int) -> np.ndarray:
+    """Marginal cumulative logits as thresholds, beta 0, SDs 0.5 (optimiser coordinates)."""
+    shares = np.cumsum(np.bincount(prob.y.astype(int), minlength=k + 1))[:-1] / len(prob.y)
+    cuts = np.log(shares / (1.0 - shares))
+    return np.concatenate([[cuts[0]], np.log(np.diff(cuts)), np.zeros(prob.X.shape[1]), [0.5, 0.5]])
+
+
+def _optimise(prob: Problem, k: int) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
+    """Minimise the Laplace deviance; covariance from the Hessian at the optimum."""
+    laplace = _Laplace(prob, k)
+    bounds = [(None, None)] * (len(_start(prob, k)) - 2) + [(0.0, _SIGMA_MAX)] * 2
+    fit = optimize.minimize(
+        lambda x: laplace(_to_raw(x, k)),
+        _start(prob, k),
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500},
+    )
+    notes = [] if fit.success else [f"optimiser: {fit.message}"]
+    raw = _to_raw(fit.x, k)
+    raw[-2:] = np.where(raw[-2:] < SINGULAR_BELOW, 0.0, raw[-2:])
+    free = np.ones(len(raw), bool)
+    free[-2:] = raw[-2:] > 0  # an SD on the boundary is left out, as clmm does
+    full = np.full((len(raw), len(raw)), np.nan)
+    try:
+        full[np.ix_(free, free)] = np.linalg.inv(_hessian(laplace, raw, free))
+    except np.linalg.LinAlgError:
+        notes.append("Hessian is singular: standard errors are not available")
+    if np.any(np.diag(full)[free] <= 0):
+        notes.append("Hessian is not positive definite: standard errors are not reliable")
+    return raw, full, -laplace(raw), notes
+
+
+def _wald(names: Sequence[str], est: np.ndarray, se: np.ndarray, key: str) -> pd.DataFrame:
+    q = stats.norm.ppf(0.975)
+    return pd.DataFrame(
+        {
+            key: list(names),
+            "estimate": est,
+            "se": se,
+            "ci_low": est - q * se,
+            "ci_high": est + q * se,
+        }
+    )
+
+
+def _result(
+    prob: Problem,
+    raw: np.ndarray,
+    cov: np.ndarray,
+    loglik: float,
+    notes: list[str],
+    names: list[str],
+    found: tuple[str, ...],
+    categories: tuple[float, ...],
+    scale: Sequence[float],
+) -> OrdinalMixedResult:
+    k, p = len(categories) - 1, len(names)
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(cov))
+    labels = [f"{lo:g}|{hi:g}" for lo, hi in zip(categories[:-1], categories[1:], strict=True)]
+    coefficients = _wald(names, raw[k : k + p], se[k : k + p], "term")
+    coefficients.insert(3, "z", coefficients["estimate"] / coefficients["se"])
+    coefficients.insert(4, "p_value", 2 * stats.norm.sf(np.abs(coefficients["z"])))
+    for src, dst in (
+        ("estimate", "odds_ratio"),
+        ("ci_low", "or_ci_low"),
+        ("ci_high", "or_ci_high"),
+    ):
+        coefficients[dst] = np.exp(coefficients[src])
+    if np.any(np.abs(raw[k : k + p]) > 10):
+        notes.append("a condition effect exceeds 10 on the logit scale: probable separation")
+    return OrdinalMixedResult(
+        coefficients=coefficients,
+        thresholds=_wald(labels, raw[:k], se[:k], "threshold"),
+        random_effects=pd.DataFrame({"group": ["participant", "stimulus"], "sd": raw[-2:]}),
+        loglik=loglik,
+        n_obs=len(prob.y),
+        n_participants=prob.n_p,
+        n_stimuli=prob.n_s,
+        levels=found,
+        cov=cov[k : k + p, k : k + p],
+        categories=categories,
+        unused=tuple(float(v) for v in scale if v not in categories),
+        warnings=tuple(notes),
+    )

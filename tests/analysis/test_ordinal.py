@@ -1,0 +1,68 @@
+"""The ratings model: its report section, and data it cannot be fitted to."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis._errors import NotEnoughData
+from analysis.ordinal import fit_ordinal_mixed
+from analysis.sections.base import Section
+from analysis.sections.ratings import ratings_section
+from analysis.simulate import simulate_rating_trials
+
+
+def _section(trials: pd.DataFrame, levels: list[str]) -> tuple[Section, SimpleNamespace]:
+    # ratings_section reads only these parts of the Context.
+    ctx = SimpleNamespace(kept=SimpleNamespace(trials=trials), levels=levels, summary={})
+    return ratings_section(ctx), ctx  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def ratings() -> pd.DataFrame:
+    return simulate_rating_trials(
+        np.random.default_rng(7), [0.0, 0.8], n_participants=24, n_trials=12, n_stimuli=16
+    )
+
+
+def test_the_section_reports_a_cumulative_odds_ratio_that_its_table_holds(
+    ratings: pd.DataFrame,
+) -> None:
+    sec, ctx = _section(ratings, ["c0", "c1"])
+    row = sec.tables["ratings_model_contrasts"].iloc[0]
+    assert row["odds_ratio"] > 1  # simulated log cumulative odds ratio 0.8
+    assert f"cumulative OR = {row['odds_ratio']:.2f}" in " ".join(sec.results)
+    assert "(1 | participant) + (1 | stimulus)" in " ".join(sec.methods)
+    assert len(sec.tables["ratings_model_thresholds"]) == ratings["rating"].nunique() - 1
+    assert set(sec.tables["ratings_model_random_effects"]["group"]) == {"participant", "stimulus"}
+    assert "rating_tests" in sec.tables and ctx.summary["ratings_model_contrasts"]
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        (
+            lambda d: d.assign(condition="c0"),
+            "only one condition (c0) has ratings: there is nothing to compare",
+        ),
+        (lambda d: d.assign(rating=4.0), "every rating is 4: there is no threshold to estimate"),
+        (lambda d: d.loc[d["participant"] < 2], "only 2 participants (a model needs 3 or more)"),
+    ],
+)
+def test_data_the_model_cannot_identify_give_a_reason_not_a_traceback(
+    ratings: pd.DataFrame,
+    change: Callable[[pd.DataFrame], pd.DataFrame],
+    reason: str,
+) -> None:
+    bad = change(ratings)
+    with pytest.raises(NotEnoughData, match=re.escape(reason)):
+        fit_ordinal_mixed(bad, levels=["c0", "c1"])
+    sec, _ = _section(bad, ["c0", "c1"])
+    assert f"ratings model: not estimable: {reason}" in sec.notes
+    assert not any(name.startswith("ratings_model") for name in sec.tables)
+    assert "rating_summary" in sec.tables
