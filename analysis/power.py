@@ -17,11 +17,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from statsmodels.stats.proportion import proportion_confint
 from tqdm import tqdm
 
 from analysis._errors import NotEnoughData
 from analysis.compare import compare_conditions, fit_gee
-from analysis.descriptive import wilson_interval
 from analysis.glmm import fit_crossed_glmm
 from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
 
@@ -111,7 +111,7 @@ def simulate_power(
                 rejections += _p_value(data, method) < alpha
         except (NotEnoughData, np.linalg.LinAlgError):
             failed += 1
-    low, high = wilson_interval(rejections, n_sims)
+    low, high = proportion_confint(rejections, n_sims, method="wilson")
     return {
         "n_participants": n_participants,
         "n_trials": n_trials,
