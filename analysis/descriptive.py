@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.typing import DataFrameGroupBy
 from scipy import special, stats
 from statsmodels.stats.proportion import proportion_confint
 
@@ -18,9 +19,7 @@ from analysis._checks import check_columns
 Z95 = float(stats.norm.ppf(0.975))
 
 
-def _rate_rows(
-    groups: pd.core.groupby.DataFrameGroupBy, outcome: str, participant: str
-) -> pd.DataFrame:
+def _rate_rows(groups: DataFrameGroupBy, outcome: str, participant: str) -> pd.DataFrame:
     out = groups.agg(
         n_trials=(outcome, "size"),
         n_correct=(outcome, "sum"),
