@@ -50,6 +50,7 @@ def test_holm_matches_the_step_down_definition() -> None:
     expected[order] = np.minimum(stepped, 1.0)
     assert holm(p) == pytest.approx(expected, abs=1e-15)
     assert holm([]).shape == (0,)
+    assert holm([0.3, np.nan]) == pytest.approx([0.3, np.nan], nan_ok=True)
 
 
 def test_welch_and_mann_whitney_match_scipy_on_participant_means(study: pd.DataFrame) -> None:
