@@ -23,7 +23,6 @@ _EXPORTS: dict[str, str] = {
     "ExclusionConfig": "analysis.exclusions",
     "load_exclusion_config": "analysis.exclusions",
     "apply_exclusions": "analysis.exclusions",
-    "wilson_interval": "analysis.descriptive",
     "accuracy_by_condition": "analysis.descriptive",
     "signal_detection": "analysis.descriptive",
     "dprime": "analysis.descriptive",

@@ -10,10 +10,15 @@ fixed effects), built in participant chunks with BLAS rank-k updates. Used by
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy import linalg, sparse
+
+from analysis._checks import check_columns
+from analysis._errors import NotEnoughData
 
 # Above this many stimuli the O(n_p * n_s^2) dense update loses to a sparse product.
 SPARSE_ABOVE = 400
@@ -48,6 +53,57 @@ class Problem:
         """Participant ranges whose dense B block has at most _CHUNK_CELLS entries."""
         step = max(1, _CHUNK_CELLS // max(width, 1))
         return [(a, min(a + step, self.n_p)) for a in range(0, self.n_p, step)]
+
+
+def fixed_design(
+    data: pd.DataFrame,
+    condition: str | None,
+    covariates: Sequence[str],
+    levels: Sequence[str] | None,
+    *,
+    where: str,
+) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
+    """Fixed-effect design of the crossed models: intercept, treatment-coded condition,
+    numeric (or boolean) covariates as given.
+
+    Parameters
+    ----------
+    data : one row per trial, shape (n, ...).
+    condition : column coded against its first level (None: intercept and covariates only).
+    covariates : numeric or boolean columns, entered as they are.
+    levels : level order of ``condition`` (default: sorted); levels without trials
+        raise ``NotEnoughData``, trial levels missing from it raise ``ValueError``.
+    where : name of the data in error messages (e.g. "glmm data").
+
+    Returns
+    -------
+    (X, names, found): X (n, p) floats; ``names`` of its p columns
+    (``"Intercept"``, ``"condition[level]"``, covariate names); the levels found,
+    reference first.
+    """
+    n = len(data)
+    columns, names = [np.ones(n)], ["Intercept"]
+    found: tuple[str, ...] = ()
+    if condition is not None:
+        values = data[condition].astype(str)
+        present = set(values.unique())
+        found = tuple(lv for lv in (levels or sorted(present)) if lv in present)
+        missing = present - set(found)
+        if missing:
+            raise ValueError(
+                f"{condition}: levels {sorted(missing)} are not in the given level order"
+            )
+        absent = [lv for lv in (levels or ()) if lv not in present]
+        if absent:
+            raise NotEnoughData(f"{condition}: no trials in level(s) {absent}")
+        for level in found[1:]:
+            columns.append((values == level).to_numpy(float))
+            names.append(f"{condition}[{level}]")
+    for name in covariates:
+        check_columns(data, {name: "numeric"} if data[name].dtype != bool else [name], where=where)
+        columns.append(data[name].to_numpy(float))
+        names.append(name)
+    return np.column_stack(columns), names, found
 
 
 def make_problem(

@@ -24,10 +24,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.special import logit
+from statsmodels.stats.proportion import proportion_confint
 from tqdm import tqdm
 
 from analysis.compare import compare_conditions, fit_gee
-from analysis.descriptive import dprime, signal_detection, wilson_interval
+from analysis.descriptive import dprime, signal_detection
 from analysis.glmm import fit_crossed_glmm
 from analysis.rt import fit_log_rt_model
 from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
@@ -112,7 +113,7 @@ def replicate(
 def _rate_row(
     estimator: str, what: str, hits: np.ndarray, truth: float, design: CoverageDesign, seed: int
 ) -> dict[str, object]:
-    low, high = wilson_interval(hits.sum(), len(hits))
+    low, high = proportion_confint(hits.sum(), len(hits), method="wilson")
     return {
         "estimator": estimator,
         "quantity": what,
@@ -184,7 +185,7 @@ def interval_checks(n_reps: int = 2000, *, seed: int = 7) -> pd.DataFrame:
     for n in (50, 400):
         for p in (0.3, 0.7, 0.9):
             k = rng.binomial(n, p, n_reps)
-            low, high = wilson_interval(k, n)
+            low, high = proportion_confint(k, n, method="wilson")
             rows.append(
                 {
                     "estimator": "wilson",

@@ -10,40 +10,16 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from pandas.api.typing import DataFrameGroupBy
 from scipy import special, stats
+from statsmodels.stats.proportion import proportion_confint
 
 from analysis._checks import check_columns
 
 Z95 = float(stats.norm.ppf(0.975))
 
 
-def wilson_interval(
-    successes: np.ndarray | float, n: np.ndarray | float, confidence: float = 0.95
-) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (Wilson 1927).
-
-    Parameters
-    ----------
-    successes, n : counts (arrays broadcast); n = 0 gives (nan, nan).
-    confidence : two-sided level.
-
-    Returns
-    -------
-    (low, high) arrays of proportions.
-    """
-    k = np.asarray(successes, dtype=float)
-    m = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(0.5 + confidence / 2.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / m
-        centre = (p + z * z / (2 * m)) / (1 + z * z / m)
-        half = z * np.sqrt(p * (1 - p) / m + z * z / (4 * m * m)) / (1 + z * z / m)
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
-
-
-def _rate_rows(
-    groups: pd.core.groupby.DataFrameGroupBy, outcome: str, participant: str
-) -> pd.DataFrame:
+def _rate_rows(groups: DataFrameGroupBy, outcome: str, participant: str) -> pd.DataFrame:
     out = groups.agg(
         n_trials=(outcome, "size"),
         n_correct=(outcome, "sum"),
@@ -51,7 +27,9 @@ def _rate_rows(
     ).reset_index()
     out["n_correct"] = out["n_correct"].astype(int)
     out["accuracy"] = out["n_correct"] / out["n_trials"]
-    out["ci_low"], out["ci_high"] = wilson_interval(out["n_correct"], out["n_trials"])
+    out["ci_low"], out["ci_high"] = proportion_confint(
+        out["n_correct"], out["n_trials"], method="wilson"
+    )
     return out
 
 
@@ -203,8 +181,10 @@ def stimulus_difficulty(
         part = cells.loc[cells[condition] == level].set_index(stimulus)
         n = part["size"].reindex(out[stimulus]).fillna(0).to_numpy()
         k = part["sum"].reindex(out[stimulus]).fillna(0).to_numpy()
-        low, high = wilson_interval(k, n)
+        # A stimulus never shown in this condition has n = 0: its accuracy and
+        # interval are NaN (statsmodels divides by n; the warning is expected).
         with np.errstate(invalid="ignore", divide="ignore"):
+            low, high = proportion_confint(k, n, method="wilson")
             out[f"n_{level}"], out[f"accuracy_{level}"] = n.astype(int), k / n
         out[f"ci_low_{level}"], out[f"ci_high_{level}"] = low, high
     if len(order) >= 2:
@@ -257,7 +237,9 @@ def confidence_calibration(
     out["bin_low"], out["bin_high"] = edges[out["bin"]], edges[out["bin"] + 1]
     out["bin"] = [f"{lo:g}-{hi:g}" for lo, hi in zip(out["bin_low"], out["bin_high"], strict=True)]
     out["accuracy"] = out["n_correct"] / out["n_trials"]
-    out["ci_low"], out["ci_high"] = wilson_interval(out["n_correct"], out["n_trials"])
+    out["ci_low"], out["ci_high"] = proportion_confint(
+        out["n_correct"], out["n_trials"], method="wilson"
+    )
     out["calibration_gap"] = out["accuracy"] - out["mean_confidence"] / 100.0
     return out[
         [

@@ -15,10 +15,11 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
+from statsmodels.stats.proportion import proportion_confint
 
 from analysis._checks import check_columns
 from analysis._errors import NotEnoughData
-from analysis.descriptive import signal_detection, wilson_interval
+from analysis.descriptive import signal_detection
 from analysis.glmm import CrossedGLMMResult, fit_crossed_glmm
 
 PAIR_FIRST = "first"
@@ -124,7 +125,9 @@ def cue_detection(trials: pd.DataFrame) -> pd.DataFrame:
     out = rates.reset_index().merge(sdt, on="condition")
     out["n_correct"] = out["n_correct"].astype(int)
     out["accuracy"] = out["n_correct"] / out["n_trials"]
-    out["ci_low"], out["ci_high"] = wilson_interval(out["n_correct"], out["n_trials"])
+    out["ci_low"], out["ci_high"] = proportion_confint(
+        out["n_correct"], out["n_trials"], method="wilson"
+    )
     for col in ("dprime", "dprime_ci_low", "dprime_ci_high"):
         out[col] = out[col] / np.sqrt(2.0)
     return out[

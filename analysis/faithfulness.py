@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.special import expit
+from statsmodels.stats.proportion import proportion_confint
 
 from analysis._errors import NotEnoughData
-from analysis.descriptive import wilson_interval
 from analysis.glmm import CrossedGLMMResult, fit_crossed_glmm
 from analysis.marginal import likelihood_ratio_test
 from contracts import export_format as ef
@@ -193,5 +193,7 @@ def binned_accuracy(data: pd.DataFrame, column: str, n_bins: int = 5) -> pd.Data
         n_correct=("answer_correct", "sum"),
     ).reset_index()
     out["accuracy"] = out["n_correct"] / out["n_trials"]
-    out["ci_low"], out["ci_high"] = wilson_interval(out["n_correct"], out["n_trials"])
+    out["ci_low"], out["ci_high"] = proportion_confint(
+        out["n_correct"], out["n_trials"], method="wilson"
+    )
     return out

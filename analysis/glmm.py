@@ -44,7 +44,14 @@ from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
 from analysis._contrasts import contrast_table
-from analysis._crossed import Problem, dense_block, make_problem, psum, stimulus_sum
+from analysis._crossed import (
+    Problem,
+    dense_block,
+    fixed_design,
+    make_problem,
+    psum,
+    stimulus_sum,
+)
 from analysis._errors import NotEnoughData
 
 _SIGMA_MAX = 20.0
@@ -386,47 +393,13 @@ class CrossedGLMMResult:
         return rows.iloc[0]
 
 
-def _design(
-    data: pd.DataFrame,
-    condition: str | None,
-    covariates: Sequence[str],
-    levels: Sequence[str] | None,
-) -> tuple[np.ndarray, list[str], tuple[str, ...]]:
-    """Intercept + treatment-coded condition + numeric covariates."""
-    n = len(data)
-    columns, names = [np.ones(n)], ["Intercept"]
-    found: tuple[str, ...] = ()
-    if condition is not None:
-        values = data[condition].astype(str)
-        present = set(values.unique())
-        found = tuple(lv for lv in (levels or sorted(present)) if lv in present)
-        missing = present - set(found)
-        if missing:
-            raise ValueError(
-                f"{condition}: levels {sorted(missing)} are not in the given level order"
-            )
-        absent = [lv for lv in (levels or ()) if lv not in present]
-        if absent:
-            raise NotEnoughData(f"{condition}: no trials in level(s) {absent}")
-        for level in found[1:]:
-            columns.append((values == level).to_numpy(float))
-            names.append(f"{condition}[{level}]")
-    for name in covariates:
-        check_columns(
-            data, {name: "numeric"} if data[name].dtype != bool else [name], where="glmm data"
-        )
-        columns.append(data[name].to_numpy(float))
-        names.append(name)
-    return np.column_stack(columns), names, found
-
-
 def _slope_design(
     data: pd.DataFrame, column: str | None, levels: Sequence[str] | None
 ) -> tuple[np.ndarray | None, tuple[str, ...]]:
     """Z of the stimulus random effects: intercept + treatment-coded ``column``."""
     if column is None:
         return None, ("Intercept",)
-    Z, names, _ = _design(data, column, (), levels)
+    Z, names, _ = fixed_design(data, column, (), levels, where="glmm data")
     return Z, tuple(names)
 
 
@@ -488,7 +461,7 @@ def fit_crossed_glmm(
         if column is not None:
             needed[column] = "any"
     check_columns(data, needed, where="glmm data")
-    X, names, found = _design(data, condition, covariates, levels)
+    X, names, found = fixed_design(data, condition, covariates, levels, where="glmm data")
     Z, z_names = _slope_design(data, stimulus_slopes, levels)
     y = data[outcome].to_numpy(float)
     pid = pd.factorize(data[participant])[0]

@@ -26,9 +26,8 @@ from scipy import linalg, optimize, stats
 from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
-from analysis._crossed import Problem, dense_block, make_problem, psum
+from analysis._crossed import Problem, dense_block, fixed_design, make_problem, psum
 from analysis._errors import NotEnoughData
-from analysis.glmm import _design
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -105,7 +104,7 @@ def fit_crossed_lmm(
         needed[condition] = "any"
     check_columns(data, needed, where="lmm data")
     clean = data.loc[np.isfinite(data[outcome].to_numpy(float))]
-    X, names, found = _design(clean, condition, covariates, levels)
+    X, names, found = fixed_design(clean, condition, covariates, levels, where="lmm data")
     if (
         len(clean) < X.shape[1] + 10
         or clean[participant].nunique() < 3

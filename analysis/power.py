@@ -23,13 +23,13 @@ from functools import partial
 import numpy as np
 import pandas as pd
 from scipy import optimize
+from statsmodels.stats.proportion import proportion_confint
 from tqdm import tqdm
 
 from analysis._checks import check_columns
 from analysis._contrasts import condition_levels
 from analysis._errors import NotEnoughData
 from analysis.compare import compare_conditions, fit_gee
-from analysis.descriptive import wilson_interval
 from analysis.exclusions import ExclusionConfig, apply_exclusions
 from analysis.glmm import fit_crossed_glmm
 from analysis.io import ExportError, load_export
@@ -338,7 +338,7 @@ def _power_row(
         seed=seed,
         progress=progress,
     )
-    low, high = wilson_interval(rejections, n_sims)
+    low, high = proportion_confint(rejections, n_sims, method="wilson")
     return {
         "n_participants": n_participants,
         "n_trials": n_trials,

@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from math import gcd
 from pathlib import Path
 from typing import Any
@@ -146,10 +146,6 @@ class RecordingTable:
 
     def labels(self, task: str) -> list[str]:
         return [r.label(task) for r in self.recordings]
-
-    def to_rows(self) -> list[dict[str, Any]]:
-        """Plain dicts (path as str), one per recording, e.g. for a CSV or a DataFrame."""
-        return [{**asdict(r), "path": str(r.path)} for r in self.recordings]
 
     def fingerprint(self) -> str:
         """SHA-256 over every recording's name, audio and labels, independent of the path."""

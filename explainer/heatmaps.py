@@ -320,6 +320,23 @@ def _png_chunk(kind: bytes, data: bytes) -> bytes:
     )
 
 
+def warm_frames(kind: str, colormap: str, layout: Layout = LAYOUT) -> None:
+    """Draw and cache the frames of one kind of image, with and without a colour bar.
+
+    The frame (axes, ticks, labels, colour bar) is drawn with matplotlib once per
+    style and process; a worker calls this before its first stimulus so that the
+    first render does not pay for importing and drawing with matplotlib.
+
+    Parameters
+    ----------
+    kind : "waveform" or "spectrogram".
+    colormap : name of the colour map of the relevance images (see ``colormap_lut``).
+    layout : image geometry (pixels, seconds shown).
+    """
+    for style in ((kind, colormap), (kind, None)):
+        _frame(style, layout)
+
+
 @lru_cache(maxsize=16)
 def _frame(style: tuple[str, str | None], layout: Layout) -> np.ndarray:
     """Axes, ticks, labels and colour bar on white, drawn with matplotlib: ``(H, W, 3)`` uint8.

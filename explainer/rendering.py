@@ -80,8 +80,7 @@ def warm_up(run_dir: str, colormap: str, batch: int) -> None:
 
     run = load_run_cached(run_dir)
     shown = "waveform" if run.representation == "waveform" else "spectrogram"
-    for style in ((shown, colormap), (shown, None)):
-        heatmaps._frame(style, heatmaps.LAYOUT)
+    heatmaps.warm_frames(shown, colormap)
     shape = (batch, 1, *pp.input_shape(run.representation))
     threads = torch.get_num_threads()
     torch.set_num_threads(RENDER_THREADS)

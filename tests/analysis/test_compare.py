@@ -42,6 +42,17 @@ def test_holm_matches_statsmodels() -> None:
     assert np.isnan(holm(p)[-1])
 
 
+def test_holm_matches_the_step_down_definition() -> None:
+    p = np.array([0.01, 0.04, 0.03, 0.2, 0.001])
+    order = np.argsort(p)
+    stepped = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order])
+    expected = np.empty_like(p)
+    expected[order] = np.minimum(stepped, 1.0)
+    assert holm(p) == pytest.approx(expected, abs=1e-15)
+    assert holm([]).shape == (0,)
+    assert holm([0.3, np.nan]) == pytest.approx([0.3, np.nan], nan_ok=True)
+
+
 def test_welch_and_mann_whitney_match_scipy_on_participant_means(study: pd.DataFrame) -> None:
     row = compare_conditions(study, levels=["visual", "audible"]).iloc[0]
     scores = participant_accuracy(study)

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import fisher_exact
-from statsmodels.stats.proportion import proportion_confint
 
 from analysis.descriptive import (
     accuracy_by_condition,
@@ -18,25 +17,8 @@ from analysis.descriptive import (
     rating_summary,
     signal_detection,
     stimulus_difficulty,
-    wilson_interval,
 )
 from analysis.stimuli import stimulus_effects
-
-
-@pytest.mark.parametrize(("k", "n"), [(0, 10), (3, 10), (10, 10), (57, 200), (1, 1000), (499, 500)])
-def test_wilson_interval_matches_statsmodels(k: int, n: int) -> None:
-    low, high = wilson_interval(k, n)
-    ref_low, ref_high = proportion_confint(k, n, alpha=0.05, method="wilson")
-    assert low == pytest.approx(ref_low, abs=1e-12)
-    assert high == pytest.approx(ref_high, abs=1e-12)
-
-
-def test_wilson_interval_matches_the_textbook_formula() -> None:
-    k, n, z = 7, 20, NormalDist().inv_cdf(0.975)
-    p = k / n
-    centre = (k + z * z / 2) / (n + z * z)
-    half = z * np.sqrt(n) / (n + z * z) * np.sqrt(p * (1 - p) + z * z / (4 * n))
-    assert wilson_interval(k, n) == pytest.approx((centre - half, centre + half))
 
 
 @pytest.mark.parametrize(("h", "f"), [(0.8, 0.2), (0.6, 0.4), (0.99, 0.01), (0.3, 0.5)])
@@ -97,6 +79,25 @@ def test_accuracy_by_condition_matches_a_plain_groupby() -> None:
         right = part.loc[part["model_correct"], "answer_correct"]
         assert table.loc[(cond, "right"), "n_trials"] == len(right)
         assert table.loc[(cond, "right"), "accuracy"] == pytest.approx(right.mean())
+
+
+def test_accuracy_intervals_match_the_textbook_wilson_formula() -> None:
+    z = NormalDist().inv_cdf(0.975)
+    for row in accuracy_by_condition(_trials()).itertuples():
+        n, p = row.n_trials, row.n_correct / row.n_trials
+        centre = (row.n_correct + z * z / 2) / (n + z * z)
+        half = z * np.sqrt(n) / (n + z * z) * np.sqrt(p * (1 - p) + z * z / (4 * n))
+        expected = (max(centre - half, 0.0), min(centre + half, 1.0))
+        assert (row.ci_low, row.ci_high) == pytest.approx(expected, abs=1e-12)
+
+
+def test_stimulus_difficulty_leaves_a_condition_never_shown_as_nan() -> None:
+    trials = _helped_on_s1()
+    trials = trials.loc[~((trials["stimulus"] == "s1") & (trials["condition"] == "audible"))]
+    table = stimulus_difficulty(trials, levels=["visual", "audible"]).set_index("stimulus")
+    assert table.loc["s1", "n_audible"] == 0
+    assert np.isnan(table.loc["s1", "ci_low_audible"])
+    assert np.isnan(table.loc["s1", "ci_high_audible"])
 
 
 def test_accuracy_by_condition_names_a_missing_column() -> None:

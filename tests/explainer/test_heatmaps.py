@@ -149,3 +149,20 @@ def test_the_png_encoder_round_trips_pixels_exactly():
     assert np.array_equal(decode(hm.png_bytes(pixels)), pixels)
     with pytest.raises(ValueError, match="RGB"):
         hm.png_bytes(np.zeros((4, 4, 4), np.uint8))
+
+
+def test_warmed_frames_let_a_worker_render_without_drawing_with_matplotlib(monkeypatch):
+    import matplotlib.figure
+
+    layout = hm.Layout(t1_s=0.999)  # a layout no other test has drawn, so nothing is cached
+    hm.warm_frames("spectrogram", "red-blue", layout)
+
+    def no_drawing(*args, **kwargs):
+        raise AssertionError("the frame was drawn again")
+
+    monkeypatch.setattr(matplotlib.figure, "Figure", no_drawing)
+    spec = pp.spectrogram_input(burst(0.3, 0.6))
+    relevance = np.ones_like(spec)
+    for rel in (relevance, None):
+        pixels = decode(hm.render_spectrogram(spec, rel, colormap="red-blue", layout=layout))
+        assert pixels.shape == (layout.height_px, layout.width_px, 3)

@@ -39,6 +39,15 @@ def test_the_spectrogram_matches_scipys_stft_to_1e_5(seed: int) -> None:
     np.testing.assert_allclose(ours, _independent_spectrogram(window), atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("seed", [0, 1])
+def test_the_magnitude_stft_equals_scipys_stft_to_1e_12(seed: int) -> None:
+    window = _speech_like_window(seed)
+    _, _, zxx = signal.stft(
+        window.astype(np.float64), fs=8000, window="hann", nperseg=455, noverlap=420
+    )
+    np.testing.assert_allclose(pp.stft_magnitude(window), np.abs(zxx), atol=1e-12, rtol=0)
+
+
 def test_the_spectrogram_is_in_db_below_its_maximum_with_an_80_db_floor() -> None:
     spec = pp.spectrogram_input(_speech_like_window())
     assert spec.max() == 0.0 and spec.min() >= -80.0
