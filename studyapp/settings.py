@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from studyapp.env import database_from_url, env_bool, env_int, env_int_or_off, env_list, env_str
 from studyapp.log_format import logging_config
 
@@ -34,13 +36,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",  # (its system checks catch settings of django-csp < 4)
     "studyapp.apps.StudyAppConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "studyapp.middleware.ContentSecurityPolicyMiddleware",
+    "studyapp.middleware.StudyCSPMiddleware",
+    "studyapp.middleware.permissions_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -173,6 +177,23 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the trial page reads it to send JSON events
 SECURE_REFERRER_POLICY = "same-origin"
+# Participant pages load only the site's own scripts, styles, images and audio (the admin
+# adds inline styles: studyapp/middleware.py). No nonce: no page has an inline script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if not DEBUG:
     # Behind a TLS-terminating proxy (docs/deploying.md). Set 0 only for a local plain-HTTP
     # trial or when the proxy itself redirects; the health check stays reachable over HTTP

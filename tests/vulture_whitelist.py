@@ -41,7 +41,8 @@ env_list  # unused function (studyapp/env.py:51)
 decision  # unused variable (studyapp/forms.py:60)
 _.redirect_request  # unused method (studyapp/healthcheck.py:34)
 _.msg  # unused attribute (studyapp/log_format.py:44)
-ContentSecurityPolicyMiddleware  # unused class (studyapp/middleware.py:19)
+StudyCSPMiddleware  # unused class (studyapp/middleware.py:22): named in settings.MIDDLEWARE
+permissions_policy  # unused function (studyapp/middleware.py): named in settings.MIDDLEWARE
 format_version  # unused variable (studyapp/models.py:20)
 decision_basis  # unused variable (studyapp/models.py:76)
 visual_heatmap  # unused variable (studyapp/models.py:82)
