@@ -159,17 +159,10 @@ RATE_LIMIT_LOGIN_PER_MIN = env_int("HEARXAI_RATE_LIMIT_LOGIN_PER_MIN", 10)
 # Reverse proxies in front of the site that append to X-Forwarded-For (docs/deploying.md):
 # the client's address is that many entries from the end. Production assumes one (TLS proxy).
 PROXY_COUNT = env_int("HEARXAI_PROXY_COUNT", 0 if DEBUG else 1)
-# The cache holds only rate-limit counters. Short timeouts: if Redis is unreachable the
-# counters fall back to process memory (views/limits.py) instead of stalling a request.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    if not REDIS_URL
-    else {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-    }
-}
+# Rate-limit counters live in Redis when there is one (views/limits.py talks to it with
+# redis-py); without it, or while it is unreachable, they count in each process's memory.
+# Nothing else uses a cache: Django's default (process memory) stays.
+RATE_LIMIT_REDIS_URL = REDIS_URL
 
 # Security (HTTPS settings switch on with DEBUG off; check --deploy must pass).
 SECURE_CONTENT_TYPE_NOSNIFF = True
