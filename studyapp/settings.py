@@ -137,10 +137,11 @@ CELERY_TASK_DEFAULT_QUEUE = "web"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below (stdout, JSON in production) like the web does.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Job leases (services.jobs): a running job's worker renews its heartbeat every
+# Job leases (services.job_leases): a running job's worker renews its heartbeat every
 # JOB_HEARTBEAT_S; a job silent for JOB_LEASE_S belongs to a dead worker and is queued
-# again, at most JOB_MAX_ATTEMPTS runs in all. Each web-jobs worker sweeps for such jobs,
-# and for jobs whose message never reached the queue, every JOB_SWEEP_S (0: never).
+# again, at most JOB_MAX_ATTEMPTS runs in all. Celery beat has a web-jobs worker sweep
+# for such jobs, and for jobs whose message never reached the queue, every JOB_SWEEP_S
+# (0: never).
 JOB_HEARTBEAT_S = env_int("HEARXAI_JOB_HEARTBEAT_S", 10)
 JOB_LEASE_S = env_int("HEARXAI_JOB_LEASE_S", 60)
 JOB_MAX_ATTEMPTS = env_int("HEARXAI_JOB_MAX_ATTEMPTS", 3)
@@ -148,6 +149,18 @@ JOB_SWEEP_S = env_int("HEARXAI_JOB_SWEEP_S", 15)
 # A queued job handed to the queue this long ago and still not started is sent again
 # (a Redis without persistence may have lost it; a duplicate message is harmless).
 JOB_REDISPATCH_S = env_int("HEARXAI_JOB_REDISPATCH_S", 900)
+# A sweep not started within its interval (workers busy) is dropped: the next one comes.
+CELERY_BEAT_SCHEDULE = (
+    {
+        "sweep-jobs": {
+            "task": "studyapp.tasks.sweep_jobs",
+            "schedule": JOB_SWEEP_S,
+            "options": {"expires": JOB_SWEEP_S},
+        }
+    }
+    if JOB_SWEEP_S > 0
+    else {}
+)
 
 # Participant rate limits (views/limits.py): new sessions per minute per client address,
 # answers per minute per session. Generous enough that a person never meets them, tight
