@@ -7,5 +7,7 @@ class StudyAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        # Load the Celery app so @shared_task binds to our configuration.
-        from studyapp import celery  # noqa: F401
+        # Register the Celery tasks in every process, the web's too: the job services find
+        # them by name in the app's registry (services.job_leases.JOB_TASKS). Here, once the
+        # models are loaded, as Django's docs advise for registrations.
+        from studyapp import tasks  # noqa: F401

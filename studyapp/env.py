@@ -7,8 +7,8 @@ at start-up instead of misbehaving during a study.
 from __future__ import annotations
 
 import os
-from urllib.parse import unquote, urlparse
 
+import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -62,32 +62,48 @@ def env_int_or_off(name: str, default: int) -> int | None:
     return env_int(name, default)
 
 
+_DATABASE_SCHEMES = {"postgres", "postgresql", "pgsql", "sqlite"}
+
+
 def database_from_url(url: str, *, prepare_threshold: int | None = 2) -> dict[str, object]:
     """Django DATABASES entry from ``postgres://user:pass@host:port/name`` or ``sqlite:///path``.
 
-    ``prepare_threshold``: psycopg's option (runs of a statement on a connection before the
-    server prepares it; None never, as a pooler in transaction mode without
-    prepared-statement support needs). It takes effect only with server-side binding
-    (Django's ``server_side_binding`` option), which the site leaves off: Django's
-    client-binding cursors are never prepared (docs/benchmarks.md, "the runner").
+    dj-database-url parses the URL (its query string becomes ``OPTIONS``, e.g.
+    ``?sslmode=require``); on top of it a PostgreSQL database gets persistent, checked
+    connections and ``prepare_threshold``: psycopg's option (runs of a statement on a
+    connection before the server prepares it; None never, as a pooler in transaction
+    mode without prepared-statement support needs). It takes effect only with
+    server-side binding (Django's ``server_side_binding`` option), which the site leaves
+    off: Django's client-binding cursors are never prepared (docs/benchmarks.md, "the
+    runner"). Only PostgreSQL and SQLite are accepted: the site is tested on those two.
+
+    A SQLite path is absolute whether written with three slashes or four, as it has
+    always been here: dj-database-url reads ``sqlite:///data/db.sqlite3`` as relative to
+    the working directory, which would silently open a new, empty database for a
+    deployment that wrote it so.
     """
-    parsed = urlparse(url)
-    if parsed.scheme in {"postgres", "postgresql", "pgsql"}:
-        if not parsed.path.strip("/"):
-            raise ImproperlyConfigured(f"DATABASE_URL {url!r} names no database")
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parsed.path.lstrip("/")),
-            "USER": unquote(parsed.username or ""),
-            "PASSWORD": unquote(parsed.password or ""),
-            "HOST": parsed.hostname or "",
-            "PORT": str(parsed.port or ""),
-            "CONN_MAX_AGE": 60,
-            "CONN_HEALTH_CHECKS": True,
-            "OPTIONS": {"prepare_threshold": prepare_threshold},
-        }
-    if parsed.scheme == "sqlite":
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(parsed.path) or ":memory:"}
-    raise ImproperlyConfigured(
-        f"DATABASE_URL scheme {parsed.scheme!r} is not supported (use postgres:// or sqlite:///)"
-    )
+    scheme = url.partition("://")[0] if "://" in url else ""
+    if scheme not in _DATABASE_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL scheme {scheme!r} is not supported (use postgres:// or sqlite:///)"
+        )
+    try:
+        database: dict[str, object] = dict(dj_database_url.parse(url))
+    except ValueError:  # dj-database-url's ParseError: a bad port, an unquoted '/' or '@'
+        raise ImproperlyConfigured(
+            # (not echoed: the URL holds the password)
+            "DATABASE_URL is not a valid URL: a port must be a number, and '@', ':' or '/' "
+            "in a user name or password must be %-quoted"
+        ) from None
+    if scheme == "sqlite":
+        name = str(database["NAME"])
+        return database | {"NAME": name if name == ":memory:" else f"/{name.lstrip('/')}"}
+    if not database["NAME"]:
+        raise ImproperlyConfigured(f"DATABASE_URL {url!r} names no database")
+    options = dict(database.get("OPTIONS") or {})  # (from the query string)
+    return database | {
+        "PORT": str(database["PORT"]),
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
+        "OPTIONS": options | {"prepare_threshold": prepare_threshold},
+    }

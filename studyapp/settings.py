@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from csp.constants import NONE, SELF
+
 from studyapp.env import database_from_url, env_bool, env_int, env_int_or_off, env_list, env_str
 from studyapp.log_format import logging_config
 
@@ -34,13 +36,15 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",  # (its system checks catch settings of django-csp < 4)
     "studyapp.apps.StudyAppConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "studyapp.middleware.ContentSecurityPolicyMiddleware",
+    "studyapp.middleware.StudyCSPMiddleware",
+    "studyapp.middleware.permissions_policy",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -133,10 +137,11 @@ CELERY_TASK_DEFAULT_QUEUE = "web"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below (stdout, JSON in production) like the web does.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Job leases (services.jobs): a running job's worker renews its heartbeat every
+# Job leases (services.job_leases): a running job's worker renews its heartbeat every
 # JOB_HEARTBEAT_S; a job silent for JOB_LEASE_S belongs to a dead worker and is queued
-# again, at most JOB_MAX_ATTEMPTS runs in all. Each web-jobs worker sweeps for such jobs,
-# and for jobs whose message never reached the queue, every JOB_SWEEP_S (0: never).
+# again, at most JOB_MAX_ATTEMPTS runs in all. Celery beat has a web-jobs worker sweep
+# for such jobs, and for jobs whose message never reached the queue, every JOB_SWEEP_S
+# (0: never).
 JOB_HEARTBEAT_S = env_int("HEARXAI_JOB_HEARTBEAT_S", 10)
 JOB_LEASE_S = env_int("HEARXAI_JOB_LEASE_S", 60)
 JOB_MAX_ATTEMPTS = env_int("HEARXAI_JOB_MAX_ATTEMPTS", 3)
@@ -144,6 +149,18 @@ JOB_SWEEP_S = env_int("HEARXAI_JOB_SWEEP_S", 15)
 # A queued job handed to the queue this long ago and still not started is sent again
 # (a Redis without persistence may have lost it; a duplicate message is harmless).
 JOB_REDISPATCH_S = env_int("HEARXAI_JOB_REDISPATCH_S", 900)
+# A sweep not started within its interval (workers busy) is dropped: the next one comes.
+CELERY_BEAT_SCHEDULE = (
+    {
+        "sweep-jobs": {
+            "task": "studyapp.tasks.sweep_jobs",
+            "schedule": JOB_SWEEP_S,
+            "options": {"expires": JOB_SWEEP_S},
+        }
+    }
+    if JOB_SWEEP_S > 0
+    else {}
+)
 
 # Participant rate limits (views/limits.py): new sessions per minute per client address,
 # answers per minute per session. Generous enough that a person never meets them, tight
@@ -155,17 +172,10 @@ RATE_LIMIT_LOGIN_PER_MIN = env_int("HEARXAI_RATE_LIMIT_LOGIN_PER_MIN", 10)
 # Reverse proxies in front of the site that append to X-Forwarded-For (docs/deploying.md):
 # the client's address is that many entries from the end. Production assumes one (TLS proxy).
 PROXY_COUNT = env_int("HEARXAI_PROXY_COUNT", 0 if DEBUG else 1)
-# The cache holds only rate-limit counters. Short timeouts: if Redis is unreachable the
-# counters fall back to process memory (views/limits.py) instead of stalling a request.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
-    if not REDIS_URL
-    else {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
-        "LOCATION": REDIS_URL,
-        "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
-    }
-}
+# Rate-limit counters live in Redis when there is one (views/limits.py talks to it with
+# redis-py); without it, or while it is unreachable, they count in each process's memory.
+# Nothing else uses a cache: Django's default (process memory) stays.
+RATE_LIMIT_REDIS_URL = REDIS_URL
 
 # Security (HTTPS settings switch on with DEBUG off; check --deploy must pass).
 SECURE_CONTENT_TYPE_NOSNIFF = True
@@ -173,6 +183,23 @@ X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the trial page reads it to send JSON events
 SECURE_REFERRER_POLICY = "same-origin"
+# Participant pages load only the site's own scripts, styles, images and audio (the admin
+# adds inline styles: studyapp/middleware.py). No nonce: no page has an inline script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 if not DEBUG:
     # Behind a TLS-terminating proxy (docs/deploying.md). Set 0 only for a local plain-HTTP
     # trial or when the proxy itself redirects; the health check stays reachable over HTTP

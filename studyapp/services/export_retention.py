@@ -4,7 +4,7 @@ An export zip holds a whole study's answers, and recruitment ids when asked for.
 left on the server for years is a leak waiting to happen and cannot be called back,
 while the data itself stays in the database, so a researcher can export again at any
 time. The download link stops working at the deadline (:func:`export_expired`), and
-the web-jobs workers' sweep (``services.job_leases.jobs_sweep_forever``) deletes the
+the web-jobs workers' sweep (``tasks.sweep_jobs``, sent by Celery beat) deletes the
 file and says so on the job (:func:`exports_expire`).
 """
 

@@ -4,13 +4,20 @@ A job row exists before its task is queued. A worker claims it atomically and th
 holds it on a lease, renewing ``heartbeat_at`` every ``JOB_HEARTBEAT_S`` while it
 works. If the worker dies hard (SIGKILL, out of memory, power loss) the heartbeat
 stops; once it is older than ``JOB_LEASE_S`` the job may be claimed again, by a
-redelivered message or by :func:`jobs_recover`, which every web-jobs worker runs
-every ``JOB_SWEEP_S`` (and ``manage.py recover_jobs`` runs once). Each claim gets a
-random ``claim`` id and only the holder of the current claim can record an outcome,
-so a worker that was merely slow can never overwrite the run that replaced it.
+redelivered message or by :func:`jobs_recover`, which Celery beat has a web-jobs
+worker run every ``JOB_SWEEP_S`` (``tasks.sweep_jobs``; ``manage.py recover_jobs``
+runs it once). Each claim gets a random ``claim`` id and only the holder of the
+current claim can record an outcome, so a worker that was merely slow can never
+overwrite the run that replaced it.
 
 A job whose message could not be handed to the queue (Redis down) stays queued with
 a note saying so; the next sweep after Redis is back sends it.
+
+What Celery itself does is used where it does the job: tasks acknowledge late, so a
+message whose worker died is delivered again (after the Redis transport's visibility
+timeout, an hour), and beat schedules the sweep. The lease covers what those cannot:
+a job row claimed once, a dead worker noticed within ``JOB_LEASE_S`` instead of the
+visibility timeout, and a message that never reached Redis at all.
 """
 
 from __future__ import annotations
@@ -25,10 +32,11 @@ from typing import Any
 
 from celery.exceptions import OperationalError
 from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from studyapp.celery import app
 from studyapp.models import ExportJob, ImportJob, Job
 from studyapp.services.export_retention import exports_expire
 
@@ -59,11 +67,18 @@ def _stale(now: Any) -> Q:
     )
 
 
+# The Celery task that runs each kind of job (studyapp/tasks.py registers them under these
+# names). Looked up in the app's task registry, so this module never imports the tasks,
+# which import the services that import this module.
+JOB_TASKS: dict[type[Job], str] = {
+    ImportJob: "studyapp.tasks.run_import_job",
+    ExportJob: "studyapp.tasks.run_export_job",
+}
+
+
 def job_task(model: type[Job]) -> Callable[[int], object]:
     """The ``delay`` of the Celery task that runs jobs of ``model``."""
-    from studyapp.tasks import run_export_job, run_import_job
-
-    return {ImportJob: run_import_job.delay, ExportJob: run_export_job.delay}[model]
+    return app.tasks[JOB_TASKS[model]].delay
 
 
 # --------------------------------------------------------------------------- queueing
@@ -250,19 +265,12 @@ def _send_unsent(model: type[Job], now: Any) -> list[str]:
     return actions
 
 
-def jobs_sweep_forever(interval_s: float, stop: threading.Event) -> None:
-    """Run :func:`jobs_recover` and ``exports_expire`` every ``interval_s`` until ``stop`` is set (a worker's thread)."""
-    while not stop.wait(interval_s):
-        try:
-            close_old_connections()
-            for action in jobs_recover():
-                logger.warning("job recovery: %s", action)
-            for action in exports_expire():
-                logger.info("export retention: %s", action)
-        except Exception:  # the database may be down too; try again next time
-            logger.exception("job sweep failed")
-        finally:
-            connection.close()
+def jobs_sweep() -> None:
+    """One recovery sweep (:func:`jobs_recover`) and one round of ``exports_expire``, logged."""
+    for action in jobs_recover():
+        logger.warning("job recovery: %s", action)
+    for action in exports_expire():
+        logger.info("export retention: %s", action)
 
 
 def job_state_note(job: Job, now: Any = None) -> str:

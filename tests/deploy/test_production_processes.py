@@ -2,7 +2,8 @@
 
 Docker cannot run here, so the module starts what the containers would run, with the
 same commands and environment variables: migrate and collectstatic, gunicorn with the
-production configuration and several workers, and a Celery worker for web jobs, against
+production configuration and several workers, a Celery worker for web jobs and Celery
+beat (the scheduler service) sending it the recovery sweep, against
 a fresh database on the real PostgreSQL and the real Redis. Then it checks what a
 deployment relies on: health, HTTPS behaviour behind a proxy, static files through
 whitenoise, the deploy checklist, an import job travelling through Redis to the worker,
@@ -73,6 +74,7 @@ class Stack:
     tmp: Path
     web: Process
     worker: Process
+    scheduler: Process
 
 
 def manage(
@@ -111,6 +113,7 @@ def stack(fresh_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         database_url=fresh_database,
         redis_url=REDIS_URL,
     )
+    env["HEARXAI_JOB_SWEEP_S"] = "2"  # (a test need not wait the deployed 15 s for a sweep)
     port = free_port()
     # The worker boots while the one-shot steps run, as in compose.
     worker = start(
@@ -132,6 +135,12 @@ def stack(fresh_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             "--loglevel",
             "INFO",
         ],
+        env=env,
+        logs=logs,
+    )
+    scheduler = start(
+        "scheduler",
+        ["-m", "celery", "-A", "studyapp", "beat", "--schedule", str(tmp / "celerybeat-schedule")],
         env=env,
         logs=logs,
     )
@@ -172,9 +181,9 @@ def stack(fresh_database: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
             what="the Celery worker",
             process=worker,
         )
-        yield Stack(base_url, env, tmp / "static", tmp, web, worker)
+        yield Stack(base_url, env, tmp / "static", tmp, web, worker, scheduler)
     finally:
-        for process in (web, worker):
+        for process in (web, worker, scheduler):
             if process is not None:
                 process.stop()
 
@@ -267,6 +276,18 @@ def test_an_import_job_queued_through_redis_is_completed_by_the_worker(stack: St
     assert reply.body == (bundle_dir / audio["path"]).read_bytes()
 
 
+def test_the_scheduler_has_the_worker_run_the_recovery_sweep(stack: Stack) -> None:
+    wait_until(
+        lambda: (
+            "studyapp.tasks.sweep_jobs" in stack.worker.output()
+            and "succeeded" in stack.worker.output().split("studyapp.tasks.sweep_jobs", 1)[1]
+        ),
+        timeout_s=30,
+        what="a recovery sweep sent by beat and run by the worker",
+        process=stack.scheduler,
+    )
+
+
 def test_the_documented_backup_restores_into_an_empty_database(
     stack: Stack, tmp_path: Path
 ) -> None:
@@ -317,7 +338,8 @@ def test_no_web_or_worker_process_loads_torch(stack: Stack) -> None:
     worker_processes = process_tree(stack.worker.popen.pid)
     assert len(web_processes) == 1 + WEB_WORKERS
     assert len(worker_processes) >= 2  # the worker and its pool process
-    assert [pid for pid in web_processes + worker_processes if maps_torch(pid)] == []
+    others = process_tree(stack.scheduler.popen.pid)
+    assert [pid for pid in web_processes + worker_processes + others if maps_torch(pid)] == []
 
 
 @pytest.fixture

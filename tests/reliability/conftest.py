@@ -67,7 +67,12 @@ class Stack:
         return self.postgres.admin_url
 
     def start_worker(self) -> Process:
-        """A Celery worker for web jobs (its own node name, so a restarted one is a new node)."""
+        """A Celery worker for web jobs (its own node name, so a restarted one is a new node).
+
+        Beat runs inside it (``-B``), standing in for compose's scheduler service: there is
+        one worker at a time here, so one scheduler, and the recovery sweep stops and
+        starts with the worker as the tests kill and restart it.
+        """
         self.worker = start(
             "worker",
             [
@@ -82,6 +87,9 @@ class Stack:
                 "1",
                 "-n",
                 f"faults-{secrets.token_hex(3)}@%h",
+                "-B",
+                "--schedule",
+                str(self.tmp / "celerybeat-schedule"),
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel",

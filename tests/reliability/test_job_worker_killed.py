@@ -2,7 +2,7 @@
 
 The export is held mid-run by a table lock this test takes (as a slow query would
 hold it), the whole worker is killed, and a new worker is started. The dead worker's
-heartbeat stops, its lease runs out, the new worker's recovery sweep queues the job
+heartbeat stops, its lease runs out, the recovery sweep (beat, in the new worker) queues the job
 again and the new worker runs it to the end, leaving no half-written files.
 """
 

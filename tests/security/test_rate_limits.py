@@ -200,13 +200,7 @@ def test_without_a_proxy_a_forwarded_for_header_is_ignored(bundle: Bundle, setti
 def test_with_the_shared_cache_down_limits_count_in_memory_and_participants_go_on(
     bundle: Bundle, settings: Any
 ) -> None:
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{free_port()}/0",
-            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
-        }
-    }
+    settings.RATE_LIMIT_REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens
     settings.RATE_LIMIT_ENTRY_PER_MIN = 3
     study = every_page_study(bundle)
     assert walk(study, "during-the-outage")  # every page, every answer, with nowhere to count
@@ -253,18 +247,12 @@ def test_in_redis_each_counter_counts_atomically_and_expires_after_its_minute(
     require_redis: str, settings: Any
 ) -> None:
     import redis
-    from django.core.cache import caches
 
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": require_redis,
-        }
-    }
-    caches["default"].clear()
+    settings.RATE_LIMIT_REDIS_URL = require_redis
+    server = redis.Redis.from_url(require_redis)
+    server.delete("rl:test:counter")
     counts = [limits._hit("rl:test:counter") for _ in range(5)]
     assert counts == [1, 2, 3, 4, 5]
-    full_key = caches["default"].make_and_validate_key("rl:test:counter")
-    ttl = redis.Redis.from_url(require_redis).ttl(full_key)
+    ttl = server.ttl("rl:test:counter")
     assert 0 < ttl <= limits.COUNTER_TTL_S  # the first count set the expiry; later ones kept it
     assert not limits.over_limit("answer", "session-a", 5) and limits._shared_down_until == 0.0

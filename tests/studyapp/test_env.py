@@ -49,3 +49,24 @@ def test_a_url_without_a_database_name_or_with_another_scheme_is_refused() -> No
         database_from_url("postgres://user@db.example.org/")
     with pytest.raises(ImproperlyConfigured, match="not supported"):
         database_from_url("mysql://user@db.example.org/hearxai")
+
+
+def test_a_url_that_does_not_parse_is_refused_in_one_line_naming_the_variable() -> None:
+    with pytest.raises(ImproperlyConfigured, match="DATABASE_URL is not a valid URL") as error:
+        database_from_url("postgres://user:secret@db.example.org:port/hearxai")
+    assert "\n" not in str(error.value) and "secret" not in str(error.value)
+
+
+def test_a_sqlite_path_is_absolute_with_three_slashes_or_four() -> None:
+    assert (
+        database_from_url("sqlite:///srv/hearxai/db.sqlite3")["NAME"] == "/srv/hearxai/db.sqlite3"
+    )
+    assert (
+        database_from_url("sqlite:////srv/hearxai/db.sqlite3")["NAME"] == "/srv/hearxai/db.sqlite3"
+    )
+    assert database_from_url("sqlite://")["NAME"] == ":memory:"
+
+
+def test_options_in_the_query_string_reach_the_driver_beside_the_prepare_threshold() -> None:
+    database = database_from_url(f"{URL}?sslmode=require")
+    assert database["OPTIONS"] == {"sslmode": "require", "prepare_threshold": 2}

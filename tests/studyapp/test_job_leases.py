@@ -221,3 +221,31 @@ def test_an_export_rerun_after_a_dead_worker_clears_what_the_dead_run_left(
     done = export_job_run(job_id=job.pk)
     assert done is not None and done.status == "succeeded" and done.n_participants == 1
     assert sorted(p.name for p in root.iterdir()) == [f"{job.download_token}.zip"]
+
+
+def test_beat_sends_the_registered_sweep_task_every_sweep_interval() -> None:
+    from django.conf import settings
+
+    entry = settings.CELERY_BEAT_SCHEDULE["sweep-jobs"]
+    assert entry["task"] in app.tasks and entry["schedule"] == settings.JOB_SWEEP_S
+    assert entry["options"]["expires"] == settings.JOB_SWEEP_S  # a late sweep gives way to the next
+
+
+def test_the_celery_app_imports_nothing_of_the_project_so_no_import_cycle_runs_through_it() -> None:
+    import ast
+    import inspect
+
+    import studyapp.celery
+    import studyapp.services.job_leases
+
+    def imported(module: object) -> set[str]:
+        tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+        return {
+            node.module if isinstance(node, ast.ImportFrom) else alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        }  # type: ignore[misc]
+
+    assert not {m for m in imported(studyapp.celery) if m and m.startswith("studyapp")}
+    assert "studyapp.tasks" not in imported(studyapp.services.job_leases)

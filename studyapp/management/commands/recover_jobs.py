@@ -1,6 +1,6 @@
 """``manage.py recover_jobs``: queue again the jobs of dead workers; send jobs Redis never got.
 
-Every web-jobs worker already does this every ``JOB_SWEEP_S`` seconds; the command is
+Celery beat already has a web-jobs worker do this every ``JOB_SWEEP_S`` seconds; the command is
 for an operator who wants it now (for example with all workers stopped, to see what is
 pending). Safe to run at any time and from several places at once.
 """
