@@ -10,15 +10,10 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from studyapp.dashboard import (
-    accuracy_chart_svg,
-    dashboard_accuracy,
-    dashboard_status,
-    median_minutes,
-    status_chart_svg,
-)
+from studyapp.dashboard import accuracy_chart_svg, status_chart_svg
 from studyapp.models import Study
-from studyapp.services.jobs import export_job_file
+from studyapp.selectors.dashboard import dashboard_accuracy, dashboard_status, median_minutes
+from studyapp.selectors.jobs import export_job_file
 from studyapp.session_timeline import (
     participant_final_state,
     participant_find,

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from studyapp.models import Condition, Study, Trial
-from studyapp.services.designs import design_shows_explanation
+from studyapp.selectors.designs import design_shows_explanation
 
 # Share of the clip's duration that must have played, by the browser's clock, between
 # a start from the beginning and ``ended``: generous for slow devices, tight enough to

@@ -11,11 +11,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from studyapp.models import AudioEvent, Condition, Participant, Response, Study, Trial
-from studyapp.selectors import open_trials as open_trials_of
-from studyapp.services.assignment import Assignment, assignment_in_arm, assignment_make
+from studyapp.selectors.assignment import Assignment, assignment_in_arm, assignment_make
+from studyapp.selectors.designs import allowed_answers, design_answer_correct
+from studyapp.selectors.participants import open_trials as open_trials_of
+from studyapp.selectors.participants import participant_resumable, recruitment_key
+from studyapp.selectors.questions import questions_pending
 from studyapp.services.audio_rules import answered_too_soon, audio_rule_problems, play_count
-from studyapp.services.designs import allowed_answers, design_answer_correct
-from studyapp.services.questions import questions_pending
 
 RECRUITMENT_FIELDS = {
     "PROLIFIC_PID": "prolific_pid",
@@ -44,21 +45,6 @@ class AnswerRejected(ValueError):
     def __init__(self, message: str, code: str = "invalid") -> None:
         self.code = code
         super().__init__(message)
-
-
-def recruitment_key(recruitment: dict[str, str]) -> str | None:
-    """The id that makes a second arrival resume the first session."""
-    if recruitment.get("prolific_pid"):
-        return f"prolific:{recruitment['prolific_pid']}"
-    if recruitment.get("participant_label"):
-        return f"label:{recruitment['participant_label']}"
-    return None
-
-
-def participant_resumable(*, study: Study, recruitment: dict[str, str]) -> Participant | None:
-    """The session this recruitment id already has in ``study``, if any."""
-    key = recruitment_key(recruitment)
-    return Participant.objects.filter(study=study, recruitment_key=key).first() if key else None
 
 
 def participant_enroll(*, study: Study, recruitment: dict[str, str]) -> tuple[Participant, bool]:
@@ -164,7 +150,7 @@ def participant_expire_if_idle(*, participant: Participant) -> bool:
     """Mark an active session abandoned after ``time_limit_minutes`` without activity.
 
     Its condition slot has already been released to new arrivals by then (see
-    ``services.assignment``), so letting it continue could overfill a condition.
+    ``selectors.assignment``), so letting it continue could overfill a condition.
     """
     limit = participant.study.time_limit_minutes
     if participant.status not in ACTIVE or not limit:

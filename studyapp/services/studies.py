@@ -19,11 +19,18 @@ from django.utils import timezone
 
 from contracts.bundle_format import heard_label_baseline_warnings
 from studyapp.models import Bundle, Condition, Study
-from studyapp.services.assignment import Cell, recordings_group, study_arms, study_items
-from studyapp.services.designs import (
+from studyapp.selectors.assignment import Cell, recordings_group, study_arms, study_items
+from studyapp.selectors.designs import (
     design_baseline_task,
     design_main_trials,
     study_design_problems,
+)
+from studyapp.selectors.studies import (
+    FROZEN_REASON,
+    MODALITY_ORDER,
+    study_factor_levels,
+    study_frozen_reason,
+    study_is_frozen,
 )
 
 # Fields whose change would alter the meaning of data already collected.
@@ -58,12 +65,6 @@ FROZEN_FIELDS: tuple[str, ...] = (
     "screen_trials",
     "screen_pass_threshold",
 )
-FROZEN_REASON = (
-    "This study went live on {date}, so its design is frozen: changing what participants see or are "
-    'asked would mix two experiments in one data set. Use the "Duplicate study" action to make a new '
-    "version with a changed design."
-)
-MODALITY_ORDER = tuple(Condition.Modality.values)
 # What the participant link is made of: handed out from pilot on, so fixed from then.
 LINK_FIELDS: tuple[str, ...] = ("slug",)
 LINK_REASON = (
@@ -109,14 +110,6 @@ def conditions_crossed(
         for mod in ordered
         for meth in method_levels
     ]
-
-
-def study_factor_levels(study: Study) -> tuple[list[str], list[str]]:
-    """The modalities and methods the study's conditions cross."""
-    conditions = list(study.conditions.all())
-    modalities = sorted({c.modality for c in conditions}, key=MODALITY_ORDER.index)
-    methods = sorted({c.method for c in conditions if c.method})
-    return modalities, methods
 
 
 def _check_conditions(bundle: Bundle, conditions: list[tuple[str, str, str]]) -> None:
@@ -219,16 +212,6 @@ def study_create(
 
 
 # --------------------------------------------------------------------------- changing
-
-
-def study_is_frozen(study: Study) -> bool:
-    """True once the study has gone live (its design can no longer change)."""
-    return study.live_since is not None
-
-
-def study_frozen_reason(study: Study) -> str:
-    """The sentence the admin shows above a frozen design (empty if not frozen)."""
-    return FROZEN_REASON.format(date=study.live_since.date()) if study.live_since else ""
 
 
 def study_change_problems(

@@ -17,14 +17,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import AnswerForm
 from studyapp.models import Condition, MediaFile, Participant, Study, Trial
-from studyapp.selectors import (
+from studyapp.selectors.designs import design_shows_explanation, design_shows_feedback
+from studyapp.selectors.participants import (
     TrialProgress,
     participant_step,
     trial_for_page,
     trial_progress,
     trials_for_page,
 )
-from studyapp.services.designs import design_shows_explanation, design_shows_feedback
 from studyapp.services.participants import (
     Answer,
     AnswerRejected,

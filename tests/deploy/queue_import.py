@@ -19,7 +19,8 @@ def main(bundle_dir: Path) -> int:
     from django.conf import settings
 
     from studyapp.models import ImportJob
-    from studyapp.services.jobs import import_job_create, job_wait
+    from studyapp.selectors.jobs import job_wait
+    from studyapp.services.jobs import import_job_create
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         print("tasks run eagerly: REDIS_URL is not in effect", file=sys.stderr)

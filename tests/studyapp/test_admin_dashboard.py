@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from studyapp.dashboard import wilson_interval
 from studyapp.models import Participant, Response, Study
+from studyapp.selectors.dashboard import wilson_interval
 from studyapp.services.participants import participant_consent, participant_enroll
 from tests.studyapp.research_helpers import bundle_with, complete, enrol, study_on
 

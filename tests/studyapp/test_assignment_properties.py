@@ -13,7 +13,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studyapp.services.assignment import (
+from studyapp.selectors.assignment import (
     ArmSpec,
     Cell,
     DesignSpec,

@@ -23,7 +23,8 @@ from django.db import connection
 
 from studyapp.celery import app
 from studyapp.models import ExportJob, ImportJob, Study
-from studyapp.services.jobs import export_job_create, import_job_create, job_wait
+from studyapp.selectors.jobs import job_wait
+from studyapp.services.jobs import export_job_create, import_job_create
 from tests.conftest import REPO
 from tests.studyapp.research_helpers import bundle_folder, complete, study_on, zip_folder
 

@@ -14,15 +14,14 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.models import Bundle, Participant, Study
+from studyapp.selectors.screening import HugginsDesign, screening_plan
 from studyapp.services.screening import (
-    HugginsDesign,
     ScreeningAnswer,
     ScreeningRejected,
     huggins_interval,
     huggins_trial,
     screening_answer_record,
     screening_calibrated,
-    screening_plan,
     screening_sound_path,
 )
 from studyapp.services.studies import study_create

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.models import Condition, ImportJob, Study
-from studyapp.services.jobs import import_job_create, job_wait
+from studyapp.selectors.jobs import job_wait
+from studyapp.services.jobs import import_job_create
 from studyapp.services.studies import study_create
 
 

@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from studyapp.models import Condition, Participant, Stimulus, Study
-from studyapp.services.designs import (
+from studyapp.selectors.designs import (
     PAIR_ANSWERS,
     PAIR_DESIGNS,
     design_main_trials,
