@@ -248,7 +248,7 @@ class StudyAdminForm(forms.ModelForm):
         if problems:
             self.add_error("modalities", problems)
             return None
-        return conditions_crossed(self.cleaned_data["modalities"], methods)
+        return conditions_crossed(self.cleaned_data["modalities"], methods=methods)
 
     def _pks(self, name: str, probe: Study) -> set[int] | None:
         if name not in self.cleaned_data:

@@ -35,8 +35,8 @@ def smoothed(values: np.ndarray, width: int = 9) -> np.ndarray:
 def main() -> Path:
     design = HugginsDesign()
     rng = np.random.default_rng(0)
-    trial = huggins_trial(rng, design, target=2)
-    target = huggins_interval(np.random.default_rng(1), design, dichotic=True)
+    trial = huggins_trial(rng, design=design, target=2)
+    target = huggins_interval(np.random.default_rng(1), design=design, dichotic=True)
     n = len(target)
     freqs = np.fft.rfftfreq(n, 1 / design.sample_rate)
     left, right = np.fft.rfft(target[:, 0]), np.fft.rfft(target[:, 1])

@@ -58,7 +58,7 @@ class ConditionAccuracy:
         return self.correct / self.n if self.n else float("nan")
 
 
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+def wilson_interval(k: int, *, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of a proportion ``k``/``n`` (``(nan, nan)`` when n is 0)."""
     if n == 0:
         return float("nan"), float("nan")
@@ -107,7 +107,7 @@ def dashboard_accuracy(*, study: Study, pilot: bool) -> list[ConditionAccuracy]:
     )
     return [
         ConditionAccuracy(
-            r["trial__condition__name"], r["n"], r["k"], *wilson_interval(r["k"], r["n"])
+            r["trial__condition__name"], r["n"], r["k"], *wilson_interval(r["k"], n=r["n"])
         )
         for r in rows
     ]

@@ -120,7 +120,7 @@ def trial_flags(row: dict[str, Any]) -> dict[str, bool]:
     }
 
 
-def trial_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
+def trial_rows(study: Study, *, include_pilot: bool) -> Iterator[dict[str, Any]]:
     """One row per answered trial, in participant and trial order."""
     responses = (
         Response.objects.filter(trial__participant__in=_participants(study, include_pilot))
@@ -145,7 +145,9 @@ def trial_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
         yield row
 
 
-def participant_rows(study: Study, include_pilot: bool, with_ids: bool) -> Iterator[dict[str, Any]]:
+def participant_rows(
+    study: Study, *, include_pilot: bool, with_ids: bool
+) -> Iterator[dict[str, Any]]:
     """One row per session, with answer and catch-trial counts."""
     answered = Q(trials__response__isnull=False) & ~Q(trials__kind="practice")
     catch = Q(trials__response__isnull=False, trials__kind="catch")
@@ -172,7 +174,7 @@ def participant_rows(study: Study, include_pilot: bool, with_ids: bool) -> Itera
         yield row
 
 
-def event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
+def event_rows(study: Study, *, include_pilot: bool) -> Iterator[dict[str, Any]]:
     """The audio play log, in participant, trial and client-time order."""
     events = AudioEvent.objects.filter(
         trial__participant__in=_participants(study, include_pilot)
@@ -180,10 +182,10 @@ def event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
     for row in _tuples(events, EVENT_FIELDS):
         row["study"] = study.slug
         yield row
-    yield from screening_event_rows(study, include_pilot)
+    yield from screening_event_rows(study, include_pilot=include_pilot)
 
 
-def screening_event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str, Any]]:
+def screening_event_rows(study: Study, *, include_pilot: bool) -> Iterator[dict[str, Any]]:
     """The headphone screen's play log (media ``screening``), per participant and sound check."""
     sessions = _participants(study, include_pilot).exclude(screening={}).order_by("id")
     for pseudonym, screening in sessions.values_list("pseudonym", "screening").iterator(CHUNK):
@@ -201,7 +203,7 @@ def screening_event_rows(study: Study, include_pilot: bool) -> Iterator[dict[str
                 }
 
 
-def export_row_counts(study: Study, include_pilot: bool) -> dict[str, int]:
+def export_row_counts(study: Study, *, include_pilot: bool) -> dict[str, int]:
     """Row counts for the progress bars (three COUNT queries)."""
     participants = _participants(study, include_pilot)
     return {

@@ -15,7 +15,7 @@ FINISHED = {Job.Status.SUCCEEDED, Job.Status.FAILED}
 
 
 def job_wait(
-    model: type[Job], job_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.2
+    model: type[Job], *, job_id: int, timeout_s: float = 600.0, poll_s: float = 0.2
 ) -> Job:
     """Block until a job is finished (or the timeout passes); return its row."""
     deadline = time.monotonic() + timeout_s
@@ -34,7 +34,7 @@ def export_expires_at(job: ExportJob) -> datetime | None:
     return job.finished_at + timedelta(days=days)
 
 
-def export_expired(job: ExportJob, now: datetime | None = None) -> bool:
+def export_expired(job: ExportJob, *, now: datetime | None = None) -> bool:
     expires = export_expires_at(job)
     return expires is not None and expires <= (now or timezone.now())
 

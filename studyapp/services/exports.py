@@ -76,7 +76,7 @@ def export_write(
     include_recruitment_ids : add the recruiter's ids (e.g. Prolific ids) to participants.csv.
     progress : show a progress bar per file on stderr.
     """
-    sizes = export_row_counts(study, include_pilot) if progress else {}
+    sizes = export_row_counts(study, include_pilot=include_pilot) if progress else {}
     questions = study_question_columns(study=study)
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()):
@@ -87,7 +87,7 @@ def export_write(
         n_trials = _write_csv(
             tmp / fmt.TRIALS_FILE,
             fmt.file_columns(fmt.TRIALS_FILE),
-            trial_rows(study, include_pilot),
+            trial_rows(study, include_pilot=include_pilot),
             sizes.get("trials"),
             progress,
         )
@@ -98,14 +98,14 @@ def export_write(
                 with_recruitment_ids=include_recruitment_ids,
                 questions=questions,
             ),
-            participant_rows(study, include_pilot, include_recruitment_ids),
+            participant_rows(study, include_pilot=include_pilot, with_ids=include_recruitment_ids),
             sizes.get("participants"),
             progress,
         )
         n_events = _write_csv(
             tmp / fmt.EVENTS_FILE,
             fmt.file_columns(fmt.EVENTS_FILE),
-            event_rows(study, include_pilot),
+            event_rows(study, include_pilot=include_pilot),
             sizes.get("events"),
             progress,
         )

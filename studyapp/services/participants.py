@@ -245,7 +245,7 @@ class Answer:
     hidden_ms: float | None = None
 
 
-def answer_is_correct(trial: Trial, answer: str) -> bool:
+def answer_is_correct(trial: Trial, *, answer: str) -> bool:
     if trial.kind == Trial.Kind.CATCH:
         return answer == trial.expected_answer
     return design_answer_correct(
@@ -253,7 +253,7 @@ def answer_is_correct(trial: Trial, answer: str) -> bool:
     )
 
 
-def asks_rating(study: Study, modality: str) -> bool:
+def asks_rating(study: Study, *, modality: str) -> bool:
     """Whether a trial shown in ``modality`` asks how helpful the explanation was: only
     where there is an explanation to rate."""
     return study.ask_rating and modality != Condition.Modality.NONE
@@ -388,7 +388,7 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
         response = Response.objects.select_for_update().get(pk=existing.pk)
         response.answer, response.answer_correct = (
             answer.answer,
-            answer_is_correct(trial, answer.answer),
+            answer_is_correct(trial, answer=answer.answer),
         )
         response.rating, response.confidence = answer.rating, answer.confidence
         response.submission_key, response.revised_at = answer.submission_key, timezone.now()
@@ -408,7 +408,7 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
 
 def _with_rating(trial: Trial, answer: Answer) -> Answer:
     """The answer with the rating this trial asks (required) or none (a trial without an explanation)."""
-    if not asks_rating(trial.participant.study, trial.condition.modality):
+    if not asks_rating(trial.participant.study, modality=trial.condition.modality):
         return replace(answer, rating=None)
     if answer.rating is None:
         raise AnswerRejected("a helpfulness rating (1-7) is required")
@@ -426,13 +426,13 @@ def _create_response(trial: Trial, answer: Answer) -> Response:
     response = Response(
         trial=trial,
         answer=answer.answer,
-        answer_correct=answer_is_correct(trial, answer.answer),
+        answer_correct=answer_is_correct(trial, answer=answer.answer),
         rating=answer.rating,
         confidence=answer.confidence,
         rt_ms=answer.rt_ms,
         server_rt_ms=server_rt,
-        plays_original=play_count(answer.events, "original"),
-        plays_explanation=play_count(answer.events, "explanation"),
+        plays_original=play_count(answer.events, media="original"),
+        plays_explanation=play_count(answer.events, media="explanation"),
         submission_key=answer.submission_key,
         focus_losses=answer.focus_losses,
         hidden_count=answer.hidden_count,

@@ -52,7 +52,7 @@ def _ramped(signal: np.ndarray, design: HugginsDesign) -> np.ndarray:
 
 
 def huggins_interval(
-    rng: np.random.Generator, design: HugginsDesign, *, dichotic: bool
+    rng: np.random.Generator, *, design: HugginsDesign, dichotic: bool
 ) -> np.ndarray:
     """One noise interval, shape (samples, 2): left, right.
 
@@ -77,7 +77,7 @@ def huggins_interval(
     return _ramped(stereo, design)
 
 
-def huggins_trial(rng: np.random.Generator, design: HugginsDesign, *, target: int) -> np.ndarray:
+def huggins_trial(rng: np.random.Generator, *, design: HugginsDesign, target: int) -> np.ndarray:
     """Three intervals with the Huggins-pitch one at ``target`` (1-based), shape (samples, 2)."""
     if target not in range(1, N_INTERVALS + 1):
         raise ValueError(f"target interval must be 1..{N_INTERVALS}, got {target}")
@@ -86,13 +86,15 @@ def huggins_trial(rng: np.random.Generator, design: HugginsDesign, *, target: in
     for i in range(1, N_INTERVALS + 1):
         if parts:
             parts.append(gap)
-        parts.append(huggins_interval(rng, design, dichotic=i == target))
+        parts.append(huggins_interval(rng, design=design, dichotic=i == target))
     return np.concatenate(parts)
 
 
-def calibration_noise(rng: np.random.Generator, design: HugginsDesign) -> np.ndarray:
+def calibration_noise(rng: np.random.Generator, *, design: HugginsDesign) -> np.ndarray:
     """Diotic white noise at the screening level, shape (samples, 2)."""
-    return huggins_interval(rng, replace(design, interval_s=design.calibration_s), dichotic=False)
+    return huggins_interval(
+        rng, design=replace(design, interval_s=design.calibration_s), dichotic=False
+    )
 
 
 def _design_key(design: HugginsDesign) -> str:
@@ -130,9 +132,9 @@ def screening_sound_path(
     if not path.is_file():
         rng = np.random.default_rng([SCREENING_VERSION, 0 if target is None else target, variant])
         signal = (
-            calibration_noise(rng, design)
+            calibration_noise(rng, design=design)
             if target is None
-            else huggins_trial(rng, design, target=target)
+            else huggins_trial(rng, design=design, target=target)
         )
         _write_wav_atomic(path, signal, design.sample_rate)
     return path

@@ -88,13 +88,13 @@ class DesignReport:
 # --------------------------------------------------------------------------- conditions
 
 
-def condition_name(modality: str, method: str, *, several_methods: bool) -> str:
+def condition_name(modality: str, *, method: str, several_methods: bool) -> str:
     """``visual`` for a single-method study, ``visual-lrp-epsilon`` when methods are crossed."""
     return f"{modality}-{method}"[:64] if several_methods and method else modality
 
 
 def conditions_crossed(
-    modalities: Sequence[str], methods: Sequence[str]
+    modalities: Sequence[str], *, methods: Sequence[str]
 ) -> list[tuple[str, str, str]]:
     """Every (name, modality, method) of modality x method; ``methods`` empty = any method."""
     bad = [m for m in modalities if m not in MODALITY_ORDER]
@@ -106,7 +106,7 @@ def conditions_crossed(
     method_levels = list(dict.fromkeys(methods)) or [""]
     several = len(method_levels) > 1
     return [
-        (condition_name(mod, meth, several_methods=several), mod, meth)
+        (condition_name(mod, method=meth, several_methods=several), mod, meth)
         for mod in ordered
         for meth in method_levels
     ]
@@ -138,7 +138,7 @@ def study_conditions_set(
     already has sessions is refused, naming it. A study that has gone live keeps its
     conditions, except in the very save that creates it live or takes it live (``taking_live``).
     """
-    wanted = conditions_crossed(modalities, methods)
+    wanted = conditions_crossed(modalities, methods=methods)
     current = {(c.modality, c.method) for c in study.conditions.all()}
     if study.live_since and not taking_live and current != {(mod, meth) for _, mod, meth in wanted}:
         raise StudyFrozen(FROZEN_REASON.format(date=study.live_since.date()))
@@ -192,7 +192,9 @@ def study_create(
     when ``modalities`` is None, from ``conditions`` given as (name, modality, method).
     """
     conditions = (
-        conditions_crossed(modalities, methods) if modalities is not None else list(conditions)
+        conditions_crossed(modalities, methods=methods)
+        if modalities is not None
+        else list(conditions)
     )
     _check_conditions(bundle, conditions)
     with transaction.atomic():
@@ -327,11 +329,11 @@ def study_design_report(
         if conditions is None
         else [Cell(-i, n, mod, meth) for i, (n, mod, meth) in enumerate(conditions)]
     )
-    arms = study_arms(study, cells)
+    arms = study_arms(study, cells=cells)
     if not arms:
         report.errors.append("the study has no conditions")
         return report
-    items = study_items(study, practice, excluded)
+    items = study_items(study, practice=practice, excluded=excluded)
     methods = {c.method for arm in arms for c in arm.cells}
     missing = sorted(m for m in methods if m and m not in study.bundle.methods)
     if missing:
@@ -339,11 +341,11 @@ def study_design_report(
             f"methods {missing} are not in the bundle (it has {study.bundle.methods})"
         )
         return report
-    practice = recordings_group([i for i in items if i.practice], methods)
+    practice = recordings_group([i for i in items if i.practice], methods=methods)
     used = {r.name for r in practice}
     main = [
         r
-        for r in recordings_group([i for i in items if not i.practice], methods)
+        for r in recordings_group([i for i in items if not i.practice], methods=methods)
         if r.name not in used
     ]
     _pool_problems(
@@ -412,7 +414,7 @@ def study_conditions_problems(
     """Why the study's conditions cannot become ``modalities`` x ``methods`` (empty if they can)."""
     if not study.pk:
         return []
-    wanted = {(mod, meth) for _, mod, meth in conditions_crossed(modalities, methods)}
+    wanted = {(mod, meth) for _, mod, meth in conditions_crossed(modalities, methods=methods)}
     doomed = [c for c in study.conditions.all() if (c.modality, c.method) not in wanted]
     return [
         f"condition {c.name!r} already has sessions (pilot data?); delete them first or duplicate the study"

@@ -26,7 +26,7 @@ def main(bundle_dir: Path) -> int:
         print("tasks run eagerly: REDIS_URL is not in effect", file=sys.stderr)
         return 2
     job = import_job_create(source=bundle_dir)
-    done = job_wait(ImportJob, job.pk, timeout_s=40, poll_s=0.1)
+    done = job_wait(ImportJob, job_id=job.pk, timeout_s=40, poll_s=0.1)
     print(
         json.dumps(
             {

@@ -98,7 +98,7 @@ def test_live_accuracy_stays_hidden_until_the_researcher_clicks_to_see_it(
     assert sum(row.n for row in shown) == answers.count()
     assert sum(row.correct for row in shown) == answers.filter(answer_correct=True).count()
     for row in shown:
-        assert (row.low, row.high) == pytest.approx(wilson_interval(row.correct, row.n))
+        assert (row.low, row.high) == pytest.approx(wilson_interval(row.correct, n=row.n))
     assert admin_client.get(chart + "?phase=live&accuracy=show").status_code == 200
 
 

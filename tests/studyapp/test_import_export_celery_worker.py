@@ -123,7 +123,7 @@ def test_a_celery_worker_over_redis_runs_an_import_job_and_an_export_job(
         assert ImportJob.objects.get(pk=job.pk).status in {"queued", "running"}, (
             "ran in-process, not on the worker"
         )
-        job = job_wait(ImportJob, job.pk, timeout_s=TIMEOUT_S)
+        job = job_wait(ImportJob, job_id=job.pk, timeout_s=TIMEOUT_S)
         assert job.status == ImportJob.Status.SUCCEEDED, (
             job.message,
             job.problems,
@@ -136,7 +136,7 @@ def test_a_celery_worker_over_redis_runs_an_import_job_and_an_export_job(
         complete(study, "p1")
         settings.CELERY_TASK_ALWAYS_EAGER = False
         export = export_job_create(study=study)
-        export = job_wait(ExportJob, export.pk, timeout_s=TIMEOUT_S)
+        export = job_wait(ExportJob, job_id=export.pk, timeout_s=TIMEOUT_S)
         assert export.status == ExportJob.Status.SUCCEEDED, (
             export.message,
             log.read_text()[-3000:],
