@@ -34,7 +34,7 @@ widgets  # unused variable (studyapp/admin.py: StudyAdminForm.Meta, read by Mode
 StudyAppConfig  # unused class (studyapp/apps.py:4)
 _.handle_starttag  # unused method (studyapp/bots.py:99)
 _.handle_endtag  # unused method (studyapp/bots.py:111)
-abandoned  # unused variable (studyapp/dashboard.py:49)
+abandoned  # unused variable (studyapp/selectors/dashboard.py)
 env_str  # unused function (studyapp/env.py:18)
 env_bool  # unused function (studyapp/env.py:25)
 env_list  # unused function (studyapp/env.py:51)

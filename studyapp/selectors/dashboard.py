@@ -58,6 +58,11 @@ class ConditionAccuracy:
         return self.correct / self.n if self.n else float("nan")
 
 
+# The dashboard keeps its own Wilson interval rather than share one across the boundary:
+# contracts/ holds the two file formats, and a confidence interval is part of neither;
+# the analysis computes its intervals with statsmodels, which the web image does not
+# install. The two answer different questions (a progress display while a study runs,
+# the reported result afterwards) and are each checked against Newcombe (1998).
 def wilson_interval(k: int, *, n: int, z: float = Z95) -> tuple[float, float]:
     """Wilson score interval of a proportion ``k``/``n`` (``(nan, nan)`` when n is 0)."""
     if n == 0:
