@@ -133,6 +133,29 @@ def test_the_selector_check_catches_a_service_import_inside_a_function(tmp_path:
     ]
 
 
+# Private attributes of Django and argparse the web side once reached into (HOUSE_STYLE.md,
+# "documented APIs only"): each breaks silently on an upgrade.
+PRIVATE_APIS = (
+    "._state",
+    "set_cached_value",
+    "_prepare_cursor",
+    "._actions",
+    "_add_action",
+    "_meta.concrete_fields",
+)
+
+
+def test_the_web_side_uses_no_private_django_or_argparse_attribute() -> None:
+    found = [
+        f"{path.relative_to(REPO)}: {name}"
+        for path in sorted((REPO / "studyapp").rglob("*.py"))
+        if "migrations" not in path.parts
+        for name in PRIVATE_APIS
+        if name in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
+
+
 @pytest.mark.parametrize("path", CONTRACT_MODULES, ids=lambda p: p.name)
 def test_contract_modules_import_only_the_standard_library(path: Path) -> None:
     import sys

@@ -283,8 +283,12 @@ def study_duplicate(*, study: Study, slug: str = "", title: str = "") -> Study:
     """
     new_slug, version = (slug, 0) if slug else _next_slug(study.slug)
     skip = {"id", "slug", "title", "status", "live_since", "created_at", "updated_at"}
+    # The documented Options.get_fields(): the study's own columns (the many-to-many
+    # choices are copied below, the reverse relations are other rows).
     values = {
-        f.name: getattr(study, f.name) for f in Study._meta.concrete_fields if f.name not in skip
+        f.name: getattr(study, f.name)
+        for f in Study._meta.get_fields()
+        if f.concrete and not f.many_to_many and f.name not in skip
     }
     base_title = re.sub(r" \(version \d+\)$", "", study.title)
     with transaction.atomic():
