@@ -46,10 +46,11 @@ from studyapp.models import (
     Study,
     Trial,
 )
+from studyapp.selectors.designs import study_design_problems
+from studyapp.selectors.jobs import export_expired, export_expires_at
+from studyapp.selectors.studies import study_factor_levels, study_frozen_reason, study_is_frozen
 from studyapp.services.archives import archive_check_headers
 from studyapp.services.bundles import bundle_upload_store
-from studyapp.services.designs import study_design_problems
-from studyapp.services.export_retention import export_expired, export_expires_at
 from studyapp.services.job_leases import job_state_note
 from studyapp.services.jobs import export_job_create, import_job_create
 from studyapp.services.participants import (
@@ -66,9 +67,6 @@ from studyapp.services.studies import (
     study_conditions_set,
     study_design_report,
     study_duplicate,
-    study_factor_levels,
-    study_frozen_reason,
-    study_is_frozen,
     study_save,
 )
 
@@ -250,7 +248,7 @@ class StudyAdminForm(forms.ModelForm):
         if problems:
             self.add_error("modalities", problems)
             return None
-        return conditions_crossed(self.cleaned_data["modalities"], methods)
+        return conditions_crossed(self.cleaned_data["modalities"], methods=methods)
 
     def _pks(self, name: str, probe: Study) -> set[int] | None:
         if name not in self.cleaned_data:

@@ -1,222 +1,66 @@
-"""Read-only numbers and charts for the researcher dashboard.
+"""The researcher dashboard's charts as data the browser draws (its numbers: ``selectors.dashboard``).
 
-Counts are per arm (the condition, in a between-participant design) and per phase:
-pilot sessions and live sessions are never mixed. Accuracy is computed here but the
-view shows it for live data only behind an explicit click, so nobody peeks at the
-outcome by accident while the study runs.
+The page's script (``static/studyapp/dashboard-charts.js``) fetches one of these as
+JSON and draws it as SVG, so the server never writes markup by hand and the chart
+needs no inline script or style.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
-from dataclasses import dataclass, field
-from datetime import timedelta
-from html import escape
+from typing import Any
 
-from django.db.models import Count, Q
-from django.utils import timezone
+from studyapp.selectors.dashboard import ConditionAccuracy, GroupStatus
 
-from studyapp.models import Participant, Response, Study, Trial
-from studyapp.services.assignment import study_arms
-
-Z95 = 1.959963984540054
-STATUS_COLOURS = {  # colour-blind-safe (Okabe-Ito)
-    "completed": "#009E73",
-    "active": "#0072B2",
-    "abandoned": "#E69F00",
-    "screened_out": "#CC79A7",
-    "declined": "#999999",
-}
-STATUS_LABELS = {
-    "completed": "completed",
-    "active": "active",
-    "abandoned": "abandoned",
-    "screened_out": "screened out",
-    "declined": "declined",
-}
+# Outcomes in the order the bars stack them, with colour-blind-safe colours (Okabe-Ito).
+OUTCOMES = (
+    ("completed", "completed", "#009E73"),
+    ("active", "active", "#0072B2"),
+    ("abandoned", "abandoned", "#E69F00"),
+    ("screened_out", "screened out", "#CC79A7"),
+    ("declined", "declined", "#999999"),
+)
 
 
-@dataclass
-class GroupStatus:
-    """Sessions of one arm. ``started`` counts every session, whatever became of it."""
-
-    arm: str
-    conditions: list[str]
-    started: int = 0
-    completed: int = 0
-    active: int = 0
-    abandoned: int = 0
-    screened_out: int = 0
-    declined: int = 0
-    minutes: list[float] = field(default_factory=list)
-
-    @property
-    def median_minutes(self) -> float | None:
-        """Median minutes from start to completion of this group's completed sessions."""
-        return statistics.median(self.minutes) if self.minutes else None
-
-
-@dataclass(frozen=True)
-class ConditionAccuracy:
-    """Main-trial accuracy of one condition with a Wilson 95% interval."""
-
-    condition: str
-    n: int
-    correct: int
-    low: float
-    high: float
-
-    @property
-    def accuracy(self) -> float:
-        """Share of correct answers (nan without answers)."""
-        return self.correct / self.n if self.n else float("nan")
-
-
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval of a proportion ``k``/``n`` (``(nan, nan)`` when n is 0)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _bucket(status: str, last_seen_ok: bool) -> str:
-    if status in (Participant.Status.STARTED, Participant.Status.IN_PROGRESS):
-        return "active" if last_seen_ok else "abandoned"
-    return status
-
-
-def dashboard_status(*, study: Study, pilot: bool) -> list[GroupStatus]:
-    """Session counts and completion times per arm, for pilot or live sessions."""
-    groups = {
-        arm.label: GroupStatus(arm.label, [c.name for c in arm.cells]) for arm in study_arms(study)
-    }
-    cutoff = timezone.now() - timedelta(minutes=study.time_limit_minutes)
-    rows = Participant.objects.filter(study=study, is_pilot=pilot).values_list(
-        "arm", "condition__name", "status", "last_seen_at", "started_at", "completed_at"
-    )
-    for arm, condition, status, last_seen, started, completed in rows.iterator():
-        group = groups.setdefault(arm or condition or "?", GroupStatus(arm or condition or "?", []))
-        group.started += 1
-        bucket = _bucket(status, last_seen >= cutoff)
-        setattr(group, bucket, getattr(group, bucket) + 1)
-        if status == Participant.Status.COMPLETED and completed:
-            group.minutes.append((completed - started).total_seconds() / 60)
-    return list(groups.values())
-
-
-def dashboard_accuracy(*, study: Study, pilot: bool) -> list[ConditionAccuracy]:
-    """Accuracy of main trials per condition so far (catch and practice trials left out)."""
-    rows = (
-        Response.objects.filter(
-            trial__participant__study=study,
-            trial__participant__is_pilot=pilot,
-            trial__kind=Trial.Kind.MAIN,
-        )
-        .values("trial__condition__name")
-        .annotate(n=Count("id"), k=Count("id", filter=Q(answer_correct=True)))
-        .order_by("trial__condition__position", "trial__condition__name")
-    )
-    return [
-        ConditionAccuracy(
-            r["trial__condition__name"], r["n"], r["k"], *wilson_interval(r["k"], r["n"])
-        )
-        for r in rows
-    ]
-
-
-def median_minutes(groups: list[GroupStatus]) -> float | None:
-    """Median completion time in minutes over all groups (None before anyone completed)."""
-    minutes = [m for g in groups for m in g.minutes]
-    return statistics.median(minutes) if minutes else None
-
-
-# --------------------------------------------------------------------------- SVG charts
-# Presentation attributes only (no style attributes), so the strict CSP holds.
-
-_ROW, _LABEL_W, _BAR_W, _TOP = 30, 190, 420, 40
-
-
-def _svg(width: int, height: int, body: list[str], title: str) -> str:
-    return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-        'font-family="sans-serif" font-size="12">'
-        f"<title>{escape(title)}</title>" + "".join(body) + "</svg>"
-    )
-
-
-def status_chart_svg(
+def status_chart(
     groups: list[GroupStatus], *, target: int = 0, title: str = "Sessions per group"
-) -> str:
-    """Stacked horizontal bars of session outcomes per arm, with the target as a dashed line."""
-    scale_max = max([target, *(g.started for g in groups), 1])
-    unit = _BAR_W / scale_max
-    body = [f'<text x="0" y="18" font-weight="bold">{escape(title)}</text>']
-    for i, group in enumerate(groups):
-        y = _TOP + i * _ROW
-        body.append(
-            f'<text x="{_LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(group.arm)}</text>'
-        )
-        x = float(_LABEL_W)
-        for key, colour in STATUS_COLOURS.items():
-            n = getattr(group, key)
-            if n:
-                body.append(
-                    f'<rect x="{x:.1f}" y="{y + 4}" width="{n * unit:.1f}" height="{_ROW - 8}" fill="{colour}">'
-                    f"<title>{escape(group.arm)}: {n} {STATUS_LABELS[key]}</title></rect>"
-                )
-                x += n * unit
-        body.append(f'<text x="{x + 6:.1f}" y="{y + 17}">{group.started}</text>')
-    bottom = _TOP + len(groups) * _ROW
-    if target:
-        tx = _LABEL_W + target * unit
-        body.append(
-            f'<line x1="{tx:.1f}" y1="{_TOP - 4}" x2="{tx:.1f}" y2="{bottom}" stroke="#000" '
-            f'stroke-dasharray="4 3"><title>target {target} per group</title></line>'
-        )
-        body.append(
-            f'<text x="{tx:.1f}" y="{_TOP - 8}" text-anchor="middle">target {target}</text>'
-        )
-    body += _legend(bottom + 16)
-    return _svg(_LABEL_W + _BAR_W + 60, bottom + 40, body, title)
+) -> dict[str, Any]:
+    """Stacked bars of session outcomes per arm, with the target per group (0: none)."""
+    return {
+        "kind": "status",
+        "title": title,
+        "target": target,
+        "outcomes": [{"key": k, "label": label, "colour": c} for k, label, c in OUTCOMES],
+        "groups": [
+            {
+                "label": group.arm,
+                "started": group.started,
+                "counts": {key: getattr(group, key) for key, _, _ in OUTCOMES},
+            }
+            for group in groups
+        ],
+    }
 
 
-def _legend(y: int) -> list[str]:
-    items, x = [], _LABEL_W
-    for key, colour in STATUS_COLOURS.items():
-        items.append(f'<rect x="{x}" y="{y - 10}" width="12" height="12" fill="{colour}"/>')
-        items.append(f'<text x="{x + 16}" y="{y}">{STATUS_LABELS[key]}</text>')
-        x += 24 + 7 * len(STATUS_LABELS[key])
-    return items
-
-
-def accuracy_chart_svg(
+def accuracy_chart(
     rows: list[ConditionAccuracy], *, title: str = "Accuracy so far (95% CI)"
-) -> str:
-    """Horizontal bars of accuracy per condition with Wilson intervals; chance is not drawn."""
-    body = [f'<text x="0" y="18" font-weight="bold">{escape(title)}</text>']
-    bottom = _TOP + len(rows) * _ROW
-    for tick in (0, 0.25, 0.5, 0.75, 1.0):  # grid first, so the bars and intervals sit on top
-        x = _LABEL_W + tick * _BAR_W
-        body.append(f'<line x1="{x:.1f}" y1="{_TOP}" x2="{x:.1f}" y2="{bottom}" stroke="#ccc"/>')
-        body.append(f'<text x="{x:.1f}" y="{bottom + 14}" text-anchor="middle">{tick:.0%}</text>')
-    for i, row in enumerate(rows):
-        y = _TOP + i * _ROW
-        body.append(
-            f'<text x="{_LABEL_W - 8}" y="{y + 17}" text-anchor="end">{escape(row.condition)}</text>'
-        )
-        if row.n:
-            body.append(
-                f'<rect x="{_LABEL_W}" y="{y + 4}" width="{row.accuracy * _BAR_W:.1f}" height="{_ROW - 8}" '
-                f'fill="#0072B2" fill-opacity="0.6"/>'
-            )
-            lo, hi = _LABEL_W + row.low * _BAR_W, _LABEL_W + row.high * _BAR_W
-            body.append(
-                f'<line x1="{lo:.1f}" y1="{y + 15}" x2="{hi:.1f}" y2="{y + 15}" stroke="#000" stroke-width="2"/>'
-            )
-        body.append(f'<text x="{_LABEL_W + _BAR_W + 16}" y="{y + 17}">{row.correct}/{row.n}</text>')
-    return _svg(_LABEL_W + _BAR_W + 90, bottom + 24, body, title)
+) -> dict[str, Any]:
+    """Bars of accuracy per condition with their Wilson intervals (None where there are no answers)."""
+    return {
+        "kind": "accuracy",
+        "title": title,
+        "rows": [
+            {
+                "label": row.condition,
+                "n": row.n,
+                "correct": row.correct,
+                **{k: _number(getattr(row, k)) for k in ("accuracy", "low", "high")},
+            }
+            for row in rows
+        ],
+    }
+
+
+def _number(value: float) -> float | None:
+    # JSON has no NaN: a condition without answers has no accuracy.
+    return None if math.isnan(value) else value

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.urls import reverse
 
 from studyapp.models import Participant, Study
-from studyapp.services.assignment import study_arms
-from studyapp.services.designs import design_baseline_task
+from studyapp.selectors.assignment import study_arms
+from studyapp.selectors.designs import design_baseline_task
 
 # Prolific replaces these placeholders in the study URL with the participant's ids; the
 # entry page stores them (studyapp.services.participants.RECRUITMENT_FIELDS).

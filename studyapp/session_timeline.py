@@ -14,7 +14,7 @@ from datetime import datetime
 from django.db.models import Q
 
 from studyapp.models import AudioEvent, Participant, Response, Study, Trial
-from studyapp.services.questions import question_cells
+from studyapp.selectors.questions import question_cells
 
 
 @dataclass(frozen=True)

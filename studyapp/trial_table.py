@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from studyapp.models import Study
-from studyapp.services.assignment import assignment_plan, study_arms
+from studyapp.selectors.assignment import assignment_plan, study_arms
 
 COLUMNS = (
     "position",

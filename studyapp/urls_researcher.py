@@ -12,7 +12,9 @@ urlpatterns = [
         name="session-timeline",
     ),
     path(
-        "studies/<slug:slug>/chart-<str:kind>.svg", views_researcher.study_chart, name="study-chart"
+        "studies/<slug:slug>/chart-<str:kind>.json",
+        views_researcher.study_chart,
+        name="study-chart",
     ),
     path("exports/<str:token>/download/", views_researcher.export_download, name="export-download"),
 ]

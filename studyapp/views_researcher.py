@@ -6,19 +6,14 @@ from pathlib import Path
 
 from django.contrib import admin
 from django.contrib.admin.views.decorators import staff_member_required
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
-from studyapp.dashboard import (
-    accuracy_chart_svg,
-    dashboard_accuracy,
-    dashboard_status,
-    median_minutes,
-    status_chart_svg,
-)
+from studyapp.dashboard import accuracy_chart, status_chart
 from studyapp.models import Study
-from studyapp.services.jobs import export_job_file
+from studyapp.selectors.dashboard import dashboard_accuracy, dashboard_status, median_minutes
+from studyapp.selectors.jobs import export_job_file
 from studyapp.session_timeline import (
     participant_final_state,
     participant_find,
@@ -99,19 +94,19 @@ def _totals(groups: list) -> dict[str, int]:
 
 @staff_member_required
 @require_GET
-def study_chart(request: HttpRequest, slug: str, kind: str) -> HttpResponse:
-    """The dashboard's charts as SVG images (server-rendered, no scripts)."""
+def study_chart(request: HttpRequest, slug: str, kind: str) -> JsonResponse:
+    """The numbers of one dashboard chart as JSON; the page's script draws them."""
     study = get_object_or_404(Study, slug=slug)
     pilot = _phase(request, study)
     if kind == "status":
-        svg = status_chart_svg(
+        chart = status_chart(
             dashboard_status(study=study, pilot=pilot), target=study.target_per_condition
         )
     elif kind == "accuracy" and _accuracy_visible(request, pilot):
-        svg = accuracy_chart_svg(dashboard_accuracy(study=study, pilot=pilot))
+        chart = accuracy_chart(dashboard_accuracy(study=study, pilot=pilot))
     else:
         raise Http404("no such chart")
-    response = HttpResponse(svg, content_type="image/svg+xml")
+    response = JsonResponse(chart)
     response["Cache-Control"] = "no-store"
     return response
 

@@ -2,7 +2,8 @@
 
 explainer never imports django; studyapp never imports torch, explainer or analysis;
 analysis never imports django, torch, explainer or studyapp. What crosses a boundary
-is one of the two file formats in ``contracts``, which imports none of them.
+is one of the two file formats in ``contracts``, which imports none of them. Inside
+studyapp, the reads (``selectors``) never import the writes (``services``).
 """
 
 from __future__ import annotations
@@ -94,6 +95,65 @@ def test_the_boundary_check_flags_web_code_reaching_into_the_explainer(tmp_path:
         assert violations("studyapp") == ["studyapp/x.py imports explainer.models.AudioNet"]
     finally:
         globals()["REPO"] = saved
+
+
+def selector_violations(root: Path) -> list[str]:
+    """Imports of ``studyapp.services`` (at any depth, in any function) by a selector module.
+
+    A relative import is flagged too: it would hide what it reaches from this check.
+    """
+    found = []
+    for path in sorted((root / "studyapp" / "selectors").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        if any(isinstance(n, ast.ImportFrom) and n.level for n in ast.walk(tree)):
+            found.append(f"{path.relative_to(root)} has a relative import")
+        found += [
+            f"{path.relative_to(root)} imports {name}"
+            for name in imported_modules(path)
+            if name == "studyapp.services" or name.startswith("studyapp.services.")
+        ]
+    return found
+
+
+def test_selectors_never_import_services() -> None:
+    assert (REPO / "studyapp" / "selectors" / "__init__.py").is_file()
+    assert selector_violations(REPO) == []
+
+
+def test_the_selector_check_catches_a_service_import_inside_a_function(tmp_path: Path) -> None:
+    (tmp_path / "studyapp" / "selectors").mkdir(parents=True)
+    (tmp_path / "studyapp" / "selectors" / "x.py").write_text(
+        "from studyapp.selectors.designs import design_task\n"
+        "def f():\n    from studyapp.services import exports\n"
+        "    from ..services.jobs import export_job_run\n"
+    )
+    assert selector_violations(tmp_path) == [
+        "studyapp/selectors/x.py has a relative import",
+        "studyapp/selectors/x.py imports studyapp.services.exports",
+    ]
+
+
+# Private attributes of Django and argparse the web side once reached into (HOUSE_STYLE.md,
+# "documented APIs only"): each breaks silently on an upgrade.
+PRIVATE_APIS = (
+    "._state",
+    "set_cached_value",
+    "_prepare_cursor",
+    "._actions",
+    "_add_action",
+    "_meta.concrete_fields",
+)
+
+
+def test_the_web_side_uses_no_private_django_or_argparse_attribute() -> None:
+    found = [
+        f"{path.relative_to(REPO)}: {name}"
+        for path in sorted((REPO / "studyapp").rglob("*.py"))
+        if "migrations" not in path.parts
+        for name in PRIVATE_APIS
+        if name in path.read_text(encoding="utf-8")
+    ]
+    assert found == []
 
 
 @pytest.mark.parametrize("path", CONTRACT_MODULES, ids=lambda p: p.name)

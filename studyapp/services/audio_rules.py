@@ -19,7 +19,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from studyapp.models import Condition, Study, Trial
-from studyapp.services.designs import design_shows_explanation
+from studyapp.selectors.designs import design_shows_explanation
 
 # Share of the clip's duration that must have played, by the browser's clock, between
 # a start from the beginning and ``ended``: generous for slow devices, tight enough to
@@ -34,7 +34,7 @@ MEDIA_LABELS = {
 }
 
 
-def required_media(trial: Trial, study: Study | None = None) -> list[str]:
+def required_media(trial: Trial, *, study: Study | None = None) -> list[str]:
     """Players the participant must use on this trial's page (``study``: the trial's, if at hand)."""
     study = study or trial.participant.study
     modality = trial.condition.modality
@@ -53,14 +53,14 @@ def _sorted(events: Iterable[dict[str, Any]], media: str) -> list[dict[str, Any]
     return sorted((e for e in events if e["media"] == media), key=lambda e: e["client_ms"])
 
 
-def play_count(events: Sequence[dict[str, Any]], media: str) -> int:
+def play_count(events: Sequence[dict[str, Any]], *, media: str) -> int:
     """How many times playback of ``media`` started from the beginning."""
     mine = _sorted(events, media)
     first = any(e["event"] == "play" for e in mine)
     return int(first) + sum(1 for e in mine if e["event"] == "replay")
 
 
-def heard_to_end(events: Sequence[dict[str, Any]], media: str, duration_s: float | None) -> bool:
+def heard_to_end(events: Sequence[dict[str, Any]], *, media: str, duration_s: float | None) -> bool:
     """True if some playback ran from the beginning to ``ended``.
 
     With a known duration, the time actually spent playing (start to pause or end,
@@ -99,7 +99,7 @@ def audio_rule_problems(
 ) -> list[str]:
     """Every way the event log breaks the study's audio rules (empty if none)."""
     problems = []
-    required = required_media(trial, study)
+    required = required_media(trial, study=study)
     for media in {e["media"] for e in events} - set(required):
         problems.append(
             f"events for the {MEDIA_LABELS[media]} player, which this trial does not have"
@@ -113,7 +113,7 @@ def audio_rule_problems(
             )
         if study.audio_must_finish:
             duration = None if study.allow_seeking else _duration(trial, media)
-            if not heard_to_end(events, media, duration):
+            if not heard_to_end(events, media=media, duration_s=duration):
                 problems.append(f"the {label} was not heard to the end")
     return problems
 
@@ -128,7 +128,7 @@ def listening_floor_s(*, study: Study, trial: Trial) -> float:
     """
     if not study.audio_must_finish:
         return 0.0
-    total = sum(_duration(trial, media) or 0.0 for media in required_media(trial, study))
+    total = sum(_duration(trial, media) or 0.0 for media in required_media(trial, study=study))
     return max(0.0, MIN_LISTENED_SHARE * total - LISTEN_SLACK_MS / 1000)
 
 

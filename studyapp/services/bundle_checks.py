@@ -18,7 +18,7 @@ from contracts import bundle_media
 MAX_IMAGE_PIXELS = 4000 * 4000
 
 
-def image_problems(path: Path, rel: str) -> tuple[list[str], dict[str, int]]:
+def image_problems(path: Path, *, rel: str) -> tuple[list[str], dict[str, int]]:
     """Problems with one image (decodable PNG, size in pixels) and its width and height."""
     try:
         with Image.open(path) as img:
@@ -37,7 +37,7 @@ def image_problems(path: Path, rel: str) -> tuple[list[str], dict[str, int]]:
 
 
 def media_problems(
-    bundle_dir: Path, manifest: dict[str, Any]
+    bundle_dir: Path, *, manifest: dict[str, Any]
 ) -> tuple[list[str], dict[str, dict[str, Any]]]:
     """Decode every file once; return problems and per-path media info for storage."""
     audio = manifest["audio"]
@@ -55,7 +55,7 @@ def media_problems(
             if entry["media_type"] == "audio/wav":
                 found, levels[rel], infos[rel] = _audio(path, rel, audio)
             else:
-                found, infos[rel] = image_problems(path, rel)
+                found, infos[rel] = image_problems(path, rel=rel)
             problems.extend(found)
         pair = [
             levels.get(stim["files"][role]["path"])

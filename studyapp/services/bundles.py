@@ -27,7 +27,7 @@ def bundle_validate(*, bundle_dir: Path) -> tuple[dict[str, Any], dict[str, dict
     manifest = read_manifest(bundle_dir)
     file_problems = check_bundle_files(bundle_dir, manifest)
     # Decode whatever is readable too, so one run reports every problem at once.
-    media, infos = media_problems(bundle_dir, manifest)
+    media, infos = media_problems(bundle_dir, manifest=manifest)
     if file_problems or media:
         raise BundleError(file_problems + media)
     return manifest, infos
@@ -117,7 +117,9 @@ def _ground_truth(stim: dict[str, Any]) -> dict[str, Any]:
 def _store(
     bundle_dir: Path, entry: dict[str, Any], info: dict[str, Any], added: list[Path]
 ) -> MediaFile:
-    target = Path(settings.MEDIA_ROOT) / media_relative_path(entry["sha256"], entry["media_type"])
+    target = Path(settings.MEDIA_ROOT) / media_relative_path(
+        entry["sha256"], media_type=entry["media_type"]
+    )
     if not target.exists():
         added.append(target)
     return media_store(

@@ -3,7 +3,7 @@
 An export zip holds a whole study's answers, and recruitment ids when asked for. A copy
 left on the server for years is a leak waiting to happen and cannot be called back,
 while the data itself stays in the database, so a researcher can export again at any
-time. The download link stops working at the deadline (:func:`export_expired`), and
+time. The download link stops working at the deadline (``selectors.jobs.export_expired``), and
 the web-jobs workers' sweep (``tasks.sweep_jobs``, sent by Celery beat) deletes the
 file and says so on the job (:func:`exports_expire`).
 """
@@ -17,19 +17,6 @@ from django.conf import settings
 from django.utils import timezone
 
 from studyapp.models import ExportJob, Job
-
-
-def export_expires_at(job: ExportJob) -> datetime | None:
-    """When the job's archive stops being offered (None: never, or not finished)."""
-    days = settings.EXPORT_KEEP_DAYS  # (None: kept for ever)
-    if days is None or job.finished_at is None:
-        return None
-    return job.finished_at + timedelta(days=days)
-
-
-def export_expired(job: ExportJob, now: datetime | None = None) -> bool:
-    expires = export_expires_at(job)
-    return expires is not None and expires <= (now or timezone.now())
 
 
 def exports_expire(now: datetime | None = None) -> list[str]:

@@ -11,43 +11,26 @@ from __future__ import annotations
 
 import secrets
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
 from django.conf import settings
 
 from contracts.bundle_format import BundleError, heard_label_baseline_warnings
-from studyapp.models import ExportJob, ImportJob, Job, Study
+from studyapp.models import ExportJob, ImportJob, Study
 from studyapp.services.bundles import bundle_import, bundle_import_archive
-from studyapp.services.export_retention import export_expired
 from studyapp.services.exports import export_write
 from studyapp.services.job_leases import job_claim, job_finish, job_heartbeat, job_queue
 
-FINISHED = {Job.Status.SUCCEEDED, Job.Status.FAILED}
 __all__ = [
     "job_claim",
     "job_finish",
     "job_queue",
-    "job_wait",
     "import_job_create",
     "import_job_run",
     "export_job_create",
     "export_job_run",
-    "export_job_file",
 ]
-
-
-def job_wait(
-    model: type[Job], job_id: int, *, timeout_s: float = 600.0, poll_s: float = 0.2
-) -> Job:
-    """Block until a job is finished (or the timeout passes); return its row."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        job = model.objects.get(pk=job_id)
-        if job.status in FINISHED or time.monotonic() > deadline:
-            return job
-        time.sleep(poll_s)
 
 
 # --------------------------------------------------------------------------- imports
@@ -192,20 +175,3 @@ def _zip_folder(folder: Path, target: Path, *, part: str = "tmp") -> Path:
             zf.write(path, f"{folder.name}/{path.name}")
     tmp.replace(target)
     return target
-
-
-def export_job_file(*, token: str) -> ExportJob | None:
-    """The finished export job with this download token, if its file is still there and not past its deadline."""
-    job = (
-        ExportJob.objects.select_related("study")
-        .filter(download_token=token, status=Job.Status.SUCCEEDED)
-        .first()
-    )
-    if (
-        job is None
-        or not job.archive_path
-        or export_expired(job)
-        or not Path(job.archive_path).is_file()
-    ):
-        return None
-    return job

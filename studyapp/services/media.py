@@ -13,7 +13,7 @@ from studyapp.models import MediaFile
 SUFFIXES = {"audio/wav": ".wav", "image/png": ".png"}
 
 
-def media_relative_path(sha256: str, media_type: str) -> str:
+def media_relative_path(sha256: str, *, media_type: str) -> str:
     return f"{sha256[:2]}/{sha256}{SUFFIXES[media_type]}"
 
 
@@ -27,7 +27,7 @@ def media_store(
     """
     digest = sha256 or sha256_file(source)
     existing = MediaFile.objects.filter(sha256=digest).first()
-    rel = media_relative_path(digest, media_type)
+    rel = media_relative_path(digest, media_type=media_type)
     target = Path(settings.MEDIA_ROOT) / rel
     if not target.is_file():
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from studyapp.models import AudioEvent, Condition, Participant, Response, Study, Trial
-from studyapp.selectors import open_trials as open_trials_of
-from studyapp.services.assignment import Assignment, assignment_in_arm, assignment_make
+from studyapp.selectors.assignment import Assignment, assignment_in_arm, assignment_make
+from studyapp.selectors.designs import allowed_answers, design_answer_correct
+from studyapp.selectors.participants import open_trials as open_trials_of
+from studyapp.selectors.participants import participant_resumable, recruitment_key
+from studyapp.selectors.questions import questions_pending
 from studyapp.services.audio_rules import answered_too_soon, audio_rule_problems, play_count
-from studyapp.services.designs import allowed_answers, design_answer_correct
-from studyapp.services.questions import questions_pending
 
 RECRUITMENT_FIELDS = {
     "PROLIFIC_PID": "prolific_pid",
@@ -44,21 +45,6 @@ class AnswerRejected(ValueError):
     def __init__(self, message: str, code: str = "invalid") -> None:
         self.code = code
         super().__init__(message)
-
-
-def recruitment_key(recruitment: dict[str, str]) -> str | None:
-    """The id that makes a second arrival resume the first session."""
-    if recruitment.get("prolific_pid"):
-        return f"prolific:{recruitment['prolific_pid']}"
-    if recruitment.get("participant_label"):
-        return f"label:{recruitment['participant_label']}"
-    return None
-
-
-def participant_resumable(*, study: Study, recruitment: dict[str, str]) -> Participant | None:
-    """The session this recruitment id already has in ``study``, if any."""
-    key = recruitment_key(recruitment)
-    return Participant.objects.filter(study=study, recruitment_key=key).first() if key else None
 
 
 def participant_enroll(*, study: Study, recruitment: dict[str, str]) -> tuple[Participant, bool]:
@@ -164,7 +150,7 @@ def participant_expire_if_idle(*, participant: Participant) -> bool:
     """Mark an active session abandoned after ``time_limit_minutes`` without activity.
 
     Its condition slot has already been released to new arrivals by then (see
-    ``services.assignment``), so letting it continue could overfill a condition.
+    ``selectors.assignment``), so letting it continue could overfill a condition.
     """
     limit = participant.study.time_limit_minutes
     if participant.status not in ACTIVE or not limit:
@@ -259,7 +245,7 @@ class Answer:
     hidden_ms: float | None = None
 
 
-def answer_is_correct(trial: Trial, answer: str) -> bool:
+def answer_is_correct(trial: Trial, *, answer: str) -> bool:
     if trial.kind == Trial.Kind.CATCH:
         return answer == trial.expected_answer
     return design_answer_correct(
@@ -267,7 +253,7 @@ def answer_is_correct(trial: Trial, answer: str) -> bool:
     )
 
 
-def asks_rating(study: Study, modality: str) -> bool:
+def asks_rating(study: Study, *, modality: str) -> bool:
     """Whether a trial shown in ``modality`` asks how helpful the explanation was: only
     where there is an explanation to rate."""
     return study.ask_rating and modality != Condition.Modality.NONE
@@ -402,7 +388,7 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
         response = Response.objects.select_for_update().get(pk=existing.pk)
         response.answer, response.answer_correct = (
             answer.answer,
-            answer_is_correct(trial, answer.answer),
+            answer_is_correct(trial, answer=answer.answer),
         )
         response.rating, response.confidence = answer.rating, answer.confidence
         response.submission_key, response.revised_at = answer.submission_key, timezone.now()
@@ -422,7 +408,7 @@ def _repeat_or_revise(existing: Response, trial: Trial, answer: Answer, study: S
 
 def _with_rating(trial: Trial, answer: Answer) -> Answer:
     """The answer with the rating this trial asks (required) or none (a trial without an explanation)."""
-    if not asks_rating(trial.participant.study, trial.condition.modality):
+    if not asks_rating(trial.participant.study, modality=trial.condition.modality):
         return replace(answer, rating=None)
     if answer.rating is None:
         raise AnswerRejected("a helpfulness rating (1-7) is required")
@@ -440,13 +426,13 @@ def _create_response(trial: Trial, answer: Answer) -> Response:
     response = Response(
         trial=trial,
         answer=answer.answer,
-        answer_correct=answer_is_correct(trial, answer.answer),
+        answer_correct=answer_is_correct(trial, answer=answer.answer),
         rating=answer.rating,
         confidence=answer.confidence,
         rt_ms=answer.rt_ms,
         server_rt_ms=server_rt,
-        plays_original=play_count(answer.events, "original"),
-        plays_explanation=play_count(answer.events, "explanation"),
+        plays_original=play_count(answer.events, media="original"),
+        plays_explanation=play_count(answer.events, media="explanation"),
         submission_key=answer.submission_key,
         focus_losses=answer.focus_losses,
         hidden_count=answer.hidden_count,

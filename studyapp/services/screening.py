@@ -30,43 +30,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from studyapp.models import Participant
-
-SCREENING_METHOD = "huggins-pitch"
-SCREENING_VERSION = 1
-N_INTERVALS = 3
-POOL_VARIANTS = 4
-
-
-@dataclass(frozen=True)
-class HugginsDesign:
-    """Stimulus parameters (defaults follow Milne et al., 2021).
-
-    Tests may shorten the durations through the optional Django setting
-    ``HEARXAI_SCREENING`` (a dict of field overrides), to keep browser runs short.
-    """
-
-    sample_rate: int = 44_100  # Hz
-    interval_s: float = 1.0  # duration of each noise interval
-    gap_s: float = 0.5  # silence between intervals
-    ramp_s: float = 0.02  # raised-cosine on/off ramps, avoid clicks
-    centre_hz: float = 600.0  # centre of the phase-inverted band
-    band_fraction: float = 0.06  # band edges at centre * (1 -/+ fraction)
-    rms: float = 0.05  # noise level before the participant's volume (about -26 dBFS)
-    calibration_s: float = 2.0  # duration of the calibration noise
-
-    @property
-    def total_s(self) -> float:
-        return N_INTERVALS * self.interval_s + (N_INTERVALS - 1) * self.gap_s
-
-    def interval_bounds_s(self) -> list[tuple[float, float]]:
-        """(start, end) of each interval in seconds, for the page's interval highlight."""
-        step = self.interval_s + self.gap_s
-        return [(i * step, i * step + self.interval_s) for i in range(N_INTERVALS)]
-
-
-def screening_design() -> HugginsDesign:
-    overrides = getattr(settings, "HEARXAI_SCREENING", None) or {}
-    return replace(HugginsDesign(), **overrides)
+from studyapp.selectors.screening import (
+    N_INTERVALS,
+    POOL_VARIANTS,
+    SCREENING_VERSION,
+    HugginsDesign,
+    screening_design,
+    screening_state,
+)
 
 
 def _ramped(signal: np.ndarray, design: HugginsDesign) -> np.ndarray:
@@ -81,7 +52,7 @@ def _ramped(signal: np.ndarray, design: HugginsDesign) -> np.ndarray:
 
 
 def huggins_interval(
-    rng: np.random.Generator, design: HugginsDesign, *, dichotic: bool
+    rng: np.random.Generator, *, design: HugginsDesign, dichotic: bool
 ) -> np.ndarray:
     """One noise interval, shape (samples, 2): left, right.
 
@@ -106,7 +77,7 @@ def huggins_interval(
     return _ramped(stereo, design)
 
 
-def huggins_trial(rng: np.random.Generator, design: HugginsDesign, *, target: int) -> np.ndarray:
+def huggins_trial(rng: np.random.Generator, *, design: HugginsDesign, target: int) -> np.ndarray:
     """Three intervals with the Huggins-pitch one at ``target`` (1-based), shape (samples, 2)."""
     if target not in range(1, N_INTERVALS + 1):
         raise ValueError(f"target interval must be 1..{N_INTERVALS}, got {target}")
@@ -115,13 +86,15 @@ def huggins_trial(rng: np.random.Generator, design: HugginsDesign, *, target: in
     for i in range(1, N_INTERVALS + 1):
         if parts:
             parts.append(gap)
-        parts.append(huggins_interval(rng, design, dichotic=i == target))
+        parts.append(huggins_interval(rng, design=design, dichotic=i == target))
     return np.concatenate(parts)
 
 
-def calibration_noise(rng: np.random.Generator, design: HugginsDesign) -> np.ndarray:
+def calibration_noise(rng: np.random.Generator, *, design: HugginsDesign) -> np.ndarray:
     """Diotic white noise at the screening level, shape (samples, 2)."""
-    return huggins_interval(rng, replace(design, interval_s=design.calibration_s), dichotic=False)
+    return huggins_interval(
+        rng, design=replace(design, interval_s=design.calibration_s), dichotic=False
+    )
 
 
 def _design_key(design: HugginsDesign) -> str:
@@ -159,9 +132,9 @@ def screening_sound_path(
     if not path.is_file():
         rng = np.random.default_rng([SCREENING_VERSION, 0 if target is None else target, variant])
         signal = (
-            calibration_noise(rng, design)
+            calibration_noise(rng, design=design)
             if target is None
-            else huggins_trial(rng, design, target=target)
+            else huggins_trial(rng, design=design, target=target)
         )
         _write_wav_atomic(path, signal, design.sample_rate)
     return path
@@ -176,45 +149,6 @@ class ScreeningRejected(ValueError):
     def __init__(self, message: str, code: str = "invalid") -> None:
         self.code = code
         super().__init__(message)
-
-
-def screening_plan(*, seed: int, n_trials: int) -> dict[str, list[int]]:
-    """Target interval (1..3) and pool variant of each trial, from the participant's seed."""
-    rng = np.random.default_rng([seed, 0x5C4EE7])
-    return {
-        "targets": [int(t) for t in rng.integers(1, N_INTERVALS + 1, size=n_trials)],
-        "variants": [int(v) for v in rng.integers(0, POOL_VARIANTS, size=n_trials)],
-    }
-
-
-def screening_state_new(*, participant: Participant) -> dict[str, Any]:
-    """The screening record a participant starts with (nothing answered yet)."""
-    study = participant.study
-    design = screening_design()
-    return {
-        "method": SCREENING_METHOD,
-        "version": SCREENING_VERSION,
-        "design": asdict(design),
-        "n_trials": study.screen_trials,
-        "pass_threshold": study.screen_pass_threshold,
-        **screening_plan(seed=participant.seed, n_trials=study.screen_trials),
-        "calibration": None,
-        "answers": [],
-    }
-
-
-def screening_state(participant: Participant) -> dict[str, Any]:
-    """The participant's screening record, or a fresh one (not saved) if they have none."""
-    if participant.screening.get("method") == SCREENING_METHOD:
-        return participant.screening
-    return screening_state_new(participant=participant)
-
-
-def screening_next_trial(participant: Participant) -> int | None:
-    """1-based number of the next screening trial, or None when all are answered."""
-    state = screening_state(participant)
-    done = len(state["answers"])
-    return done + 1 if done < state["n_trials"] else None
 
 
 def _locked(participant: Participant) -> tuple[Participant, dict[str, Any]]:

@@ -19,11 +19,18 @@ from django.utils import timezone
 
 from contracts.bundle_format import heard_label_baseline_warnings
 from studyapp.models import Bundle, Condition, Study
-from studyapp.services.assignment import Cell, recordings_group, study_arms, study_items
-from studyapp.services.designs import (
+from studyapp.selectors.assignment import Cell, recordings_group, study_arms, study_items
+from studyapp.selectors.designs import (
     design_baseline_task,
     design_main_trials,
     study_design_problems,
+)
+from studyapp.selectors.studies import (
+    FROZEN_REASON,
+    MODALITY_ORDER,
+    study_factor_levels,
+    study_frozen_reason,
+    study_is_frozen,
 )
 
 # Fields whose change would alter the meaning of data already collected.
@@ -58,12 +65,6 @@ FROZEN_FIELDS: tuple[str, ...] = (
     "screen_trials",
     "screen_pass_threshold",
 )
-FROZEN_REASON = (
-    "This study went live on {date}, so its design is frozen: changing what participants see or are "
-    'asked would mix two experiments in one data set. Use the "Duplicate study" action to make a new '
-    "version with a changed design."
-)
-MODALITY_ORDER = tuple(Condition.Modality.values)
 # What the participant link is made of: handed out from pilot on, so fixed from then.
 LINK_FIELDS: tuple[str, ...] = ("slug",)
 LINK_REASON = (
@@ -87,13 +88,13 @@ class DesignReport:
 # --------------------------------------------------------------------------- conditions
 
 
-def condition_name(modality: str, method: str, *, several_methods: bool) -> str:
+def condition_name(modality: str, *, method: str, several_methods: bool) -> str:
     """``visual`` for a single-method study, ``visual-lrp-epsilon`` when methods are crossed."""
     return f"{modality}-{method}"[:64] if several_methods and method else modality
 
 
 def conditions_crossed(
-    modalities: Sequence[str], methods: Sequence[str]
+    modalities: Sequence[str], *, methods: Sequence[str]
 ) -> list[tuple[str, str, str]]:
     """Every (name, modality, method) of modality x method; ``methods`` empty = any method."""
     bad = [m for m in modalities if m not in MODALITY_ORDER]
@@ -105,18 +106,10 @@ def conditions_crossed(
     method_levels = list(dict.fromkeys(methods)) or [""]
     several = len(method_levels) > 1
     return [
-        (condition_name(mod, meth, several_methods=several), mod, meth)
+        (condition_name(mod, method=meth, several_methods=several), mod, meth)
         for mod in ordered
         for meth in method_levels
     ]
-
-
-def study_factor_levels(study: Study) -> tuple[list[str], list[str]]:
-    """The modalities and methods the study's conditions cross."""
-    conditions = list(study.conditions.all())
-    modalities = sorted({c.modality for c in conditions}, key=MODALITY_ORDER.index)
-    methods = sorted({c.method for c in conditions if c.method})
-    return modalities, methods
 
 
 def _check_conditions(bundle: Bundle, conditions: list[tuple[str, str, str]]) -> None:
@@ -145,7 +138,7 @@ def study_conditions_set(
     already has sessions is refused, naming it. A study that has gone live keeps its
     conditions, except in the very save that creates it live or takes it live (``taking_live``).
     """
-    wanted = conditions_crossed(modalities, methods)
+    wanted = conditions_crossed(modalities, methods=methods)
     current = {(c.modality, c.method) for c in study.conditions.all()}
     if study.live_since and not taking_live and current != {(mod, meth) for _, mod, meth in wanted}:
         raise StudyFrozen(FROZEN_REASON.format(date=study.live_since.date()))
@@ -199,7 +192,9 @@ def study_create(
     when ``modalities`` is None, from ``conditions`` given as (name, modality, method).
     """
     conditions = (
-        conditions_crossed(modalities, methods) if modalities is not None else list(conditions)
+        conditions_crossed(modalities, methods=methods)
+        if modalities is not None
+        else list(conditions)
     )
     _check_conditions(bundle, conditions)
     with transaction.atomic():
@@ -219,16 +214,6 @@ def study_create(
 
 
 # --------------------------------------------------------------------------- changing
-
-
-def study_is_frozen(study: Study) -> bool:
-    """True once the study has gone live (its design can no longer change)."""
-    return study.live_since is not None
-
-
-def study_frozen_reason(study: Study) -> str:
-    """The sentence the admin shows above a frozen design (empty if not frozen)."""
-    return FROZEN_REASON.format(date=study.live_since.date()) if study.live_since else ""
 
 
 def study_change_problems(
@@ -298,8 +283,12 @@ def study_duplicate(*, study: Study, slug: str = "", title: str = "") -> Study:
     """
     new_slug, version = (slug, 0) if slug else _next_slug(study.slug)
     skip = {"id", "slug", "title", "status", "live_since", "created_at", "updated_at"}
+    # The documented Options.get_fields(): the study's own columns (the many-to-many
+    # choices are copied below, the reverse relations are other rows).
     values = {
-        f.name: getattr(study, f.name) for f in Study._meta.concrete_fields if f.name not in skip
+        f.name: getattr(study, f.name)
+        for f in Study._meta.get_fields()
+        if f.concrete and not f.many_to_many and f.name not in skip
     }
     base_title = re.sub(r" \(version \d+\)$", "", study.title)
     with transaction.atomic():
@@ -344,11 +333,11 @@ def study_design_report(
         if conditions is None
         else [Cell(-i, n, mod, meth) for i, (n, mod, meth) in enumerate(conditions)]
     )
-    arms = study_arms(study, cells)
+    arms = study_arms(study, cells=cells)
     if not arms:
         report.errors.append("the study has no conditions")
         return report
-    items = study_items(study, practice, excluded)
+    items = study_items(study, practice=practice, excluded=excluded)
     methods = {c.method for arm in arms for c in arm.cells}
     missing = sorted(m for m in methods if m and m not in study.bundle.methods)
     if missing:
@@ -356,11 +345,11 @@ def study_design_report(
             f"methods {missing} are not in the bundle (it has {study.bundle.methods})"
         )
         return report
-    practice = recordings_group([i for i in items if i.practice], methods)
+    practice = recordings_group([i for i in items if i.practice], methods=methods)
     used = {r.name for r in practice}
     main = [
         r
-        for r in recordings_group([i for i in items if not i.practice], methods)
+        for r in recordings_group([i for i in items if not i.practice], methods=methods)
         if r.name not in used
     ]
     _pool_problems(
@@ -429,7 +418,7 @@ def study_conditions_problems(
     """Why the study's conditions cannot become ``modalities`` x ``methods`` (empty if they can)."""
     if not study.pk:
         return []
-    wanted = {(mod, meth) for _, mod, meth in conditions_crossed(modalities, methods)}
+    wanted = {(mod, meth) for _, mod, meth in conditions_crossed(modalities, methods=methods)}
     doomed = [c for c in study.conditions.all() if (c.modality, c.method) not in wanted]
     return [
         f"condition {c.name!r} already has sessions (pilot data?); delete them first or duplicate the study"

@@ -11,12 +11,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 
 from studyapp.models import Participant, Study
-from studyapp.selectors import bundle_colormap, participant_by_token, participant_step
+from studyapp.selectors.participants import participant_by_token, participant_step
+from studyapp.selectors.pictures import bundle_colormap
 from studyapp.services.participants import participant_expire_if_idle, participant_touch
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NO_SESSION = "This link does not belong to a session (it may have been withdrawn)."
-# URL name of each step (see selectors.STEPS); steps with a number take it as an argument.
+# URL name of each step (see selectors.participants.STEPS); steps with a number take it as an argument.
 STEP_URL_NAMES = {
     "consent": "consent",
     "demographics": "demographics",

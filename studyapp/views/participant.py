@@ -14,6 +14,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import ConsentForm, DemographicsForm, QuestionsForm
 from studyapp.models import Participant, Question, Study
+from studyapp.selectors.participants import participant_resumable
+from studyapp.selectors.questions import study_questions
 from studyapp.services.participants import (
     RECRUITMENT_FIELDS,
     StudyUnavailable,
@@ -22,10 +24,9 @@ from studyapp.services.participants import (
     participant_enroll,
     participant_finish_if_complete,
     participant_instructions_done,
-    participant_resumable,
     participant_withdraw,
 )
-from studyapp.services.questions import participant_questions_save, study_questions
+from studyapp.services.questions import participant_questions_save
 from studyapp.views.common import at_step, page_context, participant_or_404, step_url
 from studyapp.views.limits import rate_limited
 

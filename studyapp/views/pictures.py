@@ -24,7 +24,7 @@ from typing import Any
 from django.template.loader import render_to_string
 
 from studyapp.models import MediaFile, Stimulus, Study
-from studyapp.selectors import BundlePictures, bundle_pictures
+from studyapp.selectors.pictures import BundlePictures, bundle_pictures
 from studyapp.views.common import heatmap_colours
 
 TIME_STEP_S = 0.2

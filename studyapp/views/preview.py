@@ -17,10 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import CalibrationForm, ConsentForm, DemographicsForm, QuestionsForm
 from studyapp.models import Condition, Participant, Question, Study, Trial
-from studyapp.services.assignment import assignment_plan, study_arms
-from studyapp.services.designs import design_shows_feedback
-from studyapp.services.questions import study_questions
-from studyapp.services.screening import screening_plan, screening_sound_path
+from studyapp.selectors.assignment import assignment_plan, study_arms
+from studyapp.selectors.designs import design_shows_feedback
+from studyapp.selectors.questions import study_questions
+from studyapp.selectors.screening import screening_plan
+from studyapp.services.screening import screening_sound_path
 from studyapp.views.common import next_page, problem, wants_json
 from studyapp.views.participant import debrief_words, estimated_minutes, instructions_context
 from studyapp.views.screening import calibration_context, screening_context, wav_response

@@ -12,14 +12,13 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import CalibrationForm, ScreeningAnswerForm
 from studyapp.models import Participant
+from studyapp.selectors.screening import screening_design, screening_state
 from studyapp.services.screening import (
     ScreeningAnswer,
     ScreeningRejected,
     screening_answer_record,
     screening_calibrated,
-    screening_design,
     screening_sound_path,
-    screening_state,
 )
 from studyapp.views.common import (
     at_step,

@@ -17,14 +17,14 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from studyapp.forms import AnswerForm
 from studyapp.models import Condition, MediaFile, Participant, Study, Trial
-from studyapp.selectors import (
+from studyapp.selectors.designs import design_shows_explanation, design_shows_feedback
+from studyapp.selectors.participants import (
     TrialProgress,
     participant_step,
     trial_for_page,
     trial_progress,
     trials_for_page,
 )
-from studyapp.services.designs import design_shows_explanation, design_shows_feedback
 from studyapp.services.participants import (
     Answer,
     AnswerRejected,
@@ -78,7 +78,7 @@ def trial_page_context(
         "stimulus": stim,
         **shows,
         **_pictures(study, trial, shows),
-        "ask_rating": asks_rating(participant.study, shows["modality"]),
+        "ask_rating": asks_rating(participant.study, modality=shows["modality"]),
         "answers": allowed_answers(participant.study),
         "submission_key": secrets.token_urlsafe(16),
         "answered": answered,
@@ -319,7 +319,7 @@ def feedback_context(
         "trial": trial_obj,
         "stimulus": trial_obj.stimulus,
         "answer": answer,
-        "answer_correct": answer_is_correct(trial_obj, answer),
+        "answer_correct": answer_is_correct(trial_obj, answer=answer),
         "continue_url": continue_url,
         "last_practice": next_trial is None or next_trial.kind != trial_obj.kind,
     }

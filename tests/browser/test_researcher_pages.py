@@ -1,5 +1,6 @@
 """The researcher's pages in a real browser: the study page's checklist and copy buttons,
-a test session in a chosen condition, the preview trial table and the participant timeline.
+a test session in a chosen condition, the preview trial table, the dashboard's charts and the
+participant timeline.
 
 With ``HEARXAI_UPDATE_DOC_FIGURES=1`` the screenshots also replace those of
 docs/researcher-guide.md (docs/figures/researcher-*.png).
@@ -121,6 +122,12 @@ def test_a_researcher_copies_the_links_tests_a_condition_and_reads_what_happened
     assert len(lines) == 1 + session.trials.count()
 
     page.goto(f"{site.url}/research/studies/launch/?phase=pilot")
+    # The charts are drawn by the page's script from the numbers it fetches.
+    segments = page.locator("figure.dashboard-chart svg rect[data-outcome]")
+    expect(segments).to_have_count(1)
+    assert segments.first.text_content() == "audible: 1 completed"
+    expect(page.locator("figure.dashboard-chart svg rect[data-condition=audible]")).to_have_count(1)
+    screenshot(page, "researcher-dashboard")
     page.get_by_role("link", name=session.pseudonym).click()
     timeline = page.locator("table.timeline-table")
     expect(timeline).to_contain_text("consented")

@@ -81,5 +81,5 @@ def test_the_explainer_and_the_study_site_agree_on_every_bundle(
     entry.update(path=rel, sha256=bf.sha256_bytes(data))
     bf.write_manifest(folder, manifest)
     explainer_says = [p for p in validate_bundle(folder) if "audible" in p or "louder" in p]
-    site_says = media_problems(folder, manifest)[0]
+    site_says = media_problems(folder, manifest=manifest)[0]
     assert bool(explainer_says) == bool(site_says) == (gain_db > bm.LOUDNESS_TOLERANCE_DB)

@@ -19,13 +19,14 @@ def main(bundle_dir: Path) -> int:
     from django.conf import settings
 
     from studyapp.models import ImportJob
-    from studyapp.services.jobs import import_job_create, job_wait
+    from studyapp.selectors.jobs import job_wait
+    from studyapp.services.jobs import import_job_create
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         print("tasks run eagerly: REDIS_URL is not in effect", file=sys.stderr)
         return 2
     job = import_job_create(source=bundle_dir)
-    done = job_wait(ImportJob, job.pk, timeout_s=40, poll_s=0.1)
+    done = job_wait(ImportJob, job_id=job.pk, timeout_s=40, poll_s=0.1)
     print(
         json.dumps(
             {

@@ -1,8 +1,7 @@
-"""The live dashboard: counts per group, completion time, accuracy only when asked, an SVG chart, strict CSP."""
+"""The live dashboard: counts per group, completion time, accuracy only when asked, chart data, strict CSP."""
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
@@ -12,13 +11,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from studyapp.dashboard import wilson_interval
 from studyapp.models import Participant, Response, Study
+from studyapp.selectors.dashboard import wilson_interval
 from studyapp.services.participants import participant_consent, participant_enroll
 from tests.studyapp.research_helpers import bundle_with, complete, enrol, study_on
 
 pytestmark = pytest.mark.django_db
-SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.fixture
@@ -98,7 +96,7 @@ def test_live_accuracy_stays_hidden_until_the_researcher_clicks_to_see_it(
     assert sum(row.n for row in shown) == answers.count()
     assert sum(row.correct for row in shown) == answers.filter(answer_correct=True).count()
     for row in shown:
-        assert (row.low, row.high) == pytest.approx(wilson_interval(row.correct, row.n))
+        assert (row.low, row.high) == pytest.approx(wilson_interval(row.correct, n=row.n))
     assert admin_client.get(chart + "?phase=live&accuracy=show").status_code == 200
 
 
@@ -110,24 +108,58 @@ def test_pilot_sessions_and_their_accuracy_are_shown_apart_without_a_click(
     assert context["accuracy"] and all(row.correct == row.n for row in context["accuracy"])
 
 
-def test_the_status_chart_is_an_svg_with_one_bar_segment_per_outcome(
+def test_the_status_chart_sends_one_bar_segment_per_outcome_and_the_target(
     admin_client: Client, busy_study: Study
 ) -> None:
     response = admin_client.get(reverse("study-chart", args=[busy_study.slug, "status"]))
-    assert response["Content-Type"] == "image/svg+xml"
-    root = ET.fromstring(response.content)
-    titles = [t.text for t in root.iter(f"{SVG}title")]
-    segments = [t for t in titles if t and ":" in t]
+    assert response["Content-Type"] == "application/json"
+    assert response["Cache-Control"] == "no-store"
+    chart = response.json()
     groups = {g.arm: g for g in _dashboard(admin_client, busy_study).context["groups"]}
-    expected = sum(
-        1
-        for g in groups.values()
-        for k in ("completed", "active", "abandoned", "screened_out", "declined")
-        if getattr(g, k)
-    )
-    assert len(segments) == expected
-    assert any("target 4 per group" in (t or "") for t in titles)
-    assert not any("style" in el.attrib for el in root.iter())
+    assert (chart["kind"], chart["target"]) == ("status", 4)
+    assert [o["key"] for o in chart["outcomes"]] == [
+        "completed",
+        "active",
+        "abandoned",
+        "screened_out",
+        "declined",
+    ]
+    for sent in chart["groups"]:
+        group = groups[sent["label"]]
+        assert sent["started"] == group.started
+        assert sent["counts"] == {k: getattr(group, k) for k in sent["counts"]}
+
+
+def test_the_accuracy_chart_sends_each_condition_with_its_interval(
+    admin_client: Client, busy_study: Study
+) -> None:
+    url = reverse("study-chart", args=[busy_study.slug, "accuracy"]) + "?phase=pilot"
+    chart = admin_client.get(url).json()
+    shown = _dashboard(admin_client, busy_study, "?phase=pilot").context["accuracy"]
+    assert chart["kind"] == "accuracy"
+    assert [(r["label"], r["n"], r["correct"]) for r in chart["rows"]] == [
+        (row.condition, row.n, row.correct) for row in shown
+    ]
+    assert [(r["low"], r["high"]) for r in chart["rows"]] == [(row.low, row.high) for row in shown]
+
+
+@pytest.mark.parametrize(
+    ("k", "n", "low", "high"),
+    # Newcombe (1998), Statistics in Medicine 17:857-872, table I, method 3 (score, no correction).
+    [(81, 263, 0.2553, 0.3662), (15, 148, 0.0624, 0.1605), (0, 20, 0.0, 0.1611),
+     (1, 29, 0.0061, 0.1718), (29, 29, 0.8830, 1.0)],
+)  # fmt: skip
+def test_the_dashboard_wilson_interval_matches_published_values(
+    k: int, n: int, low: float, high: float
+) -> None:
+    assert wilson_interval(k, n=n) == pytest.approx((low, high), abs=5e-5)
+
+
+def test_the_dashboard_wilson_interval_agrees_with_statsmodels() -> None:
+    proportion = pytest.importorskip("statsmodels.stats.proportion")
+    for k, n in [(0, 1), (3, 7), (50, 100), (199, 200), (12, 12)]:
+        expected = proportion.proportion_confint(k, n, alpha=0.05, method="wilson")
+        assert wilson_interval(k, n=n) == pytest.approx(expected, abs=1e-12)
 
 
 class _InlineFinder(HTMLParser):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from studyapp.models import Bundle, Participant, Study, Trial
-from studyapp.services.assignment import assignment_replay, unit_counts
+from studyapp.selectors.assignment import assignment_replay, unit_counts
 from studyapp.services.participants import StudyUnavailable, participant_enroll
 from studyapp.services.studies import study_design_report
 from tests.studyapp.research_helpers import METHODS, bundle_with, enrol, study_on

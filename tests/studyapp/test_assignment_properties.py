@@ -13,7 +13,7 @@ from collections import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studyapp.services.assignment import (
+from studyapp.selectors.assignment import (
     ArmSpec,
     Cell,
     DesignSpec,
@@ -72,7 +72,7 @@ def test_balance_holds_for_any_arrival_and_dropout_pattern(
     for kind, pick in events:
         if kind == "arrive":
             before = _arm_totals(holding, arms)
-            chosen = unit_choose(holding, arms, target=target, rng=rng)
+            chosen = unit_choose(holding, arms=arms, target=target, rng=rng)
             if chosen is None:
                 assert target and all(n >= target for n in before.values()), (
                     "refused while a slot was open"
@@ -118,7 +118,7 @@ def test_arrivals_after_any_dropouts_restore_balance_within_one(
     )
     rng = random.Random(seed)
     for _ in range(deficit + rotation_deficit + len(arms)):
-        arm, rotation = unit_choose(holding, arms, target=0, rng=rng)  # type: ignore[misc]
+        arm, rotation = unit_choose(holding, arms=arms, target=0, rng=rng)  # type: ignore[misc]
         holding[(arm.label, rotation)] += 1
     totals = _arm_totals(holding, arms)
     assert max(totals.values()) - min(totals.values()) <= 1
@@ -187,7 +187,9 @@ def test_the_latin_square_shows_each_stimulus_in_each_condition_equally_often(
     seen: Counter = Counter()
     for _ in range(repeats):  # a full round: every list (rotation) of the square once
         for rotation in range(len(cells)):
-            for row in plan_rows(design, arm, rotation, rng.getrandbits(48), items):
+            for row in plan_rows(
+                design, arm=arm, rotation=rotation, seed=rng.getrandbits(48), items=items
+            ):
                 seen[(row.item.recording, row.cell.key)] += 1
                 assert not row.cell.method or row.item.method == row.cell.method
     recordings = {rec for rec, _ in seen}
@@ -207,7 +209,11 @@ def test_within_a_participant_conditions_get_equal_shares_of_trials(
 ) -> None:
     cells = _cells(n_cells, 1)
     rows = plan_rows(
-        _design(n_trials, 0, 0), ArmSpec("all", tuple(cells)), rotation % n_cells, seed, items
+        _design(n_trials, 0, 0),
+        arm=ArmSpec("all", tuple(cells)),
+        rotation=rotation % n_cells,
+        seed=seed,
+        items=items,
     )
     per_cell = Counter(row.cell.key for row in rows)
     shares = [per_cell[c.key] for c in cells]
@@ -242,7 +248,7 @@ def test_each_participant_hears_each_source_recording_at_most_once(
         fixed,
         tuple(sorted({c.method for a in arms for c in a.cells})),
     )
-    rows = plan_rows(spec, arm, seed % len(arm.cells), seed, items)
+    rows = plan_rows(spec, arm=arm, rotation=seed % len(arm.cells), seed=seed, items=items)
     recordings = [row.item.recording for row in rows]
     assert len(recordings) == len(set(recordings))
     assert Counter(row.kind for row in rows)["main"] == min(n_trials, _usable(items))
@@ -261,12 +267,12 @@ def test_the_same_seed_reproduces_the_same_assignment(
     arms = arms_from_cells(_cells(2, 2), modality_within=False, method_within=True)
     spec = _design(n_trials, 1, 2, methods=("gxi", "lrp"))
     counts = Counter({(arms[0].label, 0): 3, (arms[1].label, 1): 3})
-    first = unit_choose(counts, arms, target=0, rng=random.Random(seed))
-    again = unit_choose(counts, arms, target=0, rng=random.Random(seed))
+    first = unit_choose(counts, arms=arms, target=0, rng=random.Random(seed))
+    again = unit_choose(counts, arms=arms, target=0, rng=random.Random(seed))
     assert first == again and first is not None
     arm, rotation = first
-    assert plan_rows(spec, arm, rotation, seed, items) == plan_rows(
-        spec, arm, rotation, seed, items
+    assert plan_rows(spec, arm=arm, rotation=rotation, seed=seed, items=items) == plan_rows(
+        spec, arm=arm, rotation=rotation, seed=seed, items=items
     )
 
 
@@ -287,7 +293,13 @@ def test_main_trials_balance_classes_and_the_wanted_share_of_wrong_decisions(
         task="forward",
         classes=tuple(str(c) for c in range(10)),
     )
-    rows = plan_rows(spec, ArmSpec("v", (Cell(1, "visual", "visual", ""),)), 0, seed, items)
+    rows = plan_rows(
+        spec,
+        arm=ArmSpec("v", (Cell(1, "visual", "visual", ""),)),
+        rotation=0,
+        seed=seed,
+        items=items,
+    )
     pool = {i.recording: i for i in items if not i.practice}
     wrong_pool = sum(not i.correct for i in pool.values())
     right_pool = len(pool) - wrong_pool

@@ -90,7 +90,7 @@ def test_cue_detection_pairs_the_cued_and_the_control_explanation_of_one_clip_in
         cued_first += trial.stimulus.model_id == ""
         right = "first" if trial.stimulus.model_id == "" else "second"
         wrong = "second" if right == "first" else "first"
-        assert answer_is_correct(trial, right) and not answer_is_correct(trial, wrong)
+        assert answer_is_correct(trial, answer=right) and not answer_is_correct(trial, answer=wrong)
     assert cued_first == 4, "the cued model's explanation must come first on exactly half"
 
 

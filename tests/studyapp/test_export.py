@@ -144,7 +144,7 @@ def test_a_failed_export_leaves_no_folder_and_no_temporary_files(
     study = study_on(bundle, slug="fail")
     complete(study, "p")
 
-    def broken(*args: object) -> object:
+    def broken(*args: object, **kwargs: object) -> object:
         yield from ()
         raise OSError("disk full")
 

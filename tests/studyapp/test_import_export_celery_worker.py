@@ -23,7 +23,8 @@ from django.db import connection
 
 from studyapp.celery import app
 from studyapp.models import ExportJob, ImportJob, Study
-from studyapp.services.jobs import export_job_create, import_job_create, job_wait
+from studyapp.selectors.jobs import job_wait
+from studyapp.services.jobs import export_job_create, import_job_create
 from tests.conftest import REPO
 from tests.studyapp.research_helpers import bundle_folder, complete, study_on, zip_folder
 
@@ -122,7 +123,7 @@ def test_a_celery_worker_over_redis_runs_an_import_job_and_an_export_job(
         assert ImportJob.objects.get(pk=job.pk).status in {"queued", "running"}, (
             "ran in-process, not on the worker"
         )
-        job = job_wait(ImportJob, job.pk, timeout_s=TIMEOUT_S)
+        job = job_wait(ImportJob, job_id=job.pk, timeout_s=TIMEOUT_S)
         assert job.status == ImportJob.Status.SUCCEEDED, (
             job.message,
             job.problems,
@@ -135,7 +136,7 @@ def test_a_celery_worker_over_redis_runs_an_import_job_and_an_export_job(
         complete(study, "p1")
         settings.CELERY_TASK_ALWAYS_EAGER = False
         export = export_job_create(study=study)
-        export = job_wait(ExportJob, export.pk, timeout_s=TIMEOUT_S)
+        export = job_wait(ExportJob, job_id=export.pk, timeout_s=TIMEOUT_S)
         assert export.status == ExportJob.Status.SUCCEEDED, (
             export.message,
             log.read_text()[-3000:],

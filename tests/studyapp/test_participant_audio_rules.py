@@ -44,15 +44,17 @@ def first_trial(bundle: Bundle, modality: str = "visual", **fields: Any) -> tupl
 
 def test_a_play_that_ran_for_the_clips_length_counts_as_heard_to_the_end() -> None:
     assert heard_to_end(
-        [ev("original", "play", 100), ev("original", "ended", 1100, 1.0)], "original", 1.0
+        [ev("original", "play", 100), ev("original", "ended", 1100, 1.0)],
+        media="original",
+        duration_s=1.0,
     )
 
 
 def test_an_ended_that_comes_too_soon_does_not_count() -> None:
     events = [ev("original", "play", 100), ev("original", "ended", 400, 1.0)]
-    assert not heard_to_end(events, "original", 1.0)
+    assert not heard_to_end(events, media="original", duration_s=1.0)
     assert heard_to_end(
-        events, "original", None
+        events, media="original", duration_s=None
     )  # duration unknown: only the ended event is checked
 
 
@@ -63,19 +65,21 @@ def test_pauses_and_resumptions_add_up_but_a_restart_begins_again() -> None:
         ev("original", "play", 9000, 0.5),
         ev("original", "ended", 9500, 1.0),
     ]
-    assert heard_to_end(paused, "original", 1.0)
+    assert heard_to_end(paused, media="original", duration_s=1.0)
     restarted = [
         ev("original", "play", 0),
         ev("original", "pause", 500, 0.5),
         ev("original", "play", 900, 0.0),
         ev("original", "ended", 1200, 1.0),
     ]
-    assert not heard_to_end(restarted, "original", 1.0)
+    assert not heard_to_end(restarted, media="original", duration_s=1.0)
 
 
 def test_events_of_another_player_do_not_count() -> None:
     assert not heard_to_end(
-        [ev("explanation", "play", 0), ev("explanation", "ended", 1000)], "original", 1.0
+        [ev("explanation", "play", 0), ev("explanation", "ended", 1000)],
+        media="original",
+        duration_s=1.0,
     )
 
 
@@ -88,8 +92,8 @@ def test_plays_count_starts_from_the_beginning_not_resumptions() -> None:
         ev("original", "replay", 1500),
         ev("original", "ended", 2500, 1.0),
     ]
-    assert play_count(events, "original") == 2
-    assert play_count(events, "explanation") == 0
+    assert play_count(events, media="original") == 2
+    assert play_count(events, media="explanation") == 0
 
 
 def test_a_full_listen_passes_in_every_modality(bundle: Bundle) -> None:

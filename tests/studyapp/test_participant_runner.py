@@ -12,8 +12,8 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.models import Bundle, Participant, Response, Study, Trial
+from studyapp.selectors.exports import event_rows, trial_rows
 from studyapp.services.audio_rules import listening_floor_s
-from studyapp.services.exports import event_rows, trial_rows
 from studyapp.services.studies import study_create
 from studyapp.views.trials import trial_media_urls
 from tests.studyapp.participant_helpers import (

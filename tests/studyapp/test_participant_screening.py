@@ -14,15 +14,14 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.models import Bundle, Participant, Study
+from studyapp.selectors.screening import HugginsDesign, screening_plan
 from studyapp.services.screening import (
-    HugginsDesign,
     ScreeningAnswer,
     ScreeningRejected,
     huggins_interval,
     huggins_trial,
     screening_answer_record,
     screening_calibrated,
-    screening_plan,
     screening_sound_path,
 )
 from studyapp.services.studies import study_create
@@ -46,7 +45,7 @@ def band(design: HugginsDesign, n: int) -> tuple[np.ndarray, np.ndarray]:
 def test_the_huggins_interval_gives_each_ear_the_same_spectrum_but_inverts_the_band_between_ears() -> (
     None
 ):
-    stereo = huggins_interval(np.random.default_rng(1), NO_RAMP, dichotic=True)
+    stereo = huggins_interval(np.random.default_rng(1), design=NO_RAMP, dichotic=True)
     left, right = np.fft.rfft(stereo[:, 0]), np.fft.rfft(stereo[:, 1])
     inside, outside = band(NO_RAMP, len(stereo))
     # No cue in either ear alone: identical magnitude spectra.
@@ -58,14 +57,14 @@ def test_the_huggins_interval_gives_each_ear_the_same_spectrum_but_inverts_the_b
 
 
 def test_mixed_in_the_air_the_band_cancels_which_is_why_loudspeakers_fail() -> None:
-    stereo = huggins_interval(np.random.default_rng(2), NO_RAMP, dichotic=True)
+    stereo = huggins_interval(np.random.default_rng(2), design=NO_RAMP, dichotic=True)
     mixed = np.abs(np.fft.rfft(stereo.sum(axis=1))) ** 2
     inside, outside = band(NO_RAMP, len(stereo))
     assert mixed[inside].mean() < 1e-12 * mixed[outside].mean()
 
 
 def test_the_other_intervals_are_the_same_noise_in_both_ears_at_the_set_level() -> None:
-    diotic = huggins_interval(np.random.default_rng(3), DESIGN, dichotic=False)
+    diotic = huggins_interval(np.random.default_rng(3), design=DESIGN, dichotic=False)
     np.testing.assert_array_equal(diotic[:, 0], diotic[:, 1])
     middle = diotic[2000:-2000, 0]  # away from the ramps
     assert abs(np.sqrt(np.mean(middle**2)) - DESIGN.rms) < 0.05 * DESIGN.rms
@@ -73,7 +72,7 @@ def test_the_other_intervals_are_the_same_noise_in_both_ears_at_the_set_level() 
 
 @pytest.mark.parametrize("target", [1, 2, 3])
 def test_a_trial_holds_three_intervals_with_the_tone_only_in_the_target(target: int) -> None:
-    signal = huggins_trial(np.random.default_rng(4), DESIGN, target=target)
+    signal = huggins_trial(np.random.default_rng(4), design=DESIGN, target=target)
     rate = DESIGN.sample_rate
     assert signal.shape == (round(DESIGN.total_s * rate), 2)
     for number, (start, end) in enumerate(DESIGN.interval_bounds_s(), start=1):
@@ -88,7 +87,7 @@ def test_a_trial_holds_three_intervals_with_the_tone_only_in_the_target(target: 
     ]
     assert not gap.any()
     with pytest.raises(ValueError, match="target interval"):
-        huggins_trial(np.random.default_rng(4), DESIGN, target=4)
+        huggins_trial(np.random.default_rng(4), design=DESIGN, target=4)
 
 
 def test_pool_files_are_made_once_as_16_bit_stereo_wav(settings: Any, tmp_path: Any) -> None:

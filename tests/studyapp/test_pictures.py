@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from explainer import heatmaps
-from studyapp.selectors import BundlePictures
+from studyapp.selectors.pictures import BundlePictures
 from studyapp.views.pictures import picture_axes
 
 TIMELINE = heatmaps.timeline()
@@ -70,7 +70,7 @@ def test_the_picture_facts_are_read_from_the_stored_manifest_without_loading_it(
     tmp_path: Path, media_root: Path
 ) -> None:
     from studyapp.models import Bundle
-    from studyapp.selectors import bundle_pictures
+    from studyapp.selectors.pictures import bundle_pictures
     from studyapp.services.bundles import bundle_import
     from tests.browser.realistic_bundle import write_realistic_bundle
 

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import reverse
 
 from studyapp.models import Bundle, Participant, Response
-from studyapp.services.assignment import assignment_replay
+from studyapp.selectors.assignment import assignment_replay
 from tests.studyapp.research_helpers import answer, bundle_with, enrol, listened, study_on
 
 pytestmark = pytest.mark.django_db

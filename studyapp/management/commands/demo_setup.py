@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.models import Study
-from studyapp.selectors import study_measures
+from studyapp.selectors.studies import study_measures
 
 ADMIN_USER = "admin"
 

@@ -7,7 +7,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from studyapp.models import Condition, ImportJob, Study
-from studyapp.services.jobs import import_job_create, job_wait
+from studyapp.selectors.jobs import job_wait
+from studyapp.services.jobs import import_job_create
 from studyapp.services.studies import study_create
 
 
@@ -56,7 +57,7 @@ class Command(BaseCommand):
                 f"unknown modality {bad or modalities}; use {', '.join(Condition.Modality.values)}"
             )
         job = import_job_create(source=bundle_dir.resolve(), study_slug=opts["study"] or "")
-        job = job_wait(ImportJob, job.pk, timeout_s=opts["timeout"])
+        job = job_wait(ImportJob, job_id=job.pk, timeout_s=opts["timeout"])
         if job.status != ImportJob.Status.SUCCEEDED:
             problems = "\n  ".join(job.problems[:50])
             raise CommandError(

@@ -10,7 +10,7 @@ from tqdm import tqdm
 from studyapp.bot_strategies import STRATEGIES, Shown, TrialView, points_at_cue, strategy_answer
 from studyapp.bots import Bot, Chooser, DjangoClientTransport
 from studyapp.models import Condition, Participant, Stimulus, Study, Trial
-from studyapp.services.designs import design_shows_explanation, design_task
+from studyapp.selectors.designs import design_shows_explanation, design_task
 
 
 def db_oracle(token: str, position: int) -> str | None:

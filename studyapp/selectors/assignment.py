@@ -36,7 +36,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from studyapp.models import Condition, Participant, Stimulus, Study
-from studyapp.services.designs import (
+from studyapp.selectors.designs import (
     PAIR_ANSWERS,
     PAIR_DESIGNS,
     design_main_trials,
@@ -143,7 +143,7 @@ def arms_from_cells(
 
 
 def unit_choose(
-    counts: Mapping[Unit, int], arms: Sequence[ArmSpec], *, target: int, rng: random.Random
+    counts: Mapping[Unit, int], *, arms: Sequence[ArmSpec], target: int, rng: random.Random
 ) -> tuple[ArmSpec, int] | None:
     """The least-filled arm, then its least-filled rotation (ties at random); None if all full.
 
@@ -168,7 +168,7 @@ def unit_choose(
     return arm, rotation
 
 
-def recordings_group(items: Iterable[Item], methods: set[str]) -> list[Recording]:
+def recordings_group(items: Iterable[Item], *, methods: set[str]) -> list[Recording]:
     """Group stimuli by source recording, keeping recordings rendered with every needed method."""
     grouped: dict[str, dict[str, Item]] = defaultdict(dict)
     for item in sorted(items, key=lambda i: i.stimulus_id):
@@ -185,7 +185,7 @@ def recordings_group(items: Iterable[Item], methods: set[str]) -> list[Recording
 
 
 def balanced_sample(
-    pool: Sequence[Recording], n: int, share_incorrect: float, rng: random.Random
+    pool: Sequence[Recording], *, n: int, share_incorrect: float, rng: random.Random
 ) -> list[Recording]:
     """``n`` recordings: the wanted share of wrong model decisions, round-robin over classes."""
     wrong = [r for r in pool if not r.correct]
@@ -214,7 +214,7 @@ def _round_robin(pool: Sequence[Recording], n: int, rng: random.Random) -> list[
 
 
 def latin_square(
-    recordings: Sequence[Recording], cells: Sequence[Cell], rotation: int
+    recordings: Sequence[Recording], *, cells: Sequence[Cell], rotation: int
 ) -> list[tuple[Recording, Cell]]:
     """Pair each recording with a condition: rank ``j`` gets condition ``(j + rotation) mod c``.
 
@@ -226,7 +226,7 @@ def latin_square(
 
 
 def plan_rows(
-    design: DesignSpec, arm: ArmSpec, rotation: int, seed: int, items: Sequence[Item]
+    design: DesignSpec, *, arm: ArmSpec, rotation: int, seed: int, items: Sequence[Item]
 ) -> list[PlanRow]:
     """The trials of one participant, in presentation order.
 
@@ -242,15 +242,15 @@ def plan_rows(
     """
     rng = random.Random(seed)
     methods = set(design.methods) | {cell.method for cell in arm.cells}
-    partners = pair_partners(design, items)
+    partners = pair_partners(design, items=items)
     items = [i for i in items if i.model_id == design.shown_model]
     if design.design in PAIR_DESIGNS:
         items = [i for i in items if partners.get(i.key)]
-    practice_pool = recordings_group([i for i in items if i.practice], methods)
+    practice_pool = recordings_group([i for i in items if i.practice], methods=methods)
     used = {r.name for r in practice_pool}
     main_pool = [
         r
-        for r in recordings_group([i for i in items if not i.practice], methods)
+        for r in recordings_group([i for i in items if not i.practice], methods=methods)
         if r.name not in used
     ]
     main = _main_recordings(design, arm, main_pool, rng)
@@ -269,7 +269,7 @@ def plan_rows(
     ]
     main_rows = [
         PlanRow("main", rec.item_for(cell), cell)
-        for rec, cell in latin_square(main, arm.cells, rotation)
+        for rec, cell in latin_square(main, cells=arm.cells, rotation=rotation)
     ]
     rng.shuffle(main_rows)
     rows = rows + _with_catch_trials(_blocks(design, main_rows), design, arm, leftover, rng)
@@ -284,7 +284,7 @@ def _blocks(design: DesignSpec, rows: list[PlanRow]) -> list[PlanRow]:
     return [replace(row, kind=kinds[j]) if j < len(kinds) else row for j, row in enumerate(rows)]
 
 
-def pair_partners(design: DesignSpec, items: Sequence[Item]) -> dict[int, list[Item]]:
+def pair_partners(design: DesignSpec, *, items: Sequence[Item]) -> dict[int, list[Item]]:
     """For each shown stimulus, the stimuli a pairwise trial may show beside it.
 
     Cue detection pairs the same recording and method explained by another model;
@@ -332,14 +332,14 @@ def _main_recordings(
     picker = random.Random(design.study_seed) if fixed else rng
     return balanced_sample(
         pool,
-        design_main_trials(
+        n=design_main_trials(
             design=design.design,
             n_trials=design.n_trials,
             n_pretest=design.n_pretest,
             n_learning=design.n_learning,
         ),
-        design.share_incorrect,
-        picker,
+        share_incorrect=design.share_incorrect,
+        rng=picker,
     )
 
 
@@ -412,7 +412,7 @@ def study_cells(study: Study) -> dict[int, Condition]:
     return {c.pk: c for c in study.conditions.all()}
 
 
-def study_arms(study: Study, cells: Sequence[Cell] | None = None) -> list[ArmSpec]:
+def study_arms(study: Study, *, cells: Sequence[Cell] | None = None) -> list[ArmSpec]:
     """The study's arms; ``cells`` replaces its stored conditions (to check a design before saving)."""
     if cells is None:
         cells = [Cell(c.pk, c.name, c.modality, c.method) for c in study.conditions.all()]
@@ -461,7 +461,7 @@ def study_design_spec(study: Study) -> DesignSpec:
 
 
 def study_items(
-    study: Study, practice: set[int] | None = None, excluded: set[int] | None = None
+    study: Study, *, practice: set[int] | None = None, excluded: set[int] | None = None
 ) -> list[Item]:
     """The stimuli the study may show, with the researcher's practice choice applied.
 
@@ -509,7 +509,7 @@ def assignment_choose(*, study: Study, seed: int) -> tuple[ArmSpec, int] | None:
     """
     return unit_choose(
         unit_counts(study),
-        study_arms(study),
+        arms=study_arms(study),
         target=study.target_per_condition,
         rng=random.Random(seed),
     )
@@ -520,7 +520,13 @@ def assignment_plan(*, study: Study, arm: str, rotation: int, seed: int) -> list
     arms = {a.label: a for a in study_arms(study)}
     if arm not in arms:
         raise ValueError(f"study {study.slug!r} has no arm {arm!r} (arms: {sorted(arms)})")
-    rows = plan_rows(study_design_spec(study), arms[arm], rotation, seed, study_items(study))
+    rows = plan_rows(
+        study_design_spec(study),
+        arm=arms[arm],
+        rotation=rotation,
+        seed=seed,
+        items=study_items(study),
+    )
     return _to_planned(rows, study)
 
 
@@ -561,7 +567,9 @@ def assignment_in_arm(*, study: Study, arm: str, seed: int) -> Assignment:
 
 
 def _assignment(study: Study, arm: ArmSpec, rotation: int, seed: int) -> Assignment:
-    rows = plan_rows(study_design_spec(study), arm, rotation, seed, study_items(study))
+    rows = plan_rows(
+        study_design_spec(study), arm=arm, rotation=rotation, seed=seed, items=study_items(study)
+    )
     condition = study_cells(study)[arm.cells[0].key] if len(arm.cells) == 1 else None
     return Assignment(arm.label, rotation, condition, _to_planned(rows, study))
 

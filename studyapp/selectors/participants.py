@@ -1,19 +1,17 @@
-"""Read-only queries used by views, commands and the admin."""
+"""A participant's session: finding it, its trials, and the step it is at."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
 
 from django.db import connection
 from django.db.models import Count, Min, Q
 
-from studyapp.models import Bundle, Participant, Stimulus, Study, Trial
-from studyapp.services.designs import design_baseline_task
-from studyapp.services.questions import questions_pending
-from studyapp.services.screening import screening_next_trial, screening_state
+from studyapp.models import Participant, Study, Trial
+from studyapp.selectors.questions import questions_pending
+from studyapp.selectors.screening import screening_next_trial, screening_state
 
 # Steps a session can be at, in the order a participant meets them.
 STEPS = (
@@ -44,6 +42,21 @@ def participant_by_token(*, token: str) -> Participant | None:
         .filter(token=token)
         .first()
     )
+
+
+def recruitment_key(recruitment: dict[str, str]) -> str | None:
+    """The id that makes a second arrival resume the first session."""
+    if recruitment.get("prolific_pid"):
+        return f"prolific:{recruitment['prolific_pid']}"
+    if recruitment.get("participant_label"):
+        return f"label:{recruitment['participant_label']}"
+    return None
+
+
+def participant_resumable(*, study: Study, recruitment: dict[str, str]) -> Participant | None:
+    """The session this recruitment id already has in ``study``, if any."""
+    key = recruitment_key(recruitment)
+    return Participant.objects.filter(study=study, recruitment_key=key).first() if key else None
 
 
 # What a trial page shows of its stimulus: every media file, joined in the same query.
@@ -117,58 +130,6 @@ def _storable(position: int) -> bool:
     return max(low, 1) <= position <= high
 
 
-@dataclass(frozen=True)
-class BundlePictures:
-    """What the manifest says about a bundle's pictures (empty values where it says nothing)."""
-
-    colormap: str  # name of the visual explanations' colour map
-    colours: tuple[str, ...]  # its colours from the negative to the positive end
-    input: str  # "waveform" or "spectrogram": what the pictures show
-    sample_rate: int  # Hz, of the audio the pictures show
-
-
-_PICTURE_KEYS = (
-    "manifest__rendering__visual__colormap",
-    "manifest__rendering__visual__colormap_colours",
-    "manifest__model__input",
-    "manifest__audio__sample_rate",
-)
-
-
-@lru_cache(maxsize=512)
-def _pictures(bundle_id: int, manifest_sha256: str) -> BundlePictures:
-    # Keyed by content hash as well: a bundle never changes, but a test database may reuse an id.
-    found = Bundle.objects.filter(pk=bundle_id).values_list(*_PICTURE_KEYS).first()
-    return _pictures_of(*(found or (None,) * len(_PICTURE_KEYS)))
-
-
-def _pictures_of(colormap: object, colours: object, input: object, rate: object) -> BundlePictures:
-    return BundlePictures(
-        colormap=colormap if isinstance(colormap, str) else "",
-        colours=tuple(str(c) for c in colours) if isinstance(colours, list) else (),
-        input=input if isinstance(input, str) else "",
-        sample_rate=rate if isinstance(rate, int) else 0,
-    )
-
-
-def bundle_pictures(bundle: Bundle) -> BundlePictures:
-    """The bundle's picture facts, read without loading the (possibly large) manifest."""
-    if "manifest" not in bundle.get_deferred_fields():
-        visual = (bundle.manifest.get("rendering") or {}).get("visual") or {}
-        return _pictures_of(
-            visual.get("colormap"),
-            visual.get("colormap_colours"),
-            (bundle.manifest.get("model") or {}).get("input"),
-            (bundle.manifest.get("audio") or {}).get("sample_rate"),
-        )
-    return _pictures(bundle.pk, bundle.manifest_sha256)
-
-
-def bundle_colormap(bundle: Bundle) -> str:
-    """The colour map of the bundle's visual explanations (``""`` if the manifest names none)."""
-    return bundle_pictures(bundle).colormap
-
-
 def demographics_pending(participant: Participant) -> bool:
     return bool(participant.study.demographics) and not participant.demographics
 
@@ -228,28 +189,3 @@ def participant_step(
 def trial_for_page(*, participant: Participant, position: int) -> Trial | None:
     """A trial of this participant with everything its page shows (None if not theirs)."""
     return trials_for_page(participant=participant, positions=[position]).get(position)
-
-
-def study_measures(*, study: Study) -> list[str]:
-    """Two lines for a person starting ``study``: what it measures, and its heard-label baseline."""
-    stimuli = Stimulus.objects.filter(bundle=study.bundle, practice=False)
-    decisions = {(s.source_recording, s.model_id): s for s in stimuli}.values()
-    wrong = [s for s in decisions if not s.model_correct]
-    by_cue = [s for s in wrong if s.decision_basis == "cue"]
-    conditions = ", ".join(c.name for c in study.conditions.all())
-    task_name = study.get_task_display().split(":")[0].lower()
-    measures = (
-        f"Measures: {task_name} accuracy with explanations ({conditions}) on "
-        f"{len(decisions)} decisions of the model, {len(wrong)} of them wrong"
-    )
-    if by_cue:
-        measures += f" ({len(by_cue)} following a planted cue instead of the spoken digit)"
-    task = design_baseline_task(study)
-    entry = (study.bundle.manifest.get("heard_label_baseline") or {}).get(task)
-    if entry is None or entry.get("value") is None:
-        return [measures, f"Heard-label baseline ({task}): not stated by the bundle"]
-    return [
-        measures,
-        f"Heard-label baseline ({task}): {entry['value']:.0%}, the accuracy of answering the "
-        "spoken digit without any explanation",
-    ]
