@@ -228,10 +228,25 @@ async def hammer(
     measure_s: float,
     make_request: object,
     meter: CpuMeter,
+    prepare: object = None,
 ) -> Hammered:
-    """``clients`` connections send requests back to back; counts only the measured window."""
+    """``clients`` connections send requests back to back; counts only the measured window.
+
+    ``prepare(client, state)``, if given, runs on every connection before the clock starts
+    (the saturation phase opens its participants' first trials there, so those page loads
+    are not counted as the cost of the per-trial cycle it measures).
+    """
     latencies = Latencies()
     done, ran_out, failures = [0], [0], []
+    clients_ready = [
+        (HttpClient("127.0.0.1", port, headers=forwarded_headers(i, HOST)), {})
+        for i in range(clients)
+    ]
+    if prepare is not None:
+        await asyncio.gather(*(prepare(c, state) for c, state in clients_ready))  # type: ignore[operator]
+        # The first connections ready sat idle while the rest were prepared: the server may
+        # have closed them (keep-alive timeout), so each opens afresh on its first request.
+        await asyncio.gather(*(c.close() for c, _ in clients_ready))
     start = time.perf_counter()
     window = (start + warmup_s, start + warmup_s + measure_s)
 
@@ -240,8 +255,7 @@ async def hammer(
         return await asyncio.to_thread(meter.read)
 
     async def one(i: int) -> None:
-        client = HttpClient("127.0.0.1", port, headers=forwarded_headers(i, HOST))
-        state: dict[str, object] = {}
+        client, state = clients_ready[i]
         try:
             while (now := time.perf_counter()) < window[1]:
                 ok, ms, status = await make_request(client, i, state)  # type: ignore[operator]
@@ -313,9 +327,7 @@ def saturation_request(ready: Ready) -> object:
     async def send(
         client: HttpClient, i: int, state: dict[str, object]
     ) -> tuple[bool | None, float, int]:
-        turns: deque[dict[str, object]] = state.setdefault("turns", deque())  # type: ignore[assignment]
-        while len(turns) < ready.rotation and ready.people:
-            turns.append(await _admit(client, ready, state))
+        turns = await fill_turns(ready)(client, state)
         if not turns:
             return None, 0.0, 0
         person = turns.popleft()
@@ -359,6 +371,18 @@ def saturation_request(ready: Ready) -> object:
         return True, ms, reply.status
 
     return send
+
+
+def fill_turns(ready: Ready) -> object:
+    """Open first trials until this connection has ``ready.rotation`` participants to answer for."""
+
+    async def fill(client: HttpClient, state: dict[str, object]) -> deque[dict[str, object]]:
+        turns: deque[dict[str, object]] = state.setdefault("turns", deque())  # type: ignore[assignment]
+        while len(turns) < ready.rotation and ready.people:
+            turns.append(await _admit(client, ready, state))
+        return turns
+
+    return fill
 
 
 async def _admit(client: HttpClient, ready: Ready, state: dict[str, object]) -> dict[str, object]:
@@ -533,6 +557,7 @@ def run_phases(
                 measure_s=args.measure_s,
                 make_request=saturation_request(ready),
                 meter=CpuMeter(server, database_url),
+                prepare=fill_turns(ready),
             )
         )
         saturation.problems += ready.errors
