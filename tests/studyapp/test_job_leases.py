@@ -59,9 +59,9 @@ def queued_import(media_root: Path) -> ImportJob:
 def test_a_second_delivery_of_a_job_a_live_worker_holds_does_nothing(
     queued_import: ImportJob, settings: Any
 ) -> None:
-    first = job_claim(ImportJob, queued_import.pk)
+    first = job_claim(ImportJob, job_id=queued_import.pk)
     assert first is not None and first.status == "running" and first.attempts == 1 and first.claim
-    assert job_claim(ImportJob, queued_import.pk) is None
+    assert job_claim(ImportJob, job_id=queued_import.pk) is None
     assert import_job_run(job_id=queued_import.pk) is None
     assert jobs_recover() == []
     assert ImportJob.objects.get(pk=queued_import.pk).claim == first.claim
@@ -112,7 +112,7 @@ def test_a_job_whose_workers_keep_dying_fails_after_the_last_attempt(
     _left_running_by_a_dead_worker(
         ImportJob, job, silent_s=settings.JOB_LEASE_S + 1, attempts=settings.JOB_MAX_ATTEMPTS
     )
-    assert job_claim(ImportJob, job.pk) is None
+    assert job_claim(ImportJob, job_id=job.pk) is None
     jobs_recover()
     job.refresh_from_db()
     assert job.status == "failed" and job.finished_at is not None
@@ -151,7 +151,7 @@ def test_a_job_queued_while_redis_is_down_waits_and_says_so_in_the_admin(
     with _broker_at(f"redis://127.0.0.1:{free_port()}/0"):
         with django_capture_on_commit_callbacks(execute=True):
             job = ImportJob.objects.create(source=str(bundle_folder(n=12)))
-            job_queue(ImportJob, job.pk)
+            job_queue(ImportJob, job_id=job.pk)
         job.refresh_from_db()
         assert (
             job.status == "queued"
@@ -197,7 +197,7 @@ def test_the_admin_and_the_command_tell_a_live_job_from_a_dead_workers_job(
 def test_a_running_job_renews_its_lease_until_it_ends(media_root: Path, settings: Any) -> None:
     settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.JOB_HEARTBEAT_S = 0.05
-    job = job_claim(ImportJob, ImportJob.objects.create(source="x").pk)
+    job = job_claim(ImportJob, job_id=ImportJob.objects.create(source="x").pk)
     assert job is not None
     with job_heartbeat(job):
         first = ImportJob.objects.get(pk=job.pk).heartbeat_at
