@@ -56,6 +56,7 @@ _EXPORTS: dict[str, str] = {
     "power_curve": "analysis.power",
     "simulate_power": "analysis.power",
     "PowerModel": "analysis.power",
+    "PowerRuns": "analysis.power",
     "Pilot": "analysis.power",
     "load_pilot": "analysis.power",
     "fit_pilot": "analysis.power",

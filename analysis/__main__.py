@@ -224,20 +224,26 @@ def _pilot_line(pilot: Pilot) -> str:
 
 def _power(args: argparse.Namespace) -> int:
     from analysis.figures import power_figure
-    from analysis.power import mde_table, power_grid
+    from analysis.power import PowerRuns, mde_table, power_grid
 
     model, cells = _power_model(args)
     if not 0 < args.target < 1:
         raise ValueError(f"--target must lie in (0, 1), got {args.target}")
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ValueError(f"{args.out}: exists and is not a folder")
-    run = {"n_sims": args.sims, "alpha": args.alpha, "method": args.method, "seed": args.seed}
+    runs = PowerRuns(
+        n_sims=args.sims,
+        alpha=args.alpha,
+        method=args.method,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
     grid = (args.participants, cells.pop("stimuli"))
-    table = power_grid(model, *grid, **cells, **run, progress=not args.quiet)  # type: ignore[arg-type]
+    table = power_grid(model, *grid, **cells, runs=runs)  # type: ignore[arg-type]
     print(table[[*_SHOWN, "power", "ci_low", "ci_high"]].to_string(index=False))
     mde = None
     if args.mde:
-        mde = mde_table(model, *grid, **cells, **run, target=args.target, progress=not args.quiet)  # type: ignore[arg-type]
+        mde = mde_table(model, *grid, **cells, target=args.target, runs=runs)  # type: ignore[arg-type]
         shown = [*_SHOWN[:3], "target", "effect", "odds_ratio", "difference", "power"]
         print(mde[shown].to_string(index=False))
     if args.out:

@@ -50,6 +50,7 @@ from analysis._crossed import (
     fixed_design,
     make_problem,
     psum,
+    random_effect_step,
     stimulus_sum,
 )
 from analysis._errors import NotEnoughData
@@ -164,31 +165,31 @@ def _newton_step(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
     """One Newton direction for (beta?, u_p, u_s) plus log det of the u block and S^-1.
 
-    ``A`` (n, q) are the trials' stimulus loadings, ``Z Lambda``.
+    ``A`` (n, q) are the trials' stimulus loadings, ``Z Lambda``. With beta fixed
+    (stage 2) this is the random-effect step the crossed models share.
     """
     r, w = _score_and_weight(prob.y, eta, link)
+    if not free_beta:
+        dpart, ds, logdet = random_effect_step(prob, r, w, up, us, sp, A)
+        return np.zeros_like(beta), dpart, ds, logdet, np.empty((0, 0))
     gp = sp * psum(prob, r) - up
     gs = stimulus_sum(prob, A * r[:, None]) - us
-    gd = np.concatenate([prob.X.T @ r, gs]) if free_beta else gs
+    gd = np.concatenate([prob.X.T @ r, gs])
     dp = sp * sp * psum(prob, w) + 1.0
-    S = dense_block(prob, w, dp, sp, A, free_beta)
-    p = prob.X.shape[1] if free_beta else 0
+    S = dense_block(prob, w, dp, sp, A, True)
+    p = prob.X.shape[1]
     t = w * (gp / dp)[prob.pid]  # B' D_p^-1 g_p, evaluated trial by trial
     bs = sp * stimulus_sum(prob, A * t[:, None])
-    bt = np.concatenate([sp * (prob.X.T @ t), bs]) if free_beta else bs
+    bt = np.concatenate([sp * (prob.X.T @ t), bs])
     chol = linalg.cho_factor(S, lower=True)
     dd = linalg.cho_solve(chol, gd - bt)
-    db = dd[:p] if free_beta else np.zeros_like(beta)
-    ds = dd[p:]
-    q = w * ((prob.X @ db if free_beta else 0.0) + _stimulus_eta(prob, A, ds))
+    db, ds = dd[:p], dd[p:]
+    q = w * (prob.X @ db + _stimulus_eta(prob, A, ds))
     dpart = (gp - sp * psum(prob, q)) / dp
-    logdet_s = 2.0 * np.log(np.diag(chol[0])).sum()
-    s_inv = np.empty((0, 0))
-    if free_beta:
-        # log det of the stimulus block alone: det(S) = det(S_ss) det(Schur_beta) and
-        # Schur_beta^-1 is the beta block of S^-1, so no second factorisation is needed.
-        s_inv = linalg.cho_solve(chol, np.eye(S.shape[0])[:, :p])[:p]
-        logdet_s += np.linalg.slogdet(s_inv)[1]
+    # log det of the stimulus block alone: det(S) = det(S_ss) det(Schur_beta) and
+    # Schur_beta^-1 is the beta block of S^-1, so no second factorisation is needed.
+    s_inv = linalg.cho_solve(chol, np.eye(S.shape[0])[:, :p])[:p]
+    logdet_s = 2.0 * np.log(np.diag(chol[0])).sum() + np.linalg.slogdet(s_inv)[1]
     logdet = float(np.log(dp).sum() + logdet_s)
     return db, dpart, ds, logdet, s_inv
 

@@ -259,6 +259,25 @@ def load_pilot(
     return fit_pilot(forward, levels=levels, design=design)
 
 
+@dataclass(frozen=True)
+class PowerRuns:
+    """How a power figure is simulated: ``n_sims`` studies drawn from ``seed``, each
+    analysed with ``method`` ("glmm", "gee" or "welch") and counted as a rejection at
+    ``alpha``; ``progress`` shows progress bars."""
+
+    n_sims: int = 200
+    alpha: float = 0.05
+    method: str = "glmm"
+    seed: int = 0
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}")
+        if self.n_sims < 1 or not 0 < self.alpha < 1:
+            raise ValueError("n_sims must be positive and alpha in (0, 1)")
+
+
 def _p_value(data: pd.DataFrame, method: str) -> float:
     if method == "glmm":
         fit = fit_crossed_glmm(data, levels=_LEVELS)
@@ -274,18 +293,17 @@ def _rejections(
     n_participants: int,
     n_trials: int,
     n_stimuli: int,
-    n_sims: int,
-    alpha: float,
-    method: str,
-    seed: int,
-    progress: bool,
+    runs: PowerRuns,
 ) -> tuple[int, int]:
-    """(rejections, failed fits) over ``n_sims`` studies. The draws do not depend on
-    ``model.effect``, so one seed gives common random numbers across effects."""
-    rng = np.random.default_rng(seed)
+    """(rejections, failed fits) over ``runs.n_sims`` studies. The draws do not depend
+    on ``model.effect``, so one seed gives common random numbers across effects."""
+    rng = np.random.default_rng(runs.seed)
     rejections = failed = 0
     for _ in tqdm(
-        range(n_sims), desc=f"power n={n_participants}", disable=not progress, leave=False
+        range(runs.n_sims),
+        desc=f"power n={n_participants}",
+        disable=not runs.progress,
+        leave=False,
     ):
         data = simulate_accuracy_trials(
             rng,
@@ -301,17 +319,10 @@ def _rejections(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                rejections += _p_value(data, method) < alpha
+                rejections += _p_value(data, runs.method) < runs.alpha
         except (NotEnoughData, np.linalg.LinAlgError):
             failed += 1
     return int(rejections), failed
-
-
-def _check_run(method: str, n_sims: int, alpha: float) -> None:
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {METHODS}")
-    if n_sims < 1 or not 0 < alpha < 1:
-        raise ValueError("n_sims must be positive and alpha in (0, 1)")
 
 
 def _power_row(
@@ -320,35 +331,22 @@ def _power_row(
     n_participants: int,
     n_trials: int,
     n_stimuli: int,
-    n_sims: int = 200,
-    alpha: float = 0.05,
-    method: str = "glmm",
-    seed: int = 0,
-    progress: bool = False,
+    runs: PowerRuns,
 ) -> dict[str, float | int | str]:
-    _check_run(method, n_sims, alpha)
     rejections, failed = _rejections(
-        model,
-        n_participants=n_participants,
-        n_trials=n_trials,
-        n_stimuli=n_stimuli,
-        n_sims=n_sims,
-        alpha=alpha,
-        method=method,
-        seed=seed,
-        progress=progress,
+        model, n_participants=n_participants, n_trials=n_trials, n_stimuli=n_stimuli, runs=runs
     )
-    low, high = proportion_confint(rejections, n_sims, method="wilson")
+    low, high = proportion_confint(rejections, runs.n_sims, method="wilson")
     return {
         "n_participants": n_participants,
         "n_trials": n_trials,
         "n_stimuli": n_stimuli,
         **model.describe(),
-        "method": method,
-        "alpha": alpha,
-        "n_sims": n_sims,
-        "seed": seed,
-        "power": rejections / n_sims,
+        "method": runs.method,
+        "alpha": runs.alpha,
+        "n_sims": runs.n_sims,
+        "seed": runs.seed,
+        "power": rejections / runs.n_sims,
         "ci_low": float(low),
         "ci_high": float(high),
         "n_failed": failed,
@@ -396,11 +394,7 @@ def simulate_power(
         n_participants=n_participants,
         n_trials=n_trials,
         n_stimuli=n_stimuli or max(n_trials, 40),
-        n_sims=n_sims,
-        alpha=alpha,
-        method=method,
-        seed=seed,
-        progress=progress,
+        runs=PowerRuns(n_sims=n_sims, alpha=alpha, method=method, seed=seed, progress=progress),
     )
 
 
@@ -423,12 +417,11 @@ def _over_grid(
     *,
     trials: int | None,
     share: float | None,
-    seed: int,
-    progress: bool,
+    runs: PowerRuns,
     desc: str,
 ) -> pd.DataFrame:
     """``evaluate`` at every (participants, stimuli) cell, participants varying
-    fastest, trials per participant by ``trials_for``; cell i gets seed + i."""
+    fastest, trials per participant by ``trials_for``; cell i gets ``runs.seed + i``."""
     if not participants or not stimuli or min(*participants, *stimuli) < 2:
         raise ValueError("participant and stimulus counts must be integers >= 2")
     cells = [(int(n), int(s)) for s in stimuli for n in participants]
@@ -437,10 +430,9 @@ def _over_grid(
             n_participants=n,
             n_stimuli=s,
             n_trials=trials_for(s, trials=trials, share=share),
-            seed=seed + i,
-            progress=progress,
+            runs=dataclasses.replace(runs, seed=runs.seed + i),
         )
-        for i, (n, s) in enumerate(tqdm(cells, desc=desc, disable=not progress))
+        for i, (n, s) in enumerate(tqdm(cells, desc=desc, disable=not runs.progress))
     ]
     return pd.DataFrame(rows)
 
@@ -452,13 +444,10 @@ def power_grid(
     *,
     trials: int | None = None,
     share: float | None = None,
-    n_sims: int = 200,
-    alpha: float = 0.05,
-    method: str = "glmm",
-    seed: int = 0,
-    progress: bool = True,
+    runs: PowerRuns = PowerRuns(progress=True),
 ) -> pd.DataFrame:
-    """Power of ``model`` for every (participants, stimuli) pair; cell i uses seed + i.
+    """Power of ``model`` for every (participants, stimuli) pair; cell i uses
+    ``runs.seed + i``.
 
     Trials per participant are ``trials_for(stimuli, trials=, share=)``.
 
@@ -466,16 +455,13 @@ def power_grid(
     -------
     DataFrame, one row per cell, columns as the dict of ``simulate_power``.
     """
-    _check_run(method, n_sims, alpha)
-    evaluate = partial(_power_row, model, n_sims=n_sims, alpha=alpha, method=method)
     return _over_grid(
-        evaluate,
+        partial(_power_row, model),
         participants,
         stimuli,
         trials=trials,
         share=share,
-        seed=seed,
-        progress=progress,
+        runs=runs,
         desc="power grid",
     )
 
@@ -490,14 +476,12 @@ def power_curve(
     sd_stimulus: float = 0.5,
     n_stimuli: int | Sequence[int] | None = None,
     design: str = "between",
-    progress: bool = True,
-    seed: int = 0,
-    **kwargs: object,
+    runs: PowerRuns = PowerRuns(progress=True),
 ) -> pd.DataFrame:
     """``simulate_power`` over several sample sizes (and stimulus pools: a grid).
 
     ``n_stimuli`` is one pool size or several (default max(n_trials, 40)); the
-    i-th cell, participants varying fastest, uses seed + i.
+    i-th cell, participants varying fastest, uses ``runs.seed + i``.
 
     Returns
     -------
@@ -510,9 +494,7 @@ def power_curve(
         n_participants,
         [int(s) for s in pools],
         trials=n_trials,
-        seed=seed,
-        progress=progress,
-        **kwargs,  # type: ignore[arg-type]
+        runs=runs,
     )
 
 
@@ -531,19 +513,15 @@ def minimal_detectable_effect(
     n_stimuli: int,
     n_trials: int,
     target: float = 0.8,
-    n_sims: int = 200,
-    alpha: float = 0.05,
-    method: str = "glmm",
-    seed: int = 0,
     steps: int = 8,
-    progress: bool = False,
+    runs: PowerRuns = PowerRuns(),
 ) -> dict[str, float | int | str]:
     """Smallest condition effect whose simulated power reaches ``target``.
 
     Bisection over |effect| (log-odds, in the direction of ``model.effect``;
     positive when it is 0) between 0 and the effect at which the second
     condition's accuracy reaches 99.5%, ``steps`` halvings. Every evaluation uses
-    the same ``seed`` (common random numbers), so the estimated power is
+    the same ``runs.seed`` (common random numbers), so the estimated power is
     nearly monotone in the effect and the search does not chase Monte Carlo noise.
 
     Returns
@@ -553,27 +531,19 @@ def minimal_detectable_effect(
     ``odds_ratio``, ``baseline``, ``difference`` (marginal accuracy difference),
     and ``power`` at the returned effect.
     """
-    _check_run(method, n_sims, alpha)
     if not 0 < target < 1:
         raise ValueError(f"target power must lie in (0, 1), got {target}")
     sign = -1.0 if model.effect < 0 else 1.0
-    runs = {
-        "n_participants": n_participants,
-        "n_trials": n_trials,
-        "n_stimuli": n_stimuli,
-        "n_sims": n_sims,
-        "alpha": alpha,
-        "method": method,
-        "seed": seed,
-    }
+    cell = {"n_participants": n_participants, "n_trials": n_trials, "n_stimuli": n_stimuli}
+    quiet = dataclasses.replace(runs, progress=False)  # one bar for the search, none per step
 
     def power(size: float) -> float:
-        rejected, _ = _rejections(model.with_effect(sign * size), progress=False, **runs)  # type: ignore[arg-type]
-        return rejected / n_sims
+        rejected, _ = _rejections(model.with_effect(sign * size), **cell, runs=quiet)
+        return rejected / runs.n_sims
 
     low, high = 0.0, _effect_limit(model, sign)
     best = power(high)
-    bar = tqdm(total=steps, desc=f"MDE n={n_participants}", disable=not progress, leave=False)
+    bar = tqdm(total=steps, desc=f"MDE n={n_participants}", disable=not runs.progress, leave=False)
     for _ in range(steps if best >= target else 0):
         middle = (low + high) / 2
         at_middle = power(middle)
@@ -586,7 +556,11 @@ def minimal_detectable_effect(
     found = model.with_effect(sign * high).describe()
     reached = best >= target
     return {
-        **runs,
+        **cell,
+        "n_sims": runs.n_sims,
+        "alpha": runs.alpha,
+        "method": runs.method,
+        "seed": runs.seed,
         "design": model.design,
         "target": target,
         "effect": found["effect"] if reached else np.nan,
@@ -605,24 +579,23 @@ def mde_table(
     *,
     trials: int | None = None,
     share: float | None = None,
-    progress: bool = True,
-    seed: int = 0,
-    **kwargs: object,
+    target: float = 0.8,
+    steps: int = 8,
+    runs: PowerRuns = PowerRuns(progress=True),
 ) -> pd.DataFrame:
     """``minimal_detectable_effect`` for every (participants, stimuli) pair of the grid
-    (cells as ``power_grid``; cell i uses seed + i).
+    (cells as ``power_grid``; cell i uses ``runs.seed + i``).
 
     Returns
     -------
     DataFrame, one row per cell, columns as the dict of ``minimal_detectable_effect``.
     """
     return _over_grid(
-        partial(minimal_detectable_effect, model, **kwargs),
+        partial(minimal_detectable_effect, model, target=target, steps=steps),
         participants,
         stimuli,
         trials=trials,
         share=share,
-        seed=seed,
-        progress=progress,
+        runs=runs,
         desc="MDE grid",
     )

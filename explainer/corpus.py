@@ -30,6 +30,7 @@ from scipy.signal import resample_poly
 
 from explainer.data import META_NAME
 from explainer.errors import UserError
+from explainer.folders import staged_folder
 
 SAMPLE_RATE = 8000
 MAX_SAMPLES = 7900  # leave room in the one-second window for the random placement
@@ -166,20 +167,11 @@ def write_corpus(
     _check_args(out, n_speakers, takes, force)
     version = espeak_version()
     voices = VOICES[:n_speakers]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    staging.chmod(0o755)  # mkdtemp makes it private; the corpus is for everyone
-    try:
-        jobs = [
-            (i + 1, v, d, k) for i, v in enumerate(voices) for d in range(10) for k in range(takes)
-        ]
+    jobs = [(i + 1, v, d, k) for i, v in enumerate(voices) for d in range(10) for k in range(takes)]
+    with staged_folder(out) as staging:
         params = _synthesise_all(staging, jobs, seed, workers, progress)
         _write_metadata(staging, voices)
         _write_generation(staging, voices, params, seed=seed, takes=takes, espeak=version)
-        _replace_folder(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return out
 
 
@@ -326,15 +318,3 @@ def _write_generation(
     (folder / GENERATION_NAME).write_text(
         json.dumps(record, indent=1, sort_keys=True) + "\n", encoding="utf-8"
     )
-
-
-def _replace_folder(staging: Path, out: Path) -> None:
-    """Move the finished corpus into place; an old corpus is removed only after that succeeds."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        out.rename(old)
-    staging.rename(out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

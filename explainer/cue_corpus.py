@@ -35,6 +35,7 @@ import soundfile as sf
 
 from explainer.cues import KINDS, CueSpec, add_cue
 from explainer.errors import UserError
+from explainer.folders import staged_folder
 
 CUE_FILE = "cue.json"
 SPLIT_FILE = "split.json"
@@ -144,13 +145,11 @@ def write_cue_corpora(
     rng = np.random.default_rng(seed)
     test = set(split["test"])
     cued = _choose_cued(table, spec, test, share, rng)
-    staging = out.parent / f".{out.name}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
     record = {"cue": spec.to_dict(), "share": share, "seed": seed, "split": split}
     record["source"] = {"corpus": table.describe(), "fingerprint": table.fingerprint()}
     train_clips: dict[str, Any] = {}
     probe_clips: dict[str, Any] = {}
-    try:
+    with staged_folder(out) as staging:
         for rec in tqdm(
             list(table), desc="planting cues", unit="clip", file=sys.stderr, disable=None
         ):
@@ -169,12 +168,6 @@ def write_cue_corpora(
             text = json.dumps({**record, "corpus": name, "clips": clips}, indent=1, sort_keys=True)
             (staging / name / CUE_FILE).write_text(text + "\n", encoding="utf-8")
         (staging / SPLIT_FILE).write_text(json.dumps(split, indent=1) + "\n", encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     conflict = sum(1 for c in probe_clips.values() if c["role"] == "conflict")
     n_test = sum(1 for r in table if r.speaker in test)
     return {

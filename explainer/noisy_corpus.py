@@ -27,6 +27,7 @@ import numpy as np
 import soundfile as sf
 
 from explainer.errors import UserError
+from explainer.folders import staged_folder
 
 DEGRADATION_FILE = "degradation.json"
 MIN_SNR_DB, MAX_SNR_DB = -20.0, 60.0
@@ -96,10 +97,8 @@ def write_degraded(table: Any, out: Path, *, snr_db: float, seed: int) -> int:
     from explainer import preprocessing as pp
     from explainer.data import read_audio
 
-    staging = out.parent / f".{out.name}.staging"
-    shutil.rmtree(staging, ignore_errors=True)
     clips = {}
-    try:
+    with staged_folder(out) as staging:
         for rec in tqdm(
             list(table), desc="adding noise", unit="clip", file=sys.stderr, disable=None
         ):
@@ -114,10 +113,4 @@ def write_degraded(table: Any, out: Path, *, snr_db: float, seed: int) -> int:
         record["source"] = {"corpus": table.describe(), "fingerprint": table.fingerprint()}
         text = json.dumps(record, indent=1, sort_keys=True)
         (staging / DEGRADATION_FILE).write_text(text + "\n", encoding="utf-8")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
     return len(clips)

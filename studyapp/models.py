@@ -574,7 +574,7 @@ class Job(models.Model):
 
     A worker holds a running job on a lease: it renews ``heartbeat_at`` while it works,
     and a job whose heartbeat is older than ``JOB_LEASE_S`` belongs to a worker that
-    died; ``services.jobs.jobs_recover`` queues it again. ``claim`` names the current
+    died; ``services.job_leases.jobs_recover`` queues it again. ``claim`` names the current
     run, so a worker that lost its lease can no longer record an outcome.
     """
 

@@ -19,6 +19,7 @@ from explainer.bundle.manifest import assemble_manifest
 from explainer.bundle.pool import render_all, worker_pool
 from explainer.bundle.validation import validate_files
 from explainer.errors import UserError
+from explainer.folders import replace_folder
 
 
 def write_bundle(
@@ -60,7 +61,7 @@ def write_bundle(
         results = render_all(spec, tmp, pool=pool)
         finish = time.perf_counter()
         manifest = _finish_manifest(spec, results, tmp, pool)
-        _move_into_place(tmp, out)
+        replace_folder(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     timings = _timings(
@@ -107,7 +108,7 @@ def finalize_bundle(
     out, work_dir = Path(out), Path(work_dir)
     check_out(out, overwrite=overwrite)
     manifest = _finish_manifest(spec, [{"records": list(records)}], work_dir, None)
-    _move_into_place(work_dir, out)
+    replace_folder(work_dir, out)
     return manifest
 
 
@@ -155,12 +156,3 @@ def _timings(
     by_process[str(os.getpid())] = main_cpu_s  # includes chunks rendered in this process
     timings["cpu_by_process"] = by_process
     return timings
-
-
-def _move_into_place(tmp: Path, out: Path) -> None:
-    """Rename the finished folder to ``out``; an old bundle there is replaced, not merged."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)

@@ -84,7 +84,7 @@ def job_task(model: type[Job]) -> Callable[[int], object]:
 # --------------------------------------------------------------------------- queueing
 
 
-def job_queue(model: type[Job], job_id: int) -> None:
+def job_queue(model: type[Job], *, job_id: int) -> None:
     """Queue the task of a job row that the current transaction creates.
 
     With a broker, the message goes once the transaction commits, so a worker never
@@ -94,10 +94,10 @@ def job_queue(model: type[Job], job_id: int) -> None:
     if settings.CELERY_TASK_ALWAYS_EAGER:
         job_task(model)(job_id)
     else:
-        transaction.on_commit(lambda: job_dispatch(model, job_id))
+        transaction.on_commit(lambda: job_dispatch(model, job_id=job_id))
 
 
-def job_dispatch(model: type[Job], job_id: int) -> bool:
+def job_dispatch(model: type[Job], *, job_id: int) -> bool:
     """Hand a queued job's task to the broker; False (and a note on the row) if it is unreachable."""
     try:
         job_task(model)(job_id)
@@ -118,7 +118,7 @@ def job_dispatch(model: type[Job], job_id: int) -> bool:
 # --------------------------------------------------------------------------- running
 
 
-def job_claim(model: type[Job], job_id: int) -> Job | None:
+def job_claim(model: type[Job], *, job_id: int) -> Job | None:
     """Take a queued job, or a running one whose worker died, for this run.
 
     Returns the claimed row, or None if the job is finished, out of attempts, or held
@@ -207,7 +207,7 @@ def _beat(job: Job, stop: threading.Event) -> None:
 # --------------------------------------------------------------------------- recovery
 
 
-def jobs_recover(now: Any = None) -> list[str]:
+def jobs_recover(*, now: Any = None) -> list[str]:
     """Re-queue jobs of dead workers and send jobs that never reached the queue.
 
     Safe to run from several processes at once: every change is a conditional update,
@@ -258,7 +258,7 @@ def _send_unsent(model: type[Job], now: Any) -> list[str]:
     for pk in model.objects.filter(due, status=Job.Status.QUEUED).values_list("pk", flat=True):
         # Take the send (another sweeping worker may be on the same row).
         if model.objects.filter(due, pk=pk, status=Job.Status.QUEUED).update(dispatched_at=now):
-            sent = job_dispatch(model, pk)
+            sent = job_dispatch(model, job_id=pk)
             actions.append(
                 f"{'sent' if sent else 'could not send'} {model.__name__} #{pk} to the queue"
             )
@@ -273,7 +273,7 @@ def jobs_sweep() -> None:
         logger.info("export retention: %s", action)
 
 
-def job_state_note(job: Job, now: Any = None) -> str:
+def job_state_note(job: Job, *, now: Any = None) -> str:
     """One sentence for the admin: where the job is and what happens next."""
     now = now or timezone.now()
     if job.status == Job.Status.QUEUED:

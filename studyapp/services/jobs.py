@@ -41,13 +41,13 @@ def import_job_create(*, source: Path, study_slug: str = "", original_name: str 
     job = ImportJob.objects.create(
         source=str(source), study_slug=study_slug, original_name=original_name
     )
-    job_queue(ImportJob, job.pk)
+    job_queue(ImportJob, job_id=job.pk)
     return job
 
 
 def import_job_run(*, job_id: int) -> ImportJob | None:
     """Run a claimed import job; the row records the bundle or every problem found."""
-    job = job_claim(ImportJob, job_id)
+    job = job_claim(ImportJob, job_id=job_id)
     if job is None:
         return None
     source = Path(job.source)
@@ -114,13 +114,13 @@ def export_job_create(
             "include_recruitment_ids": include_recruitment_ids,
         },
     )
-    job_queue(ExportJob, job.pk)
+    job_queue(ExportJob, job_id=job.pk)
     return job
 
 
 def export_job_run(*, job_id: int) -> ExportJob | None:
     """Write the export, pack it as one zip under ``EXPORT_ROOT`` and record it on the row."""
-    job = job_claim(ExportJob, job_id)
+    job = job_claim(ExportJob, job_id=job_id)
     if job is None:
         return None
     root = Path(settings.EXPORT_ROOT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -117,3 +118,23 @@ def problem(
     context = page_context(participant) if participant else {}
     context.update({"message": message, "continue_url": continue_url})
     return render(request, "studyapp/problem.html", context, status=status)
+
+
+def answer_not_stored(
+    request: HttpRequest, participant: Participant, reason: str, *, status: int = 400
+) -> HttpResponse:
+    """The problem page (or JSON) for an answer the site refused, leading back to the
+    participant's current step."""
+    return problem(
+        request,
+        f"The answer could not be stored: {reason}",
+        status=status,
+        continue_url=step_url(participant),
+        participant=participant,
+    )
+
+
+def first_form_error(form: forms.Form) -> str:
+    """The first thing wrong with a submitted form, as one line (``field: message``)."""
+    field, errors = next(iter(form.errors.items()))
+    return f"{field}: {errors[0]}" if field != "__all__" else str(errors[0])

@@ -21,7 +21,9 @@ from studyapp.services.screening import (
     screening_sound_path,
 )
 from studyapp.views.common import (
+    answer_not_stored,
     at_step,
+    first_form_error,
     next_page,
     page_context,
     participant_or_404,
@@ -115,13 +117,7 @@ def screening(request: HttpRequest, token: str, number: int) -> HttpResponse:
 def _screening_post(request: HttpRequest, participant: Participant, number: int) -> HttpResponse:
     form = ScreeningAnswerForm(request.POST)
     if not form.is_valid():
-        field, errors = next(iter(form.errors.items()))
-        return problem(
-            request,
-            f"The answer could not be stored: {field}: {errors[0]}",
-            continue_url=step_url(participant),
-            participant=participant,
-        )
+        return answer_not_stored(request, participant, first_form_error(form))
     data = form.cleaned_data
     answer = ScreeningAnswer(
         answer=data["answer"],
@@ -134,12 +130,7 @@ def _screening_post(request: HttpRequest, participant: Participant, number: int)
     except ScreeningRejected as exc:
         if exc.code in {"answered", "order", "state"}:
             return stale_page(request, str(exc), step_url(participant))
-        return problem(
-            request,
-            f"The answer could not be stored: {exc}",
-            continue_url=step_url(participant),
-            participant=participant,
-        )
+        return answer_not_stored(request, participant, str(exc))
     return next_page(request, step_url(participant))
 
 

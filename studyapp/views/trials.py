@@ -36,10 +36,11 @@ from studyapp.services.participants import (
     trial_present,
 )
 from studyapp.views.common import (
+    answer_not_stored,
+    first_form_error,
     next_page,
     page_context,
     participant_or_404,
-    problem,
     stale_page,
     step_url,
     wants_json,
@@ -209,12 +210,7 @@ def _may_revise(
 def _trial_post(request: HttpRequest, participant: Participant, position: int) -> HttpResponse:
     form = answer_form(participant.study, request.POST)
     if not form.is_valid():
-        return problem(
-            request,
-            f"The answer could not be stored: {_first_error(form)}",
-            continue_url=step_url(participant),
-            participant=participant,
-        )
+        return answer_not_stored(request, participant, first_form_error(form))
     data = form.cleaned_data
     answer = Answer(
         answer=data["answer"],
@@ -233,13 +229,7 @@ def _trial_post(request: HttpRequest, participant: Participant, position: int) -
         if exc.code in STALE_CODES:
             return stale_page(request, str(exc), step_url(participant))
         status = 404 if exc.code == "not_found" else 400
-        return problem(
-            request,
-            f"The answer could not be stored: {exc}",
-            status=status,
-            continue_url=step_url(participant),
-            participant=participant,
-        )
+        return answer_not_stored(request, participant, str(exc), status=status)
     if design_shows_feedback(study=participant.study, kind=recorded.response.trial.kind):
         return next_page(request, reverse("feedback", args=[participant.token, position]))
     if recorded.created and recorded.next_position is not None and wants_json(request):
@@ -281,11 +271,6 @@ def _after_answer_url(participant: Participant, recorded: Recorded) -> str:
     if recorded.created and participant.status == Participant.Status.COMPLETED:
         return reverse("done", args=[participant.token])
     return step_url(participant)  # (questions after the trials, or a repeated answer)
-
-
-def _first_error(form: AnswerForm) -> str:
-    field, errors = next(iter(form.errors.items()))
-    return f"{field}: {errors[0]}" if field != "__all__" else str(errors[0])
 
 
 @require_GET

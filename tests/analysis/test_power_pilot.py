@@ -14,6 +14,7 @@ import pytest
 from analysis.__main__ import main
 from analysis.power import (
     PowerModel,
+    PowerRuns,
     load_pilot,
     mde_table,
     power_grid,
@@ -22,7 +23,9 @@ from analysis.power import (
 )
 from analysis.simulate import SimulationSpec, simulate_export
 
-FAST = {"method": "welch", "progress": False}
+
+def fast(n_sims: int, seed: int = 0) -> PowerRuns:
+    return PowerRuns(n_sims=n_sims, method="welch", seed=seed)
 
 
 def _pilot(root: Path, name: str, effect: float, *, within: bool = False) -> Path:
@@ -64,10 +67,10 @@ def test_the_pilot_fit_recovers_its_design_sizes_and_a_large_effect(
 
 def test_power_from_a_pilot_with_a_large_effect_is_high(pilots: dict[str, Path]) -> None:
     model = load_pilot(pilots["large"]).model
-    table = power_grid(model, [30], [40], share=0.5, n_sims=40, seed=1, **FAST)
+    table = power_grid(model, [30], [40], share=0.5, runs=fast(40, seed=1))
     assert table["power"].iloc[0] >= 0.9
     within = load_pilot(pilots["within"]).model
-    assert power_grid(within, [30], [40], n_sims=30, seed=2, **FAST)["power"].iloc[0] >= 0.9
+    assert power_grid(within, [30], [40], runs=fast(30, seed=2))["power"].iloc[0] >= 0.9
 
 
 def test_power_without_an_effect_is_alpha_within_monte_carlo_error(
@@ -77,7 +80,7 @@ def test_power_without_an_effect_is_alpha_within_monte_carlo_error(
     # is noise around 0, not 0). With 300 simulations the rejection rate's SD at
     # alpha = .05 is sqrt(.05 * .95 / 300) = .0126; we allow 3 SD either side.
     model = load_pilot(pilots["null"]).model.with_difference(0.0)
-    row = power_grid(model, [24], [20], trials=10, n_sims=300, seed=5, **FAST).iloc[0]
+    row = power_grid(model, [24], [20], trials=10, runs=fast(300, seed=5)).iloc[0]
     bound = 3 * math.sqrt(0.05 * 0.95 / 300)
     assert abs(row["power"] - 0.05) <= bound
     assert row["difference"] == pytest.approx(0.0, abs=1e-9)
@@ -85,7 +88,7 @@ def test_power_without_an_effect_is_alpha_within_monte_carlo_error(
 
 def test_power_increases_with_participants_and_with_stimuli(pilots: dict[str, Path]) -> None:
     model = load_pilot(pilots["null"]).model.with_difference(0.12)
-    table = power_grid(model, [12, 60], [8, 40], share=0.5, n_sims=40, seed=7, **FAST)
+    table = power_grid(model, [12, 60], [8, 40], share=0.5, runs=fast(40, seed=7))
     power = table.set_index(["n_participants", "n_stimuli"])["power"]
     assert list(table["n_trials"]) == [4, 4, 20, 20]  # half the pool, as in the pilot
     assert power[(60, 8)] > power[(12, 8)] and power[(60, 40)] > power[(12, 40)]
@@ -96,7 +99,7 @@ def test_the_minimal_detectable_effect_shrinks_as_participants_grow(
     pilots: dict[str, Path],
 ) -> None:
     model = load_pilot(pilots["large"]).model
-    table = mde_table(model, [12, 60], [20], trials=10, n_sims=30, steps=5, **FAST)
+    table = mde_table(model, [12, 60], [20], trials=10, steps=5, runs=fast(30))
     small, large = table.itertuples()
     assert large.effect < small.effect and large.difference < small.difference
     assert large.power >= 0.8 and small.power >= 0.8

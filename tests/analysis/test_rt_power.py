@@ -8,7 +8,7 @@ import pytest
 import statsmodels.api as sm
 
 from analysis.lmm import fit_crossed_lmm
-from analysis.power import logodds_for_accuracies, power_curve, simulate_power
+from analysis.power import PowerRuns, logodds_for_accuracies, power_curve, simulate_power
 from analysis.rt import fit_log_rt_model, rt_summary
 from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
 
@@ -85,7 +85,7 @@ def test_the_solved_log_odds_give_the_requested_marginal_accuracies() -> None:
 
 def test_power_grows_with_participants_and_is_near_alpha_without_an_effect() -> None:
     curve = power_curve(
-        [20, 120], n_trials=20, difference=0.12, n_sims=60, method="welch", progress=False, seed=3
+        [20, 120], n_trials=20, difference=0.12, runs=PowerRuns(n_sims=60, method="welch", seed=3)
     )
     assert curve["power"].iloc[1] > curve["power"].iloc[0]
     assert curve["power"].iloc[1] > 0.6

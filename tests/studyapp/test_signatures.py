@@ -1,7 +1,6 @@
 """Public service and selector functions take at most one positional parameter (their subject).
 
-The rule is written at the top of ``studyapp/selectors/__init__.py``. ``services.job_leases``
-is left out while its rewrite lands (it keeps the signatures its callers use).
+The rule is written at the top of ``studyapp/selectors/__init__.py``.
 """
 
 from __future__ import annotations
@@ -17,15 +16,13 @@ import pytest
 import studyapp.selectors
 import studyapp.services
 
-EXEMPT_MODULES = {"studyapp.services.job_leases"}
 POSITIONAL = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 def _modules() -> Iterator[ModuleType]:
     for package in (studyapp.services, studyapp.selectors):
         for info in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
-            if info.name not in EXEMPT_MODULES:
-                yield importlib.import_module(info.name)
+            yield importlib.import_module(info.name)
 
 
 def public_functions() -> list[tuple[str, object]]:
