@@ -19,7 +19,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cue": ("explainer.cue_corpus", "copies of a corpus with a planted cue (cued training, probe)"),
     "cue-eval": ("explainer.cue_reliance", "how much a model follows a planted cue (probe corpus)"),
     "degrade": ("explainer.noisy_corpus", "a copy of a corpus with noise at a given SNR"),
-    "train": ("explainer.training", "train AudioNet or AlexNet on a corpus"),
+    "train": (
+        "explainer.training",
+        "train AudioNet, AlexNet or your own model on a corpus (or evaluate its given weights)",
+    ),
     "predict": ("explainer.predict", "classify new WAV files with a trained run"),
     "evaluate": ("explainer.evaluation", "test accuracy per split, in the paper's format"),
     "faithfulness": (

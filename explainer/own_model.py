@@ -7,7 +7,8 @@
       "factory": "mymodels.py:build",          # or "package.module:build", or
       "torchscript": "scripted.pt",            # instead of "factory"
       "factory_kwargs": {"n_classes": 10},     # optional, passed to the factory
-      "weights": "weights.pt",                 # optional state dict to start from
+      "weights": "weights.pt",                 # optional state dict to start from (or,
+                                               # with ``train --no-train``, to evaluate)
       "input": "logmel",                       # "waveform", "spectrogram" or "logmel"
       "sample_rate": 8000,
       "window_samples": 8000,
@@ -122,15 +123,54 @@ def build_own_model(spec: dict[str, Any]) -> nn.Module:
     where = spec.get("description_file", "model description")
     model = _script(spec, where) if "torchscript" in spec else _factory_model(spec, where)
     if "weights" in spec:
-        try:
-            state = torch.load(spec["weights"], map_location="cpu", weights_only=True)
-            model.load_state_dict(state)
-        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
-            raise UserError(
-                f"{where}: weights {spec['weights']}: cannot load ({_first_line(exc)})"
-            ) from None
+        _load_weights(model, spec["weights"], where)
     check_output_shape(model, spec, where)
     return model.float()
+
+
+def require_weights(spec: dict[str, Any], path: Path) -> None:
+    """Refuse a description with no trained weights (``train --no-train`` evaluates them).
+
+    A TorchScript file holds its weights; a factory's model needs ``weights``.
+    """
+    if "weights" not in spec and "torchscript" not in spec:
+        raise UserError(
+            f"{path}: --no-train evaluates the description's weights, and it names none; "
+            'add "weights" (a file of torch.save(model.state_dict())) or train without --no-train'
+        )
+
+
+def _load_weights(model: nn.Module, weights: str, where: str) -> None:
+    """Load a state dict into ``model``; one line naming the file and the first key that does not fit."""
+    try:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise UserError(f"{where}: weights {weights}: cannot load ({_first_line(exc)})") from None
+    if not isinstance(state, dict):
+        raise UserError(
+            f"{where}: weights {weights}: holds a {type(state).__name__}, not a state dict "
+            "(save it with torch.save(model.state_dict(), path))"
+        )
+    mismatch = _first_mismatch(model.state_dict(), state)
+    if mismatch is not None:
+        raise UserError(f"{where}: weights {weights}: do not fit the model ({mismatch})")
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, ValueError, TypeError) as exc:
+        raise UserError(f"{where}: weights {weights}: cannot load ({_first_line(exc)})") from None
+
+
+def _first_mismatch(expected: dict[str, Any], given: dict[str, Any]) -> str | None:
+    """The first key of ``expected`` that ``given`` lacks or shapes differently, else its first extra key."""
+    for key, tensor in expected.items():
+        if key not in given:
+            return f"missing key {key!r}"
+        shape = getattr(given[key], "shape", None)
+        if shape is None or tuple(shape) != tuple(tensor.shape):
+            got = "no tensor" if shape is None else f"shape {tuple(shape)}"
+            return f"key {key!r}: {got}, the model's is {tuple(tensor.shape)}"
+    extra = [key for key in given if key not in expected]
+    return f"unexpected key {extra[0]!r}" if extra else None
 
 
 def _factory_model(spec: dict[str, Any], where: str) -> nn.Module:

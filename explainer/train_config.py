@@ -98,6 +98,27 @@ PRESETS["speech"] = {
     "audionet": {**SPEECH_RECIPE, "width": 0.5, "dropout": 0.3},
     "alexnet": {**SPEECH_RECIPE, "width": 0.5, "dropout": 0.5, "placements": 4},
 }
+# What a run records of its recipe when its weights were given, not trained
+# (``train --no-train``): no optimiser ran, so no learning rate, epochs or augmentation.
+NOT_TRAINED: dict[str, Any] = {
+    "width": 1.0,
+    "optimizer": "none",
+    "lr": 0.0,
+    "momentum": 0.0,
+    "weight_decay": 0.0,
+    "batch_size": 0,
+    "epochs": 0,
+    "max_steps": 0,
+    "grad_clip": None,
+    "placements": 1,
+    "dropout": 0.0,
+    "lr_schedule": "none",
+    "speed_perturbation": 0.0,
+    "augment": "none",
+    "patience": None,
+}
+TRAINED = "trained"
+WEIGHTS_GIVEN = "weights given, not trained"
 TUNABLE = (
     "width",
     "optimizer",
@@ -150,6 +171,8 @@ class TrainConfig:
     model_spec: dict[str, Any] | None = None
     # AlexNet's input when not the paper's: "spectrogram-above-floor" (silence exactly 0).
     input: str | None = None
+    # TRAINED, or WEIGHTS_GIVEN: an own model's weights evaluated as they are (``--no-train``).
+    provenance: str = TRAINED
 
     @property
     def representation(self) -> str:

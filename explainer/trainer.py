@@ -3,7 +3,8 @@
 :class:`RunTrainer` connects the data (cached inputs per split part), the model, the loop
 and the run folder's files: best weights after each improving epoch, a checkpoint after
 each epoch (and every ``checkpoint_every`` steps), then the test evaluation, figures and
-the summary.
+the summary. :func:`write_given_run` writes the same evaluation for an own model whose
+weights were given (``train --no-train``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from explainer import run_files as rf
 from explainer.cache import preprocess
@@ -57,27 +59,10 @@ class RunTrainer:
 
     def arrays(self) -> dict[str, ArraySet]:
         """Inputs and labels per part; training gets ``placements`` shifted copies of each clip."""
-        result = {}
-        for part, table in self.parts.items():
-            # Validation and test clips are placed once, unperturbed: placement 0 of the seed.
-            train = part == "train"
-            pre = preprocess(
-                list(table),
-                self.config.representation,
-                seed=self.config.seed,
-                long_clips=self.config.long_clips,
-                placements=self.config.placements if train else 1,
-                speed_perturbation=self.config.speed_perturbation if train else 0.0,
-                augment=self.config.augment if train else "none",
-                cache_dir=self.options.cache_dir,
-                workers=self.options.workers,
-                progress=self.options.progress,
-            )
-            labels = np.array(
-                [self.classes.index(label) for label in table.labels(self.config.task)], np.int64
-            )
-            result[part] = ArraySet(pre.inputs, labels)
-        return result
+        return {
+            part: part_arrays(self.config, part, table, self.options)
+            for part, table in self.parts.items()
+        }
 
     def build_loop(self, arrays: dict[str, ArraySet]) -> Loop:
         c = self.config
@@ -142,57 +127,38 @@ class RunTrainer:
 
     def finish(self, test: ArraySet) -> dict[str, Any]:
         """Evaluate the best weights on the test speakers; write predictions, figures, summary."""
-        from explainer.training_figures import (
-            plot_confusion_matrix,
-            plot_learning_curves,
-            plot_speaker_accuracy,
-        )
+        from explainer.training_figures import plot_learning_curves
 
         assert self.loop is not None
         model, state = self.loop.model, self.loop.state
         model.load_state_dict(
             torch.load(self.out / rf.MODEL_NAME, map_location="cpu", weights_only=True)
         )
-        test_loss, test_acc, logits = evaluate(model, test)
-        predicted = logits.argmax(1)
-        confusion = confusion_matrix(test.labels, predicted, len(self.classes))
-        self._write_predictions(logits)
-        figures = self.out / rf.FIGURES_DIR
-        figures.mkdir(exist_ok=True)
-        plot_learning_curves(state.history, figures / "learning_curves.png", title=self._title())
-        plot_confusion_matrix(
-            confusion,
-            self.classes,
-            figures / "confusion_matrix.png",
-            title=f"{self._title()}: test",
-        )
-        per_speaker = speaker_accuracy(
-            [r.speaker for r in self.parts["test"]], test.labels, predicted
-        )
-        plot_speaker_accuracy(
-            per_speaker,
-            1.0 / len(self.classes),
-            figures / "speaker_accuracy.png",
-            title=f"{self._title()}: test speakers",
+        summary = report_test(model, test, self.parts["test"], self.config, self.out, self.data)
+        plot_learning_curves(
+            state.history,
+            self.out / rf.FIGURES_DIR / "learning_curves.png",
+            title=run_title(self.config),
         )
         finish_milestones(self.out, lambda weights: self._test_accuracy(weights, test))
         model.load_state_dict(
             torch.load(self.out / rf.MODEL_NAME, map_location="cpu", weights_only=True)
         )
-        summary = self._summary(test_loss, test_acc, confusion)
-        summary["per_speaker_accuracy"] = per_speaker
-        summary["stopped_early"] = self.loop.stalled()
-        summary["warnings"] = training_warnings(
-            state.history[state.best_epoch - 1], n_classes=len(self.classes)
+        best = state.history[state.best_epoch - 1]
+        summary.update(
+            best_epoch=state.best_epoch,
+            best_val_accuracy=best["val_accuracy"],
+            epochs=state.epoch,
+            steps=state.step,
+            train_seconds=round(state.seconds, 3),
+            stopped_early=self.loop.stalled(),
+            warnings=training_warnings(best, n_classes=len(self.classes)),
         )
         for warning in summary["warnings"]:
             print(f"warning: {warning}", file=sys.stderr)
         rf.write_json(self.out / rf.SUMMARY_NAME, summary)
         (self.out / rf.CHECKPOINT_NAME).unlink(missing_ok=True)
-        print(
-            f"test accuracy {test_acc:.4f} on {len(test.labels)} clips of held-out speakers -> {self.out}",
-            file=sys.stderr,
-        )
+        print(finished_line(summary, self.out), file=sys.stderr)
         return summary
 
     def _test_accuracy(self, weights: Path, test: ArraySet) -> tuple[float, int]:
@@ -200,57 +166,120 @@ class RunTrainer:
         self.loop.model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
         return float(evaluate(self.loop.model, test)[1]), len(test.labels)
 
-    def _title(self) -> str:
-        return f"{self.config.architecture} / {self.config.task} / {self.config.split['name']}"
 
-    def _write_predictions(self, logits: np.ndarray) -> None:
-        rows = []
-        for recording, scores in zip(self.parts["test"], logits, strict=True):
-            predicted = self.classes[int(scores.argmax())]
-            true = recording.label(self.config.task)
-            rows.append(
-                {
-                    "relpath": recording.relpath,
-                    "speaker": recording.speaker,
-                    "true_label": true,
-                    "predicted_label": predicted,
-                    "correct": int(true == predicted),
-                    **{f"logit_{c}": float(s) for c, s in zip(self.classes, scores, strict=True)},
-                }
-            )
-        columns = [
-            "relpath",
-            "speaker",
-            "true_label",
-            "predicted_label",
-            "correct",
-            *(f"logit_{c}" for c in self.classes),
-        ]
-        rf.write_csv(self.out / rf.PREDICTIONS_NAME, columns, rows)
+def part_arrays(
+    config: TrainConfig, part: str, table: RecordingTable, options: RunOptions
+) -> ArraySet:
+    """The inputs and labels of one split part, as the run reads them."""
+    # Validation and test clips are placed once, unperturbed: placement 0 of the seed.
+    train = part == "train"
+    pre = preprocess(
+        list(table),
+        config.representation,
+        seed=config.seed,
+        long_clips=config.long_clips,
+        placements=config.placements if train else 1,
+        speed_perturbation=config.speed_perturbation if train else 0.0,
+        augment=config.augment if train else "none",
+        cache_dir=options.cache_dir,
+        workers=options.workers,
+        progress=options.progress,
+    )
+    classes = config.classes
+    labels = np.array([classes.index(label) for label in table.labels(config.task)], np.int64)
+    return ArraySet(pre.inputs, labels)
 
-    def _summary(self, test_loss: float, test_acc: float, confusion: np.ndarray) -> dict[str, Any]:
-        assert self.loop is not None
-        state, model = self.loop.state, self.loop.model
-        best = state.history[state.best_epoch - 1]
-        return {
-            "architecture": self.config.architecture,
-            "task": self.config.task,
-            "split": self.config.split["name"],
-            "classes": self.classes,
-            "test_accuracy": test_acc,
-            "test_loss": test_loss,
-            "test_n": int(confusion.sum()),
-            "confusion_matrix": confusion.tolist(),
-            "best_epoch": state.best_epoch,
-            "best_val_accuracy": best["val_accuracy"],
-            "epochs": state.epoch,
-            "steps": state.step,
-            "train_seconds": round(state.seconds, 3),
-            "n_parameters": int(sum(p.numel() for p in model.parameters())),
-            "weights_sha256": rf.sha256_of(self.out / rf.MODEL_NAME),
-            "seed": self.config.seed,
-            "data_fingerprint": self.data["fingerprint"],
-        }
+
+def report_test(
+    model: nn.Module,
+    test: ArraySet,
+    recordings: RecordingTable,
+    config: TrainConfig,
+    out: Path,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """Evaluate ``model`` on the test speakers (``recordings``, inputs ``test``) into ``out``.
+
+    Writes ``predictions.csv`` and the confusion-matrix and per-speaker figures; returns
+    the summary's evaluation part. The weights in ``out/model.pt`` must be ``model``'s.
+    """
+    from explainer.training_figures import plot_confusion_matrix, plot_speaker_accuracy
+
+    classes = config.classes
+    test_loss, test_acc, logits = evaluate(model, test)
+    predicted = logits.argmax(1)
+    confusion = confusion_matrix(test.labels, predicted, len(classes))
+    _write_predictions(out, recordings, logits, config)
+    figures = out / rf.FIGURES_DIR
+    figures.mkdir(exist_ok=True)
+    title = run_title(config)
+    plot_confusion_matrix(
+        confusion, classes, figures / "confusion_matrix.png", title=f"{title}: test"
+    )
+    per_speaker = speaker_accuracy([r.speaker for r in recordings], test.labels, predicted)
+    plot_speaker_accuracy(
+        per_speaker,
+        1.0 / len(classes),
+        figures / "speaker_accuracy.png",
+        title=f"{title}: test speakers",
+    )
+    return {
+        "architecture": config.architecture,
+        "task": config.task,
+        "split": config.split["name"],
+        "classes": classes,
+        "test_accuracy": test_acc,
+        "test_loss": test_loss,
+        "test_n": int(confusion.sum()),
+        "confusion_matrix": confusion.tolist(),
+        "per_speaker_accuracy": per_speaker,
+        "n_parameters": int(sum(p.numel() for p in model.parameters())),
+        "weights_sha256": rf.sha256_of(out / rf.MODEL_NAME),
+        "seed": config.seed,
+        "data_fingerprint": data["fingerprint"],
+        "provenance": config.provenance,
+    }
+
+
+def finished_line(summary: dict[str, Any], out: Path) -> str:
+    """The line a finished run prints: its test accuracy and folder."""
+    return (
+        f"test accuracy {summary['test_accuracy']:.4f} on {summary['test_n']} clips "
+        f"of held-out speakers -> {out}"
+    )
+
+
+def run_title(config: TrainConfig) -> str:
+    return f"{config.architecture} / {config.task} / {config.split['name']}"
+
+
+def _write_predictions(
+    out: Path, recordings: RecordingTable, logits: np.ndarray, config: TrainConfig
+) -> None:
+    classes = config.classes
+    rows = []
+    for recording, scores in zip(recordings, logits, strict=True):
+        predicted = classes[int(scores.argmax())]
+        true = recording.label(config.task)
+        rows.append(
+            {
+                "relpath": recording.relpath,
+                "speaker": recording.speaker,
+                "true_label": true,
+                "predicted_label": predicted,
+                "correct": int(true == predicted),
+                **{f"logit_{c}": float(s) for c, s in zip(classes, scores, strict=True)},
+            }
+        )
+    columns = [
+        "relpath",
+        "speaker",
+        "true_label",
+        "predicted_label",
+        "correct",
+        *(f"logit_{c}" for c in classes),
+    ]
+    rf.write_csv(out / rf.PREDICTIONS_NAME, columns, rows)
 
 
 # A best validation accuracy below this multiple of chance is "still at chance".
@@ -294,3 +323,27 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) ->
     matrix = np.zeros((n_classes, n_classes), dtype=np.int64)
     np.add.at(matrix, (np.asarray(true, int), np.asarray(predicted, int)), 1)
     return matrix
+
+
+def write_given_run(
+    config: TrainConfig,
+    test: RecordingTable,
+    folder: Path,
+    options: RunOptions,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """A run folder for an own model's given weights, evaluated on ``test``, not trained.
+
+    The files a trained run has for the commands that read runs (``config.json``,
+    ``model.pt``, ``predictions.csv``, the confusion and per-speaker figures,
+    ``summary.json``); no metrics, learning curves or milestones, as there were no epochs.
+    """
+    folder.mkdir(parents=True)
+    rf.write_json(folder / rf.CONFIG_NAME, {**asdict(config), "data": data})
+    model = build_network(asdict(config))  # the description's weights, loaded and checked
+    rf.save_torch(folder / rf.MODEL_NAME, model.state_dict())
+    arrays = part_arrays(config, "test", test, options)
+    summary = report_test(model, arrays, test, config, folder, data)
+    summary.update(epochs=0, steps=0, warnings=[])
+    rf.write_json(folder / rf.SUMMARY_NAME, summary)
+    return summary

@@ -5,11 +5,15 @@ lr 1e-4 for 50,000 steps, AlexNet lr 1e-3 for 10,000 steps with gradient clippin
 full width; ``demo`` trains a quarter-width network with Adam in about a minute on the
 demo corpus; ``auto`` (default) picks ``paper`` when every AudioMNIST speaker is present.
 Any option given on the command line overrides the preset.
+
+``--model-spec SPEC --no-train`` evaluates an own model's given weights instead of
+training: the same run folder, on the split's test speakers (docs/own-model.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 from dataclasses import asdict, dataclass
@@ -27,14 +31,17 @@ from explainer.models import MODELS
 from explainer.preprocessing import LONG_CLIP_POLICIES
 from explainer.splits import Split, paper_splits, resolve_splits
 from explainer.train_config import (
+    NOT_TRAINED,
     PRESETS,
+    TRAINED,
     TUNABLE,
+    WEIGHTS_GIVEN,
     RunOptions,
     TrainConfig,
     classes_of,
     representation_of,
 )
-from explainer.trainer import RunTrainer
+from explainer.trainer import RunTrainer, finished_line, write_given_run
 
 ALEXNET_INPUTS = ("spectrogram", "spectrogram-above-floor")
 
@@ -60,6 +67,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help="train your own PyTorch model instead: a model description (factory or "
         "TorchScript, input front end, rate, window, labels; see docs/own-model.md)",
+    )
+    add(
+        "--no-train",
+        action="store_true",
+        help="with --model-spec: evaluate the description's trained weights as they are and "
+        "write a run folder for them (test speakers of --split), instead of training",
     )
     add(
         "--input",
@@ -188,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         stop_after=args.stop_after,
     )
+    if args.no_train:
+        _check_no_train(args)
     if args.resume:
         result = resume_run(args.out, args.data, options)
         return 0 if result else 3
@@ -198,10 +213,29 @@ def run(args: argparse.Namespace) -> int:
     multiple = len(configs) > 1
     for config in configs:
         out = args.out / config.split["name"].replace(":", "-") if multiple else args.out
+        if args.no_train:
+            evaluate_given(config, table, out, options, force=args.force)
+            continue
         prepare_run_dir(out, force=args.force)
         if train(config, table, out, options) is None:
             return 3
     return 0
+
+
+def _check_no_train(args: argparse.Namespace) -> None:
+    """``--no-train`` evaluates an own model's weights: training options do not apply."""
+    if args.model_spec is None:
+        raise UserError("--no-train needs --model-spec (a description naming the trained weights)")
+    given = [f"--{key.replace('_', '-')}" for key in TUNABLE if getattr(args, key) is not None]
+    given += [
+        f"--{key.replace('_', '-')}" for key in ("resume", "stop_after") if getattr(args, key)
+    ]
+    if args.preset != "auto":
+        given.append("--preset")
+    if given:
+        raise UserError(
+            f"{', '.join(given)}: training options do not apply with --no-train (nothing is trained)"
+        )
 
 
 def _report_long_clips(table: RecordingTable, policy: str) -> None:
@@ -235,20 +269,8 @@ def configs_from_args(
 
     ``spec`` is the checked description of the researcher's own model, if any.
     """
-    preset = args.preset
-    if preset == "auto":
-        preset = auto_preset(table)
-        print(f"preset: {preset}", file=sys.stderr)
-    # An own model trains with the recipe of the paper's network reading the same kind of input.
-    network = (
-        args.model if spec is None else ("audionet" if spec["input"] == "waveform" else "alexnet")
-    )
-    values = {"weight_decay": 0.0, "augment": "none", "patience": None}
-    values.update(PRESETS[preset][network])
-    if spec is not None:
-        values.update(width=1.0, dropout=0.0)  # the researcher's network fixes both
-    values.update({k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None})
-    _check_values(values)
+    given = spec is not None and getattr(args, "no_train", False)
+    preset, values = ("none", dict(NOT_TRAINED)) if given else _recipe(args, table, spec)
     splits = resolve_splits(
         args.split, task=args.task, speaker_sexes=table.speaker_sexes(), seed=args.split_seed
     )
@@ -266,10 +288,32 @@ def configs_from_args(
             max_takes=args.subset,
             drop_duplicates=args.drop_duplicates,
             skip_unknown_speakers=args.skip_unknown_speakers,
+            provenance=WEIGHTS_GIVEN if given else TRAINED,
             **values,
         )
         for split in splits
     ]
+
+
+def _recipe(
+    args: argparse.Namespace, table: RecordingTable, spec: dict[str, Any] | None
+) -> tuple[str, dict[str, Any]]:
+    """The preset's name and its values, overridden by the options given."""
+    preset = args.preset
+    if preset == "auto":
+        preset = auto_preset(table)
+        print(f"preset: {preset}", file=sys.stderr)
+    # An own model trains with the recipe of the paper's network reading the same kind of input.
+    network = (
+        args.model if spec is None else ("audionet" if spec["input"] == "waveform" else "alexnet")
+    )
+    values = {"weight_decay": 0.0, "augment": "none", "patience": None}
+    values.update(PRESETS[preset][network])
+    if spec is not None:
+        values.update(width=1.0, dropout=0.0)  # the researcher's network fixes both
+    values.update({k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None})
+    _check_values(values)
+    return preset, values
 
 
 def _alexnet_input(args: argparse.Namespace, spec: dict[str, Any] | None) -> str | None:
@@ -283,11 +327,13 @@ def _alexnet_input(args: argparse.Namespace, spec: dict[str, Any] | None) -> str
 
 def own_model_spec(args: argparse.Namespace) -> dict[str, Any] | None:
     """The checked ``--model-spec`` description (its network built once, to check it), or None."""
-    from explainer.own_model import build_own_model, load_spec
+    from explainer.own_model import build_own_model, load_spec, require_weights
 
     if getattr(args, "model_spec", None) is None:
         return None
     spec = load_spec(args.model_spec, TASK_CLASSES[args.task])
+    if getattr(args, "no_train", False):
+        require_weights(spec, args.model_spec)
     build_own_model(spec)
     return spec
 
@@ -323,8 +369,20 @@ def _check_values(values: dict[str, Any]) -> None:
         raise UserError(f"--dropout must be in [0, 1), got {values['dropout']}")
 
 
-def prepare_run_dir(out: Path, *, force: bool) -> None:
-    """Create ``out``; refuse to overwrite a run unless ``force``, and never delete foreign files."""
+RUN_FILES = (
+    rf.MODEL_NAME,
+    rf.CONFIG_NAME,
+    rf.METRICS_NAME,
+    rf.CHECKPOINT_NAME,
+    rf.PREDICTIONS_NAME,
+    rf.SUMMARY_NAME,
+    rf.FIGURES_DIR,
+    rf.MILESTONES_DIR,
+)
+
+
+def check_run_dir(out: Path, *, force: bool) -> None:
+    """Refuse ``out`` if it is a file, a run (unless ``force``) or holds foreign files."""
     if out.exists() and not out.is_dir():
         raise UserError(f"{out}: exists and is not a folder")
     if out.is_dir() and any(out.iterdir()):
@@ -335,22 +393,18 @@ def prepare_run_dir(out: Path, *, force: bool) -> None:
                 else "pass "
             )
             raise UserError(f"{out}: run folder is not empty; {hint}--force to start over")
-        ours = {
-            rf.MODEL_NAME,
-            rf.CONFIG_NAME,
-            rf.METRICS_NAME,
-            rf.CHECKPOINT_NAME,
-            rf.PREDICTIONS_NAME,
-            rf.SUMMARY_NAME,
-            rf.FIGURES_DIR,
-            rf.MILESTONES_DIR,
-        }
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in ours)
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in RUN_FILES)
         if foreign:
             raise UserError(
                 f"{out}: holds files that are not part of a run ({', '.join(foreign[:3])}); choose another --out"
             )
-        for name in ours:
+
+
+def prepare_run_dir(out: Path, *, force: bool) -> None:
+    """Create ``out``; refuse to overwrite a run unless ``force``, and never delete foreign files."""
+    check_run_dir(out, force=force)
+    if out.is_dir():
+        for name in RUN_FILES:
             target = out / name
             shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
@@ -394,6 +448,34 @@ def train(
     data = describe_data(table, parts, split)
     rf.write_json(out / rf.CONFIG_NAME, {**asdict(config), "data": data})
     return RunTrainer(config, parts, out, options, data).fit(resume=False)
+
+
+def evaluate_given(
+    config: TrainConfig, table: RecordingTable, out: Path, options: RunOptions, *, force: bool
+) -> dict[str, Any]:
+    """Write the run folder of an own model's given weights (``--no-train``) into ``out``.
+
+    It is written into a hidden sibling folder and renamed into place when complete, so a
+    failure leaves no half-written run (and a run ``--force`` replaces stays until then).
+    """
+    split = Split.from_dict(config.split)
+    parts = split_parts(table, split)
+    data = describe_data(table, parts, split)
+    # A bundle shows this as its model's training data: say that it is not.
+    data["description"] = f"{WEIGHTS_GIVEN}; evaluated on {data['description']}"
+    check_run_dir(out, force=force)
+    staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)  # left by a killed process of the same id
+    try:
+        summary = write_given_run(config, parts["test"], staging, options, data)
+        prepare_run_dir(out, force=force)
+        out.rmdir()
+        staging.rename(out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    print(finished_line(summary, out), file=sys.stderr)
+    return summary
 
 
 def resume_run(out: Path, data: Path, options: RunOptions) -> dict[str, Any] | None:
