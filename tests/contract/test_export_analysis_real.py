@@ -1,4 +1,8 @@
-"""The real exporter's output (Django, bots through the real pages) reads and reports cleanly."""
+"""The real exporter's output (Django, bots through the real pages) reads and reports cleanly.
+
+The bots wait out each trial's audio by moving the server's clock on rather than sleeping
+(``bots_listen_on_the_server_clock``): the server sees the same listening times.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ def real_export(media_root: Path, tmp_path: Path) -> Path:
     return out
 
 
+@pytest.mark.usefixtures("bots_listen_on_the_server_clock")  # before ``real_export`` runs the bots
 def test_the_analysis_reads_what_the_real_exporter_writes(
     real_export: Path, tmp_path: Path
 ) -> None:
