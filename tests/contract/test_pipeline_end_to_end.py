@@ -2,7 +2,9 @@
 
 corpus subset -> train -> bundle -> import -> simulated participants -> export -> report.
 The explainer and the analysis run as separate processes through their command lines
-(as in the README); the study site runs in-process on the test database.
+(as in the README); the study site runs in-process on the test database, and its bots
+wait out each trial's audio by moving the server's clock on rather than sleeping
+(``bots_listen_on_the_server_clock``): the server sees the same listening times.
 """
 
 from __future__ import annotations
@@ -97,6 +99,7 @@ def test_bundle_files_exist_and_match_their_checksums(bundle_dir: Path) -> None:
 
 
 @pytest.mark.django_db
+@pytest.mark.usefixtures("bots_listen_on_the_server_clock")
 def test_the_pipeline_from_bundle_to_report_keeps_every_answer_and_every_number(
     bundle_dir: Path, media_root: Path, tmp_path: Path
 ) -> None:
