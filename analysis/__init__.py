@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "ExclusionResult": "analysis.exclusions",
     "coverage_study": "analysis.calibration",
     "interval_checks": "analysis.calibration",
+    "model_calibration": "analysis.model_calibration",
     "logodds_for_accuracies": "analysis.power",
     "simulate_accuracy_trials": "analysis.simulate",
     "software_versions": "analysis.report",
