@@ -97,8 +97,6 @@ def rt_figure(
     mode of log RT (a histogram of ms on log-spaced bins, without the Jacobian,
     peaks too early). ``annotation`` (e.g. the fitted RT ratio) is printed above.
     """
-    from scipy.stats import gaussian_kde
-
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     data = trials.loc[trials[rt] > 0]
     if data.empty:
@@ -109,7 +107,7 @@ def rt_figure(
     for level in levels:
         values = np.log10(data.loc[data["condition"] == level, rt].to_numpy(float))
         if len(values) >= 2 and np.ptp(values) > 0:
-            line = ax.plot(10**grid, gaussian_kde(values)(grid), lw=1.5, label=level)[0]
+            line = ax.plot(10**grid, _binned_kde(values, grid), lw=1.5, label=level)[0]
             median = float(np.median(values))
             ax.axvline(10**median, color=line.get_color(), lw=0.8, ls="--")
     ax.set_xscale("log")
@@ -119,6 +117,21 @@ def rt_figure(
         ax.set_title(annotation, fontsize=8)
     _legend_below(ax, ncol=max(1, len(levels)))
     return _save(fig, path)
+
+
+def _binned_kde(values: np.ndarray, grid: np.ndarray, bins: int = 8000) -> np.ndarray:
+    """Gaussian kernel density of ``values`` (Scott's bandwidth, as ``scipy.stats.gaussian_kde``)
+    at ``grid``, from the values binned on ``bins`` cells across the grid.
+
+    Why binned: the exact sum costs len(values) x len(grid) kernels (3 s for the 800,000
+    trials of a 20,000-participant study); with cells a tenth of the bandwidth or finer
+    the curve differs from the exact one by less than a line's width.
+    """
+    bandwidth = float(np.std(values, ddof=1)) * len(values) ** -0.2
+    counts, edges = np.histogram(values, bins=bins, range=(grid[0], grid[-1]))
+    centres = 0.5 * (edges[:-1] + edges[1:])
+    kernel = np.exp(-0.5 * ((grid[:, None] - centres[None, :]) / bandwidth) ** 2)
+    return kernel @ counts / (len(values) * bandwidth * np.sqrt(2.0 * np.pi))
 
 
 def stimulus_figure(effects: pd.DataFrame, a: str, b: str, path: Path) -> Path:

@@ -45,19 +45,20 @@ from threadpoolctl import threadpool_limits
 from analysis._checks import check_columns
 from analysis._contrasts import contrast_table
 from analysis._crossed import (
+    SUBSAMPLE_ABOVE,
     Problem,
+    central_hessian,
     dense_block,
     fixed_design,
     make_problem,
     psum,
     random_effect_step,
     stimulus_sum,
+    subsample,
 )
 from analysis._errors import NotEnoughData
 
 _SIGMA_MAX = 20.0
-# Larger fits start stage 1 from a fit to a subsample of this many participants.
-SUBSAMPLE_ABOVE = 4000
 # An SD below this is on the boundary (lme4's isSingular tolerance is 1e-4 on theta).
 SINGULAR_BELOW = 1e-4
 
@@ -291,42 +292,6 @@ def _forward_gradient(
     return grad
 
 
-def _hessian(
-    fun: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray, h: float = 1e-3
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Central-difference gradient and Hessian over the coordinates in ``free``.
-
-    Returns (gradient, Hessian, f(x)) restricted to the free coordinates.
-    """
-    idx = np.flatnonzero(free)
-    steps = h * np.maximum(1.0, np.abs(x))
-    f0 = fun(x)
-    k = len(idx)
-    H, g = np.zeros((k, k)), np.zeros(k)
-
-    def at(*moves: tuple[int, float]) -> float:
-        z = x.copy()
-        for j, sign in moves:
-            z[j] += sign * steps[j]
-        return float(fun(z))
-
-    ups, downs = np.zeros(k), np.zeros(k)
-    for a, i in enumerate(idx):
-        ups[a], downs[a] = at((i, 1)), at((i, -1))
-        g[a] = (ups[a] - downs[a]) / (2 * steps[i])
-        H[a, a] = (ups[a] - 2 * f0 + downs[a]) / steps[i] ** 2
-    for a, i in enumerate(idx):
-        for b in range(a):
-            j = idx[b]
-            # Two new points per pair (Abramowitz & Stegun 25.3.27), O(h^2) like the
-            # four-point stencil but 2k^2 -> k(k+1) evaluations in all.
-            both = at((i, 1), (j, 1)) + at((i, -1), (j, -1))
-            H[a, b] = H[b, a] = (both - ups[a] - downs[a] - ups[b] - downs[b] + 2 * f0) / (
-                2 * steps[i] * steps[j]
-            )
-    return g, H, f0
-
-
 @dataclass(frozen=True)
 class CrossedGLMMResult:
     """A fitted crossed-random-intercept logistic regression.
@@ -485,7 +450,7 @@ def _optimise(
     with threadpool_limits(limits=1, user_api="blas"):
         # Many small dense solves: BLAS threads only add contention here.
         theta0 = (
-            _stage1(_Objective(_subsample(prob), np.zeros(p), structure))
+            _stage1(_Objective(subsample(prob), np.zeros(p), structure))
             if prob.n_p > SUBSAMPLE_ABOVE
             else structure.start()
         )
@@ -516,21 +481,6 @@ def _stage1(objective: _Objective, theta0: np.ndarray | None = None) -> np.ndarr
     return _clip(structure, first.x)
 
 
-def _subsample(prob: Problem, keep: int = 2000) -> Problem:
-    """Every k-th participant (deterministic): a cheap, close start for large fits.
-
-    Only the starting point of the full optimisation comes from it, so the final
-    estimates do not depend on which participants were taken.
-    """
-    step = int(np.ceil(prob.n_p / keep))
-    chosen = np.zeros(prob.n_p, bool)
-    chosen[::step] = True
-    rows = chosen[prob.pid]
-    pid = np.cumsum(chosen)[prob.pid[rows]] - 1
-    sid = pd.factorize(prob.sid[rows])[0]
-    return make_problem(prob.y[rows], prob.X[rows], pid, sid, prob.Z[rows])
-
-
 def _free(structure: Structure, x: np.ndarray) -> np.ndarray:
     """Coordinates that are not on the theta >= 0 boundary."""
     k = structure.n_theta
@@ -547,7 +497,7 @@ def _newton_refine(
     """
     for _ in range(max_iter):
         free = _free(objective.structure, x)
-        g, H, f0 = _hessian(objective.stage2, x, free)
+        g, H, f0 = central_hessian(objective.stage2, x, free)
         try:
             step = np.linalg.solve(H, g)
             se = np.sqrt(np.abs(np.diag(np.linalg.inv(H))) * 2.0)
@@ -560,7 +510,7 @@ def _newton_refine(
         # its square, and the Hessian barely moves: accept it without another round.
         if np.all(np.abs(step) < 0.05 * se):
             return x, H, []
-    g, H, _ = _hessian(objective.stage2, x, _free(objective.structure, x))
+    g, H, _ = central_hessian(objective.stage2, x, _free(objective.structure, x))
     return x, H, [f"stage-2 Newton refinement did not converge; gradient {np.abs(g).max():.2g}"]
 
 

@@ -34,17 +34,25 @@ Validated against ``ordinal::clmm`` in ``tests/analysis/test_ordinal_r.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 from scipy.special import expit
+from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
 from analysis._contrasts import contrast_table
-from analysis._crossed import Problem, make_problem, random_effect_step
+from analysis._crossed import (
+    SUBSAMPLE_ABOVE,
+    Problem,
+    central_hessian,
+    make_problem,
+    random_effect_step,
+    subsample,
+)
 from analysis._errors import NotEnoughData
 
 FORMULA = 'rating ~ condition + (1 | participant) + (1 | stimulus), link = "logit"'
@@ -161,27 +169,6 @@ def _to_raw(x: np.ndarray, k: int) -> np.ndarray:
     return np.concatenate([cuts, x[k:]])
 
 
-def _hessian(fun: Callable[[np.ndarray], float], x: np.ndarray, free: np.ndarray) -> np.ndarray:
-    """Central-difference Hessian of ``fun`` over the coordinates in ``free``."""
-    idx = np.flatnonzero(free)
-    h = 1e-4 * np.maximum(1.0, np.abs(x))
-
-    def at(moves: dict[int, float]) -> float:
-        z = x.copy()
-        for j, sign in moves.items():
-            z[j] += sign * h[j]
-        return fun(z)
-
-    f0 = fun(x)
-    H = np.zeros((len(idx), len(idx)))
-    for a, i in enumerate(idx):
-        H[a, a] = (at({i: 1}) - 2 * f0 + at({i: -1})) / h[i] ** 2
-        for b, j in enumerate(idx[:a]):
-            corners = at({i: 1, j: 1}) - at({i: 1, j: -1}) - at({i: -1, j: 1})
-            H[a, b] = H[b, a] = (corners + at({i: -1, j: -1})) / (4 * h[i] * h[j])
-    return H
-
-
 def _design(
     data: pd.DataFrame, outcome: str, condition: str, levels: Sequence[str] | None
 ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]:
@@ -260,17 +247,46 @@ def _start(prob: Problem, k: int) -> np.ndarray:
     return np.concatenate([[cuts[0]], np.log(np.diff(cuts)), np.zeros(prob.X.shape[1]), [0.5, 0.5]])
 
 
+def _minimise(
+    laplace: _Laplace, start: np.ndarray, k: int, ftol: float = 1e-12, gtol: float = 1e-7
+) -> optimize.OptimizeResult:
+    bounds = [(None, None)] * (len(start) - 2) + [(0.0, _SIGMA_MAX)] * 2
+    return optimize.minimize(
+        lambda x: laplace(_to_raw(x, k)),
+        start,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": ftol, "gtol": gtol, "maxiter": 500},
+    )
+
+
+def _subsample_start(prob: Problem, k: int) -> np.ndarray:
+    """Start values: the optimum of a subsample's fit when the data are large (each
+    deviance evaluation then costs a tenth, and the full fit needs few iterations from
+    there), else ``_start``."""
+    start = _start(prob, k)
+    if prob.n_p <= SUBSAMPLE_ABOVE:
+        return start
+    small = subsample(prob)
+    if np.unique(small.y).size < k + 1:  # a rating nobody in the subsample chose
+        return start
+    # Sampling error of the subsample's estimates is far above these tolerances; the
+    # full fit then runs to the strict ones.
+    x = _minimise(_Laplace(small, k), start, k, ftol=1e-8, gtol=1e-4).x
+    x[-2:] = np.maximum(x[-2:], 0.05)  # off the boundary, as analysis.glmm starts stage 1
+    return x
+
+
 def _optimise(prob: Problem, k: int) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
     """Minimise the Laplace deviance; covariance from the Hessian at the optimum."""
     laplace = _Laplace(prob, k)
-    bounds = [(None, None)] * (len(_start(prob, k)) - 2) + [(0.0, _SIGMA_MAX)] * 2
-    fit = optimize.minimize(
-        lambda x: laplace(_to_raw(x, k)),
-        _start(prob, k),
-        method="L-BFGS-B",
-        bounds=bounds,
-        options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 500},
-    )
+    with threadpool_limits(limits=1, user_api="blas"):
+        # Many small dense solves: BLAS threads only add contention (as in analysis.glmm).
+        return _fit_and_hessian(laplace, k)
+
+
+def _fit_and_hessian(laplace: _Laplace, k: int) -> tuple[np.ndarray, np.ndarray, float, list[str]]:
+    fit = _minimise(laplace, _subsample_start(laplace.prob, k), k)
     notes = [] if fit.success else [f"optimiser: {fit.message}"]
     raw = _to_raw(fit.x, k)
     raw[-2:] = np.where(raw[-2:] < SINGULAR_BELOW, 0.0, raw[-2:])
@@ -278,7 +294,7 @@ def _optimise(prob: Problem, k: int) -> tuple[np.ndarray, np.ndarray, float, lis
     free[-2:] = raw[-2:] > 0  # an SD on the boundary is left out, as clmm does
     full = np.full((len(raw), len(raw)), np.nan)
     try:
-        full[np.ix_(free, free)] = np.linalg.inv(_hessian(laplace, raw, free))
+        full[np.ix_(free, free)] = np.linalg.inv(central_hessian(laplace, raw, free, h=1e-4)[1])
     except np.linalg.LinAlgError:
         notes.append("Hessian is singular: standard errors are not available")
     if np.any(np.diag(full)[free] <= 0):

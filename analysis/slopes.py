@@ -30,7 +30,7 @@ block being diagonal (one random intercept per participant), see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,6 +96,10 @@ def _stimulus_problem(fit: CrossedGLMMResult) -> str | None:
     return None
 
 
+# fit(data, slopes column or None, correlated)
+Fitter = Callable[[pd.DataFrame, str | None, bool], CrossedGLMMResult]
+
+
 def fit_maximal(
     data: pd.DataFrame,
     *,
@@ -112,9 +116,9 @@ def fit_maximal(
     reference) must have at least two entries.
     """
 
-    def fit(slopes: str | None, correlated: bool = True) -> CrossedGLMMResult:
+    def fit(rows: pd.DataFrame, slopes: str | None, correlated: bool = True) -> CrossedGLMMResult:
         return fit_crossed_glmm(
-            data,
+            rows,
             participant=participant,
             levels=levels,
             covariates=covariates,
@@ -125,24 +129,28 @@ def fit_maximal(
         )
 
     people = data[participant].unique()
-    if len(people) > SUBSAMPLE_ABOVE:
-        step = int(np.ceil(len(people) / 2000))
-        chosen = data.loc[data[participant].isin(people[::step])]
-        small = fit_maximal(
-            chosen,
-            levels=levels,
-            covariates=covariates,
-            condition=condition,
-            stimulus=stimulus,
-            participant=participant,
-        )
-        note = (
-            f"The random-effect structure was chosen on every {step}th participant "
-            f"({chosen[participant].nunique()} of {len(people)}) for speed, and the chosen model "
-            "fitted to all data."
-        )
-        return SlopeChoice(fit(small.slopes, small.correlated), small.structure, (*small.log, note))
-    q = len(levels)
+    if len(people) <= SUBSAMPLE_ABOVE:
+        structure, log, chosen_fit = _choose(data, fit, len(levels), condition, stimulus)
+        if chosen_fit is None:
+            chosen_fit = fit(data, None)
+        return SlopeChoice(chosen_fit, structure, log)
+    step = int(np.ceil(len(people) / 2000))
+    chosen = data.loc[data[participant].isin(people[::step])]
+    # The subsample's fits only choose the structure (its intercept model is not fitted).
+    structure, log, _ = _choose(chosen, fit, len(levels), condition, stimulus)
+    note = (
+        f"The random-effect structure was chosen on every {step}th participant "
+        f"({chosen[participant].nunique()} of {len(people)}) for speed, and the chosen model "
+        "fitted to all data."
+    )
+    slopes = None if structure == "intercepts" else condition
+    return SlopeChoice(fit(data, slopes, structure == "correlated"), structure, (*log, note))
+
+
+def _choose(
+    data: pd.DataFrame, fit: Fitter, q: int, condition: str, stimulus: str
+) -> tuple[str, tuple[str, ...], CrossedGLMMResult | None]:
+    """The steps of the choice: (structure, log, its fit; None for intercepts, not fitted)."""
     varying = _within_stimulus(data, condition, stimulus)
     parameters = q * (q + 1) // 2
     if varying <= parameters:
@@ -151,31 +159,33 @@ def fit_maximal(
             f"within {varying} stimuli, fewer than the {parameters + 1} needed for the "
             f"{parameters} stimulus (co)variances; the model has random intercepts only."
         )
-        return SlopeChoice(fit(None), "intercepts", (reason,))
-    log = []
-    maximal = fit(condition)
+        return "intercepts", (reason,), None
+    maximal = fit(data, condition, True)
     problem = _stimulus_problem(maximal)
     if problem is None:
-        log.append(
-            "Following Barr et al. (2013) the random effects are maximal: correlated random "
-            "slopes of condition by stimulus (the fit was not singular)."
+        return (
+            "correlated",
+            (
+                "Following Barr et al. (2013) the random effects are maximal: correlated random "
+                "slopes of condition by stimulus (the fit was not singular).",
+            ),
+            maximal,
         )
-        return SlopeChoice(maximal, "correlated", tuple(log))
-    log.append(
+    log = (
         "Following Barr et al. (2013) the maximal structure, with correlated random slopes of "
         f"condition by stimulus, was fitted first; it gave a {problem}, so, following Bates et "
         "al. (2015), the slope correlations were removed"
     )
-    simpler = fit(condition, correlated=False)
+    simpler = fit(data, condition, False)
     problem = _stimulus_problem(simpler)
     if problem is None:
-        log[-1] += "; the model with uncorrelated slopes was not singular and is the one reported."
-        return SlopeChoice(simpler, "uncorrelated", tuple(log))
-    log[-1] += (
+        log += "; the model with uncorrelated slopes was not singular and is the one reported."
+        return "uncorrelated", (log,), simpler
+    log += (
         f"; that model gave a {problem} too, so the slopes were removed and the model reported "
         "has random intercepts only."
     )
-    return SlopeChoice(fit(None), "intercepts", tuple(log))
+    return "intercepts", (log,), None
 
 
 def random_effects_table(fit: CrossedGLMMResult) -> pd.DataFrame:

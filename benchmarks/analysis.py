@@ -4,8 +4,9 @@ Simulates exports of 200, 2,000 and 20,000 participants x 40 main trials
 (generation is not timed), then runs ``python -m analysis report`` on each in a
 fresh process and measures its wall time and peak resident memory.
 
-Prints one JSON object: ``seconds`` and ``peak_rss_mib`` keyed by the number of
-participants, plus the settings. ``--quick`` runs 200 and 2,000 only (< 1 min).
+Prints one JSON object: ``seconds`` (wall), ``cpu_seconds`` (the report process's user +
+system time), ``peak_rss_mib`` and ``load_average_1min`` (before, after) keyed by the
+number of participants, plus the settings. ``--quick`` runs 200 and 2,000 only (< 1 min).
 Goal (issue 15): 20,000 participants in < 60 s and < 1536 MiB (1.5 GiB), growing no worse
 than linearly. The report fits the accuracy model twice (with and without condition,
 for the likelihood-ratio test).
@@ -57,8 +58,10 @@ def _export(n: int, folder: Path) -> Path:
     return folder
 
 
-def _run_report(export: Path, out: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one report run in a child process."""
+def _run_report(export: Path, out: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MiB) of one report run
+    in a child process. CPU time is far less sensitive than wall time to other work on
+    a shared machine."""
     start = time.perf_counter()
     child = subprocess.Popen(
         [sys.executable, "-m", "analysis", "report", str(export), "--out", str(out), "--quiet"],
@@ -70,7 +73,8 @@ def _run_report(export: Path, out: Path) -> tuple[float, float]:
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise SystemExit(f"report failed for {export} (exit {child.returncode})")
-    return seconds, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
+    cpu = usage.ru_utime + usage.ru_stime
+    return seconds, cpu, usage.ru_maxrss / 1024.0  # ru_maxrss is in KiB on Linux
 
 
 def main() -> None:
@@ -90,18 +94,28 @@ def main() -> None:
         else ([200, 2000] if args.quick else [200, 2000, 20000])
     )
     seconds: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     rss: dict[str, float] = {}
+    load: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="hearxai-bench-") as tmp:
         for n in sizes:
             export = _export(n, Path(tmp) / f"export-{n}")
-            seconds[str(n)], rss[str(n)] = _run_report(export, Path(tmp) / f"report-{n}")
+            before = os.getloadavg()[0]
+            seconds[str(n)], cpu[str(n)], rss[str(n)] = _run_report(
+                export, Path(tmp) / f"report-{n}"
+            )
+            load[str(n)] = (before, os.getloadavg()[0])
             print(
-                f"{n} participants: {seconds[str(n)]:.1f} s, {rss[str(n)]:.0f} MiB", file=sys.stderr
+                f"{n} participants: {seconds[str(n)]:.1f} s wall, {cpu[str(n)]:.1f} s CPU, "
+                f"{rss[str(n)]:.0f} MiB, load {before:.1f} -> {load[str(n)][1]:.1f}",
+                file=sys.stderr,
             )
     largest = str(max(sizes))
     result = {
         "seconds": seconds,
+        "cpu_seconds": cpu,
         "peak_rss_mib": rss,
+        "load_average_1min": load,
         "n_trials": N_TRIALS,
         "n_stimuli": N_STIMULI,
         "seed": SEED,
