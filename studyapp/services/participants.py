@@ -270,16 +270,19 @@ def _check_shape(study: Study, answer: Answer) -> None:
 class Recorded:
     """The outcome of :func:`answer_record`.
 
-    ``next_position`` is the first unanswered trial after a newly stored answer (None
-    when it was the last one, or when the answer was a repeat or a revision).
-    ``next_trials``: that trial and the one after it (fewer near the end), read with
-    everything their pages show, for the reply that carries the next trial.
+    ``next_trials``: after a newly stored answer, the first unanswered trial and the one
+    after it (fewer near the end; none when the answer was the last one, a repeat or a
+    revision), read with everything their pages show, for the reply that carries the
+    next trial.
     """
 
     response: Response
     created: bool
-    next_position: int | None = None
     next_trials: tuple[Trial, ...] = ()
+
+    @property
+    def next_position(self) -> int | None:
+        return self.next_trials[0].position if self.next_trials else None
 
 
 def response_record(
@@ -358,8 +361,7 @@ def _record_new(participant: Participant, open_trials: list[Trial], answer: Answ
     except IntegrityError:  # a concurrent copy of this request stored it first
         existing = Response.objects.get(trial=trial)
         return Recorded(_repeat_or_revise(existing, trial, answer, participant.study), False)
-    following = tuple(open_trials[1:])
-    return Recorded(response, True, following[0].position if following else None, following)
+    return Recorded(response, True, tuple(open_trials[1:]))
 
 
 def _trial_with_response(participant: Participant, position: int) -> Trial | None:

@@ -247,11 +247,10 @@ def _next_trial_reply(
     reply arrives (its media are already in the browser's cache, preloaded).
     """
     progress = trial_progress(participant=participant)
-    trial_obj, following = trial_present(trial=next_trials[0]), next_trials[1:2]
+    trial_obj = trial_present(trial=next_trials[0])
+    following = next_trials[1] if len(next_trials) > 1 else None
     position = trial_obj.position
-    context = _runner_context(
-        participant, trial_obj, progress, following=following[0] if following else None
-    )
+    context = _runner_context(participant, trial_obj, progress, following=following)
     html = render_to_string(TRIAL_SECTION, context, request=request)
     return JsonResponse(
         {
