@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from django.db import connection
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min, Q, QuerySet
 
 from studyapp.models import Participant, Study, Trial
 from studyapp.selectors.questions import questions_pending
@@ -36,12 +36,16 @@ def participant_by_token(*, token: str) -> Participant | None:
     The manifest lists every stimulus of the bundle and can run to megabytes; no
     participant page needs it whole (``bundle_colormap`` reads the one value they do).
     """
-    return (
-        Participant.objects.select_related("study", "study__bundle", "condition")
-        .defer("study__bundle__manifest")
-        .filter(token=token)
-        .first()
-    )
+    # (get(), not first(): ordering by id would make Django hash every selected column
+    # while compiling, a third of this query's CPU; the token is unique.)
+    try:
+        return (
+            Participant.objects.select_related("study", "study__bundle", "condition")
+            .defer("study__bundle__manifest")
+            .get(token=token)
+        )
+    except Participant.DoesNotExist:
+        return None
 
 
 def recruitment_key(recruitment: dict[str, str]) -> str | None:
@@ -69,23 +73,29 @@ _PAGE_MEDIA = (
     "partner__audible_heatmap",
     "partner__visual_heatmap",
 )
-# What storing an answer reads of an open trial: the rules need its condition and the
-# durations of the clips it plays.
-_ANSWER_MEDIA = (
-    "stimulus__original_audio",
-    "stimulus__audible_heatmap",
-    "partner__audible_heatmap",
-)
 
 
-def open_trials(*, participant: Participant, limit: int = 2) -> list[Trial]:
+def _page_rows() -> QuerySet[Trial]:
+    """Trials with everything their page shows, unordered: with the model's default
+    ordering, compiling the query would hash every selected column (eight tables')."""
+    return Trial.objects.select_related("condition", "response", *_PAGE_MEDIA).order_by()
+
+
+def open_trials(*, participant: Participant, limit: int = 3) -> list[Trial]:
     """The participant's first ``limit`` unanswered trials by position (fewer near the end),
-    each with its condition, stimulus and the stimulus's audio files."""
-    trials = list(
-        Trial.objects.select_related("condition", *_ANSWER_MEDIA)
-        .filter(participant=participant, response__isnull=True)
-        .order_by("position")[:limit]
+    each with everything its page shows (storing an answer reads the first; the reply that
+    carries the next trial shows the second and preloads the third's media).
+
+    One query: a narrow ordered subquery chooses the trials, and the wide rows are sorted
+    here (see ``_page_rows``).
+    """
+    first = (
+        Trial.objects.filter(participant=participant, response__isnull=True)
+        .order_by("position")
+        .values("pk")[:limit]
     )
+    found = _page_rows().filter(pk__in=first)
+    trials = sorted(found, key=lambda trial: trial.position)
     for trial in trials:
         trial.participant = participant  # (the rules read the study through it)
     return trials
@@ -113,7 +123,7 @@ def trial_progress(*, participant: Participant) -> TrialProgress:
 def trials_for_page(*, participant: Participant, positions: Sequence[int]) -> dict[int, Trial]:
     """The participant's trials at ``positions`` (those that exist), each with its condition,
     response (or the knowledge that it has none), stimulus and media files, in one query."""
-    found = Trial.objects.select_related("condition", "response", *_PAGE_MEDIA).filter(
+    found = _page_rows().filter(
         participant=participant, position__in=[p for p in positions if _storable(p)]
     )
     trials = {trial.position: trial for trial in found}

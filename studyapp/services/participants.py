@@ -270,13 +270,19 @@ def _check_shape(study: Study, answer: Answer) -> None:
 class Recorded:
     """The outcome of :func:`answer_record`.
 
-    ``next_position`` is the first unanswered trial after a newly stored answer (None
-    when it was the last one, or when the answer was a repeat or a revision).
+    ``next_trials``: after a newly stored answer, the first unanswered trial and the one
+    after it (fewer near the end; none when the answer was the last one, a repeat or a
+    revision), read with everything their pages show, for the reply that carries the
+    next trial.
     """
 
     response: Response
     created: bool
-    next_position: int | None = None
+    next_trials: tuple[Trial, ...] = ()
+
+    @property
+    def next_position(self) -> int | None:
+        return self.next_trials[0].position if self.next_trials else None
 
 
 def response_record(
@@ -292,7 +298,6 @@ def answer_record(
     participant: Participant,
     position: int,
     answer: Answer,
-    open_trials: list[Trial] | None = None,
 ) -> Recorded:
     """Store the answer to trial ``position`` exactly once.
 
@@ -305,18 +310,16 @@ def answer_record(
     ------
     AnswerRejected
         With ``code`` telling the view how to reply (see its docstring).
-
-    ``open_trials`` are the session's first two unanswered trials if the caller has
-    them already (``selectors.open_trials``).
     """
     if participant.status not in {Participant.Status.IN_PROGRESS, Participant.Status.COMPLETED}:
         raise AnswerRejected("this session is not taking answers", code="state")
     _check_shape(participant.study, answer)
-    # The common case: the first two open trials, the first being this one.
-    if participant.status != Participant.Status.IN_PROGRESS:
-        open_trials = []
-    elif open_trials is None:
-        open_trials = open_trials_of(participant=participant)
+    # The common case: the first open trials, the first being this one.
+    open_trials = (
+        open_trials_of(participant=participant)
+        if participant.status == Participant.Status.IN_PROGRESS
+        else []
+    )
     if open_trials and open_trials[0].position == position:
         return _record_new(participant, open_trials, answer)
     trial = _trial_with_response(participant, position)
@@ -358,7 +361,7 @@ def _record_new(participant: Participant, open_trials: list[Trial], answer: Answ
     except IntegrityError:  # a concurrent copy of this request stored it first
         existing = Response.objects.get(trial=trial)
         return Recorded(_repeat_or_revise(existing, trial, answer, participant.study), False)
-    return Recorded(response, True, open_trials[1].position if len(open_trials) > 1 else None)
+    return Recorded(response, True, tuple(open_trials[1:]))
 
 
 def _trial_with_response(participant: Participant, position: int) -> Trial | None:

@@ -232,23 +232,25 @@ def _trial_post(request: HttpRequest, participant: Participant, position: int) -
         return answer_not_stored(request, participant, str(exc), status=status)
     if design_shows_feedback(study=participant.study, kind=recorded.response.trial.kind):
         return next_page(request, reverse("feedback", args=[participant.token, position]))
-    if recorded.created and recorded.next_position is not None and wants_json(request):
-        return _next_trial_reply(request, participant, recorded.next_position)
+    if recorded.created and recorded.next_trials and wants_json(request):
+        return _next_trial_reply(request, participant, recorded.next_trials)
     return next_page(request, _after_answer_url(participant, recorded))
 
 
 def _next_trial_reply(
-    request: HttpRequest, participant: Participant, position: int
+    request: HttpRequest, participant: Participant, next_trials: tuple[Trial, ...]
 ) -> JsonResponse:
     """The stored answer's reply that carries the next trial, for the runner to swap in.
 
+    ``next_trials``: the next trial and the one after it, as the answer read them.
     The trial counts as presented from this moment: the page shows it as soon as the
     reply arrives (its media are already in the browser's cache, preloaded).
     """
     progress = trial_progress(participant=participant)
-    shown = trials_for_page(participant=participant, positions=[position, position + 1])
-    trial_obj = trial_present(trial=shown[position])
-    context = _runner_context(participant, trial_obj, progress, following=shown.get(position + 1))
+    trial_obj = trial_present(trial=next_trials[0])
+    following = next_trials[1] if len(next_trials) > 1 else None
+    position = trial_obj.position
+    context = _runner_context(participant, trial_obj, progress, following=following)
     html = render_to_string(TRIAL_SECTION, context, request=request)
     return JsonResponse(
         {
