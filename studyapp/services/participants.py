@@ -14,7 +14,7 @@ from studyapp.models import AudioEvent, Condition, Participant, Response, Study,
 from studyapp.selectors.assignment import Assignment, assignment_in_arm, assignment_make
 from studyapp.selectors.designs import allowed_answers, design_answer_correct
 from studyapp.selectors.participants import open_trials as open_trials_of
-from studyapp.selectors.participants import participant_resumable, recruitment_key
+from studyapp.selectors.participants import participant_resumable, recruitment_key, trial_answered
 from studyapp.selectors.questions import questions_pending
 from studyapp.services.audio_rules import answered_too_soon, audio_rule_problems, play_count
 
@@ -215,7 +215,7 @@ def participant_finish_if_complete(*, participant: Participant) -> bool:
     """Complete an active session that has no unanswered trial left (e.g. zero trials)."""
     if participant.status != Participant.Status.IN_PROGRESS:
         return participant.status == Participant.Status.COMPLETED
-    if Trial.objects.filter(participant=participant, response__isnull=True).exists():
+    if Trial.objects.filter(~trial_answered(), participant=participant).exists():
         return False
     _complete(participant)
     return True
