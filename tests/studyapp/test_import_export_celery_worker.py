@@ -1,15 +1,14 @@
 """A real Celery worker over Redis runs an import job and an export job queued by the site.
 
 The worker is a separate process (``celery -A studyapp worker``) that shares the
-test database, so this runs on PostgreSQL only. Messages go to the site broker, a
-Redis server private to this test run (``site_broker``), so workers of other runs
-never take them.
+test database, so this runs on PostgreSQL only. Messages go to a queue private to
+this run, so workers of other runs on the same Redis never take them.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import secrets
 import subprocess
 import sys
 import zipfile
@@ -22,11 +21,11 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connection
 
+from studyapp.celery import app
 from studyapp.models import ExportJob, ImportJob, Study
 from studyapp.selectors.jobs import job_wait
 from studyapp.services.jobs import export_job_create, import_job_create
-from tests.conftest import REPO, need
-from tests.processes import PrivateRedis
+from tests.conftest import REPO
 from tests.studyapp.research_helpers import bundle_folder, complete, study_on, zip_folder
 
 TIMEOUT_S = 120
@@ -39,7 +38,7 @@ def _database_url() -> str:
 
 
 @contextmanager
-def _worker(redis_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _worker(redis_url: str, queue: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
@@ -57,7 +56,7 @@ def _worker(redis_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
         "studyapp",
         "worker",
         "-Q",
-        django_settings.CELERY_TASK_DEFAULT_QUEUE,
+        queue,
         "--pool",
         "solo",
         "--without-gossip",
@@ -79,29 +78,47 @@ def _worker(redis_url: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
                 worker.wait()
 
 
+def _reset_routing() -> None:
+    # Celery caches the producer pool, queues and router; drop them so the new settings apply.
+    app._pool = None
+    for name in ("queues", "router", "default_queue"):
+        app.amqp.__dict__.pop(name, None)
+    app.amqp._rtable = None
+    app.amqp._producer_pool = None
+
+
 @contextmanager
-def _site_sends_to(broker: PrivateRedis, settings: Any) -> Iterator[None]:
-    """This process queues jobs on the site broker, running, instead of running them eagerly."""
-    broker.start()
+def _site_sends_to(redis_url: str, queue: str, settings: Any) -> Iterator[None]:
+    """This process queues jobs on the real broker instead of running them eagerly."""
+    keys = ("broker_url", "task_always_eager", "task_default_queue", "task_routes")
+    saved = {key: app.conf[key] for key in keys}
+    app.conf.update(
+        broker_url=redis_url,
+        task_always_eager=False,
+        task_default_queue=queue,
+        task_routes={"studyapp.tasks.*": {"queue": queue}},
+    )
     settings.CELERY_TASK_ALWAYS_EAGER = False
+    _reset_routing()
     try:
         yield
     finally:
-        broker.stop()
+        app.conf.update(**saved)
+        _reset_routing()
 
 
 @pytest.mark.redis
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_a_celery_worker_over_redis_runs_an_import_job_and_an_export_job(
-    site_broker: PrivateRedis, media_root: Path, tmp_path: Path, settings: Any
+    require_redis: str, media_root: Path, tmp_path: Path, settings: Any
 ) -> None:
     if connection.vendor != "postgresql":
         pytest.skip("the worker process must share the test database: PostgreSQL only")
-    need(shutil.which("redis-server") is not None, "redis-server (Debian package redis-server)")
+    queue = f"hearxai-test-{secrets.token_hex(6)}"
     log = tmp_path / "worker.log"
     archive = zip_folder(bundle_folder(n=12), tmp_path / "bundle.zip")
-    with _site_sends_to(site_broker, settings), _worker(site_broker.url, log):
+    with _worker(require_redis, queue, log), _site_sends_to(require_redis, queue, settings):
         job = import_job_create(source=archive, original_name="bundle.zip")
         assert ImportJob.objects.get(pk=job.pk).status in {"queued", "running"}, (
             "ran in-process, not on the worker"

@@ -30,7 +30,7 @@ from studyapp.services.job_leases import (
     jobs_recover,
 )
 from studyapp.services.jobs import export_job_run, import_job_run
-from tests.processes import PrivateRedis
+from tests.processes import free_port
 from tests.studyapp.research_helpers import bundle_folder, bundle_with, complete, study_on
 
 pytestmark = pytest.mark.django_db
@@ -82,7 +82,7 @@ def test_a_redelivered_job_whose_worker_died_is_claimed_again_and_completes(
 
 
 def test_the_recovery_sweep_requeues_a_dead_workers_job_and_leaves_a_live_one(
-    media_root: Path, settings: Any, site_broker: PrivateRedis
+    media_root: Path, settings: Any
 ) -> None:
     dead = _left_running_by_a_dead_worker(
         ImportJob, ImportJob.objects.create(source="x"), silent_s=settings.JOB_LEASE_S + 1
@@ -90,9 +90,10 @@ def test_the_recovery_sweep_requeues_a_dead_workers_job_and_leaves_a_live_one(
     alive = _left_running_by_a_dead_worker(
         ImportJob, ImportJob.objects.create(source="y"), silent_s=settings.JOB_LEASE_S - 5
     )
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # anything sent goes to the site broker, down
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.JOB_SWEEP_S = 1
-    actions = jobs_recover()
+    with _broker_at(f"redis://127.0.0.1:{free_port()}/0"):
+        actions = jobs_recover()
     assert any(f"re-queued import #{dead.pk}" in a for a in actions), actions
     dead.refresh_from_db()
     assert (
@@ -120,26 +121,49 @@ def test_a_job_whose_workers_keep_dying_fails_after_the_last_attempt(
     )
 
 
+class _broker_at:
+    """This process sends tasks to ``url`` (a port where nothing listens: Redis is down)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def __enter__(self) -> None:
+        self.saved = app.conf.broker_url
+        app.conf.broker_url = self.url
+        _drop_connections()
+
+    def __exit__(self, *exc: object) -> None:
+        app.conf.broker_url = self.saved
+        _drop_connections()
+
+
+def _drop_connections() -> None:
+    # Celery caches its connection and producer pools; drop them so the broker URL applies.
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 def test_a_job_queued_while_redis_is_down_waits_and_says_so_in_the_admin(
-    admin_client: Client,
-    media_root: Path,
-    settings: Any,
-    site_broker: PrivateRedis,
-    django_capture_on_commit_callbacks: Any,
+    admin_client: Client, media_root: Path, settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    settings.CELERY_TASK_ALWAYS_EAGER = False  # messages go to the site broker, which is down
+    settings.CELERY_TASK_ALWAYS_EAGER = False
     settings.JOB_SWEEP_S = 1
-    with django_capture_on_commit_callbacks(execute=True):
-        job = ImportJob.objects.create(source=str(bundle_folder(n=12)))
-        job_queue(ImportJob, job_id=job.pk)
-    job.refresh_from_db()
-    assert job.status == "queued" and job.dispatched_at is None and job.message == WAITING_FOR_QUEUE
-    page = admin_client.get(
-        reverse("admin:studyapp_importjob_change", args=[job.pk])
-    ).content.decode()
-    assert "Waiting for the task queue (Redis)" in page and 'http-equiv="refresh"' in page
-    ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=5))
-    assert jobs_recover() == [f"could not send ImportJob #{job.pk} to the queue"]
+    with _broker_at(f"redis://127.0.0.1:{free_port()}/0"):
+        with django_capture_on_commit_callbacks(execute=True):
+            job = ImportJob.objects.create(source=str(bundle_folder(n=12)))
+            job_queue(ImportJob, job_id=job.pk)
+        job.refresh_from_db()
+        assert (
+            job.status == "queued"
+            and job.dispatched_at is None
+            and job.message == WAITING_FOR_QUEUE
+        )
+        page = admin_client.get(
+            reverse("admin:studyapp_importjob_change", args=[job.pk])
+        ).content.decode()
+        assert "Waiting for the task queue (Redis)" in page and 'http-equiv="refresh"' in page
+        ImportJob.objects.filter(pk=job.pk).update(created_at=timezone.now() - timedelta(seconds=5))
+        assert jobs_recover() == [f"could not send ImportJob #{job.pk} to the queue"]
     # Redis is back (here: tasks run in-process again): the next sweep sends it and it runs.
     settings.CELERY_TASK_ALWAYS_EAGER = True
     assert jobs_recover() == [f"sent ImportJob #{job.pk} to the queue"]
