@@ -323,11 +323,12 @@ def saturation_request(ready: Ready) -> object:
     plays, so each connection takes turns among ``ready.rotation`` participants: while one
     "listens", the connection answers for the others (it waits only when none is due).
     """
+    fill = fill_turns(ready)
 
     async def send(
         client: HttpClient, i: int, state: dict[str, object]
     ) -> tuple[bool | None, float, int]:
-        turns = await fill_turns(ready)(client, state)
+        turns = await fill(client, state)  # type: ignore[operator]
         if not turns:
             return None, 0.0, 0
         person = turns.popleft()
