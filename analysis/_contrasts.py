@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from analysis._wald import combination_df, wald_t
 from contracts.export_format import MODALITIES
 
 
@@ -31,14 +31,18 @@ def contrast_table(
     levels: Sequence[str],
     pairs: Sequence[tuple[str, str]] | None,
     *,
+    df: np.ndarray | None = None,
     prefix: str = "condition",
 ) -> pd.DataFrame:
-    """Log odds ratio of ``b`` over ``a`` for each pair, Wald SE, z, p and 95% CI.
+    """Log odds ratio of ``b`` over ``a`` for each pair: Wald SE, t, p and 95% CI on
+    the contrast's between-within df (``df``: one per term, ``analysis._wald``);
+    ``df`` None: the normal reference (GEE's robust z test).
 
     Returns
     -------
-    DataFrame with ``a``, ``b``, ``log_or``, ``se``, ``z``, ``p_value``, ``ci_low``,
-    ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``.
+    DataFrame with ``a``, ``b``, ``log_or``, ``se``, ``t`` and ``df`` (or ``z``
+    without ``df``), ``p_value``, ``ci_low``, ``ci_high``, ``odds_ratio``,
+    ``or_ci_low``, ``or_ci_high``.
     """
     pairs = all_pairs(levels) if pairs is None else pairs
     terms = list(terms)
@@ -51,13 +55,20 @@ def contrast_table(
             if level != levels[0]:
                 vec[terms.index(f"{prefix}[{level}]")] += sign
         rows.append(
-            {"a": a, "b": b, "log_or": float(vec @ beta), "se": float(np.sqrt(vec @ cov @ vec))}
+            {
+                "a": a,
+                "b": b,
+                "log_or": float(vec @ beta),
+                "se": float(np.sqrt(vec @ cov @ vec)),
+                "df": np.inf if df is None else combination_df(df, vec),
+            }
         )
-    out = pd.DataFrame(rows, columns=["a", "b", "log_or", "se"])
-    q = stats.norm.ppf(0.975)
-    out["z"] = out["log_or"] / out["se"]
-    out["p_value"] = 2 * stats.norm.sf(np.abs(out["z"]))
-    out["ci_low"], out["ci_high"] = out["log_or"] - q * out["se"], out["log_or"] + q * out["se"]
+    out = pd.DataFrame(rows, columns=["a", "b", "log_or", "se", "df"])
+    out = pd.concat(
+        [out.drop(columns="df"), wald_t(out["log_or"], out["se"], out["df"].to_numpy())], axis=1
+    )
+    if df is None:
+        out = out.drop(columns="df").rename(columns={"t": "z"})
     for src, dst in (("log_or", "odds_ratio"), ("ci_low", "or_ci_low"), ("ci_high", "or_ci_high")):
         out[dst] = np.exp(out[src])
     return out

@@ -23,8 +23,9 @@ import multiprocessing
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields, replace
 from functools import partial
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,7 @@ from analysis.rt import fit_log_rt_model
 from analysis.simulate import marginal_accuracy, simulate_accuracy_trials
 
 LEVELS = ["visual", "audible"]
+DesignT = TypeVar("DesignT")
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,8 @@ class CoverageDesign:
     log_rt_effect: float = 0.1
 
 
-def _truths(design: CoverageDesign) -> dict[str, float]:
+def true_values(design: CoverageDesign) -> dict[str, float]:
+    """What each estimator estimates in ``design``: ``glmm``, ``gee``, ``welch``, ``log_rt``."""
     sd = float(np.hypot(design.sd_participant, design.sd_stimulus))
     p0 = marginal_accuracy(design.intercept, sd)
     p1 = marginal_accuracy(design.intercept + design.effect, sd)
@@ -66,6 +69,12 @@ def _truths(design: CoverageDesign) -> dict[str, float]:
         "welch": p1 - p0,
         "log_rt": design.log_rt_effect,
     }
+
+
+def null_design(design: DesignT) -> DesignT:
+    """The same simulated design (a dataclass) with every ``*effect`` field set to 0."""
+    zeros = {f.name: 0.0 for f in fields(design) if f.name.endswith("effect")}
+    return replace(design, **zeros)
 
 
 def simulate_coverage(design: CoverageDesign, seed: int) -> pd.DataFrame:
@@ -186,10 +195,10 @@ def coverage_study(
     ``first_seed``, ``design``.
     """
     design = design or CoverageDesign()
-    null = CoverageDesign(**{**asdict(design), "effect": 0.0, "log_rt_effect": 0.0})
+    null = null_design(design)
     with_effect = replicate(design, n_reps, seed, workers=workers, progress=progress)
     without = replicate(null, n_reps, seed + n_reps, workers=workers, progress=progress)
-    truth = _truths(design)
+    truth = true_values(design)
     rows = []
     for name in ("glmm", "gee", "welch", "log_rt"):
         hits = (

@@ -24,6 +24,7 @@ from scipy.special import expit
 from statsmodels.stats.proportion import proportion_confint
 
 from analysis._errors import NotEnoughData
+from analysis._wald import combination_df, t_quantile
 from analysis.glmm import CrossedGLMMResult, fit_crossed_glmm
 from analysis.marginal import likelihood_ratio_test
 from contracts import export_format as ef
@@ -59,7 +60,7 @@ class FaithfulnessFit:
     ) -> pd.DataFrame:
         """Model probability (random effects at zero, other covariates at ``at``) at raw
         measure values; columns ``value``, ``probability``, ``ci_low``, ``ci_high``
-        (95% Wald on the log-odds scale, back-transformed)."""
+        (95% Wald t on the between-within df, log-odds scale, back-transformed)."""
         coef = self.full.coefficients
         x = np.zeros((len(value), len(coef)))
         covariate = (value - self.mean) / self.sd if self.standardised else value
@@ -74,12 +75,14 @@ class FaithfulnessFit:
                 x[:, j] = at[term]
         eta = x @ coef["estimate"].to_numpy()
         se = np.sqrt(np.einsum("ij,jk,ik->i", x, self.full.cov, x))
+        df = coef["df"].to_numpy()
+        q = t_quantile(np.array([combination_df(df, row) for row in x]))
         return pd.DataFrame(
             {
                 "value": value,
                 "probability": expit(eta),
-                "ci_low": expit(eta - 1.959964 * se),
-                "ci_high": expit(eta + 1.959964 * se),
+                "ci_low": expit(eta - q * se),
+                "ci_high": expit(eta + q * se),
             }
         )
 
@@ -144,8 +147,8 @@ def faithfulness_table(fits: Sequence[FaithfulnessFit]) -> pd.DataFrame:
     """One row per measure: its scale, the covariate's coefficient and the LRT.
 
     Columns: ``measure``, ``coding``, ``n_trials``, ``n_stimuli``, ``stimulus_mean``,
-    ``stimulus_sd``, ``estimate`` (log-odds per SD, or kept vs not), ``se``, ``z``,
-    ``p_value``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``, ``chi2``, ``df``, ``lrt_p_value``.
+    ``stimulus_sd``, ``estimate`` (log-odds per SD, or kept vs not), ``se``, ``t``,
+    ``t_df`` (its between-within df), ``p_value``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``, ``chi2``, ``df``, ``lrt_p_value``.
     """
     rows = []
     for fit in fits:
@@ -159,7 +162,9 @@ def faithfulness_table(fits: Sequence[FaithfulnessFit]) -> pd.DataFrame:
                 "n_stimuli": fit.n_stimuli,
                 "stimulus_mean": fit.mean,
                 "stimulus_sd": fit.sd,
-                **{k: float(term[k]) for k in ("estimate", "se", "z", "p_value")},
+                **{k: float(term[k]) for k in ("estimate", "se", "t")},
+                "t_df": float(term["df"]),
+                "p_value": float(term["p_value"]),
                 **{k: float(term[k]) for k in ("odds_ratio", "or_ci_low", "or_ci_high")},
                 "chi2": float(lrt["chi2"]),
                 "df": int(lrt["df"]),

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize
 from scipy.special import expit, log_ndtr
 from threadpoolctl import threadpool_limits
 
@@ -57,6 +57,7 @@ from analysis._crossed import (
     subsample,
 )
 from analysis._errors import NotEnoughData
+from analysis._wald import between_within_df, wald_t
 
 _SIGMA_MAX = 20.0
 # An SD below this is on the boundary (lme4's isSingular tolerance is 1e-4 on theta).
@@ -300,8 +301,9 @@ class CrossedGLMMResult:
     ----------
     coefficients : one row per fixed effect with columns ``term``, ``estimate``
         (log-odds), ``se`` (observed information, includes variance-component
-        uncertainty), ``se_conditional`` (given the variance components), ``z``,
-        ``p_value``, ``ci_low``, ``ci_high`` (95% Wald, log-odds), ``odds_ratio``,
+        uncertainty), ``se_conditional`` (given the variance components), ``t``
+        (estimate / se, lme4's "z value"), ``df`` (between-within, ``analysis._wald``),
+        ``p_value``, ``ci_low``, ``ci_high`` (95% Wald t, log-odds), ``odds_ratio``,
         ``or_ci_low``, ``or_ci_high``.
     sd_participant, sd_stimulus : random-intercept standard deviations (log-odds).
     loglik : Laplace-approximated log-likelihood (comparable to lme4's logLik).
@@ -567,19 +569,20 @@ def _result(
     notes: list[str],
 ) -> CrossedGLMMResult:
     se = np.sqrt(np.diag(cov))
-    z = beta / se
-    q = stats.norm.ppf(0.975)
-    table = pd.DataFrame(
-        {
-            "term": names,
-            "estimate": beta,
-            "se": se,
-            "se_conditional": np.sqrt(np.diag(cond_cov)),
-            "z": z,
-            "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "ci_low": beta - q * se,
-            "ci_high": beta + q * se,
-        }
+    df = between_within_df(prob.X, prob.pid, prob.sid, prob.Z if prob.q > 1 else None)
+    table = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "term": names,
+                    "estimate": beta,
+                    "se": se,
+                    "se_conditional": np.sqrt(np.diag(cond_cov)),
+                }
+            ),
+            wald_t(beta, se, df),
+        ],
+        axis=1,
     )
     table["odds_ratio"] = np.exp(table["estimate"])
     table["or_ci_low"] = np.exp(table["ci_low"])
@@ -619,9 +622,9 @@ def glmm_contrasts(
 
     Returns
     -------
-    DataFrame with ``a``, ``b``, ``log_or``, ``se``, ``z``, ``p_value``, ``ci_low``,
-    ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high`` (conditional, i.e.
-    subject- and stimulus-specific, odds ratios).
+    DataFrame with ``a``, ``b``, ``log_or``, ``se``, ``t``, ``df``, ``p_value``,
+    ``ci_low``, ``ci_high``, ``odds_ratio``, ``or_ci_low``, ``or_ci_high``
+    (conditional, i.e. subject- and stimulus-specific, odds ratios).
     """
     return contrast_table(
         result.coefficients["estimate"].to_numpy(),
@@ -629,5 +632,6 @@ def glmm_contrasts(
         result.coefficients["term"],
         result.levels,
         pairs,
+        df=result.coefficients["df"].to_numpy(),
         prefix=condition,
     )

@@ -22,22 +22,22 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, optimize, stats
+from scipy import linalg, optimize
 from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
 from analysis._crossed import Problem, dense_block, fixed_design, make_problem, psum
 from analysis._errors import NotEnoughData
-
-Z95 = float(stats.norm.ppf(0.975))
+from analysis._wald import between_within_df, wald_t
 
 
 @dataclass(frozen=True)
 class CrossedLMMResult:
     """A fitted crossed-random-intercept linear mixed model.
 
-    ``coefficients``: ``term``, ``estimate``, ``se``, ``z``, ``p_value`` (Wald,
-    normal reference), ``ci_low``, ``ci_high`` (95%).
+    ``coefficients``: ``term``, ``estimate``, ``se``, ``t`` (lmer's "t value"),
+    ``df`` (between-within, ``analysis._wald``), ``p_value``, ``ci_low``,
+    ``ci_high`` (95% Wald t).
     """
 
     coefficients: pd.DataFrame
@@ -133,17 +133,12 @@ def fit_crossed_lmm(
         sol = _solve(prob, best.x, ones, counts)
     cov = sol.sigma2 * sol.cov_unscaled
     se = np.sqrt(np.diag(cov))
-    z = sol.beta / se
-    table = pd.DataFrame(
-        {
-            "term": names,
-            "estimate": sol.beta,
-            "se": se,
-            "z": z,
-            "p_value": 2 * stats.norm.sf(np.abs(z)),
-            "ci_low": sol.beta - Z95 * se,
-            "ci_high": sol.beta + Z95 * se,
-        }
+    table = pd.concat(
+        [
+            pd.DataFrame({"term": names, "estimate": sol.beta, "se": se}),
+            wald_t(sol.beta, se, between_within_df(prob.X, prob.pid, prob.sid)),
+        ],
+        axis=1,
     )
     sigma = float(np.sqrt(sol.sigma2))
     return CrossedLMMResult(

@@ -6,8 +6,11 @@ equivalence and likelihood-ratio tests.
 ``pairs(..., adjust = "holm" | "tukey")``): each condition's probability with the
 random effects at zero and numeric covariates at their means, a delta-method SE
 and the 95% interval back-transformed from the logit scale; pairwise odds ratios
-with step-down Holm or Tukey (studentized range, infinite df) adjusted p-values.
-Checked against emmeans in ``tests/analysis/test_marginal_r.py``.
+with step-down Holm or Tukey (studentized range) adjusted p-values. Unlike
+emmeans for ``glmer`` (asymptotic, df = Inf), intervals and tests use t on the
+between-within df of ``analysis._wald`` (a mean or contrast: the smallest df of
+the terms it weights). Checked against emmeans given the same df
+(``emmeans(..., df = )``) in ``tests/analysis/test_marginal_r.py``.
 """
 
 from __future__ import annotations
@@ -21,10 +24,10 @@ from scipy import stats
 from scipy.special import expit
 from statsmodels.stats.multitest import multipletests
 
+from analysis._wald import combination_df, t_quantile
 from analysis.glmm import CrossedGLMMResult, glmm_contrasts
 
 Adjustment = Literal["holm", "tukey", "none"]
-_Z = stats.norm.ppf(0.975)
 
 
 def _grid_vector(
@@ -57,13 +60,16 @@ def marginal_means(
     Returns
     -------
     DataFrame with ``condition``, ``log_odds``, ``log_odds_se``, ``probability``,
-    ``se`` (delta method), ``ci_low``, ``ci_high`` (95%, back-transformed).
+    ``se`` (delta method), ``df`` (between-within), ``ci_low``, ``ci_high`` (95% t,
+    back-transformed).
     """
     rows = []
     for level in fit.levels or ("(all)",):
         vec = _grid_vector(fit, level, at or {}, condition)
         eta = float(vec @ fit.coefficients["estimate"].to_numpy())
         se = float(np.sqrt(vec @ fit.cov @ vec))
+        df = combination_df(fit.coefficients["df"].to_numpy(), vec)
+        q = float(t_quantile(df))
         prob = float(expit(eta))
         rows.append(
             {
@@ -72,21 +78,25 @@ def marginal_means(
                 "log_odds_se": se,
                 "probability": prob,
                 "se": prob * (1 - prob) * se,
-                "ci_low": float(expit(eta - _Z * se)),
-                "ci_high": float(expit(eta + _Z * se)),
+                "df": df,
+                "ci_low": float(expit(eta - q * se)),
+                "ci_high": float(expit(eta + q * se)),
             }
         )
     return pd.DataFrame(rows)
 
 
-def adjust_p(p_values: np.ndarray, z: np.ndarray, n_levels: int, method: Adjustment) -> np.ndarray:
-    """Adjusted p-values of a family of pairwise z-tests among ``n_levels`` means."""
+def adjust_p(
+    p_values: np.ndarray, t: np.ndarray, df: np.ndarray, n_levels: int, method: Adjustment
+) -> np.ndarray:
+    """Adjusted p-values of a family of pairwise t tests (``df`` each) among
+    ``n_levels`` means."""
     if len(p_values) <= 1 or method == "none":
         return np.asarray(p_values, float)
     if method == "holm":
         return multipletests(p_values, method="holm")[1]
     if method == "tukey":
-        return stats.studentized_range.sf(np.sqrt(2.0) * np.abs(z), n_levels, np.inf)
+        return stats.studentized_range.sf(np.sqrt(2.0) * np.abs(t), n_levels, df)
     raise ValueError(f"unknown adjustment {method!r}; choose holm, tukey or none")
 
 
@@ -103,23 +113,30 @@ def adjusted_contrasts(
     out = glmm_contrasts(fit, condition=condition)
     method = adjust if len(out) > 1 else "none"
     out["p_adjusted"] = adjust_p(
-        out["p_value"].to_numpy(), out["z"].to_numpy(), len(fit.levels), method
+        out["p_value"].to_numpy(),
+        out["t"].to_numpy(),
+        out["df"].to_numpy(),
+        len(fit.levels),
+        method,
     )
     out["adjustment"] = method
     return out
 
 
-def equivalence_test(estimate: float, se: float, bound: float) -> dict[str, float]:
-    """Two one-sided z-tests (TOST) of |estimate| < ``bound`` on the log-odds scale.
+def equivalence_test(
+    estimate: float, se: float, bound: float, df: float = np.inf
+) -> dict[str, float]:
+    """Two one-sided t tests (TOST, ``df`` degrees of freedom; inf: z tests) of
+    |estimate| < ``bound`` on the log-odds scale.
 
     Returns ``p_value`` (the larger one-sided p), ``ci90_low``, ``ci90_high`` (the
     90% interval: equivalence at 5% holds exactly when it lies inside +-bound).
     """
     if bound <= 0:
         raise ValueError("equivalence bound must be positive")
-    p_low = stats.norm.sf((estimate + bound) / se)
-    p_high = stats.norm.cdf((estimate - bound) / se)
-    q = stats.norm.ppf(0.95)
+    p_low = stats.t.sf((estimate + bound) / se, df)
+    p_high = stats.t.cdf((estimate - bound) / se, df)
+    q = float(t_quantile(df, 0.90))
     return {
         "bound": bound,
         "p_value": float(max(p_low, p_high)),

@@ -1,4 +1,5 @@
-"""Coverage and type-I rate of the crossed GLMM, the random-slope GLMM and the SDT test.
+"""Coverage and type-I rate of the crossed GLMM, the random-slope GLMM, the SDT test,
+GEE, Welch's t and the log-RT mixed model.
 
 Each model has a small simulated design (fast to fit, so that hundreds of
 replications fit in a test, yet still crossed, with participant and stimulus
@@ -19,12 +20,16 @@ The tested effect (the simulated value is the truth, all on the model's own scal
 - ``slopes``: the same with ``(1 + condition | stimulus)``, conditions within
   participants, correlated stimulus intercepts and slopes (``SlopeDesign``);
 - ``sdt``: the d' difference of ``analysis.sdt.fit_sdt``, conditions within
-  participants, criterion varying by participant and by stimulus (``SDTDesign``).
+  participants, criterion varying by participant and by stimulus (``SDTDesign``);
+- ``gee``, ``welch``, ``log_rt``: the population-averaged log odds ratio (GEE,
+  ``analysis.compare.fit_gee``), the difference in mean participant accuracy
+  (Welch's t, ``compare_conditions``) and the log-RT condition effect
+  (``analysis.rt.fit_log_rt_model``) on the studies of the ``glmm`` arm
+  (same design and seeds; truths from ``analysis.calibration.true_values``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import resource
 import time
 import warnings
@@ -36,12 +41,22 @@ import numpy as np
 import pandas as pd
 
 from analysis._errors import NotEnoughData
-from analysis.calibration import LEVELS, CoverageDesign, map_seeds, rate_row, simulate_coverage
+from analysis.calibration import (
+    LEVELS,
+    CoverageDesign,
+    map_seeds,
+    null_design,
+    rate_row,
+    simulate_coverage,
+    true_values,
+)
+from analysis.compare import compare_conditions, fit_gee
 from analysis.glmm import fit_crossed_glmm
+from analysis.rt import fit_log_rt_model
 from analysis.sdt import fit_sdt
 from analysis.simulate import simulate_slope_trials, simulate_verification_trials
 
-MODELS = ("glmm", "slopes", "sdt")
+MODELS = ("glmm", "slopes", "sdt", "gee", "welch", "log_rt")
 
 
 @dataclass(frozen=True)
@@ -85,6 +100,20 @@ def _glmm(design: CoverageDesign, seed: int) -> Interval:
     return dict(fit_crossed_glmm(data, levels=LEVELS).term("condition[audible]"))
 
 
+def _gee(design: CoverageDesign, seed: int) -> Interval:
+    return dict(fit_gee(simulate_coverage(design, seed), levels=LEVELS).contrasts.iloc[0])
+
+
+def _welch(design: CoverageDesign, seed: int) -> Interval:
+    test = compare_conditions(simulate_coverage(design, seed), levels=LEVELS).iloc[0]
+    return {"ci_low": test["diff_ci_low"], "ci_high": test["diff_ci_high"], "p_value": test["p_t"]}
+
+
+def _log_rt(design: CoverageDesign, seed: int) -> Interval:
+    fit = fit_log_rt_model(simulate_coverage(design, seed), levels=LEVELS)
+    return dict(fit.coefficients.set_index("term").loc["condition[audible]"])
+
+
 def _slopes(design: SlopeDesign, seed: int) -> Interval:
     data = simulate_slope_trials(
         np.random.default_rng(seed),
@@ -114,11 +143,23 @@ def _sdt(design: SDTDesign, seed: int) -> Interval:
     return dict(fit_sdt(trials, levels=["c0", "c1"]).differences.iloc[0])
 
 
+_SMALL_BETWEEN = CoverageDesign(n_participants=40, n_trials=20, n_stimuli=20)
 _ARMS: dict[str, tuple[Callable[..., Interval], Design]] = {
-    "glmm": (_glmm, CoverageDesign(n_participants=40, n_trials=20, n_stimuli=20)),
+    "glmm": (_glmm, _SMALL_BETWEEN),
     "slopes": (_slopes, SlopeDesign()),
     "sdt": (_sdt, SDTDesign()),
+    "gee": (_gee, _SMALL_BETWEEN),
+    "welch": (_welch, _SMALL_BETWEEN),
+    "log_rt": (_log_rt, _SMALL_BETWEEN),
 }
+
+
+def true_value(model: str, design: Design) -> float:
+    """The value ``model``'s interval should cover in ``design``: the simulated effect,
+    except for the estimators whose target is derived from it (GEE, Welch, log RT)."""
+    if model in ("gee", "welch", "log_rt"):
+        return true_values(design)[model]  # type: ignore[arg-type]
+    return design.effect
 
 
 def arm_replication(model: str, design: Design, seed: int) -> dict[str, float]:
@@ -168,7 +209,8 @@ def _summary(
     times: dict[str, float],
 ) -> dict[str, object]:
     ok = arm["p_value"].notna().to_numpy()
-    row = rate_row(model, quantity, hits.to_numpy()[ok], design.effect, design, first_seed)
+    truth = true_value(model, design)
+    row = rate_row(model, quantity, hits.to_numpy()[ok], truth, design, first_seed)
     return row | {"n_failed": int((~ok).sum()), **times}
 
 
@@ -194,10 +236,11 @@ def model_calibration(
     ``cpu_seconds`` (its CPU time, workers included) and ``workers``.
     """
     design = design or default_design(model)
-    null = dataclasses.replace(design, effect=0.0)
+    null = null_design(design)
     with_effect, t_effect = _timed_arm(model, design, n_reps, seed, workers)
     without, t_null = _timed_arm(model, null, n_null or n_reps, seed + n_reps, workers)
-    covered = (with_effect["ci_low"] <= design.effect) & (design.effect <= with_effect["ci_high"])
+    truth = true_value(model, design)
+    covered = (with_effect["ci_low"] <= truth) & (truth <= with_effect["ci_high"])
     rejected = without["p_value"] < 0.05
     return pd.DataFrame(
         [

@@ -39,7 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
 from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
@@ -54,6 +54,7 @@ from analysis._crossed import (
     subsample,
 )
 from analysis._errors import NotEnoughData
+from analysis._wald import between_within_df, wald_t
 
 FORMULA = 'rating ~ condition + (1 | participant) + (1 | stimulus), link = "logit"'
 _SIGMA_MAX = 20.0
@@ -67,10 +68,12 @@ class OrdinalMixedResult:
     Attributes
     ----------
     coefficients : one row per fixed effect with ``term``, ``estimate`` (log
-        cumulative odds), ``se``, ``z``, ``p_value``, ``ci_low``, ``ci_high`` (95%
-        Wald), ``odds_ratio``, ``or_ci_low``, ``or_ci_high``.
+        cumulative odds), ``se``, ``t`` (clmm's "z value"), ``df`` (between-within,
+        ``analysis._wald``), ``p_value``, ``ci_low``, ``ci_high`` (95% Wald t),
+        ``odds_ratio``, ``or_ci_low``, ``or_ci_high``.
     thresholds : one row per cut point with ``threshold`` (``"3|4"``: between
-        ratings 3 and 4), ``estimate``, ``se``, ``ci_low``, ``ci_high`` (logit scale).
+        ratings 3 and 4), ``estimate``, ``se``, ``df`` (the intercept's),
+        ``ci_low``, ``ci_high`` (logit scale).
     random_effects : ``group`` (participant, stimulus) and ``sd`` (logit scale).
     cov : (p, p) covariance of the fixed effects, in ``coefficients`` order.
     categories : the rating values observed, in order; ``unused`` the scale
@@ -103,7 +106,14 @@ class OrdinalMixedResult:
         ``odds_ratio``, ... are cumulative odds ratios).
         """
         beta = self.coefficients["estimate"].to_numpy()
-        return contrast_table(beta, self.cov, self.coefficients["term"], self.levels, None)
+        return contrast_table(
+            beta,
+            self.cov,
+            self.coefficients["term"],
+            self.levels,
+            None,
+            df=self.coefficients["df"].to_numpy(),
+        )
 
 
 def _category_terms(
@@ -302,17 +312,11 @@ def _fit_and_hessian(laplace: _Laplace, k: int) -> tuple[np.ndarray, np.ndarray,
     return raw, full, -laplace(raw), notes
 
 
-def _wald(names: Sequence[str], est: np.ndarray, se: np.ndarray, key: str) -> pd.DataFrame:
-    q = stats.norm.ppf(0.975)
-    return pd.DataFrame(
-        {
-            key: list(names),
-            "estimate": est,
-            "se": se,
-            "ci_low": est - q * se,
-            "ci_high": est + q * se,
-        }
-    )
+def _wald(
+    names: Sequence[str], est: np.ndarray, se: np.ndarray, df: np.ndarray, key: str
+) -> pd.DataFrame:
+    named = pd.DataFrame({key: list(names), "estimate": est, "se": se})
+    return pd.concat([named, wald_t(est, se, df)], axis=1)
 
 
 def _result(
@@ -330,9 +334,9 @@ def _result(
     with np.errstate(invalid="ignore"):
         se = np.sqrt(np.diag(cov))
     labels = [f"{lo:g}|{hi:g}" for lo, hi in zip(categories[:-1], categories[1:], strict=True)]
-    coefficients = _wald(names, raw[k : k + p], se[k : k + p], "term")
-    coefficients.insert(3, "z", coefficients["estimate"] / coefficients["se"])
-    coefficients.insert(4, "p_value", 2 * stats.norm.sf(np.abs(coefficients["z"])))
+    # The thresholds play the intercept's part: df by the rule with an intercept column.
+    df = between_within_df(np.column_stack([np.ones(len(prob.y)), prob.X]), prob.pid, prob.sid)
+    coefficients = _wald(names, raw[k : k + p], se[k : k + p], df[1:], "term")
     for src, dst in (
         ("estimate", "odds_ratio"),
         ("ci_low", "or_ci_low"),
@@ -343,7 +347,10 @@ def _result(
         notes.append("a condition effect exceeds 10 on the logit scale: probable separation")
     return OrdinalMixedResult(
         coefficients=coefficients,
-        thresholds=_wald(labels, raw[:k], se[:k], "threshold"),
+        # A threshold's test against 0 means nothing; its interval does.
+        thresholds=_wald(labels, raw[:k], se[:k], df[0], "threshold").drop(
+            columns=["t", "p_value"]
+        ),
         random_effects=pd.DataFrame({"group": ["participant", "stimulus"], "sd": raw[-2:]}),
         loglik=loglik,
         n_obs=len(prob.y),

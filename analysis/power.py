@@ -280,6 +280,7 @@ class PowerRuns:
 
 def _p_value(data: pd.DataFrame, method: str) -> float:
     if method == "glmm":
+        # The fit's own p-value: the report's test (analysis._wald), so power is its power.
         fit = fit_crossed_glmm(data, levels=_LEVELS)
         return float(fit.term("condition[audible]")["p_value"])
     if method == "gee":
@@ -380,7 +381,8 @@ def simulate_power(
     sd_participant, sd_stimulus : random-intercept SDs on the log-odds scale.
     n_stimuli : size of the stimulus pool (default max(n_trials, 40)).
     design : "between" or "within" participants.
-    method : "glmm" (crossed GLMM Wald test), "gee" or "welch" (paired t when within).
+    method : "glmm" (the crossed GLMM's Wald t test on between-within df, the test
+        the report uses), "gee" or "welch" (paired t when within).
 
     Returns
     -------

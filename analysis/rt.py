@@ -43,7 +43,7 @@ def rt_summary(
 class LogRTResult:
     """Fitted log-RT mixed model.
 
-    ``coefficients``: ``term``, ``estimate`` (log ms), ``se``, ``z``, ``p_value``,
+    ``coefficients``: ``term``, ``estimate`` (log ms), ``se``, ``t``, ``df``, ``p_value``,
     ``ci_low``, ``ci_high``, ``ratio`` (= exp(estimate): geometric-mean RT ratio to
     the reference condition; for the intercept, the reference geometric mean in
     ms), ``ratio_ci_low``, ``ratio_ci_high``. SDs are on the log-ms scale.

@@ -9,7 +9,9 @@ and -1/2 on noise trials. With conditions and crossed random criteria this is ::
 
 so that for condition k, d'_k = b_signal + b_{condition[k]:signal} and
 c_k = -(b_0 + b_{condition[k]}); the coefficient of ``condition[k]:signal`` is
-the difference in d' from the reference condition, tested by its Wald z. The
+the difference in d' from the reference condition, tested by its Wald t (the
+between-within df of ``analysis._wald``; these columns vary within participants
+and within stimuli, so their df is the residual one, in effect a z test). The
 random intercepts let the criterion vary between participants and between
 stimuli (a stimulus that sounds convincing draws more "yes"). d' does not vary
 by participant here (that needs participant slopes, which the fitter does not
@@ -27,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from analysis._checks import check_columns
 from analysis._contrasts import contrast_table
+from analysis._wald import combination_df, t_quantile
 from analysis.glmm import CrossedGLMMResult, fit_crossed_glmm
 
 FORMULA = (
@@ -48,10 +50,11 @@ class SDTResult:
     fit : the probit crossed GLMM (terms ``Intercept``, ``condition[k]``,
         ``signal``, ``dprime[k]`` = condition[k]:signal).
     by_condition : per condition ``condition``, ``dprime``, ``dprime_se``,
-        ``dprime_ci_low``, ``dprime_ci_high``, ``criterion``, ``criterion_se``,
-        ``criterion_ci_low``, ``criterion_ci_high``.
+        ``dprime_df``, ``dprime_ci_low``, ``dprime_ci_high``, ``criterion``,
+        ``criterion_se``, ``criterion_df``, ``criterion_ci_low``, ``criterion_ci_high``
+        (95% t intervals on the between-within df).
     differences : per pair of conditions ``a``, ``b``, ``dprime_difference``
-        (b - a), ``se``, ``z``, ``p_value``, ``ci_low``, ``ci_high``.
+        (b - a), ``se``, ``t``, ``df``, ``p_value``, ``ci_low``, ``ci_high``.
     """
 
     fit: CrossedGLMMResult
@@ -97,7 +100,7 @@ def fit_sdt(trials: pd.DataFrame, *, levels: Sequence[str]) -> SDTResult:
     )
     terms = list(fit.coefficients["term"])
     beta = fit.coefficients["estimate"].to_numpy()
-    q = stats.norm.ppf(0.975)
+    df = fit.coefficients["df"].to_numpy()
     rows = []
     for i, lv in enumerate(levels):
         extra = [] if i == 0 else [f"condition[{lv}]"]
@@ -106,15 +109,18 @@ def fit_sdt(trials: pd.DataFrame, *, levels: Sequence[str]) -> SDTResult:
         row = {"condition": lv}
         for key, vec in (("dprime", d_vec), ("criterion", c_vec)):
             est, se = float(vec @ beta), float(np.sqrt(vec @ fit.cov @ vec))
+            row_df = combination_df(df, vec)
+            q = float(t_quantile(row_df))
             row |= {
                 key: est,
                 f"{key}_se": se,
+                f"{key}_df": row_df,
                 f"{key}_ci_low": est - q * se,
                 f"{key}_ci_high": est + q * se,
             }
         rows.append(row)
     differences = (
-        contrast_table(beta, fit.cov, terms, levels, None, prefix="dprime")
+        contrast_table(beta, fit.cov, terms, levels, None, df=df, prefix="dprime")
         .rename(columns={"log_or": "dprime_difference"})
         .drop(columns=["odds_ratio", "or_ci_low", "or_ci_high"])
     )

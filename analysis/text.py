@@ -39,6 +39,7 @@ _HEADERS = {
     "estimate": "Estimate",
     "term": "Term",
     "z": "z",
+    "t": "t",
     "p_value": "p",
     "p_adjusted": "p (adjusted)",
     "adjustment": "Adjustment",
@@ -102,6 +103,14 @@ def format_number(x: float, digits: int = 2) -> str:
     if x is None or not math.isfinite(x):
         return "n/a"
     return f"{x:.{digits}f}".replace("-", "−")
+
+
+def format_t(t: float, df: float) -> str:
+    """A Wald statistic with its reference: ``t(38) = 2.10``; ``z = 2.10`` when df is
+    infinite (the normal reference)."""
+    if df is None or not math.isfinite(df):
+        return f"z = {format_number(t)}"
+    return f"t({df:.0f}) = {format_number(t)}"
 
 
 def format_ci(low: float, high: float, digits: int = 2, level: int = 95) -> str:

@@ -1,4 +1,5 @@
-"""Benchmark: coverage and type-I rate of the crossed GLMM, the random-slope GLMM and SDT.
+"""Benchmark: coverage and type-I rate of the crossed GLMM, the random-slope GLMM, SDT,
+GEE, Welch's t and the log-RT model.
 
 Runs ``analysis.model_calibration.model_calibration`` (the code the slow test
 ``tests/analysis/test_model_calibration.py`` runs; designs in that module):

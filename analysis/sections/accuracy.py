@@ -68,7 +68,8 @@ def _model_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
         f"participants, {len(data)} trials). Black: probability of a correct answer estimated by "
         f"the logistic mixed model {model.formula} (random effects at zero"
         + (", covariates at their means" if model.covariates else "")
-        + "), with 95% Wald intervals back-transformed from the log-odds scale; they account for "
+        + "), with 95% Wald t intervals (between-within degrees of freedom) back-transformed "
+        "from the log-odds scale; they account for "
         "the clustering of trials within participants and within stimuli."
         + (f" Dotted line: chance, 1/{chance[1]} answer options." if chance else "")
     )

@@ -7,13 +7,14 @@ import math
 import numpy as np
 import pandas as pd
 
+from analysis._wald import METHOD as WALD_METHOD
 from analysis.compare import compare_conditions, fit_gee
 from analysis.glmm import CrossedGLMMResult
 from analysis.marginal import adjusted_contrasts, equivalence_test, likelihood_ratio_test
 from analysis.sections.base import Context, Section, attempt
 from analysis.sections.forward_model import ForwardModel, forward_model
 from analysis.slopes import random_effects_table
-from analysis.text import format_ci, format_number, format_p
+from analysis.text import format_ci, format_number, format_p, format_t
 
 
 def comparison_section(ctx: Context) -> Section:
@@ -68,8 +69,8 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
             "estimated (the model has one random intercept per participant)."
         )
     sec.methods.append(
-        "Contrasts are conditional odds ratios with Wald 95% intervals from "
-        "the observed information"
+        "Contrasts are conditional odds ratios with standard errors from the observed "
+        f"information; p-values and 95% intervals come from {WALD_METHOD}"
         + (
             f", with {opts.adjust.capitalize()}-adjusted p-values over the "
             f"{len(contrasts)} pairs (unadjusted intervals)."
@@ -104,7 +105,7 @@ def _contrast_sentence(r: object, adjusted: bool, alpha: float, bound: float | N
     p_used = r.p_adjusted if adjusted else r.p_value  # type: ignore[attr-defined]
     text = (
         f"{str(r.b).capitalize()} vs {r.a}: OR = {format_number(r.odds_ratio)}, "  # type: ignore[attr-defined]
-        f"{format_ci(r.or_ci_low, r.or_ci_high)}, z = {format_number(r.z)}, "  # type: ignore[attr-defined]
+        f"{format_ci(r.or_ci_low, r.or_ci_high)}, {format_t(r.t, r.df)}, "  # type: ignore[attr-defined]
         f"{format_p(r.p_value)}" + (f" (adjusted {format_p(p_used)})" if adjusted else "")  # type: ignore[attr-defined]
     )
     if p_used >= alpha:
@@ -114,7 +115,7 @@ def _contrast_sentence(r: object, adjusted: bool, alpha: float, bound: float | N
                 "(set an equivalence bound to test that)"
             )
         else:
-            tost = equivalence_test(r.log_or, r.se, math.log(bound))  # type: ignore[attr-defined]
+            tost = equivalence_test(r.log_or, r.se, math.log(bound), r.df)  # type: ignore[attr-defined]
             inside = tost["p_value"] < alpha
             text += (
                 f"; {'equivalent' if inside else 'equivalence not shown'} within OR "
@@ -126,7 +127,7 @@ def _contrast_sentence(r: object, adjusted: bool, alpha: float, bound: float | N
 def _equivalence_table(contrasts: pd.DataFrame, bound: float) -> pd.DataFrame:
     rows = []
     for r in contrasts.itertuples():
-        tost = equivalence_test(r.log_or, r.se, math.log(bound))
+        tost = equivalence_test(r.log_or, r.se, math.log(bound), r.df)
         rows.append(
             {
                 "a": r.a,

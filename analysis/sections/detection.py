@@ -3,11 +3,12 @@ probit model (DeCarlo 1998) with its test of the d' difference."""
 
 from __future__ import annotations
 
+from analysis._wald import METHOD as WALD_METHOD
 from analysis.compare import holm
 from analysis.descriptive import signal_detection
 from analysis.sdt import FORMULA, SDTResult, fit_sdt
 from analysis.sections.base import Context, Section, attempt
-from analysis.text import format_ci, format_number, format_p
+from analysis.text import format_ci, format_number, format_p, format_t
 
 
 def detection_section(ctx: Context) -> Section:
@@ -47,7 +48,7 @@ def _model_part(ctx: Context, sec: Section, model: SDTResult) -> None:
         f"signal detection (DeCarlo 1998) {FORMULA}, in which the criterion varies between "
         "participants and between stimuli (random intercepts) and d′ per condition is the "
         "signal coefficient; it was fitted by maximum likelihood (Laplace; validated against "
-        "lme4::glmer with the probit link)."
+        f"lme4::glmer with the probit link). Intervals and tests are {WALD_METHOD}."
     )
     sec.notes.extend(
         f"SDT model: singular fit, the SD of the {term} criterion is estimated at 0."
@@ -75,7 +76,7 @@ def _model_part(ctx: Context, sec: Section, model: SDTResult) -> None:
         "Differences in d′: "
         + "; ".join(
             f"{r.b} − {r.a} = {format_number(r.dprime_difference)}, "
-            f"{format_ci(r.ci_low, r.ci_high)}, z = {format_number(r.z)}, {format_p(r.p_value)}"
+            f"{format_ci(r.ci_low, r.ci_high)}, {format_t(r.t, r.df)}, {format_p(r.p_value)}"
             + (f" (adjusted {format_p(r.p_holm)})" if adjusted else "")
             for r in diffs.itertuples()
         )

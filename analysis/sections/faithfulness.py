@@ -25,7 +25,7 @@ from analysis.faithfulness import (
 from analysis.marginal import covariate_means
 from analysis.sections.base import Context, Section, attempt
 from analysis.sections.forward_model import forward_model
-from analysis.text import format_ci, format_number, format_p
+from analysis.text import format_ci, format_number, format_p, format_t
 
 _TITLE = "Accuracy and the faithfulness of the explanations"
 
@@ -85,7 +85,8 @@ def _report(ctx: Context, sec: Section, fits: list[FaithfulnessFit], levels: lis
         "bins of the stimuli's deletion AOPC or by whether the decision was kept (95% Wilson "
         "intervals on pooled trials, descriptive only). Lines and filled squares: probability of "
         "a correct answer from the logistic mixed model with the measure as covariate (random "
-        "effects at zero, other covariates at their means), with 95% Wald bands."
+        "effects at zero, other covariates at their means), with 95% Wald t bands (between-within "
+        "degrees of freedom)."
     )
     sec.methods.append(_methods(fits))
     sec.results.extend(_sentence(row, ctx.options.alpha) for row in table.to_dict("records"))
@@ -137,7 +138,8 @@ def _sentence(row: dict[str, Any], alpha: float) -> str:
     stats = (
         f"OR = {format_number(row['odds_ratio'])}"
         + (" per SD" if standardised else " (kept vs not kept)")
-        + f", {format_ci(row['or_ci_low'], row['or_ci_high'])}, z = {format_number(row['z'])}, "
+        + f", {format_ci(row['or_ci_low'], row['or_ci_high'])}, "
+        f"{format_t(row['t'], row['t_df'])}, "
         f"{format_p(row['p_value'])}; χ²({row['df']}) = {format_number(row['chi2'])}, "
         f"{format_p(row['lrt_p_value'])}"
     )

@@ -6,11 +6,12 @@ from __future__ import annotations
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
+from analysis._wald import METHOD as WALD_METHOD
 from analysis.compare import compare_ratings
 from analysis.descriptive import rating_summary
 from analysis.ordinal import FORMULA, OrdinalMixedResult, fit_ordinal_mixed
 from analysis.sections.base import Context, Section, attempt
-from analysis.text import format_ci, format_number, format_p
+from analysis.text import format_ci, format_number, format_p, format_t
 
 _TEST_COLUMNS = [
     "a",
@@ -73,8 +74,8 @@ def _model_part(ctx: Context, sec: Section, model: OrdinalMixedResult) -> None:
         "between the rating values observed, fitted by maximum likelihood with the Laplace "
         "approximation (hearxai's implementation, validated against ordinal::clmm); conditions "
         f"are treatment-coded against '{model.levels[0]}'. Effects are cumulative odds ratios "
-        "(the odds of a higher rating, for the same participant and stimulus) with Wald 95% "
-        "intervals from the observed information"
+        "(the odds of a higher rating, for the same participant and stimulus) with standard "
+        f"errors from the observed information; p-values and 95% intervals come from {WALD_METHOD}"
         + (f", Holm-adjusted over the {len(contrasts)} pairs." if adjusted else ".")
     )
     if _within_participants(ctx.kept.trials.loc[ctx.kept.trials["rating"].notna()]):
@@ -92,7 +93,7 @@ def _model_part(ctx: Context, sec: Section, model: OrdinalMixedResult) -> None:
     _model_notes(sec, model)
     sec.results.extend(
         f"Ratings model, {r.b} vs {r.a}: cumulative OR = {format_number(r.odds_ratio)}, "
-        f"{format_ci(r.or_ci_low, r.or_ci_high)}, z = {format_number(r.z)}, {format_p(r.p_value)}"
+        f"{format_ci(r.or_ci_low, r.or_ci_high)}, {format_t(r.t, r.df)}, {format_p(r.p_value)}"
         + (f" (adjusted {format_p(r.p_adjusted)})" if adjusted else "")
         + " (table ratings_model_contrasts)."
         for r in contrasts.itertuples()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from analysis import figures
+from analysis._wald import METHOD as WALD_METHOD
 from analysis.rt import fit_log_rt_model, rt_summary
 from analysis.sections.base import Context, Section, attempt
 from analysis.text import format_ci, format_number, format_p
@@ -30,7 +31,8 @@ def rt_section(ctx: Context) -> Section:
         )
         sec.methods.append(
             f"Response times were modelled as {FORMULA} by REML (hearxai's implementation, "
-            "validated against lme4::lmer); effects are ratios of geometric-mean RTs."
+            "validated against lme4::lmer); effects are ratios of geometric-mean RTs, with "
+            f"p-values and 95% intervals from {WALD_METHOD}."
         )
         ratios = {
             r.term.removeprefix("condition[").rstrip("]"): (

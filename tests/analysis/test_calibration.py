@@ -1,14 +1,16 @@
-"""Statistical calibration: 95% intervals cover, 5% tests reject about 5% of the time.
+"""Statistical calibration of what ``test_model_calibration.py`` does not hold.
 
-The replication count here keeps the suite fast, so each observed rate carries
-Monte Carlo error (about +-3.5 points at 150 replications): a check passes when
-the rate's 95% Monte Carlo (Wilson) interval overlaps the goal band, which still
-fails any estimator that is off by more than that (e.g. intervals that cover 85%,
-or a test rejecting 12% of the time). The same study with 1,000 replications per
-arm is ``benchmarks/analysis_coverage.py`` (numbers in docs/analysis.md). Seeds
-are fixed, so the result is reproducible. Issue 15's narrower bands, at 500+
-replications, are held for the GLMM, the slope GLMM and SDT in
-``test_model_calibration.py``.
+Issue 15's bands at 500/1,000 replications are held for the GLMM, the slope
+GLMM, SDT, GEE, Welch's t and the log-RT model in ``test_model_calibration.py``.
+What is left here: the Mann-Whitney test (no interval, so not part of that
+machinery) on ``coverage_study``'s design, and the Wilson and d' intervals under
+their own assumptions. The replication count keeps the suite fast, so the
+observed rate carries Monte Carlo error (about +-3.5 points at 150
+replications): the check passes when the rate's 95% Monte Carlo (Wilson)
+interval overlaps the goal band, which still fails a test rejecting 12% of the
+time. The same study with 1,000 replications per arm is
+``benchmarks/analysis_coverage.py`` (numbers in docs/analysis.md). Seeds are
+fixed, so the result is reproducible.
 """
 
 from __future__ import annotations
@@ -38,20 +40,11 @@ def _overlaps(interval: tuple[float, float], low: float, high: float) -> bool:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("estimator", ["glmm", "gee", "welch", "log_rt"])
-def test_every_reported_interval_covers_the_true_value_92_to_98_percent_of_the_time(
-    study: dict[tuple[str, str], tuple[float, float]], estimator: str
+def test_without_an_effect_the_mann_whitney_test_rejects_3_to_7_percent_of_the_time(
+    study: dict[tuple[str, str], tuple[float, float]],
 ) -> None:
-    assert _overlaps(study[(estimator, "coverage")], 0.92, 0.98), study[(estimator, "coverage")]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("estimator", ["glmm", "gee", "welch", "mwu", "log_rt"])
-def test_without_an_effect_every_test_rejects_3_to_7_percent_of_the_time(
-    study: dict[tuple[str, str], tuple[float, float]], estimator: str
-) -> None:
-    assert _overlaps(study[(estimator, "false_positive_rate")], 0.03, 0.07), study[
-        (estimator, "false_positive_rate")
+    assert _overlaps(study[("mwu", "false_positive_rate")], 0.03, 0.07), study[
+        ("mwu", "false_positive_rate")
     ]
 
 

@@ -1,5 +1,10 @@
 """Marginal probabilities, adjusted contrasts and the likelihood-ratio test agree with
-R (emmeans on an lme4::glmer fit, anova of nested glmer fits) within 2%."""
+R (emmeans on an lme4::glmer fit, anova of nested glmer fits) within 2%.
+
+emmeans refers glmer's Wald statistics to the normal (df = Inf); ours use the
+between-within df of ``analysis._wald``. So emmeans is given our df (its
+user-specified df): intervals, Holm and Tukey (studentized range) p-values are
+then R's t-based computations on glmer's estimates and SEs."""
 
 from __future__ import annotations
 
@@ -32,10 +37,11 @@ d <- read.csv(args[1], stringsAsFactors = FALSE)
 d$condition <- factor(d$condition, levels = c("visual", "audible", "both"))
 m <- glmer(y ~ condition + (1 | participant) + (1 | stimulus), data = d, family = binomial)
 m0 <- glmer(y ~ 1 + (1 | participant) + (1 | stimulus), data = d, family = binomial)
-em <- as.data.frame(emmeans(m, ~ condition, type = "response"))
-for (i in seq_len(nrow(em))) cat(sprintf("mean %.10f %.10f %.10f %.10f\n", em$prob[i], em$SE[i], em$asymp.LCL[i], em$asymp.UCL[i]))
+df <- as.numeric(args[2:3])  # of the means, of the pairs
+em <- as.data.frame(emmeans(m, ~ condition, type = "response", df = df[1]))
+for (i in seq_len(nrow(em))) cat(sprintf("mean %.10f %.10f %.10f %.10f\n", em$prob[i], em$SE[i], em$lower.CL[i], em$upper.CL[i]))
 for (adj in c("holm", "tukey")) {
-  pr <- as.data.frame(pairs(emmeans(m, ~ condition), adjust = adj))
+  pr <- as.data.frame(pairs(emmeans(m, ~ condition, df = df[2]), adjust = adj))
   for (i in seq_len(nrow(pr))) cat(sprintf("pair %s %.10f %.10f %.12g\n", adj, pr$estimate[i], pr$SE[i], pr$p.value[i]))
 }
 a <- anova(m0, m)
@@ -43,11 +49,11 @@ cat(sprintf("lrt %.10f %d %.12g\n", a$Chisq[2], a$Df[2], a[["Pr(>Chisq)"]][2]))
 """
 
 
-def _run_r(script: str, folder: Path) -> str:
-    """Run ``script`` on ``folder/d.csv``; its standard output."""
+def _run_r(script: str, folder: Path, *args: str) -> str:
+    """Run ``script`` on ``folder/d.csv`` (and ``args``); its standard output."""
     (folder / "fit.R").write_text(script)
     return subprocess.run(
-        [_rscript(), str(folder / "fit.R"), str(folder / "d.csv")],
+        [_rscript(), str(folder / "fit.R"), str(folder / "d.csv"), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -76,7 +82,11 @@ def fitted(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, object, di
     data.assign(y=data["answer_correct"].astype(int))[
         ["y", "condition", "participant", "stimulus"]
     ].to_csv(folder / "d.csv", index=False)
-    out = _run_r(_R_SCRIPT, folder)
+    # emmeans takes one df per grid: here every mean has the intercept's df (the
+    # smallest: 50 stimuli - 1) and every contrast the condition columns' df.
+    df = [sorted(set(t["df"])) for t in (marginal_means(full), adjusted_contrasts(full))]
+    assert [len(d) for d in df] == [1, 1] and df[0][0] == 49, df
+    out = _run_r(_R_SCRIPT, folder, *(f"{d[0]:g}" for d in df))
     parsed: dict[str, list] = {"mean": [], "holm": [], "tukey": [], "lrt": []}
     for line in out.splitlines():
         kind, *values = line.split()
@@ -127,9 +137,12 @@ def test_tost_equivalence_holds_exactly_when_the_90_percent_interval_is_inside()
         tost = equivalence_test(estimate, se, bound)
         inside = -bound < tost["ci90_low"] and tost["ci90_high"] < bound
         assert (tost["p_value"] < 0.05) == inside
-    # At estimate 0 both one-sided tests give P(Z > bound / se).
+    # At estimate 0 both one-sided tests give P(Z > bound / se), or P(T_df > bound / se).
     assert equivalence_test(0.0, 0.1, np.log(1.5))["p_value"] == pytest.approx(
         stats.norm.sf(np.log(1.5) / 0.1), rel=1e-12
+    )
+    assert equivalence_test(0.0, 0.2, np.log(1.5), 12.0)["p_value"] == pytest.approx(
+        stats.t.sf(np.log(1.5) / 0.2, 12), rel=1e-12
     )
 
 

@@ -43,7 +43,8 @@ def test_every_results_sentence_names_a_table_that_was_written(
     summary = _report(rich_export, tmp_path / "rep", "--equivalence-bound", "1.5")
     results = str(summary["results"])
     assert re.search(
-        r"OR = \d\.\d\d, 95% CI \[\d\.\d\d, \d\.\d\d\], z = −?\d\.\d\d, p [=<] \.\d{3}", results
+        r"OR = \d\.\d\d, 95% CI \[\d\.\d\d, \d\.\d\d\], t\(\d+\) = −?\d\.\d\d, p [=<] \.\d{3}",
+        results,
     )
     tables = {p.stem for p in (tmp_path / "rep" / "tables").glob("*.csv")}
     named = set(re.findall(r"\(table (\w+)\)", results))
@@ -52,6 +53,9 @@ def test_every_results_sentence_names_a_table_that_was_written(
         summary["methods"]
     )
     assert "(0 participants" not in str(summary["methods"])
+    assert "between-within denominator degrees of freedom (Li & Redden, 2015" in str(
+        summary["methods"]
+    )
 
 
 def test_a_single_condition_study_says_there_is_nothing_to_compare(tmp_path: Path) -> None:
