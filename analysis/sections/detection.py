@@ -48,7 +48,7 @@ def _model_part(ctx: Context, sec: Section, model: SDTResult) -> None:
         f"signal detection (DeCarlo 1998) {FORMULA}, in which the criterion varies between "
         "participants and between stimuli (random intercepts) and d′ per condition is the "
         "signal coefficient; it was fitted by maximum likelihood (Laplace; validated against "
-        f"lme4::glmer with the probit link). Intervals and tests are {WALD_METHOD}."
+        f"lme4::glmer with the probit link). Its intervals and tests come from {WALD_METHOD}."
     )
     sec.notes.extend(
         f"SDT model: singular fit, the SD of the {term} criterion is estimated at 0."
