@@ -200,5 +200,6 @@ def _gee_part(ctx: Context, sec: Section, data: pd.DataFrame, levels: list[str])
     sec.methods.append(
         "Population-averaged odds ratios come from a logistic GEE with exchangeable working "
         f"correlation within participants ({gee.n_clusters} clusters; estimated correlation "
-        f"{gee.working_correlation:.3f}) and robust standard errors (statsmodels)."
+        f"{gee.working_correlation:.3f}) and bias-reduced robust standard errors (Mancl & "
+        "DeRouen, 2001; statsmodels)."
     )

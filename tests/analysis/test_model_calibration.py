@@ -26,18 +26,16 @@ models' tests and intervals are Wald t on between-within df (``analysis._wald``)
 - sdt (30 participants x 30 trials on 30 stimuli; d' difference df 838, in
   effect z): coverage 0.966 [0.946, 0.979]; type-I 0.047 [0.036, 0.062]
   (2026-12-07; z: 0.048);
-- gee (the glmm studies): coverage 0.942 [0.918, 0.959]; type-I **0.068**
-  [0.054, 0.085], outside the band: the robust (sandwich) SE is too small with
-  40 clusters, a known small-sample bias (Mancl & DeRouen 2001). On the same
-  1,000 null studies statsmodels' bias-reduced (Mancl-DeRouen) covariance gives
-  0.056, with t(38) 0.046; the plain sandwich with t(38) 0.058. Strict xfail
-  until GEE's inference is changed (docs/analysis.md);
+- gee (the glmm studies; bias-reduced Mancl-DeRouen SE): coverage 0.954
+  [0.932, 0.969]; type-I 0.056 [0.043, 0.072] (2026-12-07; the plain sandwich
+  SE gave 0.942 / 0.068 [0.054, 0.085], outside the band: it is too small with
+  40 clusters, Mancl & DeRouen 2001);
 - welch: coverage 0.958 [0.937, 0.972]; type-I 0.056 [0.043, 0.072];
 - log_rt (condition df 38): coverage 0.956 [0.934, 0.971]; type-I 0.046
   [0.035, 0.061].
 
 CPU per model (both arms, 1,500 studies, measured 2026-12-07): glmm 70 s,
-slopes 172 s, sdt 291 s, gee 16 s, welch 8 s, log_rt 28 s: about 10 minutes of
+slopes 172 s, sdt 291 s, gee 19 s, welch 8 s, log_rt 28 s: about 10 minutes of
 CPU in all (about 5 minutes with 2 workers on an idle 2-core machine).
 """
 
@@ -65,18 +63,7 @@ def _rates(model: str) -> pd.DataFrame:
 
 # quantity: (low, high, replications) of issue 15's band.
 BANDS = {"coverage": (0.93, 0.97, REPS), "false_positive_rate": (0.035, 0.065, NULL_REPS)}
-GEE_SANDWICH_SMALL_SAMPLE = pytest.mark.xfail(
-    strict=True,
-    reason="measured 0.068 [0.054, 0.085]: GEE's robust z test of a between-participant "
-    "effect with 40 clusters over-rejects (sandwich SE too small; Mancl-DeRouen: 0.056)",
-)
-CASES = [
-    pytest.param(m, q, marks=GEE_SANDWICH_SMALL_SAMPLE)
-    if (m, q) == ("gee", "false_positive_rate")
-    else (m, q)
-    for m in MODELS
-    for q in BANDS
-]
+CASES = [(m, q) for m in MODELS for q in BANDS]
 
 
 @pytest.mark.slow
