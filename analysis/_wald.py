@@ -35,6 +35,8 @@ METHOD = (
     "(Li & Redden, 2015; SAS GLIMMIX's DDFM=BW, applied to the crossed participant and "
     "stimulus factors, with containment for random slopes)"
 )
+# The same, once the report has named it in full.
+METHOD_AGAIN = "Wald t tests and t intervals with between-within degrees of freedom, as above"
 
 
 def _first_rows(groups: np.ndarray) -> np.ndarray:

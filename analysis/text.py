@@ -137,6 +137,8 @@ def readable(table: pd.DataFrame, max_rows: int = 40) -> pd.DataFrame:
     for col in out.columns:
         if _is_p_column(col):
             out[col] = out[col].map(lambda x: "" if pd.isna(x) else p_cell(float(x)))
+        elif col == "df" and pd.api.types.is_float_dtype(out[col]):
+            out[col] = out[col].map(lambda x: "" if pd.isna(x) else _df_cell(float(x)))
         elif pd.api.types.is_float_dtype(out[col]):
             out[col] = out[col].map(lambda x: "" if pd.isna(x) else _significant(float(x)))
     return out.rename(columns=lambda c: _HEADERS.get(c, c.replace("_", " ")))
@@ -145,6 +147,13 @@ def readable(table: pd.DataFrame, max_rows: int = 40) -> pd.DataFrame:
 def _is_p_column(name: str) -> bool:
     """p- and q-values (not ``p_1`` ... ``p_7``, the shares of rating scale points)."""
     return name in _P_COLUMNS or name.endswith("p_value")
+
+
+def _df_cell(x: float) -> str:
+    """Degrees of freedom: whole (the between-within rule's counts) or Welch's one decimal."""
+    if not math.isfinite(x):
+        return "n/a"
+    return f"{x:.0f}" if x == round(x) else f"{x:.1f}"
 
 
 def _significant(x: float) -> str:

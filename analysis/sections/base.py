@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 from analysis._errors import NotEnoughData
+from analysis._wald import METHOD as WALD_METHOD
+from analysis._wald import METHOD_AGAIN as WALD_SHORT
 from analysis.exclusions import ExclusionResult
 from analysis.io import Export
 
@@ -74,6 +76,15 @@ class Context:
     options: ReportOptions = field(default_factory=ReportOptions)
     summary: dict[str, Any] = field(default_factory=dict)
     cache: dict[str, Any] = field(default_factory=dict)
+    wald_named: bool = False
+
+    def wald_method(self) -> str:
+        """The mixed models' tests as the methods text names them: in full the first time,
+        briefly after that (the report fits up to five such models)."""
+        if self.wald_named:
+            return WALD_SHORT
+        self.wald_named = True
+        return WALD_METHOD
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """A result several sections use, computed once (a data limit is cached too)."""

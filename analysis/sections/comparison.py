@@ -7,7 +7,6 @@ import math
 import numpy as np
 import pandas as pd
 
-from analysis._wald import METHOD as WALD_METHOD
 from analysis.compare import compare_conditions, fit_gee
 from analysis.glmm import CrossedGLMMResult
 from analysis.marginal import adjusted_contrasts, equivalence_test, likelihood_ratio_test
@@ -70,7 +69,7 @@ def _glmm_part(ctx: Context, sec: Section, model: ForwardModel) -> None:
         )
     sec.methods.append(
         "Contrasts are conditional odds ratios with standard errors from the observed "
-        f"information; p-values and 95% intervals come from {WALD_METHOD}"
+        f"information; p-values and 95% intervals come from {ctx.wald_method()}"
         + (
             f", with {opts.adjust.capitalize()}-adjusted p-values over the "
             f"{len(contrasts)} pairs (unadjusted intervals)."

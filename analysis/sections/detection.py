@@ -3,7 +3,6 @@ probit model (DeCarlo 1998) with its test of the d' difference."""
 
 from __future__ import annotations
 
-from analysis._wald import METHOD as WALD_METHOD
 from analysis.compare import holm
 from analysis.descriptive import signal_detection
 from analysis.sdt import FORMULA, SDTResult, fit_sdt
@@ -48,7 +47,7 @@ def _model_part(ctx: Context, sec: Section, model: SDTResult) -> None:
         f"signal detection (DeCarlo 1998) {FORMULA}, in which the criterion varies between "
         "participants and between stimuli (random intercepts) and d′ per condition is the "
         "signal coefficient; it was fitted by maximum likelihood (Laplace; validated against "
-        f"lme4::glmer with the probit link). Its intervals and tests come from {WALD_METHOD}."
+        f"lme4::glmer with the probit link). Its intervals and tests come from {ctx.wald_method()}."
     )
     sec.notes.extend(
         f"SDT model: singular fit, the SD of the {term} criterion is estimated at 0."

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pandas as pd
 from statsmodels.stats.multitest import multipletests
 
-from analysis._wald import METHOD as WALD_METHOD
 from analysis.compare import compare_ratings
 from analysis.descriptive import rating_summary
 from analysis.ordinal import FORMULA, OrdinalMixedResult, fit_ordinal_mixed
@@ -75,7 +74,7 @@ def _model_part(ctx: Context, sec: Section, model: OrdinalMixedResult) -> None:
         "approximation (hearxai's implementation, validated against ordinal::clmm); conditions "
         f"are treatment-coded against '{model.levels[0]}'. Effects are cumulative odds ratios "
         "(the odds of a higher rating, for the same participant and stimulus) with standard "
-        f"errors from the observed information; p-values and 95% intervals come from {WALD_METHOD}"
+        f"errors from the observed information; p-values and 95% intervals come from {ctx.wald_method()}"
         + (f", Holm-adjusted over the {len(contrasts)} pairs." if adjusted else ".")
     )
     if _within_participants(ctx.kept.trials.loc[ctx.kept.trials["rating"].notna()]):

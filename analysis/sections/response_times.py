@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from analysis import figures
-from analysis._wald import METHOD as WALD_METHOD
 from analysis.rt import fit_log_rt_model, rt_summary
 from analysis.sections.base import Context, Section, attempt
-from analysis.text import format_ci, format_number, format_p
+from analysis.text import format_ci, format_number, format_p, format_t
 
 FORMULA = "log(rt_ms) ~ condition + (1 | participant) + (1 | stimulus)"
 
@@ -32,12 +31,13 @@ def rt_section(ctx: Context) -> Section:
         sec.methods.append(
             f"Response times were modelled as {FORMULA} by REML (hearxai's implementation, "
             "validated against lme4::lmer); effects are ratios of geometric-mean RTs, with "
-            f"p-values and 95% intervals from {WALD_METHOD}."
+            f"p-values and 95% intervals from {ctx.wald_method()}."
         )
         ratios = {
             r.term.removeprefix("condition[").rstrip("]"): (
                 f"RT ratio = {format_number(r.ratio)}, "
-                f"{format_ci(r.ratio_ci_low, r.ratio_ci_high)}, {format_p(r.p_value)}"
+                f"{format_ci(r.ratio_ci_low, r.ratio_ci_high)}, {format_t(r.t, r.df)}, "
+                f"{format_p(r.p_value)}"
             )
             for r in effects.itertuples()
         }
@@ -49,7 +49,7 @@ def rt_section(ctx: Context) -> Section:
         sentences = [
             f"{level.capitalize()} vs {fit.levels[0]}: {text}" for level, text in ratios.items()
         ]
-        annotation = "; ".join(s.split(", p")[0] for s in sentences)
+        annotation = "\n".join(s.split(", t(")[0] for s in sentences)  # one ratio per line
     sec.figure = figures.rt_figure(
         main, ctx.levels, ctx.figures_dir / "rt_distributions.png", annotation=annotation
     ).name
