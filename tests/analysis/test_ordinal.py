@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from types import SimpleNamespace
+from types import MethodType, SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -12,14 +12,17 @@ import pytest
 
 from analysis._errors import NotEnoughData
 from analysis.ordinal import fit_ordinal_mixed
-from analysis.sections.base import Section
+from analysis.sections.base import Context, Section
 from analysis.sections.ratings import ratings_section
 from analysis.simulate import simulate_rating_trials
 
 
 def _section(trials: pd.DataFrame, levels: list[str]) -> tuple[Section, SimpleNamespace]:
     # ratings_section reads only these parts of the Context.
-    ctx = SimpleNamespace(kept=SimpleNamespace(trials=trials), levels=levels, summary={})
+    ctx = SimpleNamespace(
+        kept=SimpleNamespace(trials=trials), levels=levels, summary={}, wald_named=False
+    )
+    ctx.wald_method = MethodType(Context.wald_method, ctx)
     return ratings_section(ctx), ctx  # type: ignore[arg-type]
 
 
