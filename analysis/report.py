@@ -16,7 +16,7 @@ import platform
 import shutil
 import tempfile
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from importlib import metadata
 from pathlib import Path
 
@@ -179,14 +179,23 @@ def _context(
 ) -> Context:
     if not (export.trials["trial_kind"] == "main").any():
         raise ExportError(f"{export.path}: empty study (no main trials)")
+    # Trials grouped by task (stable, so each task keeps the export's order): the
+    # forward and verification trials are then slices of the kept trials, which pandas
+    # shares rather than copies (about 300 MiB saved per copy of a 20,000-participant export).
+    rank = export.trials["task"].map({"forward": 0, "verification": 1}).fillna(2).to_numpy()
+    export = replace(
+        export, trials=export.trials.take(np.argsort(rank, kind="stable")).reset_index(drop=True)
+    )
     kept = apply_exclusions(export.trials, export.participants, config)
     main = kept.trials
+    n_forward = int((main["task"] == "forward").sum())
+    n_verification = int((main["task"] == "verification").sum())
     levels = condition_levels(main["condition"]) if len(main) else []
     return Context(
         export,
         kept,
-        main.loc[main["task"] == "forward"].reset_index(drop=True),
-        main.loc[main["task"] == "verification"].reset_index(drop=True),
+        main.iloc[:n_forward],
+        main.iloc[n_forward : n_forward + n_verification].reset_index(drop=True),
         levels,
         figures_dir,
         options,
@@ -232,6 +241,7 @@ def build_report(
         (tmp / "figures").mkdir()
         (tmp / "tables").mkdir()
         ctx = _context(export, config, tmp / "figures", options)
+        del export  # ctx holds a task-ordered copy of the trials: let the original go
         bar.update()
         sections = []
         for label, make in SECTIONS:

@@ -49,6 +49,12 @@ def test_it_rejects_a_number_that_is_not_a_number(copy: Path) -> None:
         load_export(copy)
 
 
+def test_it_rejects_a_fraction_in_an_integer_column(copy: Path) -> None:
+    _edit_csv(copy / ef.TRIALS_FILE, "trial_position", 2, "2.5")
+    with pytest.raises(ExportError, match=r"'trial_position' line 4: '2.5' is not an integer"):
+        load_export(copy)
+
+
 def test_it_rejects_a_level_outside_the_contract(copy: Path) -> None:
     _edit_csv(copy / ef.TRIALS_FILE, "modality", 3, "smell")
     with pytest.raises(ExportError, match=r"'modality' line 5: 'smell' is not one of"):
