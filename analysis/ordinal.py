@@ -25,9 +25,10 @@ SDs) the way clmm does it:
    the exact (observed) second derivative, as clmm's ``update.u``.
 2. The Laplace negative log-likelihood is minimised over the thresholds (first
    one plus log increments, so they stay ordered), beta and the SDs (>= 0) by
-   L-BFGS-B.
-3. Standard errors: the inverse of the central-difference Hessian in (thresholds,
-   beta, SDs), without the SDs on the boundary (clmm's ``Hess = TRUE``).
+   L-BFGS-B with its exact gradient (``_Laplace.gradient``).
+3. Standard errors: the inverse of the Hessian in (thresholds, beta, SDs) by
+   central differences of that gradient, without the SDs on the boundary (clmm's
+   ``Hess = TRUE``).
 
 Validated against ``ordinal::clmm`` in ``tests/analysis/test_ordinal_r.py``.
 """
@@ -48,8 +49,9 @@ from analysis._contrasts import contrast_table
 from analysis._crossed import (
     SUBSAMPLE_ABOVE,
     Problem,
-    central_hessian,
+    gradient_hessian,
     make_problem,
+    psum,
     random_effect_step,
     subsample,
 )
@@ -116,10 +118,11 @@ class OrdinalMixedResult:
         )
 
 
-def _category_terms(
+def _cells(
     cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray
-) -> tuple[float, np.ndarray, np.ndarray]:
-    """Log-likelihood, d/d eta and -d^2/d eta^2 per trial of P(Y = code).
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial: F(a), F(b), P(Y = code) = F(a) - F(b), f(a), f(b), where ``a`` and
+    ``b`` are the thresholds above and below the rating minus eta.
 
     ``cuts`` are the thresholds with -inf and +inf at the ends, (K + 1,).
     """
@@ -127,15 +130,67 @@ def _category_terms(
     fa, fb = expit(a), expit(b)
     # F(a) - F(b), from the side where it does not cancel to 0.
     prob = np.where(a + b < 0, fa - fb, expit(-b) - expit(-a))
-    da, db = fa * (1.0 - fa), fb * (1.0 - fb)  # logistic densities
+    return fa, fb, prob, fa * (1.0 - fa), fb * (1.0 - fb)  # (logistic densities last)
+
+
+def _category_terms(
+    cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """Log-likelihood, d/d eta and -d^2/d eta^2 per trial of P(Y = code)."""
+    fa, fb, prob, da, db = _cells(cuts, codes, eta)
     score = (db - da) / prob
     weight = score * score - (da * (1.0 - 2.0 * fa) - db * (1.0 - 2.0 * fb)) / prob
     return float(np.log(prob).sum()), score, weight
 
 
+@dataclass(frozen=True)
+class _Derivatives:
+    """Per-trial derivatives of l = log P(Y = code) that the gradient needs: ``a`` and
+    ``b`` stand for the thresholds above and below the rating, ``eta`` for the linear
+    predictor; ``w = -d^2 l / d eta^2``, ``score = d l / d eta``."""
+
+    l_a: np.ndarray
+    l_b: np.ndarray
+    score_a: np.ndarray
+    score_b: np.ndarray
+    w_a: np.ndarray
+    w_b: np.ndarray
+    w_eta: np.ndarray
+
+
+def _derivatives(cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray) -> _Derivatives:
+    """Up to third order: l = log(g(a) + h(b)) with g = F, h = -F, so
+    ``d^j l`` follows from ``p_j = g^(j)(a) / P`` and ``q_j = h^(j)(b) / P``."""
+    fa, fb, prob, da, db = _cells(cuts, codes, eta)
+    p1, q1 = da / prob, -db / prob
+    p2, q2 = p1 * (1.0 - 2.0 * fa), q1 * (1.0 - 2.0 * fb)  # f' = f (1 - 2F)
+    p3, q3 = p1 * (1.0 - 6.0 * fa * (1.0 - fa)), q1 * (1.0 - 6.0 * fb * (1.0 - fb))
+    laa, lab, lbb = p2 - p1 * p1, -p1 * q1, q2 - q1 * q1
+    laaa, lbbb = p3 - 3.0 * p1 * p2 + 2.0 * p1**3, q3 - 3.0 * q1 * q2 + 2.0 * q1**3
+    laab, labb = q1 * (2.0 * p1 * p1 - p2), p1 * (2.0 * q1 * q1 - q2)
+    # eta enters as a - eta and b - eta: d/d eta = -(d/da + d/db).
+    return _Derivatives(
+        l_a=p1,
+        l_b=q1,
+        score_a=-(laa + lab),
+        score_b=-(lab + lbb),
+        w_a=-(laaa + 2.0 * laab + labb),
+        w_b=-(laab + 2.0 * labb + lbbb),
+        w_eta=laaa + 3.0 * laab + 3.0 * labb + lbbb,
+    )
+
+
 class _Laplace:
-    """Laplace negative log-likelihood of raw (thresholds, beta, sigma_p, sigma_s),
-    warm-starting each conditional mode from the last one."""
+    """Laplace negative log-likelihood of raw (thresholds, beta, sigma_p, sigma_s) and
+    its exact gradient, warm-starting each conditional mode from the last one.
+
+    The gradient is hand-written because finite differences cost k + 1 deviances per
+    gradient and k(k + 1) for the Hessian. Measured on the 20,000-participant benchmark
+    export (700,995 ratings, k = 9, load average about 3 on 2 cores): 632 deviances,
+    49.4 s wall and 37.4 s CPU with them; 74 deviances (73 with the gradient), 22.5 s
+    wall and 16.9 s CPU with it; estimates within 3e-6 and SEs within 5e-5 (relative)
+    of the finite-difference fit, whose log-likelihood was 2e-7 lower.
+    """
 
     def __init__(self, prob: Problem, n_cuts: int) -> None:
         self.prob, self.n_cuts = prob, n_cuts
@@ -158,7 +213,7 @@ class _Laplace:
         up, us = self.up, self.us
         value, score, weight = penalised(up, us)
         for _ in range(50):
-            dpart, ds, logdet = random_effect_step(prob, score, weight, up, us, sp, A)
+            dpart, ds, hessian = random_effect_step(prob, score, weight, up, us, sp, A)
             if max(np.abs(dpart).max(), np.abs(ds).max()) < 1e-10:
                 break
             step = 1.0
@@ -169,8 +224,48 @@ class _Laplace:
                 step /= 2.0
             up, us = up + step * dpart, us + step * ds
             value, score, weight = new
-        self.up, self.us = up, us
-        return -value + 0.5 * logdet
+        self.up, self.us, self.hessian = up, us, hessian
+        return -value + 0.5 * hessian.logdet
+
+    def gradient(self, raw: np.ndarray) -> tuple[float, np.ndarray]:
+        """The deviance at ``raw`` and its exact gradient in the raw parameters.
+
+        With ``f = -l(u) + |u|^2 / 2 + log det H / 2`` at the mode u, where
+        ``H = Lambda' W Lambda + I``: the mode's movement drops out of the first two
+        terms (their u-gradient is 0 there) but not of log det H, whose derivative is
+        ``tr(H^-1 dH) / 2`` with ``dH`` through ``Lambda``, through ``W``'s direct
+        dependence on the thresholds and eta, and through ``du = H^-1 R dpsi``; the
+        last is taken with one adjoint solve ``z = H^-1 Lambda' (h * dW/deta)``, ``h``
+        the trials' leverages ``diag(Lambda H^-1 Lambda')``.
+        """
+        value = self(raw)
+        k, prob, hess = self.n_cuts, self.prob, self.hessian
+        sp, ss, up, us = raw[-2], raw[-1], self.up[prob.pid], self.us[prob.sid]
+        cuts = np.concatenate([[-np.inf], raw[:k], [np.inf]])
+        eta = prob.X @ raw[k:-2] + sp * up + ss * us
+        _, score, w = _category_terms(cuts, self.codes, eta)
+        d = _derivatives(cuts, self.codes, eta)
+        pp, ps, ss_inv = hess.trial_inverse()
+        leverage = sp * sp * pp + 2.0 * sp * ss * ps + ss * ss * ss_inv
+        r = leverage * d.w_eta
+        zp, zs = hess.solve(sp * psum(prob, r), ss * np.bincount(prob.sid, r, prob.n_s))
+        zp, zs = zp[prob.pid], zs[prob.sid]
+        zeta = sp * zp + ss * zs  # Lambda z, trial by trial
+        per_eta = -score + 0.5 * r - 0.5 * zeta * w  # every term that enters through eta
+        above = -d.l_a + 0.5 * (leverage * d.w_a + zeta * d.score_a)
+        below = -d.l_b + 0.5 * (leverage * d.w_b + zeta * d.score_b)
+        grad = np.concatenate(
+            [
+                np.bincount(self.codes, above, k + 1)[:k]
+                + np.bincount(self.codes, below, k + 1)[1:],
+                prob.X.T @ per_eta,
+                [
+                    per_eta @ up + w @ (sp * pp + ss * ps) + 0.5 * score @ zp,
+                    per_eta @ us + w @ (sp * ps + ss * ss_inv) + 0.5 * score @ zs,
+                ],
+            ]
+        )
+        return value, grad
 
 
 def _to_raw(x: np.ndarray, k: int) -> np.ndarray:
@@ -261,9 +356,17 @@ def _minimise(
     laplace: _Laplace, start: np.ndarray, k: int, ftol: float = 1e-12, gtol: float = 1e-7
 ) -> optimize.OptimizeResult:
     bounds = [(None, None)] * (len(start) - 2) + [(0.0, _SIGMA_MAX)] * 2
+
+    def deviance(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = laplace.gradient(_to_raw(x, k))
+        # Chain rule of _to_raw: threshold j is x_0 + sum of exp(x_m) for 1 <= m <= j.
+        tail = np.cumsum(grad[:k][::-1])[::-1]
+        return value, np.concatenate([tail * np.exp(np.r_[0.0, x[1:k]]), grad[k:]])
+
     return optimize.minimize(
-        lambda x: laplace(_to_raw(x, k)),
+        deviance,
         start,
+        jac=True,
         method="L-BFGS-B",
         bounds=bounds,
         options={"ftol": ftol, "gtol": gtol, "maxiter": 500},
@@ -304,7 +407,9 @@ def _fit_and_hessian(laplace: _Laplace, k: int) -> tuple[np.ndarray, np.ndarray,
     free[-2:] = raw[-2:] > 0  # an SD on the boundary is left out, as clmm does
     full = np.full((len(raw), len(raw)), np.nan)
     try:
-        full[np.ix_(free, free)] = np.linalg.inv(central_hessian(laplace, raw, free, h=1e-4)[1])
+        full[np.ix_(free, free)] = np.linalg.inv(
+            gradient_hessian(lambda r: laplace.gradient(r)[1], raw, free)
+        )
     except np.linalg.LinAlgError:
         notes.append("Hessian is singular: standard errors are not available")
     if np.any(np.diag(full)[free] <= 0):
