@@ -289,8 +289,11 @@ class EffectHessian:
         bm = np.empty(len(prob.y))  # (B S^-1)[p(i), s(i)]
         for a, b in prob.chunks(prob.n_s):
             o0, o1 = prob.starts[a], prob.starts[b]
+            # Trials are sorted by participant, so they are B's CSR rows as they stand
+            # (repeated stimuli within a row are summed by the product).
             B = sparse.csr_matrix(
-                (cell[o0:o1], (prob.pid[o0:o1] - a, prob.sid[o0:o1])), shape=(b - a, prob.n_s)
+                (cell[o0:o1], prob.sid[o0:o1], prob.starts[a : b + 1] - o0),
+                shape=(b - a, prob.n_s),
             )
             bm[o0:o1] = np.asarray(B @ M)[prob.pid[o0:o1] - a, prob.sid[o0:o1]]
         pp = (1.0 + psum(prob, cell * bm) / dp) / dp
