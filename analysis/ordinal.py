@@ -209,6 +209,26 @@ class _Laplace:
         self.prob, self.n_cuts = prob, n_cuts
         self.codes = prob.y.astype(int)
         self.up, self.us = np.zeros(prob.n_p), np.zeros(prob.n_s)
+        # (raw, d score / d a, d score / d b, score, w) at the last gradient's mode
+        self.tangent: tuple[np.ndarray, ...] | None = None
+
+    def _start(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The last mode, moved to first order toward ``raw`` when a gradient was taken
+        there: ``du = H^-1 R dpsi`` (R the derivative of the mode's equation
+        ``Lambda' score = u``, as in ``gradient``). Newton then needs one step fewer."""
+        if self.tangent is None:
+            return self.up, self.us
+        prob, k, codes = self.prob, self.n_cuts, self.codes
+        last, score_a, score_b, score, w = self.tangent
+        step = raw - last
+        dcuts = np.concatenate([[0.0], step[:k], [0.0]])
+        moved = prob.X @ step[k:-2] + step[-2] * self.up[prob.pid] + step[-1] * self.us[prob.sid]
+        v = score_a * dcuts[codes + 1] + score_b * dcuts[codes] - w * moved
+        dup, dus = self.hessian.solve(
+            step[-2] * psum(prob, score) + last[-2] * psum(prob, v),
+            np.bincount(prob.sid, step[-1] * score + last[-1] * v, prob.n_s),
+        )
+        return self.up + dup, self.us + dus
 
     def __call__(self, raw: np.ndarray) -> float:
         k, prob = self.n_cuts, self.prob
@@ -223,7 +243,7 @@ class _Laplace:
             loglik, score, weight = _category_terms(cuts, self.codes, eta)
             return loglik - 0.5 * float(up @ up + us @ us), score, weight
 
-        up, us = self.up, self.us
+        up, us = self._start(raw)
         value, score, weight = penalised(up, us)
         for _ in range(50):
             dpart, ds, hessian = random_effect_step(prob, score, weight, up, us, sp, A)
@@ -237,7 +257,7 @@ class _Laplace:
                 step /= 2.0
             up, us = up + step * dpart, us + step * ds
             value, score, weight = new
-        self.up, self.us, self.hessian = up, us, hessian
+        self.up, self.us, self.hessian, self.tangent = up, us, hessian, None
         return -value + 0.5 * hessian.logdet
 
     def gradient(self, raw: np.ndarray) -> tuple[float, np.ndarray]:
@@ -258,6 +278,7 @@ class _Laplace:
         eta = prob.X @ raw[k:-2] + sp * up + ss * us
         d = _derivatives(cuts, self.codes, eta)
         score, w = d.score, d.w
+        self.tangent = (raw.copy(), d.score_a, d.score_b, score, w)
         pp, ps, ss_inv = hess.trial_inverse()
         leverage = sp * sp * pp + 2.0 * sp * ss * ps + ss * ss * ss_inv
         r = leverage * d.w_eta

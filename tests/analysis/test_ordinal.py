@@ -91,3 +91,20 @@ def test_the_exact_gradient_of_the_laplace_deviance_matches_finite_differences(
         step[i] = 1e-5
         numeric[i] = (laplace(raw + step) - laplace(raw - step)) / 2e-5
     assert grad == pytest.approx(numeric, rel=1e-6, abs=1e-6)
+
+
+def test_the_mode_predicted_from_the_last_gradient_is_first_order_accurate(
+    ratings: pd.DataFrame,
+) -> None:
+    codes, X, _, _ = _design(ratings, "rating", "condition", ["c0", "c1"])
+    pid, sid = pd.factorize(ratings["participant"])[0], pd.factorize(ratings["stimulus"])[0]
+    laplace = _Laplace(make_problem(codes, X, pid, sid), int(codes.max()))
+    raw = np.concatenate([np.linspace(-2.0, 2.5, laplace.n_cuts), [0.3], [0.7, 0.4]])
+    laplace.gradient(raw)
+    last = np.concatenate([laplace.up, laplace.us])
+    moved = raw + 1e-4 * np.linspace(-1.0, 1.0, len(raw))
+    predicted = np.concatenate(laplace._start(moved))
+    laplace(moved)
+    mode = np.concatenate([laplace.up, laplace.us])
+    # Error O(step^2) against O(step) for the unmoved mode.
+    assert np.abs(predicted - mode).max() < 1e-2 * np.abs(last - mode).max()
