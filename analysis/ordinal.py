@@ -47,6 +47,7 @@ from analysis._checks import check_columns
 from analysis._contrasts import contrast_table
 from analysis._crossed import (
     SUBSAMPLE_ABOVE,
+    EffectHessian,
     Problem,
     gradient_hessian,
     make_problem,
@@ -168,16 +169,24 @@ class _Derivatives:
     w_eta: np.ndarray
 
 
+def _ratios(cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``p_j = F^(j)(a) / P`` and ``q_j = -F^(j)(b) / P`` for j = 1, 2, 3 (a function of
+    their own so that ``_cells``' arrays are freed before ``_derivatives`` fills its
+    own: the gradient's peak memory)."""
+    prob, fa, ca, da, fb, cb, db = _cells(cuts, codes, eta)
+    p1, q1 = da / prob, -db / prob
+    p2, q2 = p1 * (ca - fa), q1 * (cb - fb)  # f' = f (1 - 2F)
+    p3, q3 = p1 * (1.0 - 6.0 * da), q1 * (1.0 - 6.0 * db)  # f'' = f (1 - 6 F (1 - F))
+    return p1, q1, p2, q2, p3, q3
+
+
 def _derivatives(cuts: np.ndarray, codes: np.ndarray, eta: np.ndarray) -> _Derivatives:
     """Up to third order. l = log P with P = g(a) + h(b), g = F, h = -F, so with
     ``p_j = g^(j)(a) / P``, ``q_j = h^(j)(b) / P`` and ``S_j = p_j + q_j`` (eta enters
     as a - eta and b - eta, so d/d eta = -(d/da + d/db)): ``d l / d eta = -S_1``,
     ``w = S_1^2 - S_2``, ``dw / d eta = S_3 - 3 S_1 S_2 + 2 S_1^3``, and
     ``d p_j / da = p_(j+1) - p_1 p_j``, ``d q_j / da = -p_1 q_j`` give the rest."""
-    prob, fa, ca, da, fb, cb, db = _cells(cuts, codes, eta)
-    p1, q1 = da / prob, -db / prob
-    p2, q2 = p1 * (ca - fa), q1 * (cb - fb)  # f' = f (1 - 2F)
-    p3, q3 = p1 * (1.0 - 6.0 * da), q1 * (1.0 - 6.0 * db)  # f'' = f (1 - 6 F (1 - F))
+    p1, q1, p2, q2, p3, q3 = _ratios(cuts, codes, eta)
     s1, s2 = p1 + q1, p2 + q2
     shared = s2 - 2.0 * s1 * s1
     return _Derivatives(
@@ -275,31 +284,42 @@ class _Laplace:
         k, prob, hess = self.n_cuts, self.prob, self.hessian
         sp, ss, up, us = raw[-2], raw[-1], self.up[prob.pid], self.us[prob.sid]
         cuts = np.concatenate([[-np.inf], raw[:k], [np.inf]])
-        eta = prob.X @ raw[k:-2] + sp * up + ss * us
-        d = _derivatives(cuts, self.codes, eta)
-        score, w = d.score, d.w
-        self.tangent = (raw.copy(), d.score_a, d.score_b, score, w)
-        pp, ps, ss_inv = hess.trial_inverse()
-        leverage = sp * sp * pp + 2.0 * sp * ss * ps + ss * ss * ss_inv
+        d = _derivatives(cuts, self.codes, prob.X @ raw[k:-2] + sp * up + ss * us)
+        self.tangent = (raw.copy(), d.score_a, d.score_b, d.score, d.w)
+        leverage, through_lambda = _leverages(hess, d.w, sp, ss)
         r = leverage * d.w_eta
         zp, zs = hess.solve(sp * psum(prob, r), ss * np.bincount(prob.sid, r, prob.n_s))
         zp, zs = zp[prob.pid], zs[prob.sid]
         zeta = sp * zp + ss * zs  # Lambda z, trial by trial
-        per_eta = -score + 0.5 * r - 0.5 * zeta * w  # every term that enters through eta
-        above = -d.l_a + 0.5 * (leverage * d.w_a + zeta * d.score_a)
-        below = -d.l_b + 0.5 * (leverage * d.w_b + zeta * d.score_b)
-        grad = np.concatenate(
+        per_eta = -d.score + 0.5 * r - 0.5 * zeta * d.w  # every term that enters through eta
+        sds = [per_eta @ up + 0.5 * d.score @ zp, per_eta @ us + 0.5 * d.score @ zs]
+        return value, np.concatenate(
             [
-                np.bincount(self.codes, above, k + 1)[:k]
-                + np.bincount(self.codes, below, k + 1)[1:],
+                _threshold_gradient(self.codes, d, leverage, zeta, k),
                 prob.X.T @ per_eta,
-                [
-                    per_eta @ up + w @ (sp * pp + ss * ps) + 0.5 * score @ zp,
-                    per_eta @ us + w @ (sp * ps + ss * ss_inv) + 0.5 * score @ zs,
-                ],
+                through_lambda + sds,
             ]
         )
-        return value, grad
+
+
+def _leverages(
+    hess: EffectHessian, w: np.ndarray, sp: float, ss: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The trials' leverages ``diag(Lambda H^-1 Lambda')``, and the SDs' part of
+    ``tr(H^-1 dH) / 2`` through ``Lambda`` alone (W held fixed)."""
+    pp, ps, s_s = hess.trial_inverse()
+    through_lambda = np.array([w @ (sp * pp + ss * ps), w @ (sp * ps + ss * s_s)])
+    return sp * sp * pp + 2.0 * sp * ss * ps + ss * ss * s_s, through_lambda
+
+
+def _threshold_gradient(
+    codes: np.ndarray, d: _Derivatives, leverage: np.ndarray, zeta: np.ndarray, k: int
+) -> np.ndarray:
+    """The thresholds' gradient: each trial's terms go to the cut above its rating
+    (``a``) and the one below (``b``); the ends, at -inf and +inf, are dropped."""
+    above = -d.l_a + 0.5 * (leverage * d.w_a + zeta * d.score_a)
+    below = -d.l_b + 0.5 * (leverage * d.w_b + zeta * d.score_b)
+    return np.bincount(codes, above, k + 1)[:k] + np.bincount(codes, below, k + 1)[1:]
 
 
 def _to_raw(x: np.ndarray, k: int) -> np.ndarray:
