@@ -208,10 +208,12 @@ class _Laplace:
 
     The gradient is hand-written because finite differences cost k + 1 deviances per
     gradient and k(k + 1) for the Hessian. Measured on the 20,000-participant benchmark
-    export (700,995 ratings, k = 9, load average about 3 on 2 cores): 632 deviances,
-    49.4 s wall and 37.4 s CPU with them; 74 deviances (73 with the gradient), 22.5 s
-    wall and 16.9 s CPU with it; estimates within 3e-6 and SEs within 5e-5 (relative)
-    of the finite-difference fit, whose log-likelihood was 2e-7 lower.
+    export (700,995 ratings, k = 9), in alternating runs at load 2.2-2.6 on 2 cores:
+    with finite differences 632 deviances, 38-42 s CPU; with the gradient, the Hessian
+    from 2k gradients and the predicted starts of ``_start``, 74 deviances (73 with the
+    gradient), 7.3-7.4 s CPU (the gradient alone, with the old per-trial terms and
+    starts: 16.9 s at load 3). Estimates within 3e-6 and SEs within 5e-5 (relative) of
+    the finite-difference fit, whose log-likelihood was 2e-7 lower.
     """
 
     def __init__(self, prob: Problem, n_cuts: int) -> None:
