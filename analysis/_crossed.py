@@ -245,6 +245,61 @@ def psum(prob: Problem, values: np.ndarray, a: int = 0, b: int | None = None) ->
     return np.add.reduceat(values[o0 : prob.starts[b]], prob.starts[a:b] - o0)
 
 
+@dataclass(frozen=True)
+class EffectHessian:
+    """Factored Hessian ``H = [[D_p, B], [B', E]]`` of the negative penalised
+    log-likelihood in the spherical random effects (``Lambda' W Lambda + I``), with the
+    diagonal participant block ``D_p`` eliminated: ``chol`` is the Cholesky factor of
+    the stimulus Schur complement ``E - B' D_p^-1 B``.
+    """
+
+    prob: Problem
+    weight: np.ndarray  # (n,) trial weights W
+    sp: float
+    A: np.ndarray  # (n, q) stimulus loadings
+    dp: np.ndarray  # (n_p,) the diagonal D_p
+    chol: tuple[np.ndarray, bool]
+
+    @property
+    def logdet(self) -> float:
+        """log det H (the Laplace approximation's term)."""
+        return float(np.log(self.dp).sum() + 2.0 * np.log(np.diag(self.chol[0])).sum())
+
+    def solve(self, gp: np.ndarray, gs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """H^-1 (gp, gs), for gp (n_p,) and gs (n_s q,)."""
+        prob, w, sp, A, dp = self.prob, self.weight, self.sp, self.A, self.dp
+        t = w * (gp / dp)[prob.pid]  # B' D_p^-1 g_p, trial by trial
+        xs = linalg.cho_solve(self.chol, gs - sp * stimulus_sum(prob, A * t[:, None]))
+        back = w * (A * xs[prob.cols]).sum(axis=1)
+        return (gp - sp * psum(prob, back)) / dp, xs
+
+    def trial_inverse(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Entries of H^-1 at each trial's (participant, stimulus) pair, intercepts only
+        (q = 1): ``(H^-1[p, p], H^-1[p, s], H^-1[s, s])``, each (n,).
+
+        From the block inverse: ``H^-1_ss = S^-1``, ``H^-1_ps = -D_p^-1 B S^-1``,
+        ``H^-1_pp = D_p^-1 + D_p^-1 B S^-1 B' D_p^-1``; ``B S^-1`` is formed in
+        participant chunks of at most _CHUNK_CELLS entries.
+        """
+        prob, dp = self.prob, self.dp
+        if prob.q != 1:
+            raise ValueError("trial_inverse is written for random intercepts only (q = 1)")
+        M = linalg.cho_solve(self.chol, np.eye(prob.n_s))
+        cell = self.sp * self.weight * self.A[:, 0]  # B's entries, trial by trial
+        bm = np.empty(len(prob.y))  # (B S^-1)[p(i), s(i)]
+        for a, b in prob.chunks(prob.n_s):
+            o0, o1 = prob.starts[a], prob.starts[b]
+            # Trials are sorted by participant, so they are B's CSR rows as they stand
+            # (repeated stimuli within a row are summed by the product).
+            B = sparse.csr_matrix(
+                (cell[o0:o1], prob.sid[o0:o1], prob.starts[a : b + 1] - o0),
+                shape=(b - a, prob.n_s),
+            )
+            bm[o0:o1] = np.asarray(B @ M)[prob.pid[o0:o1] - a, prob.sid[o0:o1]]
+        pp = (1.0 + psum(prob, cell * bm) / dp) / dp
+        return pp[prob.pid], -bm / dp[prob.pid], np.diag(M)[prob.sid]
+
+
 def random_effect_step(
     prob: Problem,
     score: np.ndarray,
@@ -253,8 +308,8 @@ def random_effect_step(
     us: np.ndarray,
     sp: float,
     A: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Newton step of the spherical random effects for fixed beta, and the Laplace log det.
+) -> tuple[np.ndarray, np.ndarray, EffectHessian]:
+    """Newton step of the spherical random effects for fixed beta, and the Hessian.
 
     ``score`` (n,) is d loglik / d eta per trial and ``weight`` (n,) the negative second
     derivative (positive); ``A`` (n, q) the trials' stimulus loadings. The Hessian
@@ -263,17 +318,14 @@ def random_effect_step(
 
     Returns
     -------
-    (step of u_p (n_p,), step of u_s (n_s q,), log det of the Hessian)
+    (step of u_p (n_p,), step of u_s (n_s q,), the factored Hessian at (up, us))
     """
     gp = sp * psum(prob, score) - up
     gs = stimulus_sum(prob, A * score[:, None]) - us
     dp = sp * sp * psum(prob, weight) + 1.0
     chol = linalg.cho_factor(dense_block(prob, weight, dp, sp, A, False), lower=True)
-    t = weight * (gp / dp)[prob.pid]  # B' D_p^-1 g_p, trial by trial
-    ds = linalg.cho_solve(chol, gs - sp * stimulus_sum(prob, A * t[:, None]))
-    back = weight * (A * ds[prob.cols]).sum(axis=1)
-    dpart = (gp - sp * psum(prob, back)) / dp
-    return dpart, ds, float(np.log(dp).sum() + 2.0 * np.log(np.diag(chol[0])).sum())
+    hessian = EffectHessian(prob, weight, sp, A, dp, chol)
+    return *hessian.solve(gp, gs), hessian
 
 
 def central_hessian(
@@ -311,3 +363,23 @@ def central_hessian(
                 2 * steps[i] * steps[j]
             )
     return g, H, f0
+
+
+def gradient_hessian(
+    grad: Callable[[np.ndarray], np.ndarray], x: np.ndarray, free: np.ndarray, h: float = 1e-4
+) -> np.ndarray:
+    """Hessian over the coordinates in ``free`` by central differences of an exact
+    gradient ``grad`` (full length), steps ``h * max(1, |x|)``: 2k gradient
+    evaluations for k free coordinates, symmetrised.
+
+    Returns the (k, k) Hessian restricted to the free coordinates.
+    """
+    idx = np.flatnonzero(free)
+    steps = h * np.maximum(1.0, np.abs(x))
+    H = np.zeros((len(idx), len(idx)))
+    for a, i in enumerate(idx):
+        up, down = x.copy(), x.copy()
+        up[i] += steps[i]
+        down[i] -= steps[i]
+        H[:, a] = (grad(up)[idx] - grad(down)[idx]) / (2.0 * steps[i])
+    return 0.5 * (H + H.T)

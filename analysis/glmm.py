@@ -172,8 +172,8 @@ def _newton_step(
     """
     r, w = _score_and_weight(prob.y, eta, link)
     if not free_beta:
-        dpart, ds, logdet = random_effect_step(prob, r, w, up, us, sp, A)
-        return np.zeros_like(beta), dpart, ds, logdet, np.empty((0, 0))
+        dpart, ds, hessian = random_effect_step(prob, r, w, up, us, sp, A)
+        return np.zeros_like(beta), dpart, ds, hessian.logdet, np.empty((0, 0))
     gp = sp * psum(prob, r) - up
     gs = stimulus_sum(prob, A * r[:, None]) - us
     gd = np.concatenate([prob.X.T @ r, gs])

@@ -10,8 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analysis._crossed import make_problem
 from analysis._errors import NotEnoughData
-from analysis.ordinal import fit_ordinal_mixed
+from analysis.ordinal import _design, _Laplace, fit_ordinal_mixed
 from analysis.sections.base import Context, Section
 from analysis.sections.ratings import ratings_section
 from analysis.simulate import simulate_rating_trials
@@ -69,3 +70,41 @@ def test_data_the_model_cannot_identify_give_a_reason_not_a_traceback(
     assert f"ratings model: not estimable: {reason}" in sec.notes
     assert not any(name.startswith("ratings_model") for name in sec.tables)
     assert "rating_summary" in sec.tables
+
+
+def test_the_exact_gradient_of_the_laplace_deviance_matches_finite_differences(
+    ratings: pd.DataFrame,
+) -> None:
+    # Away from the optimum every term counts, the log det's included (dropping its
+    # derivative moves the gradient by order 1, far beyond this tolerance).
+    codes, X, _, _ = _design(ratings, "rating", "condition", ["c0", "c1"])
+    pid, sid = pd.factorize(ratings["participant"])[0], pd.factorize(ratings["stimulus"])[0]
+    prob = make_problem(codes, X, pid, sid)
+    k = int(codes.max())
+    laplace = _Laplace(prob, k)
+    raw = np.concatenate([np.linspace(-2.0, 2.5, k), [0.3], [0.7, 0.4]])
+    value, grad = laplace.gradient(raw)
+    assert value == pytest.approx(laplace(raw), rel=1e-12)
+    numeric = np.empty(len(raw))
+    for i in range(len(raw)):
+        step = np.zeros(len(raw))
+        step[i] = 1e-5
+        numeric[i] = (laplace(raw + step) - laplace(raw - step)) / 2e-5
+    assert grad == pytest.approx(numeric, rel=1e-6, abs=1e-6)
+
+
+def test_the_mode_predicted_from_the_last_gradient_is_first_order_accurate(
+    ratings: pd.DataFrame,
+) -> None:
+    codes, X, _, _ = _design(ratings, "rating", "condition", ["c0", "c1"])
+    pid, sid = pd.factorize(ratings["participant"])[0], pd.factorize(ratings["stimulus"])[0]
+    laplace = _Laplace(make_problem(codes, X, pid, sid), int(codes.max()))
+    raw = np.concatenate([np.linspace(-2.0, 2.5, laplace.n_cuts), [0.3], [0.7, 0.4]])
+    laplace.gradient(raw)
+    last = np.concatenate([laplace.up, laplace.us])
+    moved = raw + 1e-4 * np.linspace(-1.0, 1.0, len(raw))
+    predicted = np.concatenate(laplace._start(moved))
+    laplace(moved)
+    mode = np.concatenate([laplace.up, laplace.us])
+    # Error O(step^2) against O(step) for the unmoved mode.
+    assert np.abs(predicted - mode).max() < 1e-2 * np.abs(last - mode).max()
