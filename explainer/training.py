@@ -270,7 +270,10 @@ def configs_from_args(
     ``spec`` is the checked description of the researcher's own model, if any.
     """
     given = spec is not None and getattr(args, "no_train", False)
-    preset, values = ("none", dict(NOT_TRAINED)) if given else _recipe(args, table, spec)
+    if given:
+        preset, values = "none", {**NOT_TRAINED, "input": _alexnet_input(args, spec)}
+    else:
+        preset, values = _recipe(args, table, spec)
     splits = resolve_splits(
         args.split, task=args.task, speaker_sexes=table.speaker_sexes(), seed=args.split_seed
     )
@@ -278,7 +281,6 @@ def configs_from_args(
         TrainConfig(
             architecture=args.model if spec is None else spec["name"],
             model_spec=spec,
-            input=_alexnet_input(args, spec),
             task=args.task,
             preset=preset,
             split=split.to_dict(),
@@ -310,19 +312,25 @@ def _recipe(
     values = {"weight_decay": 0.0, "augment": "none", "patience": None}
     values.update(PRESETS[preset][network])
     if spec is not None:
-        values.update(width=1.0, dropout=0.0)  # the researcher's network fixes both
+        # The researcher's network fixes its width, dropout and front end.
+        values.update(width=1.0, dropout=0.0)
+        values.pop("input", None)
     values.update({k: getattr(args, k) for k in TUNABLE if getattr(args, k) is not None})
+    values["input"] = _alexnet_input(args, spec, values.get("input"))
     _check_values(values)
     return preset, values
 
 
-def _alexnet_input(args: argparse.Namespace, spec: dict[str, Any] | None) -> str | None:
+def _alexnet_input(
+    args: argparse.Namespace, spec: dict[str, Any] | None, preset_input: str | None = None
+) -> str | None:
+    """``--input`` if given (AlexNet only), else the preset's AlexNet input (None: the paper's)."""
     chosen = getattr(args, "input", None)
     if chosen is not None and (spec is not None or args.model != "alexnet"):
         raise UserError(
             "--input applies to --model alexnet only (a model description declares its own)"
         )
-    return chosen
+    return chosen or preset_input
 
 
 def own_model_spec(args: argparse.Namespace) -> dict[str, Any] | None:

@@ -130,3 +130,27 @@ def test_the_plateau_schedule_scales_the_rate_and_the_others_ignore_the_scale() 
     assert learning_rate(hyper, 5, 10, 0.25) == pytest.approx(2.5e-4)
     constant = Hyper(0, 32, 1, None, "adam", 1e-3, 0.9, 0.0, None)
     assert learning_rate(constant, 5, 10, 0.25) == 1e-3
+
+
+def test_the_speech_recipe_trains_alexnet_above_the_floor_at_a_tenth_of_the_rate(
+    demo_table, tmp_path: Path
+) -> None:
+    from explainer.training import own_model_spec
+    from tests.explainer.conftest import write_spec
+
+    manifest = manifest_of(demo_table, tmp_path / "corpus")
+    table = open_corpus(manifest, progress=False)
+    [alexnet] = configs_from_args(_args(manifest, "--model", "alexnet"), table)
+    assert alexnet.preset == "speech" and alexnet.lr == 1e-4
+    assert alexnet.input == alexnet.representation == "spectrogram-above-floor"
+    [paper] = configs_from_args(
+        _args(manifest, "--model", "alexnet", "--input", "spectrogram", "--lr", "1e-3"), table
+    )
+    assert paper.representation == "spectrogram" and paper.lr == 1e-3
+    [audionet] = configs_from_args(_args(manifest), table)
+    assert audionet.input is None and audionet.representation == "waveform"
+    assert audionet.lr == 1e-3
+    # An own model's description declares its front end; the preset's input does not apply.
+    args = _args(manifest, "--model-spec", str(write_spec(tmp_path / "spec")))
+    [own] = configs_from_args(args, table, own_model_spec(args))
+    assert own.input is None and own.representation == "logmel"
