@@ -47,10 +47,12 @@ $(DEMO_DIR)/cue/split.json: $(VENV)/.installed $(DEMO_CORPUS)/audioMNIST_meta.tx
 	$(BIN)/python -m explainer cue --data $(DEMO_CORPUS) --out $(DEMO_DIR)/cue $(DEMO_CUE) --force
 
 # summary.json is written last: a run stopped half-way is resumed from its checkpoint.
+# The demo preset by name: auto would pick the speech recipe (the cue corpus has no
+# generation.json), which trains a larger model for up to 40 epochs.
 DEMO_TRAIN = $(BIN)/python -m explainer train --data $(DEMO_DIR)/cue/train --out $(DEMO_DIR)/cued
 $(DEMO_DIR)/cued/summary.json: $(DEMO_DIR)/cue/split.json
 	if [ -f $(DEMO_DIR)/cued/checkpoint.pt ]; then $(DEMO_TRAIN) --resume; \
-	else $(DEMO_TRAIN) --model audionet --task digit --split $(DEMO_DIR)/cue/split.json --force; fi
+	else $(DEMO_TRAIN) --model audionet --task digit --preset demo --split $(DEMO_DIR)/cue/split.json --force; fi
 
 $(DEMO_DIR)/bundle/manifest.json: $(DEMO_DIR)/cued/summary.json
 	$(BIN)/python -m explainer bundle --run $(DEMO_DIR)/cued --data $(DEMO_DIR)/cue/probe --out $(DEMO_DIR)/bundle --n 40 --seed 0 --practice 4 --overwrite
