@@ -53,6 +53,7 @@ from analysis._crossed import (
     make_problem,
     psum,
     random_effect_step,
+    stimulus_sum,
     subsample,
 )
 from analysis._errors import NotEnoughData
@@ -220,6 +221,7 @@ class _Laplace:
         self.prob, self.n_cuts = prob, n_cuts
         self.codes = prob.y.astype(int)
         self.up, self.us = np.zeros(prob.n_p), np.zeros(prob.n_s)
+        self.hessian: EffectHessian | None = None  # at the last mode
         # (raw, d score / d a, d score / d b, score, w) at the last gradient's mode
         self.tangent: tuple[np.ndarray, ...] | None = None
 
@@ -237,7 +239,7 @@ class _Laplace:
         v = score_a * dcuts[codes + 1] + score_b * dcuts[codes] - w * moved
         dup, dus = self.hessian.solve(
             step[-2] * psum(prob, score) + last[-2] * psum(prob, v),
-            np.bincount(prob.sid, step[-1] * score + last[-1] * v, prob.n_s),
+            stimulus_sum(prob, (step[-1] * score + last[-1] * v)[:, None]),
         )
         return self.up + dup, self.us + dus
 
@@ -290,7 +292,7 @@ class _Laplace:
         self.tangent = (raw.copy(), d.score_a, d.score_b, d.score, d.w)
         leverage, through_lambda = _leverages(hess, d.w, sp, ss)
         r = leverage * d.w_eta
-        zp, zs = hess.solve(sp * psum(prob, r), ss * np.bincount(prob.sid, r, prob.n_s))
+        zp, zs = hess.solve(sp * psum(prob, r), ss * stimulus_sum(prob, r[:, None]))
         zp, zs = zp[prob.pid], zs[prob.sid]
         zeta = sp * zp + ss * zs  # Lambda z, trial by trial
         per_eta = -d.score + 0.5 * r - 0.5 * zeta * d.w  # every term that enters through eta
@@ -328,6 +330,13 @@ def _to_raw(x: np.ndarray, k: int) -> np.ndarray:
     """Optimiser coordinates (theta_1, log increments, beta, SDs) to raw parameters."""
     cuts = x[0] + np.concatenate([[0.0], np.cumsum(np.exp(x[1:k]))])
     return np.concatenate([cuts, x[k:]])
+
+
+def _gradient_to_optimiser(x: np.ndarray, grad: np.ndarray, k: int) -> np.ndarray:
+    """A gradient in the raw parameters as one in ``_to_raw``'s optimiser coordinates
+    (threshold j is x_0 + the sum of exp(x_m) for 1 <= m <= j)."""
+    tail = np.cumsum(grad[:k][::-1])[::-1]
+    return np.concatenate([tail * np.exp(np.r_[0.0, x[1:k]]), grad[k:]])
 
 
 def _design(
@@ -415,9 +424,7 @@ def _minimise(
 
     def deviance(x: np.ndarray) -> tuple[float, np.ndarray]:
         value, grad = laplace.gradient(_to_raw(x, k))
-        # Chain rule of _to_raw: threshold j is x_0 + sum of exp(x_m) for 1 <= m <= j.
-        tail = np.cumsum(grad[:k][::-1])[::-1]
-        return value, np.concatenate([tail * np.exp(np.r_[0.0, x[1:k]]), grad[k:]])
+        return value, _gradient_to_optimiser(x, grad, k)
 
     return optimize.minimize(
         deviance,
