@@ -47,7 +47,9 @@ FIELDS = (
     "window_samples",
     "labels",
 )
-NAME_LIMIT = 32  # the study site stores a bundle's architecture in 32 characters
+NAME_LIMIT = 32
+# Rates a waveform model may declare: telephone speech to studio audio.
+MIN_RATE, MAX_RATE = 4000, 96000  # the study site stores a bundle's architecture in 32 characters
 
 
 def load_spec(path: Path, task_classes: list[str]) -> dict[str, Any]:
@@ -95,14 +97,7 @@ def _check_fields(path: Path, spec: dict[str, Any], task_classes: list[str]) -> 
         raise UserError(
             f"{path}: input must be one of {', '.join(pp.REPRESENTATIONS)}, got {spec.get('input')!r}"
         )
-    # The whole pipeline (placement, heatmaps, audible heatmaps) works on one second at
-    # 8 kHz; a model for another rate or length would be fed something it never saw.
-    for key, supported in (("sample_rate", pp.SAMPLE_RATE), ("window_samples", pp.WINDOW)):
-        if spec.get(key) != supported:
-            raise UserError(
-                f"{path}: {key} {spec.get(key)!r} is not supported; clips are resampled to "
-                f"{pp.SAMPLE_RATE} Hz and placed in a {pp.WINDOW}-sample window, so declare {supported}"
-            )
+    _check_rate_and_window(path, spec)
     labels = spec.get("labels", task_classes)
     if not isinstance(labels, list) or sorted(map(str, labels)) != sorted(task_classes):
         raise UserError(
@@ -111,6 +106,72 @@ def _check_fields(path: Path, spec: dict[str, Any], task_classes: list[str]) -> 
         )
     if not isinstance(spec.get("factory_kwargs", {}), dict):
         raise UserError(f"{path}: factory_kwargs must be a JSON object")
+
+
+def _check_rate_and_window(path: Path, spec: dict[str, Any]) -> None:
+    """A waveform model may read any rate and a window of at least one second (it is fed
+    the pipeline's window resampled, :class:`AtModelRate`); the spectrogram and log-mel
+    front ends are computed here, at 8 kHz over one second, so they take nothing else."""
+    rate, window = spec.get("sample_rate"), spec.get("window_samples")
+    for key, value in (("sample_rate", rate), ("window_samples", window)):
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise UserError(f"{path}: {key} must be a positive whole number, got {value!r}")
+    if (rate, window) == (pp.SAMPLE_RATE, pp.WINDOW):
+        return
+    if spec["input"] != "waveform":
+        raise UserError(
+            f"{path}: a {spec['input']} input is computed here at {pp.SAMPLE_RATE} Hz over "
+            f"{pp.WINDOW} samples, so declare sample_rate {pp.SAMPLE_RATE} and window_samples "
+            f"{pp.WINDOW}, or declare input waveform and compute your features inside the model"
+        )
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise UserError(f"{path}: sample_rate {rate} is outside {MIN_RATE}..{MAX_RATE} Hz")
+    if window < rate:
+        raise UserError(
+            f"{path}: window_samples {window} is shorter than one second at {rate} Hz; every "
+            f"clip is placed in a one-second window, which the model must see whole"
+        )
+
+
+class AtModelRate(nn.Module):
+    """A waveform model declared at another rate or window, fed the pipeline's window.
+
+    The pipeline places every clip in one second at 8 kHz (what participants hear and
+    heatmaps show). This front end resamples that window to the model's rate with julius
+    (band-limited sinc interpolation, differentiable) and centres it in the model's
+    window with zeros around it, so the model reads what it declared; the audio holds
+    nothing above 4 kHz. Relevance and gradients come back through the resampler's
+    transpose onto the 8 kHz window; its interpolation weights sum to 1 for every output
+    sample, so LRP's total is kept (to about 1e-3, julius's kernel). The resampler is
+    a plain module, not a convolution, so no LRP rule is put on it and the model's own
+    first layer keeps the first-layer rule.
+
+    The state dict is the wrapped model's own, so ``model.pt`` of a run loads into the
+    researcher's factory model unchanged.
+    """
+
+    def __init__(self, model: nn.Module, sample_rate: int, window: int) -> None:
+        import julius
+
+        super().__init__()
+        self.model = model
+        self.resample = julius.ResampleFrac(pp.SAMPLE_RATE, sample_rate)
+        self.sample_rate, self.window = sample_rate, window
+
+    def front_end(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, 1, 8000)`` at 8 kHz -> ``(B, 1, window)`` at the model's rate."""
+        resampled = self.resample(x, output_length=self.sample_rate * pp.WINDOW // pp.SAMPLE_RATE)
+        pad = self.window - resampled.shape[-1]
+        return nn.functional.pad(resampled, (pad // 2, pad - pad // 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(self.front_end(x))
+
+    def state_dict(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102 - see the class
+        return self.model.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict: Any, strict: bool = True, assign: bool = False) -> Any:  # noqa: D102
+        return self.model.load_state_dict(state_dict, strict=strict, assign=assign)
 
 
 def build_own_model(spec: dict[str, Any]) -> nn.Module:
@@ -125,7 +186,10 @@ def build_own_model(spec: dict[str, Any]) -> nn.Module:
     if "weights" in spec:
         _load_weights(model, spec["weights"], where)
     check_output_shape(model, spec, where)
-    return model.float()
+    model = model.float()
+    if (spec["sample_rate"], spec["window_samples"]) != (pp.SAMPLE_RATE, pp.WINDOW):
+        return AtModelRate(model, spec["sample_rate"], spec["window_samples"])
+    return model
 
 
 def require_weights(spec: dict[str, Any], path: Path) -> None:
@@ -223,7 +287,7 @@ def _script(spec: dict[str, Any], where: str) -> nn.Module:
 
 def check_output_shape(model: nn.Module, spec: dict[str, Any], where: str) -> None:
     """One silent input of the declared front end must give ``(1, len(labels))`` logits."""
-    shape = (1, 1, *pp.input_shape(spec["input"]))
+    shape = (1, 1, *declared_input_shape(spec))
     was_training = model.training
     model.eval()
     try:
@@ -243,6 +307,13 @@ def check_output_shape(model: nn.Module, spec: dict[str, Any], where: str) -> No
             f"{where}: the model returns {got} for a {spec['input']} input of shape "
             f"{tuple(shape)}; expected {expected} (one logit per label)"
         )
+
+
+def declared_input_shape(spec: dict[str, Any]) -> tuple[int, ...]:
+    """The shape of one input the model reads, without the channel axis."""
+    if spec["input"] == "waveform":
+        return (spec["window_samples"],)
+    return pp.input_shape(spec["input"])
 
 
 def _first_line(exc: BaseException) -> str:

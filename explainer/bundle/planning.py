@@ -167,6 +167,8 @@ def _recogniser(run: Any, role: str) -> dict[str, Any]:
 
 def describe_model(run: Any) -> dict[str, Any]:
     """The manifest's ``model`` object."""
+    from explainer import preprocessing as pp
+
     described = run.data_description
     training_data = {
         "description": described["description"],
@@ -176,6 +178,8 @@ def describe_model(run: Any) -> dict[str, Any]:
         if key in described:
             training_data[key] = described[key]
     accuracy = run.test_accuracy
+    # A researcher's waveform model may read another rate and window (explainer.own_model).
+    declared = run.config.get("model_spec") or {}
     return {
         "architecture": run.architecture,
         "task": run.task,
@@ -185,6 +189,8 @@ def describe_model(run: Any) -> dict[str, Any]:
         "test_accuracy": None if accuracy is None else round(float(accuracy), 6),
         "training_data": training_data,
         "width": run.width,
+        "sample_rate": declared.get("sample_rate", pp.SAMPLE_RATE),
+        "window_samples": declared.get("window_samples", pp.WINDOW),
     }
 
 

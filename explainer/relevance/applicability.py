@@ -11,6 +11,7 @@ so the method is refused instead.
 
 from __future__ import annotations
 
+import julius
 from torch import nn
 from zennit.layer import Sum
 
@@ -32,13 +33,17 @@ EXACT = (
     nn.Identity,
     Sum,
 )
+# The resampler in front of a waveform model declared at another rate
+# (explainer.own_model.AtModelRate): a fixed linear map with no rule, so relevance comes
+# back through its transpose, the interpolation weights, which keep the total.
+FRONT_ENDS = (julius.ResampleFrac,)
 
 
 def lrp_refusal(model: nn.Module) -> str | None:
     """Why LRP cannot explain ``model``, or None when every layer has a rule."""
     import torch
 
-    if isinstance(model, torch.jit.ScriptModule):
+    if any(isinstance(layer, torch.jit.ScriptModule) for layer in model.modules()):
         return (
             "LRP attaches zennit hooks to the model's Python layers, which a TorchScript "
             "model does not expose; give it as module:factory with a state dict instead"
@@ -52,7 +57,7 @@ def lrp_refusal(model: nn.Module) -> str | None:
                 f"layer {name!r} (BatchNorm) does not directly follow a convolution or dense "
                 "layer, so it cannot be merged into one for LRP"
             )
-        if not isinstance(layer, (*RULED, *BATCH_NORMS, *EXACT)):
+        if not isinstance(layer, (*RULED, *BATCH_NORMS, *EXACT, *FRONT_ENDS)):
             return f"LRP has no rule for layer {name!r} ({type(layer).__name__})"
         previous = layer
     return None

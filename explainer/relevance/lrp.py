@@ -26,8 +26,11 @@ def _lrp_method(name: str) -> Any:
                 f"implementation must be one of {IMPLEMENTATIONS}, not {params['implementation']!r}"
             )
         rule_params = {k: v for k, v in params.items() if k != "implementation"}
+        # A model declared at another rate (explainer.own_model.AtModelRate) reads its
+        # front end's output: z-box bounds are those of what its first layer sees.
+        seen = model.front_end(inputs) if hasattr(model, "front_end") else inputs
         composite = build_composite(
-            name, rule_params, inputs, fast=params["implementation"] == "fast"
+            name, rule_params, seen, fast=params["implementation"] == "fast"
         )
         with composite.context(model):
             return seeded_backward(model, inputs, targets, seed_with_logit=True)

@@ -191,6 +191,15 @@ def write_spec(folder: Path, name: str = "spec.json", **fields: object) -> Path:
     return folder / name
 
 
+# The fields of a waveform CNN of own_models.py declared at 16 kHz, one second.
+WAVE_16K = {
+    "factory": f"{MODELS_FILE}:waveform_cnn",
+    "input": "waveform",
+    "sample_rate": 16000,
+    "window_samples": 16000,
+}
+
+
 def own_train_args(spec: Path, out: Path, cache: Path, *extra: str) -> list[str]:
     """``train`` arguments for a model description on the demo corpus, four short epochs."""
     return [

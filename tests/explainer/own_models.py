@@ -91,3 +91,20 @@ def five_outputs() -> nn.Module:
 
 def not_a_module() -> str:
     return "a text, not a network"
+
+
+def waveform_cnn(n_classes: int = 10, channels: int = 8) -> nn.Module:
+    """Conv-BatchNorm-ReLU blocks on a raw waveform of any length (declared at 16 kHz in the tests)."""
+    c = channels
+    return nn.Sequential(
+        nn.Conv1d(1, c, 33, stride=8, bias=False),
+        nn.BatchNorm1d(c),
+        nn.ReLU(),
+        nn.MaxPool1d(4),
+        nn.Conv1d(c, 2 * c, 9, stride=2, bias=False),
+        nn.BatchNorm1d(2 * c),
+        nn.ReLU(),
+        nn.AdaptiveAvgPool1d(16),
+        nn.Flatten(),
+        nn.Linear(2 * c * 16, n_classes, bias=False),
+    )

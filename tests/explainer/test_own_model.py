@@ -27,7 +27,13 @@ from explainer.relevance import explain, method_refusal
 from explainer.selection import Design
 from explainer.training import load_run
 from tests.explainer import own_models
-from tests.explainer.conftest import DEMO_CORPUS, MODELS_FILE, own_train_args, write_spec
+from tests.explainer.conftest import (
+    DEMO_CORPUS,
+    MODELS_FILE,
+    WAVE_16K,
+    own_train_args,
+    write_spec,
+)
 
 
 def test_the_logmel_cnn_is_trained_and_evaluated_like_the_papers_networks(own_run: Path) -> None:
@@ -147,7 +153,14 @@ def test_lrp_is_refused_for_layers_without_a_rule_and_for_torchscript(
         ({"factory": f"{MODELS_FILE}:not_a_module"}, "returned str, not a torch.nn.Module"),
         ({"input": "waveform"}, "the model fails on a waveform input of shape (1, 1, 8000)"),
         ({"input": "mfcc"}, "input must be one of waveform, spectrogram"),
-        ({"sample_rate": 16000}, "sample_rate 16000 is not supported"),
+        ({"sample_rate": 16000}, "a logmel input is computed here at 8000 Hz over 8000 samples"),
+        ({**WAVE_16K, "window_samples": 8000}, "window_samples 8000 is shorter than one second"),
+        ({**WAVE_16K, "sample_rate": 1000, "window_samples": 1000}, "sample_rate 1000 is outside"),
+        ({**WAVE_16K, "sample_rate": "16k"}, "sample_rate must be a positive whole number"),
+        (
+            {**WAVE_16K, "factory": f"{MODELS_FILE}:five_outputs"},
+            "waveform input of shape (1, 1, 16000)",
+        ),
         ({"labels": ["a", "b"]}, "do not match the task's classes"),
         ({"weights": "missing.pt"}, "missing.pt: cannot load"),
         ({"shape": 3}, "unknown field(s) shape"),
