@@ -4,8 +4,10 @@ Placement is deterministic and independent of the file's name: a clip shorter th
 window is centred; a longer one is cropped by the run's long-clip policy (a "random"
 crop draws from a generator seeded by the run's seed and the decoded audio, and a run
 that refused long clips crops by energy, the choice that keeps the voiced part).
-Output: one row per file with the predicted class, its probability (softmax) and every
-class's probability, as CSV (default) or JSON.
+Output: one row per file with the predicted class, its probability and every class's
+probability, as CSV (default) or JSON. Probabilities are the softmax of the logits
+divided by the run's temperature (fitted on its validation speakers,
+:mod:`explainer.calibration`; 1 for a run without one); the JSON names it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from explainer import preprocessing as pp
+from explainer.calibration import softmax
 from explainer.data import DataError, read_audio
 
 
@@ -72,9 +75,7 @@ def files_place(paths: list[Path], *, policy: str, seed: int) -> list[PlacedClip
 def predictions(run: Any, clips: list[PlacedClip]) -> list[dict[str, Any]]:
     """One row per clip: file, predicted class, its probability, offset and each class's probability."""
     inputs = np.stack([pp.model_input(c.window, run.representation) for c in clips])
-    logits = run.predict(inputs).astype(np.float64)
-    probs = np.exp(logits - logits.max(1, keepdims=True))
-    probs /= probs.sum(1, keepdims=True)
+    probs = softmax(run.predict(inputs), run.temperature)
     rows = []
     for clip, p in zip(clips, probs, strict=True):
         best = int(p.argmax())
@@ -125,7 +126,13 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "json":
         text = (
             json.dumps(
-                {"run": str(args.run), "classes": trained.classes, "predictions": rows}, indent=2
+                {
+                    "run": str(args.run),
+                    "classes": trained.classes,
+                    "temperature": trained.temperature,
+                    "predictions": rows,
+                },
+                indent=2,
             )
             + "\n"
         )

@@ -20,6 +20,7 @@ from torch import nn
 
 from explainer import run_files as rf
 from explainer.cache import preprocess
+from explainer.calibration import calibration_record
 from explainer.data import RecordingTable
 from explainer.milestones import finish_milestones, save_milestone
 from explainer.own_model import build_network
@@ -112,7 +113,7 @@ class RunTrainer:
                 file=sys.stderr,
             )
             return None
-        return self.finish(arrays["test"])
+        return self.finish(arrays["validate"], arrays["test"])
 
     def _on_epoch(self, row: dict[str, Any], best: bool) -> None:
         assert self.loop is not None
@@ -125,8 +126,9 @@ class RunTrainer:
         assert self.loop is not None
         rf.save_torch(self.out / rf.CHECKPOINT_NAME, checkpoint_payload(self.loop))
 
-    def finish(self, test: ArraySet) -> dict[str, Any]:
-        """Evaluate the best weights on the test speakers; write predictions, figures, summary."""
+    def finish(self, validate: ArraySet, test: ArraySet) -> dict[str, Any]:
+        """Evaluate the best weights on the test speakers, with a temperature fitted on the
+        validation speakers; write predictions, figures, summary."""
         from explainer.training_figures import plot_learning_curves
 
         assert self.loop is not None
@@ -134,7 +136,9 @@ class RunTrainer:
         model.load_state_dict(
             torch.load(self.out / rf.MODEL_NAME, map_location="cpu", weights_only=True)
         )
-        summary = report_test(model, test, self.parts["test"], self.config, self.out, self.data)
+        summary = report_test(
+            model, test, self.parts["test"], self.config, self.out, self.data, validate=validate
+        )
         plot_learning_curves(
             state.history,
             self.out / rf.FIGURES_DIR / "learning_curves.png",
@@ -197,11 +201,15 @@ def report_test(
     config: TrainConfig,
     out: Path,
     data: dict[str, Any],
+    *,
+    validate: ArraySet | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the test speakers (``recordings``, inputs ``test``) into ``out``.
 
     Writes ``predictions.csv`` and the confusion-matrix and per-speaker figures; returns
-    the summary's evaluation part. The weights in ``out/model.pt`` must be ``model``'s.
+    the summary's evaluation part, with a temperature fitted on ``validate``
+    (:mod:`explainer.calibration`) when given. The weights in ``out/model.pt`` must be
+    ``model``'s.
     """
     from explainer.training_figures import plot_confusion_matrix, plot_speaker_accuracy
 
@@ -223,6 +231,13 @@ def report_test(
         figures / "speaker_accuracy.png",
         title=f"{title}: test speakers",
     )
+    calibration = (
+        None
+        if validate is None
+        else calibration_record(
+            (evaluate(model, validate)[2], validate.labels), (logits, test.labels)
+        )
+    )
     return {
         "architecture": config.architecture,
         "task": config.task,
@@ -238,6 +253,7 @@ def report_test(
         "seed": config.seed,
         "data_fingerprint": data["fingerprint"],
         "provenance": config.provenance,
+        "calibration": calibration,
     }
 
 
@@ -327,23 +343,26 @@ def confusion_matrix(true: np.ndarray, predicted: np.ndarray, n_classes: int) ->
 
 def write_given_run(
     config: TrainConfig,
-    test: RecordingTable,
+    parts: dict[str, RecordingTable],
     folder: Path,
     options: RunOptions,
     data: dict[str, Any],
 ) -> dict[str, Any]:
-    """A run folder for an own model's given weights, evaluated on ``test``, not trained.
+    """A run folder for an own model's given weights, evaluated on the test part, not trained.
 
     The files a trained run has for the commands that read runs (``config.json``,
     ``model.pt``, ``predictions.csv``, the confusion and per-speaker figures,
-    ``summary.json``); no metrics, learning curves or milestones, as there were no epochs.
+    ``summary.json``, its temperature fitted on the validation part as for a trained
+    run); no metrics, learning curves or milestones, as there were no epochs.
     """
     folder.mkdir(parents=True)
     rf.write_json(folder / rf.CONFIG_NAME, {**asdict(config), "data": data})
     model = build_network(asdict(config))  # the description's weights, loaded and checked
     rf.save_torch(folder / rf.MODEL_NAME, model.state_dict())
-    arrays = part_arrays(config, "test", test, options)
-    summary = report_test(model, arrays, test, config, folder, data)
+    test, validate = (
+        part_arrays(config, part, parts[part], options) for part in ("test", "validate")
+    )
+    summary = report_test(model, test, parts["test"], config, folder, data, validate=validate)
     summary.update(epochs=0, steps=0, warnings=[])
     rf.write_json(folder / rf.SUMMARY_NAME, summary)
     return summary

@@ -475,7 +475,7 @@ def evaluate_given(
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)  # left by a killed process of the same id
     try:
-        summary = write_given_run(config, parts["test"], staging, options, data)
+        summary = write_given_run(config, parts, staging, options, data)
         prepare_run_dir(out, force=force)
         out.rmdir()
         staging.rename(out)
@@ -527,6 +527,7 @@ class TrainedRun:
     test_accuracy: float | None
     test_speakers: list[str]
     run_dir: Path
+    temperature: float = 1.0  # divides the logits for probabilities (explainer.calibration)
 
     @property
     def representation(self) -> str:
@@ -562,6 +563,7 @@ def load_run(run_dir: Path) -> TrainedRun:
     """
     import torch
 
+    from explainer.calibration import run_temperature
     from explainer.own_model import build_network
 
     run_dir = Path(run_dir)
@@ -591,4 +593,5 @@ def load_run(run_dir: Path) -> TrainedRun:
         test_accuracy=summary.get("test_accuracy"),
         test_speakers=list(config["split"]["test"]),
         run_dir=run_dir,
+        temperature=run_temperature(summary),
     )

@@ -19,14 +19,20 @@ from explainer.data import load_recordings
 from explainer.training import load_run
 
 
-def test_its_probabilities_are_the_models_softmax_on_the_centred_clip(
+def test_its_probabilities_are_the_calibrated_softmax_on_the_centred_clip(
     trained_run: Path, demo_corpus: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     run = load_run(trained_run)
+    # The temperature the run fitted on its validation speakers (explainer.calibration).
+    summary = json.loads((trained_run / "summary.json").read_text())
+    temperature = summary["calibration"]["temperature"]
+    assert temperature > 0 and abs(temperature - 1) > 1e-3
     test = load_recordings(demo_corpus, progress=False).where(speakers=run.test_speakers)
     files = [str(r.path) for r in test][:20]
     assert main(["predict", "--run", str(trained_run), "--format", "json", *files]) == 0
-    rows = json.loads(capsys.readouterr().out)["predictions"]
+    out = json.loads(capsys.readouterr().out)
+    assert out["temperature"] == temperature
+    rows = out["predictions"]
     assert [r["file"] for r in rows] == files
     for row, recording in zip(rows, test, strict=False):
         audio, _ = sf.read(recording.path, dtype="float32")
@@ -35,7 +41,7 @@ def test_its_probabilities_are_the_models_softmax_on_the_centred_clip(
         window[start : start + len(audio)] = audio
         with torch.no_grad():
             logits = run.model(torch.from_numpy(pp.audionet_input(window))[None, None])
-        expected = torch.softmax(logits.double(), 1)[0].numpy()
+        expected = torch.softmax(logits.double() / temperature, 1)[0].numpy()
         got = np.array([row["probabilities"][c] for c in run.classes])
         np.testing.assert_allclose(got, expected, atol=2e-6)
         assert row["offset"] == start and row["predicted"] == run.classes[int(expected.argmax())]
