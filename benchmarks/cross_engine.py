@@ -47,10 +47,11 @@ from scipy.signal import fftconvolve, resample_poly
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from explainer import calibration as cal  # noqa: E402
 from explainer import preprocessing as pp  # noqa: E402
 from explainer.cli import main as explainer_main  # noqa: E402
 from explainer.layouts import open_corpus  # noqa: E402
-from explainer.predict import files_place, predictions  # noqa: E402
+from explainer.predict import files_place  # noqa: E402
 from explainer.splits import resolve_splits  # noqa: E402
 from explainer.train_config import representation_of  # noqa: E402
 from explainer.training import load_run  # noqa: E402
@@ -210,17 +211,40 @@ def run_result(run_dir: Path, rows: list[dict], engine: str | None) -> dict:
     }
 
 
-def accuracy_table(run_dir: Path, rows: list[dict]) -> dict[str, dict[str, float]]:
-    """Engine -> condition -> accuracy of the run on those files."""
+def accuracy_table(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
+    """Engine -> condition -> accuracy of the run on those files, and engine -> calibration:
+    expected calibration error and mean confidence on wrong answers, with the model's own
+    softmax (``raw``) and scaled by the run's temperature (``scaled``, what ``predict`` reports)."""
     run = load_run(run_dir)
     clips = files_place([r["path"] for r in rows], policy=pp.long_clip_policy(run.config), seed=0)
-    predicted = [p["predicted"] for p in predictions(run, clips)]
-    table: dict[str, dict[str, list[bool]]] = {}
-    for row, guess in zip(rows, predicted, strict=True):
-        table.setdefault(row["engine"], {}).setdefault(row["condition"], []).append(
-            guess == str(row["digit"])
-        )
-    return {e: {c: round(float(np.mean(v)), 3) for c, v in cs.items()} for e, cs in table.items()}
+    logits = run.predict(np.stack([pp.model_input(c.window, run.representation) for c in clips]))
+    labels = np.array([run.classes.index(str(r["digit"])) for r in rows])
+    engines = np.array([r["engine"] for r in rows])
+    conditions = np.array([r["condition"] for r in rows])
+    correct = logits.argmax(1) == labels
+    table: dict[str, dict] = {}
+    for engine in sorted(set(engines)):
+        mine = engines == engine
+        table[engine] = {
+            c: round(float(correct[mine & (conditions == c)].mean()), 3)
+            for c in CONDITIONS
+            if (mine & (conditions == c)).any()
+        }
+        wrong = mine & ~correct
+        table[engine]["calibration"] = {
+            name: {
+                "ece": round(cal.expected_calibration_error(p[mine], labels[mine]), 3),
+                "wrong_confidence": round(float(p[wrong].max(1).mean()), 3)
+                if wrong.any()
+                else None,
+            }
+            for name, p in (
+                ("raw", cal.softmax(logits)),
+                ("scaled", cal.softmax(logits, run.temperature)),
+            )
+        }
+        table[engine]["calibration"]["temperature"] = run.temperature
+    return table
 
 
 def main() -> int:

@@ -405,8 +405,18 @@ def read_clip(path: Path, *, relpath: str, digit: int, take: int, info: SpeakerI
 
 def _read_pcm(path: Path) -> tuple[np.ndarray, int]:
     """Decoded samples (int32, lossless for 8-32 bit PCM) and the rate; one error per defect."""
+    return _decoded(path, "int32")
+
+
+def _decoded(path: Path, dtype: str) -> tuple[np.ndarray, int]:
+    """A mono file's samples ``(n,)`` as ``dtype`` and its rate, or one error naming the defect."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError([f"{path}: no such file"])
+    if path.stat().st_size == 0:
+        raise DataError([f"{path}: is empty (0 bytes)"])
     try:
-        samples, rate = sf.read(path, dtype="int32", always_2d=True)
+        samples, rate = sf.read(path, dtype=dtype, always_2d=True)
     except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
         raise DataError([f"{path}: cannot read as WAV audio ({exc})"]) from exc
     if samples.shape[1] != 1:
@@ -439,13 +449,7 @@ def read_audio(path: Path, target_sr: int = 8000) -> np.ndarray:
     numpy.ndarray
         Shape ``(n_samples,)`` at ``target_sr``, dtype float32.
     """
-    try:
-        samples, rate = sf.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, sf.LibsndfileError, ValueError) as exc:
-        raise DataError([f"{path}: cannot read as WAV audio ({exc})"]) from exc
-    if samples.shape[1] != 1:
-        raise DataError([f"{path}: has {samples.shape[1]} channels; expected mono"])
-    audio = samples[:, 0]
+    audio, rate = _decoded(path, "float32")
     if rate != target_sr:
         g = gcd(int(rate), int(target_sr))
         audio = resample_poly(audio, target_sr // g, rate // g).astype(np.float32)

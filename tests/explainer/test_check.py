@@ -46,11 +46,13 @@ def test_problems_of_different_kinds_are_all_listed_by_the_command(
     root = flat_corpus(tmp_path, long_takes=1)
     (root / "9_ben_0.wav").write_bytes(b"RIFF")
     (root / "notes.wav").write_bytes(b"")
+    (root / "8_ben_0.wav").write_bytes(b"")
     status = main(["check", "--data", str(root), "--min-clips", "11", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert status == 2 and report["ok"] is False and report["layout"] == "flat"
     problems = "\n".join(report["problems"])
     assert "9_ben_0.wav: cannot read as WAV audio" in problems
+    assert "8_ben_0.wav: is empty (0 bytes)" in problems
     assert "notes.wav: file name does not match D_SPEAKER_TAKE.wav" in problems
     assert "10 clips longer than 1 s" in problems
     assert "speakers with fewer than 11 clips: anna (10), ben (10)" in problems

@@ -110,6 +110,7 @@ def test_it_can_leave_out_speakers_missing_from_older_metadata(make_corpus, tool
         ("corrupt", "cannot read as WAV"),
         ("stereo", "2 channels"),
         ("empty", "no audio samples"),
+        ("zero_bytes", "is empty (0 bytes)"),
         ("misnamed", "does not match D_NN_K.wav"),
         ("wrong_folder", "is in folder 01"),
     ],
@@ -135,6 +136,9 @@ def _add_defect(folder: Path, defect: str, tools: object) -> Path:
     elif defect == "empty":
         path = folder / "5_01_0.wav"
         sf.write(path, np.zeros(0, np.float32), 48000)
+    elif defect == "zero_bytes":
+        path = folder / "5_01_0.wav"
+        path.write_bytes(b"")
     elif defect == "misnamed":
         path = tools.write_wav(
             folder / "five_01_0.wav", tools.tone(5, 1, 0, rate=48000, seconds=0.3), 48000

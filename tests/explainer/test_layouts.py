@@ -110,11 +110,11 @@ def test_every_problem_of_a_manifest_is_listed_at_once_each_naming_its_file(
     assert len(problems) == 7, problems
     for name, says in [
         ("stereo.wav", "2 channels"),
-        ("empty.wav", "cannot read"),
+        ("empty.wav", "is empty (0 bytes)"),
         ("text.wav", "cannot read"),
         ("nolabel.wav", "no label"),
         ("cat.wav", "not a digit"),
-        ("missing.wav", "cannot read"),
+        ("missing.wav", "no such file"),
         ("ok.wav", "no speaker"),
     ]:
         assert any(name in p and says in p for p in problems), (name, problems)
