@@ -38,6 +38,14 @@ def test_scaling_keeps_every_decision_and_lowers_the_error_on_new_clips() -> Non
     assert record["fitted_on"] == "validation speakers (5000 clips)"
 
 
+def test_a_temperature_below_one_is_fitted_but_not_applied() -> None:
+    """An unsure model (labels drawn from sharper probabilities) is not made surer."""
+    record = cal.calibration_record(_drawn(0.5, 5_000, seed=3), _drawn(0.5, 2_000, seed=4))
+    assert record["fitted_temperature"] == pytest.approx(0.5, rel=0.1)
+    assert record["temperature"] == 1.0
+    assert record["test_ece_after"] == record["test_ece_before"]
+
+
 def test_the_expected_calibration_error_is_the_binned_gap() -> None:
     # Ten clips at confidence 0.9, seven right (gap 0.2); ten at 0.55, five right (gap 0.05).
     sure = np.tile([0.9, 0.1], (10, 1))
@@ -59,7 +67,8 @@ def test_a_trained_run_records_its_temperature_and_how_it_did_on_the_test_speake
 ) -> None:
     summary = json.loads((trained_run / "summary.json").read_text())
     record = summary["calibration"]
-    assert record["method"] == "temperature scaling" and record["temperature"] > 0
+    assert record["method"] == "temperature scaling" and record["fitted_temperature"] > 0
+    assert record["temperature"] == max(1.0, record["fitted_temperature"])
     for key in ("ece", "cross_entropy"):
         assert record[f"test_{key}_before"] >= 0 and record[f"test_{key}_after"] >= 0
     assert record["test_cross_entropy_before"] == pytest.approx(summary["test_loss"], abs=1e-5)
