@@ -47,9 +47,9 @@ FIELDS = (
     "window_samples",
     "labels",
 )
-NAME_LIMIT = 32
+NAME_LIMIT = 32  # the study site stores a bundle's architecture in 32 characters
 # Rates a waveform model may declare: telephone speech to studio audio.
-MIN_RATE, MAX_RATE = 4000, 96000  # the study site stores a bundle's architecture in 32 characters
+MIN_RATE, MAX_RATE = 4000, 96000
 
 
 def load_spec(path: Path, task_classes: list[str]) -> dict[str, Any]:
