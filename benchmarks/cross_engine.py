@@ -207,6 +207,7 @@ def run_result(run_dir: Path, rows: list[dict], engine: str | None) -> dict:
         "epochs": summary["epochs"],
         "train_voices_added": [s for s in config["split"]["train"] if s in VOICE_SEXES],
         "warnings": summary.get("warnings", []),
+        "calibration": summary.get("calibration"),
         "accuracy": accuracy_table(run_dir, tested),
     }
 
