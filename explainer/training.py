@@ -102,10 +102,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         help="seed of weights, batch order, dropout and clip placement (default 0)",
     )
     add("--width", type=float, help="channel multiplier (1.0 = the paper's network)")
-    add("--optimizer", choices=["sgd", "adam"])
+    add("--optimizer", choices=["sgd", "adam", "adamw"], help="adamw: decoupled weight decay")
     add("--lr", type=float, help="learning rate")
     add("--momentum", type=float, help="SGD momentum")
-    add("--weight-decay", type=float, help="L2 penalty of the optimiser (paper: 0)")
+    add(
+        "--weight-decay",
+        type=float,
+        help="L2 penalty of the optimiser, decoupled with adamw (paper: 0)",
+    )
     add("--batch-size", type=int)
     add("--epochs", type=int, help="passes over the training set")
     add("--max-steps", type=int, help="cap on optimisation steps (the paper counts iterations)")

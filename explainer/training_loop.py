@@ -97,7 +97,12 @@ class Timing:
 
 
 def make_optimizer(model: nn.Module, hyper: Hyper) -> torch.optim.Optimizer:
-    """SGD with momentum (the paper's solver) or Adam (the quick demo preset)."""
+    """SGD with momentum (the paper's solver), Adam (the demo and speech presets) or AdamW.
+
+    ``weight_decay`` is an L2 term in the gradient for SGD and Adam (so Adam scales it by
+    the gradient's running RMS like the data gradient) and decoupled for AdamW (each step
+    shrinks every weight by ``lr * weight_decay``, whatever its gradient).
+    """
     if hyper.optimizer == "sgd":
         return torch.optim.SGD(
             model.parameters(),
@@ -107,7 +112,9 @@ def make_optimizer(model: nn.Module, hyper: Hyper) -> torch.optim.Optimizer:
         )
     if hyper.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
-    raise ValueError(f"unknown optimizer {hyper.optimizer!r}; choose sgd or adam")
+    if hyper.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=hyper.lr, weight_decay=hyper.weight_decay)
+    raise ValueError(f"unknown optimizer {hyper.optimizer!r}; choose sgd, adam or adamw")
 
 
 def total_steps(hyper: Hyper, n_samples: int) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from explainer import run_files as rf
 from explainer.augmentation import augment_waveform, mask_spectrogram
@@ -17,7 +18,7 @@ from explainer.layouts import open_corpus
 from explainer.splits import leave_one_speaker_out, resolve_splits
 from explainer.trainer import training_warnings
 from explainer.training import configs_from_args, configure_parser
-from explainer.training_loop import Hyper, learning_rate
+from explainer.training_loop import Hyper, learning_rate, make_optimizer
 
 
 def manifest_of(demo_table, root: Path, speakers: int = 6) -> Path:
@@ -131,6 +132,21 @@ def test_the_plateau_schedule_scales_the_rate_and_the_others_ignore_the_scale() 
     assert learning_rate(hyper, 5, 10, 0.25) == pytest.approx(2.5e-4)
     constant = Hyper(0, 32, 1, None, "adam", 1e-3, 0.9, 0.0, None)
     assert learning_rate(constant, 5, 10, 0.25) == 1e-3
+
+
+def test_adamw_shrinks_weights_by_rate_times_decay_where_adam_moves_them_by_the_rate() -> None:
+    # No data gradient: only the weight decay acts. Adam's L2 term is normalised like a
+    # gradient (a step of about lr); AdamW's is decoupled (a step of lr * decay * weight).
+    moved = {}
+    for name in ("adam", "adamw"):
+        layer = torch.nn.Linear(1, 1, bias=False)
+        torch.nn.init.constant_(layer.weight, 2.0)
+        optimizer = make_optimizer(layer, Hyper(0, 1, 1, None, name, 1e-2, 0.9, 0.1, None))
+        layer.weight.grad = torch.zeros_like(layer.weight)
+        optimizer.step()
+        moved[name] = 2.0 - float(layer.weight)
+    assert moved["adam"] == pytest.approx(1e-2, rel=1e-3)
+    assert moved["adamw"] == pytest.approx(1e-2 * 0.1 * 2.0, rel=1e-4)
 
 
 def test_the_speech_recipe_trains_alexnet_above_the_floor_at_a_tenth_of_the_rate(
