@@ -139,8 +139,8 @@ def preprocess(
         If above 0, each placement first plays the clip faster or slower by a random factor
         in ``1 ± speed_perturbation`` (training augmentation; 0 in the paper).
     augment
-        "speech" changes each placement with :mod:`explainer.augmentation` (training
-        copies only); "none" (default) leaves the audio as it is.
+        "speech" or "speech-wide" changes each placement with :mod:`explainer.augmentation`
+        (training copies only); "none" (default) leaves the audio as it is.
     cache_dir
         Root of the cache; None computes in memory without caching.
     workers
@@ -346,9 +346,10 @@ def compute_chunk(
                         f"{path}: {exc}; pass --long-clips centre, random or energy to keep one second of it"
                     ]
                 ) from exc
-            if params.get("augment") == "speech":
-                window = augment_waveform(window, rng)
+            augment = params.get("augment", "none")
+            if augment != "none":
+                window = augment_waveform(window, rng, augment)
             inputs[i, p] = pp.model_input(window, representation)
-            if params.get("augment") == "speech" and representation != "waveform":
-                inputs[i, p] = mask_spectrogram(inputs[i, p], rng)
+            if augment != "none" and representation != "waveform":
+                inputs[i, p] = mask_spectrogram(inputs[i, p], rng, augment)
     return inputs, offsets

@@ -125,8 +125,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add(
         "--augment",
         choices=AUGMENTATIONS,
-        help="training-copy augmentation: none, or speech (gain, noise, band-pass, pitch; "
-        "SpecAugment masks for spectrograms)",
+        help="training-copy augmentation: none, speech (gain, noise, band-pass, pitch; "
+        "SpecAugment masks for spectrograms) or speech-wide (more pitch, spectral colour "
+        "and tilt, two masks of each kind)",
     )
     add(
         "--patience",

@@ -100,18 +100,44 @@ def test_leave_one_speaker_out_tests_each_speaker_once_and_validates_on_another(
     assert len(three) == 3 and all(len(s.test) == 2 for s in three)
 
 
-def test_speech_augmentation_is_reproducible_from_its_seed_and_changes_the_sound() -> None:
+@pytest.mark.parametrize("kind", ["speech", "speech-wide"])
+def test_speech_augmentation_is_reproducible_from_its_seed_and_changes_the_sound(
+    kind: str,
+) -> None:
     t = np.arange(8000) / 8000
     clip = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
-    copies = [augment_waveform(clip, np.random.default_rng(s)) for s in range(6)]
-    again = augment_waveform(clip, np.random.default_rng(0))
+    copies = [augment_waveform(clip, np.random.default_rng(s), kind) for s in range(6)]
+    again = augment_waveform(clip, np.random.default_rng(0), kind)
     np.testing.assert_array_equal(copies[0], again)
     assert all(c.shape == clip.shape and c.dtype == np.float32 for c in copies)
     assert sum(not np.allclose(c, clip) for c in copies) >= 3
     spec = np.zeros((227, 227), np.float32)
     spec[0, 0] = -80.0
-    masked = mask_spectrogram(spec, np.random.default_rng(1))
+    masked = mask_spectrogram(spec, np.random.default_rng(1), kind)
     assert (masked == -80.0).sum() > 1 and masked.shape == spec.shape
+
+
+def test_the_wide_augmentation_masks_two_bands_of_each_kind_and_changes_other_copies() -> None:
+    spec = np.ones((227, 227), np.float32)
+    spec[0, 0] = 0.0
+
+    def masked(kind: str) -> int:
+        # Bands of random width (up to 24 each), summed over 20 seeds.
+        rngs = (np.random.default_rng(s) for s in range(20))
+        return sum(int((mask_spectrogram(spec, rng, kind) == 0).sum()) for rng in rngs)
+
+    one, two = masked("speech"), masked("speech-wide")
+    assert two > 1.5 * one
+    t = np.arange(8000) / 8000
+    clip = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    differs = [
+        not np.allclose(
+            augment_waveform(clip, np.random.default_rng(s), "speech"),
+            augment_waveform(clip, np.random.default_rng(s), "speech-wide"),
+        )
+        for s in range(6)
+    ]
+    assert sum(differs) >= 3
 
 
 def test_training_copies_are_augmented_and_evaluation_inputs_are_not(demo_table) -> None:
@@ -159,6 +185,7 @@ def test_the_speech_recipe_trains_alexnet_above_the_floor_at_a_tenth_of_the_rate
     table = open_corpus(manifest, progress=False)
     [alexnet] = configs_from_args(_args(manifest, "--model", "alexnet"), table)
     assert alexnet.preset == "speech" and alexnet.lr == 1e-4 and alexnet.weight_decay == 1e-3
+    assert alexnet.augment == "speech-wide"
     assert alexnet.input == alexnet.representation == "spectrogram-above-floor"
     [paper] = configs_from_args(
         _args(manifest, "--model", "alexnet", "--input", "spectrogram", "--lr", "1e-3"), table
