@@ -104,8 +104,8 @@ PRESETS["speech"] = {
     # rate: on the paper's input (silence at -80 dB) at 1e-3 it stayed at chance in short
     # runs (docs/benchmarks.md, "Spectrogram relevance on silence", "Cross-engine accuracy").
     # The wider augmentation (more pitch shift, spectral colour and tilt, two masks of each
-    # kind): trained in full on espeak-ng voices, seeds 0 and 1, clean flite voices 76 / 78 %
-    # (54 / 62 % with "speech") and festival 90 / 95 % (85 / 70 %), held-out espeak-ng 100 %
+    # kind): trained in full on espeak-ng voices, seeds 0-2, clean flite voices 76 / 78 / 72 %
+    # (54 / 62 / 60 % with "speech") and festival 90 / 95 / 80 % (85 / 70 / 80 %), espeak-ng 100 %
     # either way; in quick runs (8 or 16 epochs) it was level (docs/benchmarks.md,
     # "Changes to AlexNet's speech preset for unseen voices").
     "alexnet": {
