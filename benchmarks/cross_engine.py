@@ -215,7 +215,8 @@ def run_result(run_dir: Path, rows: list[dict], engine: str | None) -> dict:
 def accuracy_table(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
     """Engine -> condition -> accuracy of the run on those files, and engine -> calibration:
     expected calibration error and mean confidence on wrong answers, with the model's own
-    softmax (``raw``) and scaled by the run's temperature (``scaled``, what ``predict`` reports)."""
+    softmax (``raw``) and scaled by the run's temperature (``scaled``, what ``predict``
+    reports; the temperature is in the run's ``calibration``)."""
     run = load_run(run_dir)
     clips = files_place([r["path"] for r in rows], policy=pp.long_clip_policy(run.config), seed=0)
     logits = run.predict(np.stack([pp.model_input(c.window, run.representation) for c in clips]))
@@ -244,7 +245,6 @@ def accuracy_table(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
                 ("scaled", cal.softmax(logits, run.temperature)),
             )
         }
-        table[engine]["calibration"]["temperature"] = run.temperature
     return table
 
 

@@ -33,18 +33,17 @@ LOG_T_BOUNDS = (-4.0, 4.0)  # T from 0.018 to 55
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
     """Probabilities ``(n, n_classes)`` of ``logits / temperature``, in float64."""
-    scaled = np.asarray(logits, np.float64) / temperature
-    scaled -= scaled.max(axis=1, keepdims=True)
-    exp = np.exp(scaled)
-    return exp / exp.sum(axis=1, keepdims=True)
+    from scipy.special import softmax as scipy_softmax
+
+    return scipy_softmax(np.asarray(logits, np.float64) / temperature, axis=1)
 
 
 def cross_entropy(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
     """Mean negative log-probability of the true class."""
-    scaled = np.asarray(logits, np.float64) / temperature
-    top = scaled.max(axis=1, keepdims=True)
-    log_norm = top[:, 0] + np.log(np.exp(scaled - top).sum(axis=1))
-    return float(np.mean(log_norm - scaled[np.arange(len(labels)), labels]))
+    from scipy.special import log_softmax
+
+    log_p = log_softmax(np.asarray(logits, np.float64) / temperature, axis=1)
+    return float(-np.mean(log_p[np.arange(len(labels)), labels]))
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:

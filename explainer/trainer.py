@@ -202,13 +202,13 @@ def report_test(
     out: Path,
     data: dict[str, Any],
     *,
-    validate: ArraySet | None = None,
+    validate: ArraySet,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on the test speakers (``recordings``, inputs ``test``) into ``out``.
 
     Writes ``predictions.csv`` and the confusion-matrix and per-speaker figures; returns
     the summary's evaluation part, with a temperature fitted on ``validate``
-    (:mod:`explainer.calibration`) when given. The weights in ``out/model.pt`` must be
+    (:mod:`explainer.calibration`). The weights in ``out/model.pt`` must be
     ``model``'s.
     """
     from explainer.training_figures import plot_confusion_matrix, plot_speaker_accuracy
@@ -231,12 +231,8 @@ def report_test(
         figures / "speaker_accuracy.png",
         title=f"{title}: test speakers",
     )
-    calibration = (
-        None
-        if validate is None
-        else calibration_record(
-            (evaluate(model, validate)[2], validate.labels), (logits, test.labels)
-        )
+    calibration = calibration_record(
+        (evaluate(model, validate)[2], validate.labels), (logits, test.labels)
     )
     return {
         "architecture": config.architecture,
