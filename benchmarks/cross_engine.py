@@ -17,10 +17,14 @@ noise at 10 dB SNR, reverberation (a seeded exponentially decaying noise impulse
 response, RT60 0.4 s) and another sample rate (written at 44.1 kHz; the reader
 resamples to 8 kHz). Accuracy is over 10 digits per voice; chance is 10 %.
 ``--quick`` trains at quarter width for ``--epochs`` epochs (default 8) instead of the
-preset's width and epochs.
+preset's width and epochs. ``--takes N`` trains on the same 48 espeak-ng voices saying
+each digit N times (synthesised with ``explainer corpus``; real corpora have many takes
+per speaker), ``--train-voices K`` on only K of the split's training voices (a handful of
+speakers, as a real study might have).
 
 Usage: python benchmarks/cross_engine.py [--quick [--epochs N]] [--model audionet|alexnet]
-       [--presets speech,demo] [--arms espeak,loeo] [--workers N] [--run RUN] [-- TRAIN_OPTION...]
+       [--presets speech,demo] [--arms espeak,loeo] [--takes N] [--train-voices K]
+       [--workers N] [--run RUN] [-- TRAIN_OPTION...]
 (``--presets '' --run RUN`` tests a finished run only, without training; options after
 ``--`` go to every ``explainer train`` unchanged, to compare a recipe with the preset's.)
 Prints one JSON object on stdout (progress on stderr).
@@ -152,10 +156,13 @@ def train(preset: str, data: Path, out: Path, args: argparse.Namespace, split: P
     return time.perf_counter() - start
 
 
-def training_corpus(added: list[tuple[Path, int]], out: Path) -> tuple[Path, Path]:
-    """A CSV manifest of the demo corpus plus the ``added`` clips (one speaker per voice),
-    and a split file: the demo corpus's ``auto:0`` split with every added voice trained on."""
-    table = open_corpus(DEMO, progress=False)
+def training_corpus(
+    espeak: Path, added: list[tuple[Path, int]], out: Path, train_voices: int | None
+) -> tuple[Path, Path]:
+    """A CSV manifest of the ``espeak`` corpus plus the ``added`` clips (one speaker per
+    voice), and a split file: that corpus's ``auto:0`` split, its training part cut to the
+    first ``train_voices`` voices if given, with every added voice trained on."""
+    table = open_corpus(espeak, progress=False)
     rows = [(r.path, r.digit, r.speaker, r.sex) for r in table]
     voices = sorted({voice_of(path) for path, _ in added})
     rows += [(path, digit, voice_of(path), VOICE_SEXES[voice_of(path)]) for path, digit in added]
@@ -168,11 +175,22 @@ def training_corpus(added: list[tuple[Path, int]], out: Path) -> tuple[Path, Pat
     [split] = resolve_splits("auto:0", task="digit", speaker_sexes=table.speaker_sexes())
     split_file = out / "split.json"
     split_file.write_text(
-        json.dumps({"train": [*split.train, *voices], "validate": list(split.validate),
+        json.dumps({"train": [*split.train[:train_voices], *voices], "validate": list(split.validate),
                     "test": list(split.test)}),
         encoding="utf-8",
     )  # fmt: skip
     return manifest, split_file
+
+
+def espeak_corpus(takes: int, out: Path) -> Path:
+    """The espeak-ng training corpus: the committed demo corpus, or with ``takes`` > 1 the
+    same 48 voices (``explainer corpus``'s seed 0) saying each digit ``takes`` times."""
+    if takes == 1:
+        return DEMO
+    print(f"synthesising the espeak-ng corpus with {takes} takes", file=sys.stderr)
+    if explainer_main(["corpus", "--out", str(out), "--takes", str(takes)]) != 0:
+        raise SystemExit("synthesising the espeak-ng corpus failed")
+    return out
 
 
 def voice_of(path: Path) -> str:
@@ -181,16 +199,23 @@ def voice_of(path: Path) -> str:
 
 
 def arms(
-    clips: dict[str, list[tuple[Path, int]]], wanted: list[str], out: Path
+    clips: dict[str, list[tuple[Path, int]]],
+    wanted: list[str],
+    out: Path,
+    espeak: Path,
+    train_voices: int | None,
 ) -> dict[str, tuple[Path, Path, str | None]]:
     """Arm name -> (training data, split file, the one engine tested or None for every one)."""
     made: dict[str, tuple[Path, Path, str | None]] = {}
     if "espeak" in wanted:
-        made["espeak"] = (*training_corpus([], out / "espeak"), None)
+        made["espeak"] = (*training_corpus(espeak, [], out / "espeak", train_voices), None)
     if "loeo" in wanted and len(clips) > 1:
         for engine in clips:
             added = [clip for other, items in clips.items() if other != engine for clip in items]
-            made[f"leave_out_{engine}"] = (*training_corpus(added, out / engine), engine)
+            made[f"leave_out_{engine}"] = (
+                *training_corpus(espeak, added, out / engine, train_voices),
+                engine,
+            )
     return made
 
 
@@ -261,6 +286,18 @@ def main() -> int:
         default="espeak,loeo",
         help="comma-separated: espeak (demo corpus only), loeo (leave one engine out)",
     )
+    parser.add_argument(
+        "--takes",
+        type=int,
+        default=1,
+        help="takes per digit and espeak-ng voice: above 1, a corpus of the demo corpus's "
+        "voices is synthesised with that many (needs espeak-ng) instead of the committed one",
+    )
+    parser.add_argument(
+        "--train-voices",
+        type=int,
+        help="train on only the first N espeak-ng voices of the split's training part",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument(
         "--run",
@@ -279,13 +316,18 @@ def main() -> int:
         (tmp_path / "raw").mkdir()
         clips = synthesise(tmp_path / "raw")
         rows = test_files(clips, tmp_path / "test")
+        espeak = espeak_corpus(args.takes, tmp_path / "espeak")
         result: dict = {
             "benchmark": "cross_engine",
             "quick": args.quick,
             "quick_epochs": args.epochs if args.quick else None,
             "train_options": args.train_options,
             "model": args.model,
-            "train_corpus": "fixtures/demo_corpus (espeak-ng, 48 voices)",
+            "train_corpus": "fixtures/demo_corpus (espeak-ng, 48 voices)"
+            if args.takes == 1
+            else f"explainer corpus --takes {args.takes} (espeak-ng, 48 voices)",
+            "takes": args.takes,
+            "train_voices": args.train_voices,
             "test_voices": sorted({voice_of(r["path"]) for r in rows}),
             "n_test_clips_per_condition": len(rows) // len(CONDITIONS),
             "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
@@ -293,7 +335,7 @@ def main() -> int:
         }
         for run_dir in args.run:
             result["presets"][f"run:{run_dir}"] = {"espeak": run_result(run_dir, rows, None)}
-        planned = arms(clips, args.arms.split(","), tmp_path / "corpora")
+        planned = arms(clips, args.arms.split(","), tmp_path / "corpora", espeak, args.train_voices)
         for preset in filter(None, args.presets.split(",")):
             result["presets"][preset] = {}
             for arm, (data, split, engine) in planned.items():
