@@ -238,7 +238,8 @@ def run_result(run_dir: Path, rows: list[dict], engine: str | None) -> dict:
 
 
 def accuracy_table(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
-    """Engine -> condition -> accuracy of the run on those files, and engine -> calibration:
+    """Engine -> condition -> accuracy of the run on those files, engine -> clean accuracy
+    of each voice (``clean_by_voice``), and engine -> calibration:
     expected calibration error and mean confidence on wrong answers, with the model's own
     softmax (``raw``) and scaled by the run's temperature (``scaled``, what ``predict``
     reports; the temperature is in the run's ``calibration``)."""
@@ -248,6 +249,7 @@ def accuracy_table(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
     labels = np.array([run.classes.index(str(r["digit"])) for r in rows])
     engines = np.array([r["engine"] for r in rows])
     conditions = np.array([r["condition"] for r in rows])
+    voices = np.array([voice_of(r["path"]) for r in rows])
     correct = logits.argmax(1) == labels
     table: dict[str, dict] = {}
     for engine in sorted(set(engines)):
@@ -256,6 +258,11 @@ def accuracy_table(run_dir: Path, rows: list[dict]) -> dict[str, dict]:
             c: round(float(correct[mine & (conditions == c)].mean()), 3)
             for c in CONDITIONS
             if (mine & (conditions == c)).any()
+        }
+        clean = mine & (conditions == "clean")
+        table[engine]["clean_by_voice"] = {
+            voice: round(float(correct[clean & (voices == voice)].mean()), 3)
+            for voice in sorted(set(voices[clean]))
         }
         wrong = mine & ~correct
         table[engine]["calibration"] = {
