@@ -302,6 +302,14 @@ def configs_from_args(
     ]
 
 
+# Measured in docs/benchmarks.md ("Explainer: real recordings") and issue 16's recordings.
+ALEXNET_ON_FEW_SPEAKERS = (
+    "AudioNet (the default, the paper's) generalised worse than AlexNet to speakers it was "
+    "not trained on, both on a few real speakers (31.6 % against 65-72 %) and on synthetic "
+    "voices of other engines; for recordings of a few speakers, add --model alexnet"
+)
+
+
 def _recipe(
     args: argparse.Namespace, table: RecordingTable, spec: dict[str, Any] | None
 ) -> tuple[str, dict[str, Any]]:
@@ -310,6 +318,8 @@ def _recipe(
     if preset == "auto":
         preset = auto_preset(table)
         print(f"preset: {preset}", file=sys.stderr)
+        if preset == "speech" and spec is None and args.model == "audionet":
+            print(f"note: {ALEXNET_ON_FEW_SPEAKERS}", file=sys.stderr)
     # An own model trains with the recipe of the paper's network reading the same kind of input.
     network = (
         args.model if spec is None else ("audionet" if spec["input"] == "waveform" else "alexnet")

@@ -40,13 +40,18 @@ def _args(data: Path, *extra: str) -> argparse.Namespace:
 
 
 def test_auto_picks_the_speech_recipe_for_recordings_that_are_not_generated(
-    demo_table, demo_corpus: Path, tmp_path: Path
+    demo_table, demo_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     [demo] = configs_from_args(_args(demo_corpus), demo_table)
     assert demo.preset == "demo" and demo.augment == "none" and demo.patience is None
+    assert "--model alexnet" not in capsys.readouterr().err
     manifest = manifest_of(demo_table, tmp_path)
     [speech] = configs_from_args(_args(manifest), open_corpus(manifest, progress=False))
     assert speech.preset == "speech" and speech.augment == "speech"
+    # On a few speakers AudioNet, the default, is the weaker choice: the run says so.
+    assert "for recordings of a few speakers, add --model alexnet" in capsys.readouterr().err
+    configs_from_args(_args(manifest, "--model", "alexnet"), open_corpus(manifest, progress=False))
+    assert "--model alexnet" not in capsys.readouterr().err
     # AudioNet's weight decay is 0: Adam's L2 at 1e-3 left it at chance (AlexNet keeps 1e-3).
     assert speech.weight_decay == 0.0 and speech.patience and speech.lr_schedule == "plateau"
     [override] = configs_from_args(
