@@ -305,8 +305,9 @@ def configs_from_args(
 # Measured in docs/benchmarks.md ("Explainer: real recordings") and issue 16's recordings.
 ALEXNET_ON_FEW_SPEAKERS = (
     "AudioNet (the default, the paper's) generalised worse than AlexNet to speakers it was "
-    "not trained on, both on a few real speakers (31.6 % against 65-72 %) and on synthetic "
-    "voices of other engines; for recordings of a few speakers, add --model alexnet"
+    "not trained on, on a few real speakers (31.6 % against 65-72 %) and on synthetic "
+    "voices of other engines (10-40 % against 34-55 %); for recordings of a few speakers, "
+    "add --model alexnet"
 )
 
 
