@@ -152,7 +152,8 @@ def _print(report: CorpusReport) -> None:
         print(f"note: {note}")
     for problem in report.problems:
         print(f"problem: {problem}", file=sys.stderr)
-    verdict = "ok" if report.ok else f"{len(report.problems)} problems"
+    count = len(report.problems)
+    verdict = "ok" if report.ok else f"{count} problem{'' if count == 1 else 's'}"
     print(verdict, file=sys.stderr if report.problems else sys.stdout)
 
 

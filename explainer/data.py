@@ -41,7 +41,8 @@ class DataError(UserError):
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        extra = len(problems) - 1
+        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
         super().__init__(self.problems[0] + more)
 
     def __reduce__(self) -> tuple[type, tuple[list[str]]]:

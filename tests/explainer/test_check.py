@@ -34,6 +34,13 @@ def test_long_clips_are_one_problem_with_their_count_under_the_refuse_policy(
     assert any("read at 8000 Hz" in note for note in report.notes)
 
 
+def test_the_command_counts_one_problem_in_the_singular(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["check", "--data", str(flat_corpus(tmp_path, long_takes=1))]) == 2
+    assert capsys.readouterr().err.strip().endswith("\n1 problem")
+
+
 def test_a_cropping_policy_turns_long_clips_into_a_note_naming_the_policy(tmp_path: Path) -> None:
     report = corpus_check(flat_corpus(tmp_path, long_takes=1), long_clips="energy")
     assert report.ok

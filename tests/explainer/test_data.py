@@ -155,7 +155,7 @@ def test_it_lists_every_defect_when_there_are_several(make_corpus, tools) -> Non
     bad = [_add_defect(root / "01", "stereo", tools), _add_defect(root / "01", "misnamed", tools)]
     with pytest.raises(DataError) as info:
         load_recordings(root, progress=False)
-    assert "(and 1 more problems)" in str(info.value)
+    assert "(and 1 more problem)" in str(info.value)
     assert all(any(str(p) in problem for problem in info.value.problems) for p in bad)
 
 

@@ -87,5 +87,5 @@ def test_every_unusable_file_is_named_before_anything_is_written(
         ]
     )
     err = capsys.readouterr().err
-    assert status == 2 and "stereo.wav: has 2 channels" in err and "1 more problems" in err
+    assert status == 2 and "stereo.wav: has 2 channels" in err and "(and 1 more problem)" in err
     assert not out.exists()
