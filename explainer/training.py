@@ -306,8 +306,8 @@ def configs_from_args(
 ALEXNET_ON_FEW_SPEAKERS = (
     "AudioNet (the default, the paper's) generalised worse than AlexNet to speakers it was "
     "not trained on, on a few real speakers (31.6 % against 65-72 %) and on synthetic "
-    "voices of other engines (10-40 % against 34-55 %); for recordings of a few speakers, "
-    "add --model alexnet"
+    "voices of other engines (trained in full, 24-35 % against 74-90 %); for recordings "
+    "of a few speakers, add --model alexnet"
 )
 
 
