@@ -136,6 +136,7 @@ NOT_TRAINED: dict[str, Any] = {
     "speed_perturbation": 0.0,
     "augment": "none",
     "patience": None,
+    "label_smoothing": 0.0,
 }
 TRAINED = "trained"
 WEIGHTS_GIVEN = "weights given, not trained"
@@ -155,6 +156,7 @@ TUNABLE = (
     "weight_decay",
     "augment",
     "patience",
+    "label_smoothing",
 )
 
 
@@ -187,6 +189,7 @@ class TrainConfig:
     skip_unknown_speakers: bool
     augment: str = "none"
     patience: int | None = None
+    label_smoothing: float = 0.0
     # A researcher's own model (explainer.own_model); ``architecture`` is then its name.
     model_spec: dict[str, Any] | None = None
     # AlexNet's input when not the paper's: "spectrogram-above-floor" (silence exactly 0).

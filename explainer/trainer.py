@@ -81,6 +81,7 @@ class RunTrainer:
             grad_clip=c.grad_clip,
             lr_schedule=c.lr_schedule,
             patience=c.patience,
+            label_smoothing=c.label_smoothing,
         )
         return Loop(
             model=model,

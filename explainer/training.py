@@ -110,6 +110,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
         type=float,
         help="L2 penalty of the optimiser, decoupled with adamw (paper: 0)",
     )
+    add(
+        "--label-smoothing",
+        type=float,
+        help="share of each training target spread over the other classes, 0 to below 1 "
+        "(default 0: one-hot targets)",
+    )
     add("--batch-size", type=int)
     add("--epochs", type=int, help="passes over the training set")
     add("--max-steps", type=int, help="cap on optimisation steps (the paper counts iterations)")
@@ -325,7 +331,7 @@ def _recipe(
     network = (
         args.model if spec is None else ("audionet" if spec["input"] == "waveform" else "alexnet")
     )
-    values = {"weight_decay": 0.0, "augment": "none", "patience": None}
+    values = {"weight_decay": 0.0, "augment": "none", "patience": None, "label_smoothing": 0.0}
     values.update(PRESETS[preset][network])
     if spec is not None:
         # The researcher's network fixes its width, dropout and front end.
@@ -379,6 +385,8 @@ def _check_values(values: dict[str, Any]) -> None:
         raise UserError("--batch-size and --placements must be at least 1")
     if not (values["epochs"] or values["max_steps"]):
         raise UserError("give --epochs or --max-steps")
+    if not 0.0 <= values["label_smoothing"] < 1.0:
+        raise UserError(f"--label-smoothing must be in [0, 1), got {values['label_smoothing']}")
     if values["lr"] <= 0:
         raise UserError(f"--lr must be positive, got {values['lr']}")
     if not 0.0 <= values["speed_perturbation"] < 0.5:

@@ -67,6 +67,7 @@ class Hyper:
     grad_clip: float | None
     lr_schedule: str = "constant"
     patience: int | None = None
+    label_smoothing: float = 0.0
     checkpoint_every: int = 1000
 
 
@@ -180,12 +181,17 @@ def train_step(
     x: torch.Tensor,
     y: torch.Tensor,
     grad_clip: float | None,
+    label_smoothing: float = 0.0,
 ) -> tuple[float, int]:
-    """One SGD step; returns the batch's summed loss and number of correct predictions."""
+    """One SGD step; returns the batch's summed loss and number of correct predictions.
+
+    With ``label_smoothing`` the targets keep ``1 - label_smoothing`` on the true class and
+    spread the rest evenly (``torch.nn.functional.cross_entropy``'s own option).
+    """
     model.train()
     optimizer.zero_grad(set_to_none=True)
     logits = model(x)
-    loss = F.cross_entropy(logits, y)
+    loss = F.cross_entropy(logits, y, label_smoothing=label_smoothing)
     loss.backward()
     if grad_clip:
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
@@ -284,7 +290,9 @@ class Loop:
             group["lr"] = learning_rate(
                 self.hyper, self.state.step, self.total, self.state.lr_scale
             )
-        loss_sum, correct = train_step(self.model, self.optimizer, x, y, self.hyper.grad_clip)
+        loss_sum, correct = train_step(
+            self.model, self.optimizer, x, y, self.hyper.grad_clip, self.hyper.label_smoothing
+        )
         end = time.perf_counter()
         self.timing.data += fetched - start
         self.timing.total += end - start

@@ -203,3 +203,32 @@ def test_the_speech_recipe_trains_alexnet_above_the_floor_at_a_tenth_of_the_rate
     args = _args(manifest, "--model-spec", str(write_spec(tmp_path / "spec")))
     [own] = configs_from_args(args, table, own_model_spec(args))
     assert own.input is None and own.representation == "logmel"
+
+
+def test_label_smoothing_trains_towards_softened_targets_and_is_recorded(
+    demo_table, tmp_path: Path
+) -> None:
+    from explainer.errors import UserError
+    from explainer.training_loop import train_step
+
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 5), torch.randint(0, 3, (8,))
+    losses = {}
+    for eps in (0.0, 0.2):
+        torch.manual_seed(1)  # the same model for both targets
+        model = torch.nn.Linear(5, 3)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.0)  # the loss alone is compared
+        losses[eps] = train_step(model, optimizer, x, y, None, eps)[0] / len(y)
+    with torch.no_grad():
+        log_p = torch.log_softmax(model(x), 1)
+    soft = torch.full((8, 3), 0.2 / 3).scatter_(1, y[:, None], 1 - 0.2 + 0.2 / 3)
+    assert losses[0.2] == pytest.approx(float(-(soft * log_p).sum(1).mean()), rel=1e-6)
+    assert losses[0.0] == pytest.approx(float(-log_p.gather(1, y[:, None]).mean()), rel=1e-6)
+    assert abs(losses[0.2] - losses[0.0]) > 1e-3
+    manifest = manifest_of(demo_table, tmp_path)
+    table = open_corpus(manifest, progress=False)
+    [plain] = configs_from_args(_args(manifest), table)
+    [smoothed] = configs_from_args(_args(manifest, "--label-smoothing", "0.1"), table)
+    assert plain.label_smoothing == 0.0 and smoothed.label_smoothing == 0.1
+    with pytest.raises(UserError, match=r"--label-smoothing must be in \[0, 1\), got 1.0"):
+        configs_from_args(_args(manifest, "--label-smoothing", "1"), table)
