@@ -36,6 +36,9 @@
     audio.addEventListener("error", function () {
       status.textContent = "The sound could not be loaded. Please check your connection and reload the page.";
     });
+    // The button is disabled in the page until now: a press before this script ran did nothing.
+    button.disabled = false;
+    button.focus();
   })();
 
   // --- one screening trial: the sound plays once; answer after it has ended ------------
