@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from explainer.data import RecordingTable
+from explainer.data import RecordingTable, problem_word
 from explainer.layouts import detect_layout, scan_corpus
 from explainer.preprocessing import LONG_CLIP_POLICIES, SAMPLE_RATE, WINDOW
 
@@ -153,7 +153,7 @@ def _print(report: CorpusReport) -> None:
     for problem in report.problems:
         print(f"problem: {problem}", file=sys.stderr)
     count = len(report.problems)
-    verdict = "ok" if report.ok else f"{count} problem{'' if count == 1 else 's'}"
+    verdict = "ok" if report.ok else f"{count} {problem_word(count)}"
     print(verdict, file=sys.stderr if report.problems else sys.stdout)
 
 

@@ -36,13 +36,18 @@ SPEAKER_DIR = re.compile(r"^\d{2}$")
 PLAUSIBLE_AGE = range(1, 120)
 
 
+def problem_word(count: int) -> str:
+    """ "problem" or "problems" after ``count`` (every count of problems is worded here)."""
+    return "problem" if count == 1 else "problems"
+
+
 class DataError(UserError):
     """A corpus that cannot be used; ``problems`` lists every problem found, each naming a file."""
 
     def __init__(self, problems: Sequence[str]) -> None:
         self.problems = list(problems)
         extra = len(problems) - 1
-        more = f" (and {extra} more problem{'s' if extra > 1 else ''})" if extra else ""
+        more = f" (and {extra} more {problem_word(extra)})" if extra else ""
         super().__init__(self.problems[0] + more)
 
     def __reduce__(self) -> tuple[type, tuple[list[str]]]:

@@ -113,7 +113,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add(
         "--label-smoothing",
         type=float,
-        help="share of each training target spread over the other classes, 0 to below 1 "
+        help="share of each training target spread evenly over all classes, 0 to below 1 "
         "(default 0: one-hot targets)",
     )
     add("--batch-size", type=int)
